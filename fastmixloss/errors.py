@@ -1,0 +1,13 @@
+"""The exceptions fastmixloss raises."""
+
+
+class FastMixLossError(Exception):
+    """Base class of every error raised by fastmixloss."""
+
+
+class ParameterError(FastMixLossError, ValueError):
+    """A bad argument or input signal. The message names the argument and its value."""
+
+
+class DeviceError(FastMixLossError, RuntimeError):
+    """A requested compute device cannot be used; the message says why."""

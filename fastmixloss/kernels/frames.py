@@ -1,0 +1,69 @@
+"""Framing and windowing: the first two stages of every STFT kernel.
+
+Frames are read straight from the signal; the centred reflect padding (numpy
+``mode="reflect"``, no edge repeat) is done by index, so no padded copy exists. Each
+function writes into a caller's buffer and allocates nothing, so the same code can run as
+a CUDA device function.
+"""
+
+from .jit import cpu_function
+
+
+@cpu_function
+def reflect_index(position, length):
+    """Sample index for `position` in the reflect-padded signal, in unpadded coordinates.
+
+    Valid for -length < position < 2*length - 1, which holds whenever the pad
+    (fft_size // 2) is shorter than the signal.
+    """
+    if position < 0:
+        return -position
+    if position >= length:
+        return 2 * (length - 1) - position
+    return position
+
+
+@cpu_function
+def read_frame(signal, start, frame, lo, hi):
+    """frame[n] = padded signal at start + n, for lo <= n < hi; other entries untouched.
+
+    `start` is the frame's first position in unpadded coordinates (k*hop - fft_size//2),
+    and [lo, hi) is the window's support inside the frame: outside it the product with
+    the window is zero, so those samples are never read.
+    """
+    length = signal.shape[0]
+    if start + lo >= 0 and start + hi <= length:   # interior frame: a straight copy
+        for n in range(lo, hi):
+            frame[n] = signal[start + n]
+    else:
+        for n in range(lo, hi):
+            frame[n] = signal[reflect_index(start + n, length)]
+
+
+@cpu_function
+def read_mixed_frame(channels, weights, start, frame, lo, hi):
+    """Like `read_frame`, for the weighted sum of an item's channels.
+
+    frame[n] = sum over c of weights[c] * channels[c, padded position start + n]. With
+    weights (1, 1) and (1, -1) this is the sum and difference signal, computed in the
+    input's precision, without making either signal.
+    """
+    length = channels.shape[1]
+    n_channels = channels.shape[0]
+    interior = start + lo >= 0 and start + hi <= length
+    for c in range(n_channels):
+        weight = weights[c]
+        signal = channels[c]
+        for n in range(lo, hi):
+            index = start + n if interior else reflect_index(start + n, length)
+            if c == 0:
+                frame[n] = weight * signal[index]
+            else:
+                frame[n] += weight * signal[index]
+
+
+@cpu_function
+def apply_window(frame, window, lo, hi):
+    """Multiply frame[lo:hi] by window[lo:hi] in place (the window is zero elsewhere)."""
+    for n in range(lo, hi):
+        frame[n] *= window[n]

@@ -1,0 +1,119 @@
+"""The fused STFT-loss kernel for the CPU.
+
+Per block of frames of one signal row: read the frames from estimate and reference (reflect
+padding by index), window them, real FFT (DUCC0 through rocket-fft), and add every bin's
+terms to float64 partial sums. No spectrogram is ever held: memory beyond the inputs is
+threads x frames_per_block x fft_size x 4 buffers.
+
+Rows are the channels of each item, or weighted mixes of them (the sum and difference
+signals) when `mix` is given. Each (item, row, block) task writes its own partial sums and a
+serial pass adds them in task order, so results are bit-identical for any thread count and
+an item's sums do not depend on the other items in the batch.
+"""
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import rocket_fft
+
+from .frames import apply_window, read_frame, read_mixed_frame
+from .jit import cpu_kernel
+from .terms import N_TERMS, spectrum_terms
+
+
+class FramePlan(NamedTuple):
+    """Everything about one resolution that the kernel needs, as plain numbers."""
+
+    fft_size: int
+    hop_size: int
+    win_start: int          # the window's support within a frame: [win_start, win_stop)
+    win_stop: int
+    n_frames: int           # 1 + (T + 2*(fft_size//2) - fft_size) // hop_size
+    frames_per_block: int
+    log_mode: int           # terms.NO_TERM, terms.L1 or terms.L2
+    lin_mode: int
+    eps: float
+
+
+def frame_count(length, fft_size, hop_size):
+    """Number of centred frames of a signal of `length` samples (torch.stft's count)."""
+    return 1 + (length + 2 * (fft_size // 2) - fft_size) // hop_size
+
+
+def frames_per_block(fft_size, n_frames, target_samples=16384):
+    """Frames transformed per FFT call: enough to amortise the call, few enough for L2."""
+    return int(max(1, min(n_frames, target_samples // fft_size)))
+
+
+@cpu_kernel
+def stft_term_sums(est, ref, mix, window, plan, n_threads):
+    """Term sums per (item, row): float64 array (B, R, N_TERMS), see `terms`.
+
+    est, ref: (B, C, T) arrays of one float dtype. mix: None (rows are the C channels) or
+    an (R, C) array of channel weights in the same dtype. window: (fft_size,) in the same
+    dtype, zero outside [plan.win_start, plan.win_stop). n_threads: workers to use
+    (numba.get_num_threads() read by the caller; reading it here would defeat caching).
+    """
+    n_items, n_channels, _ = est.shape
+    n_rows = n_channels if mix is None else mix.shape[0]
+    fft_size = plan.fft_size
+    per_block = plan.frames_per_block
+    n_blocks = (plan.n_frames + per_block - 1) // per_block
+    tasks_per_item = n_rows * n_blocks
+    n_tasks = n_items * tasks_per_item
+    pad = fft_size // 2
+    lo = plan.win_start
+    hi = plan.win_stop
+    fft_axes = np.array([1])
+    partial = np.zeros((n_tasks, N_TERMS))
+    n_workers = max(1, min(n_threads, n_tasks))
+
+    for worker in numba.prange(n_workers):
+        # Buffers live for the whole worker; entries outside the window's support stay zero.
+        frames_e = np.zeros((per_block, fft_size), est.dtype)
+        frames_r = np.zeros((per_block, fft_size), est.dtype)
+        spec_e = np.empty((per_block, fft_size), est.dtype)
+        spec_r = np.empty((per_block, fft_size), est.dtype)
+        for task in range(worker, n_tasks, n_workers):
+            item = task // tasks_per_item
+            row = (task % tasks_per_item) // n_blocks
+            first = (task % n_blocks) * per_block
+            count = min(per_block, plan.n_frames - first)
+            for j in range(count):
+                start = (first + j) * plan.hop_size - pad
+                if mix is None:
+                    read_frame(est[item, row], start, frames_e[j], lo, hi)
+                    read_frame(ref[item, row], start, frames_r[j], lo, hi)
+                else:
+                    read_mixed_frame(est[item], mix[row], start, frames_e[j], lo, hi)
+                    read_mixed_frame(ref[item], mix[row], start, frames_r[j], lo, hi)
+                apply_window(frames_e[j], window, lo, hi)
+                apply_window(frames_r[j], window, lo, hi)
+            rocket_fft.r2r_fftpack(frames_e[:count], spec_e[:count], fft_axes,
+                                   True, True, 1.0, 1)
+            rocket_fft.r2r_fftpack(frames_r[:count], spec_r[:count], fft_axes,
+                                   True, True, 1.0, 1)
+            sc_num = 0.0
+            sc_den = 0.0
+            log_dist = 0.0
+            lin_dist = 0.0
+            for j in range(count):
+                a, b, c, d = spectrum_terms(spec_e[j], spec_r[j], plan.eps,
+                                            plan.log_mode, plan.lin_mode)
+                sc_num += a
+                sc_den += b
+                log_dist += c
+                lin_dist += d
+            partial[task, 0] = sc_num
+            partial[task, 1] = sc_den
+            partial[task, 2] = log_dist
+            partial[task, 3] = lin_dist
+
+    sums = np.zeros((n_items, n_rows, N_TERMS))
+    for task in range(n_tasks):   # fixed order: deterministic
+        item = task // tasks_per_item
+        row = (task % tasks_per_item) // n_blocks
+        for t in range(N_TERMS):
+            sums[item, row, t] += partial[task, t]
+    return sums

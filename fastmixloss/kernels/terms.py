@@ -1,0 +1,79 @@
+"""The magnitude-difference terms of one STFT bin, and of one frame's spectrum.
+
+For the estimate's power P_e = re_e**2 + im_e**2 and the reference's P_r, with the floor
+eps (SPEC: magnitude = sqrt(max(P, eps))), one bin contributes:
+
+  SC_NUM    (|X_e| - |X_r|)**2             numerator of spectral convergence, squared
+  SC_DEN    |X_r|**2 = max(P_r, eps)       denominator, squared
+  LOG_DIST  |ln|X_e| - ln|X_r||  (L1)  or  (ln|X_e| - ln|X_r|)**2  (L2)
+  LIN_DIST  ||X_e| - |X_r||      (L1)  or  (|X_e| - |X_r|)**2      (L2)
+
+The log distance uses one logarithm per bin, of the power ratio:
+ln|X_e| - ln|X_r| = ln(P_e / P_r) / 2. Everything is float64 whatever the input dtype.
+"""
+
+import numpy as np
+
+from .fastlog import fast_log
+from .jit import cpu_function
+
+N_TERMS = 4
+SC_NUM, SC_DEN, LOG_DIST, LIN_DIST = range(N_TERMS)
+
+# Distance modes for the log and linear terms. NO_TERM skips a term whose weight is zero.
+NO_TERM, L1, L2 = 0, 1, 2
+
+# Keeps the power ratio a normal float64 for fast_log, even for absurdly loud input.
+_RATIO_MIN, _RATIO_MAX = 1e-300, 1e300
+
+
+@cpu_function
+def bin_terms(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode):
+    """The four terms of one bin, from float64 real and imaginary parts."""
+    power_e = max(re_e * re_e + im_e * im_e, eps)
+    power_r = max(re_r * re_r + im_r * im_r, eps)
+    diff = np.sqrt(power_e) - np.sqrt(power_r)
+    log_term = 0.0
+    if log_mode != NO_TERM:
+        log_ratio = fast_log(min(max(power_e / power_r, _RATIO_MIN), _RATIO_MAX))
+        if log_mode == L1:
+            log_term = 0.5 * abs(log_ratio)
+        else:
+            log_term = 0.25 * log_ratio * log_ratio
+    lin_term = 0.0
+    if lin_mode == L1:
+        lin_term = abs(diff)
+    elif lin_mode == L2:
+        lin_term = diff * diff
+    return diff * diff, power_r, log_term, lin_term
+
+
+@cpu_function
+def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
+    """Sums of the four terms over every bin of one frame.
+
+    The spectra are in FFTPACK's half-complex order, as a real array of length n_fft:
+    [re0, re1, im1, re2, im2, ..., re(n/2)] (the last entry only for even n_fft).
+    Returns the sums as floats (sc_num, sc_den, log_dist, lin_dist).
+    """
+    n_fft = spec_e.shape[0]
+    sc_num, sc_den, log_dist, lin_dist = bin_terms(
+        np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps, log_mode, lin_mode)
+    for f in range(1, (n_fft + 1) // 2):
+        a, b, c, d = bin_terms(
+            np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
+            np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
+            eps, log_mode, lin_mode)
+        sc_num += a
+        sc_den += b
+        log_dist += c
+        lin_dist += d
+    if n_fft % 2 == 0:   # the Nyquist bin is real
+        a, b, c, d = bin_terms(
+            np.float64(spec_e[n_fft - 1]), 0.0, np.float64(spec_r[n_fft - 1]), 0.0,
+            eps, log_mode, lin_mode)
+        sc_num += a
+        sc_den += b
+        log_dist += c
+        lin_dist += d
+    return sc_num, sc_den, log_dist, lin_dist

@@ -1,0 +1,75 @@
+"""The breakdowns returned with output="full".
+
+Every number field is reduced as the loss is: a float for reduction "mean" or "sum", a
+(B,) array for "none". `to_dict()` flattens a breakdown into "name.field" keys, the
+form the command line writes as columns.
+"""
+
+from dataclasses import dataclass, fields
+from typing import Tuple, Union
+
+import numpy as np
+
+Value = Union[float, np.ndarray]
+
+
+def _flatten(obj, prefix, out):
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "resolutions":
+            for res in value:
+                _flatten(res, f"{prefix}{res.label}.", out)
+        elif hasattr(value, "__dataclass_fields__"):
+            _flatten(value, f"{prefix}{f.name}.", out)
+        elif f.name not in ("fft_size", "hop_size", "win_length"):
+            out[prefix + f.name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class STFTBreakdown:
+    """One resolution: loss = w_sc*sc + w_log_mag*log_mag + w_lin_mag*lin_mag.
+
+    With output="full" every term is computed, also those whose weight is zero.
+    """
+
+    loss: Value
+    sc: Value          # spectral convergence ||X - X_est||_F / ||X||_F
+    log_mag: Value     # mean |ln X_est - ln X| (L1) or its square (L2)
+    lin_mag: Value     # mean |X_est - X| (L1) or its square (L2)
+    fft_size: int
+    hop_size: int
+    win_length: int
+
+    @property
+    def label(self):
+        return f"fft{self.fft_size}_hop{self.hop_size}_win{self.win_length}"
+
+    def to_dict(self):
+        return _flatten(self, "", {})
+
+
+@dataclass(frozen=True)
+class MultiResolutionBreakdown:
+    """The mean over resolutions of each field, and each resolution's own breakdown."""
+
+    loss: Value
+    sc: Value
+    log_mag: Value
+    lin_mag: Value
+    resolutions: Tuple[STFTBreakdown, ...]
+
+    def to_dict(self):
+        return _flatten(self, "", {})
+
+
+@dataclass(frozen=True)
+class SumAndDifferenceBreakdown:
+    """loss = w_sum * sum.loss + w_diff * diff.loss (halved with compat="auraloss")."""
+
+    loss: Value
+    sum: MultiResolutionBreakdown    # MR-STFT of L + R
+    diff: MultiResolutionBreakdown   # MR-STFT of L - R
+
+    def to_dict(self):
+        return _flatten(self, "", {})

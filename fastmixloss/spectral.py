@@ -1,0 +1,318 @@
+"""STFT-magnitude losses: single resolution, multi-resolution, and stereo sum-and-difference.
+
+Each loss has a class form (parameters checked and windows built once, then called as
+`loss(est, ref)`) and a function form that builds the class and calls it. The numbers are
+defined in SPEC.md; `compat="auraloss"` reproduces auraloss 0.4.0 instead (spectral
+convergence over the whole batch, halved sum-and-difference, (B, C, T) input only).
+"""
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from . import validation as check
+from .errors import ParameterError
+from .kernels import terms
+from .kernels.stft import FramePlan, frame_count, frames_per_block, stft_term_sums
+from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
+from .windows import padded_window, window_name, window_values
+
+DEFAULT_FFT_SIZES = (1024, 2048, 512)
+DEFAULT_HOP_SIZES = (120, 240, 50)
+DEFAULT_WIN_LENGTHS = (600, 1200, 240)
+
+# Channel weights of the sum (L + R) and difference (L - R) rows.
+_SUM_AND_DIFFERENCE = ((1.0, 1.0), (1.0, -1.0))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    fft_size: int
+    hop_size: int
+    win_length: int
+
+    def __str__(self):
+        return (f"fft_size={self.fft_size}, hop_size={self.hop_size}, "
+                f"win_length={self.win_length}")
+
+
+def _resolution(fft_size, hop_size, win_length,
+                names=("fft_size", "hop_size", "win_length")):
+    fft_size = check.positive_int(names[0], fft_size)
+    hop_size = check.positive_int(names[1], hop_size)
+    win_length = check.positive_int(names[2], win_length)
+    if win_length > fft_size:
+        raise ParameterError(
+            f"{names[2]}={win_length} is longer than {names[0]}={fft_size}")
+    return Resolution(fft_size, hop_size, win_length)
+
+
+def _resolutions(fft_sizes, hop_sizes, win_lengths):
+    fft_sizes = check.sequence("fft_sizes", fft_sizes)
+    hop_sizes = check.sequence("hop_sizes", hop_sizes)
+    win_lengths = check.sequence("win_lengths", win_lengths)
+    if not len(fft_sizes) == len(hop_sizes) == len(win_lengths):
+        raise ParameterError(
+            f"fft_sizes, hop_sizes and win_lengths must have the same length: "
+            f"{len(fft_sizes)}, {len(hop_sizes)} and {len(win_lengths)}")
+    return tuple(
+        _resolution(*values, names=(f"fft_sizes[{i}]", f"hop_sizes[{i}]", f"win_lengths[{i}]"))
+        for i, values in enumerate(zip(fft_sizes, hop_sizes, win_lengths)))
+
+
+class _SpectralSettings:
+    """Validated parameters shared by the three spectral losses."""
+
+    def __init__(self, resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance,
+                 eps, reduction, output, compat, check_finite):
+        self.resolutions = resolutions
+        self.window = window_name(window)
+        if not isinstance(self.window, str):   # an array must fit every resolution
+            for res in resolutions:
+                self.window = window_values(self.window, res.win_length)
+        self.w_sc = check.weight("w_sc", w_sc)
+        self.w_log_mag = check.weight("w_log_mag", w_log_mag)
+        self.w_lin_mag = check.weight("w_lin_mag", w_lin_mag)
+        self.mag_distance = check.distance("mag_distance", mag_distance)
+        self.eps = check.finite_float("eps", eps, strictly_positive=True)
+        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        self.output = check.choice("output", output, check.OUTPUTS)
+        self.compat = check.choice("compat", compat, check.COMPAT_MODES)
+        if self.compat == "auraloss" and self.reduction == "none":
+            raise ParameterError(
+                "reduction='none' with compat='auraloss': auraloss returns an element-wise "
+                "spectrogram there, which fastmixloss never holds; use reduction='mean' or "
+                "'sum', or compat=None for one value per item")
+        self.check_finite = bool(check_finite)
+        distance = terms.L1 if self.mag_distance == "L1" else terms.L2
+        full = self.output == "full"   # a breakdown reports every term, weighted or not
+        self.log_mode = distance if (full or self.w_log_mag) else terms.NO_TERM
+        self.lin_mode = distance if (full or self.w_lin_mag) else terms.NO_TERM
+
+    def term_sums(self, est3, ref3, mix, resolution):
+        """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
+        length = est3.shape[-1]
+        if length <= resolution.fft_size // 2:
+            raise ParameterError(
+                f"signals of {length} samples are too short for the resolution "
+                f"{resolution}: reflect padding needs more than "
+                f"fft_size // 2 = {resolution.fft_size // 2} samples")
+        window, lo, hi = padded_window(self.window, resolution.win_length,
+                                       resolution.fft_size, est3.dtype,
+                                       float32_window=self.compat == "auraloss")
+        n_frames = frame_count(length, resolution.fft_size, resolution.hop_size)
+        plan = FramePlan(resolution.fft_size, resolution.hop_size, lo, hi, n_frames,
+                         frames_per_block(resolution.fft_size, n_frames),
+                         self.log_mode, self.lin_mode, self.eps)
+        if mix is not None:
+            mix = np.asarray(mix, dtype=est3.dtype)
+        sums = stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+        return sums, n_frames * (resolution.fft_size // 2 + 1)
+
+    def breakdown(self, sums, bins_per_row, resolution):
+        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS)."""
+        n_items, n_rows, _ = sums.shape
+        per_item = sums.sum(axis=1)
+        if self.compat == "auraloss":   # one spectral convergence for the whole batch
+            total = per_item.sum(axis=0)
+            sc = np.full(n_items, np.sqrt(total[terms.SC_NUM]) / np.sqrt(total[terms.SC_DEN]))
+        else:
+            sc = np.sqrt(per_item[:, terms.SC_NUM]) / np.sqrt(per_item[:, terms.SC_DEN])
+        elements = n_rows * bins_per_row
+        log_mag = per_item[:, terms.LOG_DIST] / elements
+        lin_mag = per_item[:, terms.LIN_DIST] / elements
+        if self.reduction == "mean":
+            sc, log_mag, lin_mag = sc.mean(), log_mag.mean(), lin_mag.mean()
+        elif self.reduction == "sum":
+            if self.compat == "auraloss":
+                # auraloss sums the magnitude terms over elements; its SC stays a ratio
+                sc = sc[0]
+                log_mag = per_item[:, terms.LOG_DIST].sum()
+                lin_mag = per_item[:, terms.LIN_DIST].sum()
+            else:
+                sc, log_mag, lin_mag = sc.sum(), log_mag.sum(), lin_mag.sum()
+        loss = self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
+        return STFTBreakdown(_plain(loss), _plain(sc), _plain(log_mag), _plain(lin_mag),
+                             resolution.fft_size, resolution.hop_size, resolution.win_length)
+
+    def multi_resolution(self, est3, ref3, mix, groups):
+        """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
+        per_group = [[] for _ in groups]
+        for resolution in self.resolutions:
+            sums, bins = self.term_sums(est3, ref3, mix, resolution)
+            for parts, rows in zip(per_group, groups):
+                parts.append(self.breakdown(sums[:, rows], bins, resolution))
+        return [_mean_over_resolutions(parts) for parts in per_group]
+
+    def prepare(self, est, ref, channels=None):
+        est3, ref3, _ = check.as_signal_pair(
+            est, ref, require_batch=self.compat == "auraloss", channels=channels)
+        if self.check_finite:
+            check.raise_if_nonfinite(est3, ref3)
+        return est3, ref3
+
+
+def _plain(value):
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def _mean_over_resolutions(parts):
+    def mean(field):
+        return _plain(sum(getattr(p, field) for p in parts) / len(parts))
+    return MultiResolutionBreakdown(mean("loss"), mean("sc"), mean("log_mag"),
+                                    mean("lin_mag"), tuple(parts))
+
+
+class _SpectralLoss:
+    def _result(self, breakdown):
+        return breakdown if self._settings.output == "full" else breakdown.loss
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._describe()})"
+
+
+class STFTLoss(_SpectralLoss):
+    """STFT-magnitude loss at one resolution, computed per channel.
+
+    loss = w_sc * SC + w_log_mag * log distance + w_lin_mag * linear distance, where for
+    each item SC = ||X - X_est||_F / ||X||_F over all its channels and frames, and the
+    distances are means over its bins (L1 or L2, `mag_distance`).
+
+    Parameters
+    ----------
+    fft_size, hop_size, win_length : int
+        Transform size, hop and window length in samples (win_length <= fft_size;
+        default win_length = fft_size). Frames are centred with reflect padding.
+    window : str or array
+        "hann" (or auraloss's "hann_window"), "hamming", "blackman", "bartlett", "kaiser",
+        "rectangular", or win_length values.
+    w_sc, w_log_mag, w_lin_mag : float
+        Term weights (>= 0).
+    mag_distance : {"L1", "L2"}
+    eps : float
+        Floor of the power: magnitude = sqrt(max(re**2 + im**2, eps)).
+    reduction : {"mean", "sum", "none"}
+        Over items; "none" gives a (B,) array, each value computed as if the item were
+        alone.
+    output : {"loss", "full"}
+        "full" returns an STFTBreakdown with every term.
+    compat : None or "auraloss"
+        Reproduce auraloss 0.4.0's numbers (see the README).
+    check_finite : bool
+        Scan the inputs for NaN and Inf first (default True).
+
+    Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
+    """
+
+    def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann", *,
+                 w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
+                 reduction="mean", output="loss", compat=None, check_finite=True):
+        win_length = fft_size if win_length is None else win_length
+        resolution = _resolution(fft_size, hop_size, win_length)
+        self._settings = _SpectralSettings((resolution,), window, w_sc, w_log_mag, w_lin_mag,
+                                           mag_distance, eps, reduction, output, compat,
+                                           check_finite)
+
+    def _describe(self):
+        return str(self._settings.resolutions[0])
+
+    def __call__(self, est, ref):
+        settings = self._settings
+        est3, ref3 = settings.prepare(est, ref)
+        resolution = settings.resolutions[0]
+        sums, bins = settings.term_sums(est3, ref3, None, resolution)
+        return self._result(settings.breakdown(sums, bins, resolution))
+
+
+class MultiResolutionSTFTLoss(_SpectralLoss):
+    """The mean of STFTLoss over several resolutions (per channel).
+
+    Defaults: fft_sizes (1024, 2048, 512), hop_sizes (120, 240, 50), win_lengths
+    (600, 1200, 240). Other parameters as STFTLoss; output="full" returns a
+    MultiResolutionBreakdown.
+    """
+
+    def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
+                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sc=1.0,
+                 w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
+                 reduction="mean", output="loss", compat=None, check_finite=True):
+        self._settings = _SpectralSettings(
+            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
+            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite)
+
+    def _describe(self):
+        return "; ".join(str(r) for r in self._settings.resolutions)
+
+    def __call__(self, est, ref):
+        est3, ref3 = self._settings.prepare(est, ref)
+        (breakdown,) = self._settings.multi_resolution(est3, ref3, None, [slice(None)])
+        return self._result(breakdown)
+
+
+class SumAndDifferenceSTFTLoss(_SpectralLoss):
+    """Stereo sum-and-difference loss: w_sum * MR(L+R) + w_diff * MR(L-R).
+
+    Indifferent to which channel is left: swapping L and R (or flipping the polarity of
+    either signal) changes the difference signal's sign only, and magnitudes ignore sign.
+    Needs C = 2. With compat="auraloss" the result is halved, as auraloss 0.4.0 does.
+    Other parameters as MultiResolutionSTFTLoss; output="full" returns a
+    SumAndDifferenceBreakdown.
+    """
+
+    def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
+                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0, w_diff=1.0,
+                 w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
+                 reduction="mean", output="loss", compat=None, check_finite=True):
+        self._settings = _SpectralSettings(
+            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
+            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite)
+        self.w_sum = check.weight("w_sum", w_sum)
+        self.w_diff = check.weight("w_diff", w_diff)
+
+    def _describe(self):
+        return "; ".join(str(r) for r in self._settings.resolutions)
+
+    def __call__(self, est, ref):
+        settings = self._settings
+        est3, ref3 = settings.prepare(est, ref, channels=2)
+        sum_part, diff_part = settings.multi_resolution(
+            est3, ref3, _SUM_AND_DIFFERENCE, [slice(0, 1), slice(1, 2)])
+        loss = self.w_sum * sum_part.loss + self.w_diff * diff_part.loss
+        if settings.compat == "auraloss":
+            loss = loss / 2
+        return self._result(SumAndDifferenceBreakdown(_plain(loss), sum_part, diff_part))
+
+
+def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
+              w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
+              reduction="mean", output="loss", compat=None, check_finite=True):
+    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
+    return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
+                    w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
+                    eps=eps, reduction=reduction, output=output, compat=compat,
+                    check_finite=check_finite)(est, ref)
+
+
+def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
+                win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
+                w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
+                output="loss", compat=None, check_finite=True):
+    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
+    return MultiResolutionSTFTLoss(
+        fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
+        w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
+        output=output, compat=compat, check_finite=check_finite)(est, ref)
+
+
+def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
+                            hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
+                            window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,
+                            w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
+                            output="loss", compat=None, check_finite=True):
+    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
+    return SumAndDifferenceSTFTLoss(
+        fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
+        w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
+        reduction=reduction, output=output, compat=compat,
+        check_finite=check_finite)(est, ref)

@@ -1,0 +1,205 @@
+"""Time-domain losses: MSE and the auraloss family (L1, ESR, DC, log-cosh, SNR, SI-SDR,
+SD-SDR).
+
+Each is computed per channel of each item from one pass over both signals (see
+kernels/time.py), then averaged over the item's channels. SNR, SI-SDR and SD-SDR are
+returned negated, in dB, so that lower is better for every loss, as in auraloss.
+"""
+
+import inspect
+
+import numpy as np
+
+from . import validation as check
+from .kernels import time as kernels
+from .kernels.time import SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y, SUM_YY
+
+
+class _Sums:
+    """Per-row energies from the kernel's shifted sums (all float64 arrays of shape (N,))."""
+
+    def __init__(self, totals, shifts, length):
+        k_y = shifts[:, SHIFT_Y]
+        k_d = shifts[:, SHIFT_D]
+        s_y, s_yy = totals[:, SUM_Y], totals[:, SUM_YY]
+        s_d, s_dd, s_dy = totals[:, SUM_D], totals[:, SUM_DD], totals[:, SUM_DY]
+        self.length = length
+        self.abs_d = totals[:, SUM_ABS_D]
+        # raw sums of d = est - ref and y = ref
+        self.d = s_d + length * k_d
+        self.dd = s_dd + 2 * k_d * s_d + length * k_d * k_d
+        self.yy = s_yy + 2 * k_y * s_y + length * k_y * k_y
+        self.dy = s_dy + k_y * s_d + k_d * s_y + length * k_d * k_y
+        # the same with each signal's mean removed
+        self.dd_centred = s_dd - s_d * s_d / length
+        self.yy_centred = s_yy - s_y * s_y / length
+        self.dy_centred = s_dy - s_d * s_y / length
+
+
+def _negated_db(num, den, eps):
+    return -10.0 * np.log10(num / (den + eps) + eps)
+
+
+class _TimeLoss:
+    """Common call path: validate, one kernel pass, per-row values, reduce."""
+
+    def __init__(self, *, reduction="mean", compat=None, check_finite=True):
+        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        self.compat = check.choice("compat", compat, check.COMPAT_MODES)
+        self.check_finite = bool(check_finite)
+
+    def __call__(self, est, ref):
+        est3, ref3, _ = check.as_signal_pair(est, ref,
+                                             require_batch=self.compat == "auraloss")
+        n_items, n_channels, length = est3.shape
+        rows_e = est3.reshape(-1, length)
+        rows_r = ref3.reshape(-1, length)
+        per_row, row_totals = self._per_row(rows_e, rows_r)
+        if self.check_finite:
+            # a NaN or Inf sample makes its row's sums non-finite: scan only those rows
+            bad_rows = np.flatnonzero(~np.all(np.isfinite(row_totals.reshape(len(rows_e), -1)),
+                                              axis=1))
+            if bad_rows.size:
+                check.raise_if_nonfinite(est3, ref3, rows=bad_rows)
+        return self._reduce(per_row.reshape(n_items, n_channels))
+
+    def _per_row(self, est, ref):
+        totals, shifts = kernels.time_sums(est, ref)
+        return self._from_sums(_Sums(totals, shifts, est.shape[1])), totals
+
+    def _reduce(self, values):
+        """values: (B, C). Per item: mean over channels. auraloss keeps (B, C) instead."""
+        if self.compat == "auraloss":
+            if self.reduction == "none":
+                return values
+            return float(values.mean() if self.reduction == "mean" else values.sum())
+        per_item = values.mean(axis=1)
+        if self.reduction == "none":
+            return per_item
+        return float(per_item.mean() if self.reduction == "mean" else per_item.sum())
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MSELoss(_TimeLoss):
+    """Mean over channels and samples of (est - ref)**2."""
+
+    def _from_sums(self, s):
+        return s.dd / s.length
+
+
+class L1Loss(_TimeLoss):
+    """Mean over channels and samples of |est - ref|."""
+
+    def _from_sums(self, s):
+        return s.abs_d / s.length
+
+
+class ESRLoss(_TimeLoss):
+    """Error-to-signal ratio: sum((ref - est)**2) / (sum(ref**2) + eps), per channel."""
+
+    def __init__(self, eps=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = check.finite_float("eps", eps, minimum=0.0)
+
+    def _from_sums(self, s):
+        return s.dd / (s.yy + self.eps)
+
+
+class DCLoss(_TimeLoss):
+    """DC error: mean(ref - est)**2 / (mean(ref**2) + eps), per channel."""
+
+    def __init__(self, eps=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = check.finite_float("eps", eps, minimum=0.0)
+
+    def _from_sums(self, s):
+        return (s.d / s.length) ** 2 / (s.yy / s.length + self.eps)
+
+
+class LogCoshLoss(_TimeLoss):
+    """(1/a) * ln(cosh(a * (est - ref)) + eps), mean over samples and channels."""
+
+    def __init__(self, a=1.0, eps=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.a = check.finite_float("a", a, strictly_positive=True)
+        self.eps = check.finite_float("eps", eps, minimum=0.0)
+
+    def _per_row(self, est, ref):
+        totals = kernels.log_cosh_sums(est, ref, self.a, self.eps)
+        return totals / (self.a * est.shape[1]), totals
+
+
+class _RatioLoss(_TimeLoss):
+    def __init__(self, zero_mean=True, eps=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.zero_mean = bool(zero_mean)
+        self.eps = check.finite_float("eps", eps, minimum=0.0)
+
+    def _energies(self, s):
+        """(residual energy for d, reference energy, <d, ref>), centred if zero_mean."""
+        if self.zero_mean:
+            return s.dd_centred, s.yy_centred, s.dy_centred
+        return s.dd, s.yy, s.dy
+
+    def _scale(self, dd, yy, dy):
+        """alpha = <est, ref> / (|ref|^2 + eps), with <est, ref> = <d, ref> + |ref|^2."""
+        return (dy + yy) / (yy + self.eps)
+
+
+class SNRLoss(_RatioLoss):
+    """Negated SNR in dB: -10 log10(|ref|^2 / (|est - ref|^2 + eps) + eps)."""
+
+    def _from_sums(self, s):
+        dd, yy, _ = self._energies(s)
+        return _negated_db(yy, dd, self.eps)
+
+
+class SISDRLoss(_RatioLoss):
+    """Negated scale-invariant SDR in dB, with alpha*ref as the target."""
+
+    def _from_sums(self, s):
+        dd, yy, dy = self._energies(s)
+        alpha = self._scale(dd, yy, dy)
+        # |est - alpha*ref|^2 = |d + (1 - alpha) ref|^2, with no cancellation when est ~ ref
+        residual = dd + 2 * (1 - alpha) * dy + (1 - alpha) ** 2 * yy
+        return _negated_db(alpha * alpha * yy, residual, self.eps)
+
+
+class SDSDRLoss(_RatioLoss):
+    """Negated scale-dependent SDR in dB: target alpha*ref, residual est - ref unscaled."""
+
+    def _from_sums(self, s):
+        dd, yy, dy = self._energies(s)
+        alpha = self._scale(dd, yy, dy)
+        return _negated_db(alpha * alpha * yy, dd, self.eps)
+
+
+def _function(cls, doc):
+    def loss(est, ref, *, reduction="mean", compat=None, check_finite=True, **params):
+        return cls(reduction=reduction, compat=compat, check_finite=check_finite,
+                   **params)(est, ref)
+    loss.__doc__ = doc
+    # show the class's parameters in help() and IDEs
+    common = list(inspect.signature(_TimeLoss).parameters.values())
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for name, p in inspect.signature(cls).parameters.items()
+              if name != "kwargs" and name not in {c.name for c in common}]
+    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                  for n in ("est", "ref")]
+    loss.__signature__ = inspect.Signature(positional + params + common)
+    return loss
+
+
+mse = _function(MSELoss, "MSE (mean over channels and samples); see MSELoss.")
+l1 = _function(L1Loss, "Mean absolute error; see L1Loss.")
+esr = _function(ESRLoss, "Error-to-signal ratio; eps=1e-8. See ESRLoss.")
+dc = _function(DCLoss, "DC error; eps=1e-8. See DCLoss.")
+logcosh = _function(LogCoshLoss, "Log-cosh loss; a=1.0, eps=1e-8. See LogCoshLoss.")
+snr = _function(SNRLoss, "Negated SNR in dB; zero_mean=True, eps=1e-8. See SNRLoss.")
+sisdr = _function(SISDRLoss, "Negated SI-SDR in dB; zero_mean=True, eps=1e-8. See SISDRLoss.")
+sdsdr = _function(SDSDRLoss, "Negated SD-SDR in dB; zero_mean=True, eps=1e-8. See SDSDRLoss.")
+for _f, _name in ((mse, "mse"), (l1, "l1"), (esr, "esr"), (dc, "dc"), (logcosh, "logcosh"),
+                  (snr, "snr"), (sisdr, "sisdr"), (sdsdr, "sdsdr")):
+    _f.__name__ = _f.__qualname__ = _name

@@ -1,0 +1,167 @@
+"""Checks of input signals and parameters, all done before any kernel runs.
+
+Signals are never modified: an array is copied only when the kernels cannot read it as
+it is (another dtype, byte order or memory layout).
+"""
+
+import numbers
+import operator
+
+import numpy as np
+
+from .errors import ParameterError
+from .kernels.checks import first_nonfinite
+
+REDUCTIONS = ("mean", "sum", "none")
+OUTPUTS = ("loss", "full")
+COMPAT_MODES = (None, "auraloss")
+
+
+# ---------------------------------------------------------------------------- parameters
+
+def positive_int(name, value):
+    """An int > 0 (Python or NumPy integer; bool and float are refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ParameterError(f"{name}={value!r} must be a positive integer")
+    value = operator.index(value)
+    if value <= 0:
+        raise ParameterError(f"{name}={value!r} must be a positive integer")
+    return value
+
+
+def finite_float(name, value, *, minimum=None, strictly_positive=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name}={value!r} must be a real number")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ParameterError(f"{name}={value!r} must be finite")
+    if strictly_positive and value <= 0:
+        raise ParameterError(f"{name}={value!r} must be > 0")
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name}={value!r} must be >= {minimum}")
+    return value
+
+
+def weight(name, value):
+    """A loss-term weight: finite and >= 0."""
+    return finite_float(name, value, minimum=0.0)
+
+
+def choice(name, value, options):
+    if value not in options:
+        raise ParameterError(
+            f"{name}={value!r} is not one of {', '.join(repr(o) for o in options)}")
+    return value
+
+
+def distance(name, value):
+    """'L1' or 'L2', any case."""
+    if isinstance(value, str) and value.upper() in ("L1", "L2"):
+        return value.upper()
+    raise ParameterError(f"{name}={value!r} must be 'L1' or 'L2'")
+
+
+def sequence(name, values):
+    """A non-empty sequence (its items are checked by the caller)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ParameterError(f"{name}={values!r} must be a sequence of positive integers")
+    values = tuple(values)
+    if not values:
+        raise ParameterError(f"{name}={values!r} must name at least one resolution")
+    return values
+
+
+# ------------------------------------------------------------------------------- signals
+
+def _as_array(x, name):
+    if hasattr(x, "detach") and getattr(x, "requires_grad", False):
+        raise ParameterError(
+            f"{name} is a tensor that requires grad; pass {name}.detach() "
+            "(fastmixloss computes values, not gradients)")
+    if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
+        raise ParameterError(
+            f"{name} lives on a CUDA device; pass device='cuda' or copy it to the host")
+    try:
+        array = np.asarray(x)
+    except Exception as exc:   # e.g. a ragged list, or a CUDA tensor
+        raise ParameterError(f"{name} could not be read as an array: {exc}") from exc
+    kind = array.dtype.kind
+    if kind == "f":
+        if array.dtype.itemsize not in (4, 8):
+            raise ParameterError(
+                f"{name} has dtype {array.dtype}; fastmixloss works in float32 or float64: "
+                f"pass {name}.astype(np.float32)")
+        return array
+    if kind in "iu":
+        bits = array.dtype.itemsize * 8
+        if kind == "u" and bits == 8:
+            hint = f"({name}.astype(np.float32) - 128) / 128"
+        else:
+            hint = f"{name}.astype(np.float32) / {2 ** (bits - 1)}"
+        raise ParameterError(
+            f"{name} has integer dtype {array.dtype}: fastmixloss works on floating-point "
+            f"audio. Convert {bits}-bit PCM to full scale 1.0 with {hint}")
+    if kind == "c":
+        raise ParameterError(
+            f"{name} is complex ({array.dtype}); pass the real-valued time-domain signal")
+    if kind == "b":
+        raise ParameterError(f"{name} is boolean; pass a float32 or float64 signal")
+    raise ParameterError(f"{name} has dtype {array.dtype}, which is not a numeric signal")
+
+
+def as_signal_pair(est, ref, *, require_batch=False, channels=None):
+    """Validate and return (est, ref) as C-contiguous, native-order (B, C, T) arrays of one
+    float dtype (float64 if either is float64), plus the input's ndim.
+
+    Accepted shapes: (T,), (C, T) or (B, C, T); with require_batch only (B, C, T).
+    `channels` demands that channel count.
+    """
+    est_array = _as_array(est, "est")
+    ref_array = _as_array(ref, "ref")
+    for name, array in (("est", est_array), ("ref", ref_array)):
+        allowed = (3,) if require_batch else (1, 2, 3)
+        if array.ndim not in allowed:
+            wanted = "(B, C, T)" if require_batch else "(T,), (C, T) or (B, C, T)"
+            raise ParameterError(
+                f"{name} has shape {array.shape} (ndim={array.ndim}); expected {wanted}")
+    if est_array.shape != ref_array.shape:
+        raise ParameterError(
+            f"est and ref must have the same shape: est {est_array.shape}, "
+            f"ref {ref_array.shape}")
+    if est_array.size == 0:
+        raise ParameterError(f"est and ref are empty (shape {est_array.shape})")
+    ndim = est_array.ndim
+    shape3 = (1,) * (3 - ndim) + est_array.shape
+    if channels is not None and shape3[1] != channels:
+        raise ParameterError(
+            f"this loss needs {channels} channels; est and ref have shape "
+            f"{est_array.shape}, i.e. {shape3[1]} channel(s)")
+    dtype = np.result_type(est_array.dtype, ref_array.dtype).newbyteorder("=")
+    est3 = np.ascontiguousarray(est_array, dtype=dtype).reshape(shape3)
+    ref3 = np.ascontiguousarray(ref_array, dtype=dtype).reshape(shape3)
+    return est3, ref3, ndim
+
+
+def raise_if_nonfinite(est3, ref3, rows=None):
+    """Raise ParameterError naming the first NaN or Inf, looking in est, then ref.
+
+    rows: flat (item * C + channel) indices to scan; None scans everything.
+    """
+    for name, array in (("est", est3), ("ref", ref3)):
+        length = array.shape[-1]
+        flat = array.reshape(-1)
+        if rows is None:
+            index = first_nonfinite(flat)
+        else:
+            index = -1
+            for row in rows:
+                found = first_nonfinite(flat[row * length:(row + 1) * length])
+                if found >= 0:
+                    index = row * length + found
+                    break
+        if index >= 0:
+            item, channel, sample = np.unravel_index(index, array.shape)
+            raise ParameterError(
+                f"{name} contains {flat[index]} at item {item}, channel {channel}, sample "
+                f"{sample}; pass finite signals, or check_finite=False to skip this check "
+                "(the loss is then NaN or Inf)")
