@@ -8,13 +8,13 @@ convergence over the whole batch, halved sum-and-difference, (B, C, T) input onl
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
 from .kernels import terms
-from .kernels.stft import FramePlan, frame_count, frames_per_block, stft_term_sums
+from .kernels.stft import FramePlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .windows import padded_window, window_name, window_values
 
@@ -65,7 +65,7 @@ class _SpectralSettings:
     """Validated parameters shared by the three spectral losses."""
 
     def __init__(self, resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance,
-                 eps, reduction, output, compat, check_finite):
+                 eps, reduction, output, compat, check_finite, device):
         self.resolutions = resolutions
         self.window = window_name(window)
         if not isinstance(self.window, str):   # an array must fit every resolution
@@ -85,12 +85,13 @@ class _SpectralSettings:
                 "spectrogram there, which fastmixloss never holds; use reduction='mean' or "
                 "'sum', or compat=None for one value per item")
         self.check_finite = bool(check_finite)
+        self.device = backends.check_device(device)
         distance = terms.L1 if self.mag_distance == "L1" else terms.L2
         full = self.output == "full"   # a breakdown reports every term, weighted or not
         self.log_mode = distance if (full or self.w_log_mag) else terms.NO_TERM
         self.lin_mode = distance if (full or self.w_lin_mag) else terms.NO_TERM
 
-    def term_sums(self, est3, ref3, mix, resolution):
+    def term_sums(self, backend, est3, ref3, mix, resolution):
         """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
         length = est3.shape[-1]
         if length <= resolution.fft_size // 2:
@@ -107,7 +108,7 @@ class _SpectralSettings:
                          self.log_mode, self.lin_mode, self.eps)
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
-        sums = stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+        sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
         return sums, n_frames * (resolution.fft_size // 2 + 1)
 
     def breakdown(self, sums, bins_per_row, resolution):
@@ -136,21 +137,23 @@ class _SpectralSettings:
         return STFTBreakdown(_plain(loss), _plain(sc), _plain(log_mag), _plain(lin_mag),
                              resolution.fft_size, resolution.hop_size, resolution.win_length)
 
-    def multi_resolution(self, est3, ref3, mix, groups):
+    def multi_resolution(self, backend, est3, ref3, mix, groups):
         """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
         per_group = [[] for _ in groups]
         for resolution in self.resolutions:
-            sums, bins = self.term_sums(est3, ref3, mix, resolution)
+            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution)
             for parts, rows in zip(per_group, groups):
                 parts.append(self.breakdown(sums[:, rows], bins, resolution))
         return [_mean_over_resolutions(parts) for parts in per_group]
 
     def prepare(self, est, ref, channels=None):
-        est3, ref3, _ = check.as_signal_pair(
+        """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
+        backend = backends.select(self.device, est, ref)
+        est3, ref3, _ = backend.as_signal_pair(
             est, ref, require_batch=self.compat == "auraloss", channels=channels)
         if self.check_finite:
-            check.raise_if_nonfinite(est3, ref3)
-        return est3, ref3
+            backend.raise_if_nonfinite(est3, ref3)
+        return backend, est3, ref3
 
 
 def _plain(value):
@@ -201,27 +204,31 @@ class STFTLoss(_SpectralLoss):
         Reproduce auraloss 0.4.0's numbers (see the README).
     check_finite : bool
         Scan the inputs for NaN and Inf first (default True).
+    device : None, "cpu" or "cuda"
+        Where to compute. None (default): on the GPU when an input already lives there
+        (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU.
 
     Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
     """
 
     def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann", *,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-                 reduction="mean", output="loss", compat=None, check_finite=True):
+                 reduction="mean", output="loss", compat=None, check_finite=True,
+                 device=None):
         win_length = fft_size if win_length is None else win_length
         resolution = _resolution(fft_size, hop_size, win_length)
         self._settings = _SpectralSettings((resolution,), window, w_sc, w_log_mag, w_lin_mag,
                                            mag_distance, eps, reduction, output, compat,
-                                           check_finite)
+                                           check_finite, device)
 
     def _describe(self):
         return str(self._settings.resolutions[0])
 
     def __call__(self, est, ref):
         settings = self._settings
-        est3, ref3 = settings.prepare(est, ref)
+        backend, est3, ref3 = settings.prepare(est, ref)
         resolution = settings.resolutions[0]
-        sums, bins = settings.term_sums(est3, ref3, None, resolution)
+        sums, bins = settings.term_sums(backend, est3, ref3, None, resolution)
         return self._result(settings.breakdown(sums, bins, resolution))
 
 
@@ -236,17 +243,19 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sc=1.0,
                  w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-                 reduction="mean", output="loss", compat=None, check_finite=True):
+                 reduction="mean", output="loss", compat=None, check_finite=True,
+                 device=None):
         self._settings = _SpectralSettings(
             _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite)
+            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
 
     def _describe(self):
         return "; ".join(str(r) for r in self._settings.resolutions)
 
     def __call__(self, est, ref):
-        est3, ref3 = self._settings.prepare(est, ref)
-        (breakdown,) = self._settings.multi_resolution(est3, ref3, None, [slice(None)])
+        backend, est3, ref3 = self._settings.prepare(est, ref)
+        (breakdown,) = self._settings.multi_resolution(backend, est3, ref3, None,
+                                                       [slice(None)])
         return self._result(breakdown)
 
 
@@ -263,10 +272,11 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0, w_diff=1.0,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-                 reduction="mean", output="loss", compat=None, check_finite=True):
+                 reduction="mean", output="loss", compat=None, check_finite=True,
+                 device=None):
         self._settings = _SpectralSettings(
             _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite)
+            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
         self.w_sum = check.weight("w_sum", w_sum)
         self.w_diff = check.weight("w_diff", w_diff)
 
@@ -275,9 +285,9 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 
     def __call__(self, est, ref):
         settings = self._settings
-        est3, ref3 = settings.prepare(est, ref, channels=2)
+        backend, est3, ref3 = settings.prepare(est, ref, channels=2)
         sum_part, diff_part = settings.multi_resolution(
-            est3, ref3, _SUM_AND_DIFFERENCE, [slice(0, 1), slice(1, 2)])
+            backend, est3, ref3, _SUM_AND_DIFFERENCE, [slice(0, 1), slice(1, 2)])
         loss = self.w_sum * sum_part.loss + self.w_diff * diff_part.loss
         if settings.compat == "auraloss":
             loss = loss / 2
@@ -286,33 +296,33 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 
 def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
               w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-              reduction="mean", output="loss", compat=None, check_finite=True):
+              reduction="mean", output="loss", compat=None, check_finite=True, device=None):
     """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
     return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
                     w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
                     eps=eps, reduction=reduction, output=output, compat=compat,
-                    check_finite=check_finite)(est, ref)
+                    check_finite=check_finite, device=device)(est, ref)
 
 
 def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
                 w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                output="loss", compat=None, check_finite=True):
+                output="loss", compat=None, check_finite=True, device=None):
     """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
     return MultiResolutionSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
         w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
-        output=output, compat=compat, check_finite=check_finite)(est, ref)
+        output=output, compat=compat, check_finite=check_finite, device=device)(est, ref)
 
 
 def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
                             window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,
                             w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                            output="loss", compat=None, check_finite=True):
+                            output="loss", compat=None, check_finite=True, device=None):
     """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
     return SumAndDifferenceSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
-        reduction=reduction, output=output, compat=compat,
-        check_finite=check_finite)(est, ref)
+        reduction=reduction, output=output, compat=compat, check_finite=check_finite,
+        device=device)(est, ref)

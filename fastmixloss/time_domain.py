@@ -10,8 +10,8 @@ import inspect
 
 import numpy as np
 
+from . import backend as backends
 from . import validation as check
-from .kernels import time as kernels
 from .kernels.time import SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y, SUM_YY
 
 
@@ -43,28 +43,30 @@ def _negated_db(num, den, eps):
 class _TimeLoss:
     """Common call path: validate, one kernel pass, per-row values, reduce."""
 
-    def __init__(self, *, reduction="mean", compat=None, check_finite=True):
+    def __init__(self, *, reduction="mean", compat=None, check_finite=True, device=None):
         self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
         self.compat = check.choice("compat", compat, check.COMPAT_MODES)
         self.check_finite = bool(check_finite)
+        self.device = backends.check_device(device)
 
     def __call__(self, est, ref):
-        est3, ref3, _ = check.as_signal_pair(est, ref,
-                                             require_batch=self.compat == "auraloss")
+        backend = backends.select(self.device, est, ref)
+        est3, ref3, _ = backend.as_signal_pair(est, ref,
+                                               require_batch=self.compat == "auraloss")
         n_items, n_channels, length = est3.shape
         rows_e = est3.reshape(-1, length)
         rows_r = ref3.reshape(-1, length)
-        per_row, row_totals = self._per_row(rows_e, rows_r)
+        per_row, row_totals = self._per_row(backend, rows_e, rows_r)
         if self.check_finite:
-            # a NaN or Inf sample makes its row's sums non-finite: scan only those rows
-            bad_rows = np.flatnonzero(~np.all(np.isfinite(row_totals.reshape(len(rows_e), -1)),
-                                              axis=1))
-            if bad_rows.size:
-                check.raise_if_nonfinite(est3, ref3, rows=bad_rows)
+            # A NaN or Inf sample makes its row's sums non-finite, so one pass both
+            # computes and checks; only rows that went bad are scanned for the message.
+            finite = np.isfinite(row_totals.reshape(len(per_row), -1)).all(axis=1)
+            if not finite.all():
+                backend.raise_if_nonfinite(est3, ref3, rows=np.flatnonzero(~finite))
         return self._reduce(per_row.reshape(n_items, n_channels))
 
-    def _per_row(self, est, ref):
-        totals, shifts = kernels.time_sums(est, ref)
+    def _per_row(self, backend, est, ref):
+        totals, shifts = backend.time_sums(est, ref)
         return self._from_sums(_Sums(totals, shifts, est.shape[1])), totals
 
     def _reduce(self, values):
@@ -126,8 +128,8 @@ class LogCoshLoss(_TimeLoss):
         self.a = check.finite_float("a", a, strictly_positive=True)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
-    def _per_row(self, est, ref):
-        totals = kernels.log_cosh_sums(est, ref, self.a, self.eps)
+    def _per_row(self, backend, est, ref):
+        totals = backend.log_cosh_sums(est, ref, self.a, self.eps)
         return totals / (self.a * est.shape[1]), totals
 
 
@@ -177,9 +179,10 @@ class SDSDRLoss(_RatioLoss):
 
 
 def _function(cls, doc):
-    def loss(est, ref, *, reduction="mean", compat=None, check_finite=True, **params):
+    def loss(est, ref, *, reduction="mean", compat=None, check_finite=True, device=None,
+             **params):
         return cls(reduction=reduction, compat=compat, check_finite=check_finite,
-                   **params)(est, ref)
+                   device=device, **params)(est, ref)
     loss.__doc__ = doc
     # show the class's parameters in help() and IDEs
     common = list(inspect.signature(_TimeLoss).parameters.values())

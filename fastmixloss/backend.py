@@ -1,0 +1,73 @@
+"""Where a loss runs: the CPU kernels, or the CUDA ones.
+
+A backend turns validated signals into the kernels' per-row sums; everything above it
+(weights, reductions, breakdowns, auraloss compatibility) is shared, so the CPU and the GPU
+give the same numbers by construction. The CUDA backend is imported only when asked for:
+`import fastmixloss` never touches CUDA.
+
+A backend provides:
+  name
+  as_signal_pair(est, ref, require_batch, channels) -> (est3, ref3, ndim)
+  raise_if_nonfinite(est3, ref3, rows=None)
+  stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
+  time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
+  log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
+"""
+
+import numba
+
+from . import validation
+from .errors import ParameterError
+from .kernels import stft, time
+
+DEVICES = (None, "cpu", "cuda")
+
+
+class CpuBackend:
+    name = "cpu"
+
+    @staticmethod
+    def as_signal_pair(est, ref, require_batch=False, channels=None):
+        return validation.as_signal_pair(est, ref, require_batch=require_batch,
+                                         channels=channels)
+
+    @staticmethod
+    def raise_if_nonfinite(est3, ref3, rows=None):
+        validation.raise_if_nonfinite(est3, ref3, rows=rows)
+
+    @staticmethod
+    def stft_term_sums(est3, ref3, mix, window, plan):
+        # the thread count is read per call, so numba.set_num_threads takes effect
+        return stft.stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+
+    @staticmethod
+    def time_sums(est2, ref2):
+        return time.time_sums(est2, ref2)
+
+    @staticmethod
+    def log_cosh_sums(est2, ref2, a, eps):
+        return time.log_cosh_sums(est2, ref2, a, eps)
+
+
+CPU = CpuBackend()
+
+
+def on_cuda_device(x):
+    """True for CuPy arrays, Numba device arrays and PyTorch CUDA tensors."""
+    return hasattr(x, "__cuda_array_interface__")
+
+
+def check_device(device):
+    if device not in DEVICES:
+        raise ParameterError(f"device={device!r} must be 'cpu', 'cuda' or None (automatic)")
+    return device
+
+
+def select(device, est, ref):
+    """The backend for `device`; None picks CUDA when an input already lives there."""
+    if device is None:
+        device = "cuda" if on_cuda_device(est) or on_cuda_device(ref) else "cpu"
+    if device == "cpu":
+        return CPU
+    from .cuda import backend as cuda_backend   # imported on first use only
+    return cuda_backend()
