@@ -52,6 +52,8 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     win_length = fft_size if win_length is None else win_length
     if window_values is None:
         window_values = window(window_name, win_length)
+    if compat:   # auraloss builds its window with torch in float32
+        window_values = np.asarray(window_values, dtype=np.float32).astype(np.float64)
     X_est = magnitudes(est, fft_size, hop_size, win_length, window_values, eps)
     X_ref = magnitudes(ref, fft_size, hop_size, win_length, window_values, eps)
     power = np.abs if mag_distance == "L1" else np.square

@@ -8,7 +8,9 @@ from .jit import cpu_kernel
 _CHUNK = 1 << 16
 
 
-@cpu_kernel
+# No fast-math at all: under it the compiler may assume values are finite and fold the
+# test away.
+@cpu_kernel(fastmath=frozenset())
 def first_nonfinite(signal):
     """Flat index of the first NaN or infinity in a contiguous array, or -1."""
     flat = signal.reshape(-1)
@@ -17,11 +19,11 @@ def first_nonfinite(signal):
     for chunk in prange(n_chunks):
         start = chunk * _CHUNK
         stop = min(start + _CHUNK, flat.size)
-        # a vectorisable test first; the exact position only for the rare bad chunk
-        bad = 0.0
+        # a vectorisable count first; the exact position only for the rare bad chunk
+        n_bad = 0
         for i in range(start, stop):
-            bad += flat[i] - flat[i]      # 0 for finite values, NaN otherwise
-        if bad != 0.0 or bad != bad:
+            n_bad += 0 if np.isfinite(flat[i]) else 1
+        if n_bad:
             for i in range(start, stop):
                 if not np.isfinite(flat[i]):
                     found[chunk] = i

@@ -1,0 +1,159 @@
+"""STFT, MR-STFT and S/D: the fused kernels against the plain NumPy reference."""
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import reference
+from signals import degrade, music
+
+RTOL = {np.float32: 1e-4, np.float64: 1e-10}
+
+# (fft_size, hop_size, win_length): the default, odd sizes, win < fft, hop > win
+RESOLUTIONS = [(1024, 256, 1024), (1000, 333, 777), (512, 128, 300), (256, 300, 200)]
+
+
+def _pair(shape, dtype, seed=0):
+    n_items = shape[0] if len(shape) == 3 else 1
+    channels = shape[-2] if len(shape) >= 2 else 1
+    ref = music(n_items, shape[-1], seed, channels=channels)
+    est = degrade(ref, seed + 1)
+    return est.reshape(shape).astype(dtype), ref.reshape(shape).astype(dtype)
+
+
+def _as3d(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape((1,) * (3 - x.ndim) + x.shape)
+
+
+def _close(got, expected, dtype):
+    np.testing.assert_allclose(got, expected, rtol=RTOL[dtype], atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6000,), (2, 6000), (3, 2, 6000)])
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+def test_stft_loss_matches_reference(dtype, shape, resolution):
+    fft, hop, win = resolution
+    est, ref = _pair(shape, dtype)
+    got = fm.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win,
+                       w_lin_mag=0.5, reduction="none", output="full")
+    expected = reference.stft_loss(_as3d(est), _as3d(ref), fft_size=fft, hop_size=hop,
+                                   win_length=win, w_lin_mag=0.5)
+    for key in ("loss", "sc", "log_mag", "lin_mag"):
+        _close(getattr(got, key), expected[key], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("window", ["hann", "hamming", "blackman", "bartlett", "rectangular"])
+@pytest.mark.parametrize("mag_distance", ["L1", "L2"])
+def test_windows_and_distances_match_reference(dtype, window, mag_distance):
+    est, ref = _pair((2, 2, 4000), dtype, seed=3)
+    got = fm.stft_loss(est, ref, fft_size=512, hop_size=128, win_length=400, window=window,
+                       w_log_mag=1.0, w_lin_mag=2.0, mag_distance=mag_distance,
+                       reduction="none")
+    expected = reference.stft_loss(est, ref, fft_size=512, hop_size=128, win_length=400,
+                                   window_name=window, w_lin_mag=2.0,
+                                   mag_distance=mag_distance)
+    _close(got, expected["loss"], dtype)
+
+
+def test_window_array_is_used_as_given(rng):
+    est, ref = _pair((1, 2, 3000), np.float64, seed=4)
+    values = rng.uniform(0.1, 1.0, 300)
+    got = fm.stft_loss(est, ref, fft_size=512, hop_size=100, win_length=300, window=values)
+    expected = reference.stft_loss(est, ref, fft_size=512, hop_size=100, win_length=300,
+                                   window_values=values)
+    _close(got, expected["loss"].mean(), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fft,hop,win", [(1024, 256, 1024), (1000, 333, 777), (255, 64, 200)])
+def test_signal_just_longer_than_half_the_fft(dtype, fft, hop, win):
+    est, ref = _pair((2, 2, fft // 2 + 1), dtype, seed=5)
+    got = fm.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win, reduction="none")
+    expected = reference.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win)
+    _close(got, expected["loss"], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_mrstft_matches_reference_and_reductions(dtype, reduction):
+    est, ref = _pair((3, 2, 8000), dtype, seed=6)
+    got = fm.mrstft_loss(est, ref, reduction=reduction, w_lin_mag=0.3, output="full")
+    expected = reference.mrstft_loss(est, ref, w_lin_mag=0.3)
+    reduce = {"none": lambda v: v, "mean": np.mean, "sum": np.sum}[reduction]
+    for key in ("loss", "sc", "log_mag", "lin_mag"):
+        _close(getattr(got, key), reduce(expected[key]), dtype)
+    assert len(got.resolutions) == 3
+    assert isinstance(got.loss, np.ndarray if reduction == "none" else float)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 5000), (4, 2, 5000)])
+def test_sum_and_difference_matches_reference(dtype, shape):
+    est, ref = _pair(shape, dtype, seed=7)
+    got = fm.sum_and_difference_loss(est, ref, w_sum=0.7, w_diff=1.3, reduction="none",
+                                     output="full")
+    expected = reference.sum_and_difference_loss(_as3d(est), _as3d(ref), w_sum=0.7, w_diff=1.3)
+    _close(got.loss, expected["loss"], dtype)
+    _close(got.sum.loss, expected["sum"], dtype)
+    _close(got.diff.loss, expected["diff"], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compat_mode_matches_reference_compat(dtype):
+    est, ref = _pair((3, 2, 6000), dtype, seed=8)
+    got = fm.mrstft_loss(est, ref, compat="auraloss")
+    expected = reference.mrstft_loss(est, ref, compat=True)
+    _close(got, expected["loss"], dtype)
+    got_sd = fm.sum_and_difference_loss(est, ref, compat="auraloss")
+    _close(got_sd, reference.sum_and_difference_loss(est, ref, compat=True)["loss"], dtype)
+
+
+def test_compat_spectral_convergence_is_batch_wide():
+    est, ref = _pair((3, 2, 6000), np.float64, seed=9)
+    ref[1] *= 50   # one loud item dominates the batch-wide norm ratio
+    default = fm.stft_loss(est, ref, output="full")
+    compat = fm.stft_loss(est, ref, output="full", compat="auraloss")
+    expected = reference.stft_terms(est, ref, compat=True)
+    _close(compat.sc, expected["sc"], np.float64)
+    assert abs(default.sc - compat.sc) > 1e-3
+
+
+def test_compat_sum_reduction_sums_magnitude_terms_over_elements():
+    est, ref = _pair((2, 2, 3000), np.float64, seed=10)
+    got = fm.stft_loss(est, ref, fft_size=256, hop_size=64, compat="auraloss",
+                       reduction="sum", output="full")
+    terms = reference.stft_terms(est, ref, fft_size=256, hop_size=64, compat=True)
+    n_elements = 2 * 2 * (1 + 3000 // 64) * 129
+    _close(got.sc, terms["sc"], np.float64)
+    _close(got.log_mag, terms["log_mag"] * n_elements, np.float64)
+    _close(got.loss, terms["sc"] + terms["log_mag"] * n_elements, np.float64)
+
+
+def test_zero_weight_terms_are_skipped_for_the_loss_but_reported_in_full():
+    est, ref = _pair((1, 2, 4000), np.float64, seed=11)
+    loss = fm.stft_loss(est, ref, fft_size=256, hop_size=64, w_log_mag=0.0)
+    full = fm.stft_loss(est, ref, fft_size=256, hop_size=64, w_log_mag=0.0, output="full")
+    expected = reference.stft_loss(est, ref, fft_size=256, hop_size=64, w_log_mag=0.0)
+    _close(loss, expected["loss"][0], np.float64)
+    _close(full.loss, expected["loss"][0], np.float64)
+    _close(full.log_mag, expected["log_mag"][0], np.float64)
+
+
+def test_breakdown_to_dict_flattens_every_level():
+    est, ref = _pair((1, 2, 4000), np.float64, seed=12)
+    flat = fm.sum_and_difference_loss(est, ref, fft_sizes=(256, 512), hop_sizes=(64, 128),
+                                      win_lengths=(256, 512), output="full").to_dict()
+    assert flat["sum.fft512_hop128_win512.sc"] > 0
+    assert set(k for k in flat if k.count(".") == 0) == {"loss"}
+    assert len(flat) == 1 + 2 * (4 + 2 * 4)
+
+
+def test_float32_is_transformed_in_float32_and_stays_close_to_float64():
+    est, ref = _pair((2, 2, 20000), np.float64, seed=13)
+    loss64 = fm.mrstft_loss(est, ref)
+    loss32 = fm.mrstft_loss(est.astype(np.float32), ref.astype(np.float32))
+    assert loss32 != loss64                       # the float32 path really is float32
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-4)

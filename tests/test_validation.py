@@ -1,0 +1,189 @@
+"""Bad input: a clear ParameterError naming the argument and value, before any kernel."""
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import ParameterError
+
+X = np.random.default_rng(0).standard_normal((2, 2, 3000))
+Y = 0.5 * X
+ALL_LOSSES = [fm.mse, fm.l1, fm.esr, fm.dc, fm.logcosh, fm.snr, fm.sisdr, fm.sdsdr,
+              fm.stft_loss, fm.mrstft_loss, fm.sum_and_difference_loss]
+
+
+def test_errors_are_value_errors_of_one_family():
+    assert issubclass(ParameterError, ValueError)
+    assert issubclass(ParameterError, fm.FastMixLossError)
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+def test_shapes_that_differ_are_both_named(loss):
+    with pytest.raises(ParameterError, match=r"est \(2, 2, 3000\), ref \(2, 2, 2999\)"):
+        loss(X, Y[..., :-1])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((1, 1, 1, 100)), np.float64(1.0)])
+def test_ndim_outside_one_to_three(bad):
+    with pytest.raises(ParameterError, match=r"ndim=(4|0)"):
+        fm.mse(bad, bad)
+
+
+def test_compat_needs_batched_input():
+    with pytest.raises(ParameterError, match=r"ndim=2.*\(B, C, T\)"):
+        fm.mrstft_loss(X[0], Y[0], compat="auraloss")
+
+
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 2, 100)])
+def test_empty_arrays(shape):
+    with pytest.raises(ParameterError, match="empty"):
+        fm.stft_loss(np.zeros(shape), np.zeros(shape))
+
+
+@pytest.mark.parametrize("dtype,hint", [(np.int16, r"astype\(np.float32\) / 32768"),
+                                         (np.int32, r"/ 2147483648"),
+                                         (np.uint8, r"- 128\) / 128")])
+def test_integer_pcm_gets_a_conversion_hint(dtype, hint):
+    pcm = (X * 1000).astype(dtype)
+    with pytest.raises(ParameterError, match=r"est has integer dtype .*" + hint):
+        fm.mse(pcm, Y)
+
+
+@pytest.mark.parametrize("bad,word", [(X + 1j, "complex"), (X > 0, "boolean"),
+                                      (X.astype(np.float16), "float16"),
+                                      (np.array([["a", "b"]]), "dtype <U1")])
+def test_non_float_dtypes(bad, word):
+    with pytest.raises(ParameterError, match=f"ref .*{word}|ref is {word}"):
+        fm.mrstft_loss(X[..., :2] if bad.shape[-1] == 2 else X, bad)
+
+
+def test_ragged_input_is_reported():
+    with pytest.raises(ParameterError, match="est could not be read as an array"):
+        fm.mse([[0.0, 1.0], [1.0]], [[0.0, 1.0], [1.0, 2.0]])
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_name_the_argument_and_position(loss, value):
+    bad = Y.copy()
+    bad[1, 0, 1234] = value
+    with pytest.raises(ParameterError,
+                       match=rf"ref contains {value} at item 1, channel 0, sample 1234"):
+        loss(X, bad)
+
+
+@pytest.mark.parametrize("loss", [fm.mse, fm.sisdr, fm.mrstft_loss])
+def test_check_finite_false_skips_the_scan(loss):
+    bad = X.copy()
+    bad[0, 1, 5] = np.nan
+    assert np.isnan(loss(bad, Y, check_finite=False))
+
+
+def test_signal_too_short_names_the_resolution():
+    with pytest.raises(ParameterError,
+                       match=r"2000 samples are too short for the resolution "
+                             r"fft_size=4096, hop_size=1024, win_length=4096"):
+        fm.mrstft_loss(X[..., :2000], Y[..., :2000], fft_sizes=(512, 4096),
+                       hop_sizes=(128, 1024), win_lengths=(512, 4096))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(fft_size=0), r"fft_size=0 must be a positive integer"),
+    (dict(fft_size=-8), r"fft_size=-8"),
+    (dict(hop_size=0), r"hop_size=0"),
+    (dict(hop_size=1.5), r"hop_size=1.5"),
+    (dict(fft_size=True), r"fft_size=True"),
+    (dict(win_length=2048), r"win_length=2048 is longer than fft_size=1024"),
+    (dict(window="gauss"), r"window='gauss' is not a known window"),
+    (dict(window=np.ones(10)), r"window array has shape \(10,\)"),
+    (dict(mag_distance="L3"), r"mag_distance='L3' must be 'L1' or 'L2'"),
+    (dict(reduction="max"), r"reduction='max' is not one of"),
+    (dict(output="all"), r"output='all'"),
+    (dict(compat="torch"), r"compat='torch'"),
+    (dict(w_sc=-1.0), r"w_sc=-1.0 must be >= 0"),
+    (dict(w_log_mag=np.nan), r"w_log_mag=nan must be finite"),
+    (dict(eps=0.0), r"eps=0.0 must be > 0"),
+    (dict(device="tpu"), r"device='tpu'"),
+    (dict(compat="auraloss", reduction="none"), r"reduction='none' with compat='auraloss'"),
+])
+def test_stft_parameters(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        fm.STFTLoss(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(fft_sizes=(512, 1024), hop_sizes=(128,), win_lengths=(512, 1024)),
+     r"same length: 2, 1 and 2"),
+    (dict(fft_sizes=(), hop_sizes=(), win_lengths=()), r"fft_sizes=\(\) must name"),
+    (dict(fft_sizes=512), r"fft_sizes=512 must be a sequence"),
+    (dict(fft_sizes=(512, 256), hop_sizes=(128, 64), win_lengths=(512, 300)),
+     r"win_lengths\[1\]=300 is longer than fft_sizes\[1\]=256"),
+    (dict(fft_sizes=(512, 0), hop_sizes=(128, 64), win_lengths=(512, 0)),
+     r"fft_sizes\[1\]=0"),
+])
+def test_resolution_lists(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        fm.MultiResolutionSTFTLoss(**kwargs)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_sum_and_difference_needs_stereo(channels):
+    x = np.zeros((2, channels, 3000))
+    with pytest.raises(ParameterError, match=rf"needs 2 channels.*{channels} channel"):
+        fm.sum_and_difference_loss(x, x)
+
+
+def test_sum_and_difference_weights_are_checked():
+    with pytest.raises(ParameterError, match=r"w_diff=-2"):
+        fm.SumAndDifferenceSTFTLoss(w_diff=-2)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(eps=-1.0), "eps=-1.0"), (dict(a=0), "a=0"),
+                                          (dict(reduction="avg"), "reduction='avg'")])
+def test_time_parameters(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        fm.LogCoshLoss(**kwargs)
+
+
+def test_window_names_accept_auraloss_spelling():
+    a = fm.stft_loss(X, Y, window="hann_window")
+    assert a == fm.stft_loss(X, Y, window="hann") == fm.stft_loss(X, Y, window="Hann")
+
+
+def _awkward_inputs():
+    base = np.ascontiguousarray(X[:, :, :2000])
+    read_only = base.copy()
+    read_only.flags.writeable = False
+    strided = np.repeat(base, 2, axis=-1)[:, :, ::2]   # every other sample: a view
+    big_endian = base.astype(">f8")
+    fortran = np.asfortranarray(base)
+    return base, [read_only, strided, big_endian, fortran]
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+def test_awkward_layouts_work_and_are_never_modified(loss):
+    base, variants = _awkward_inputs()
+    plain_est = np.ascontiguousarray(base[::-1])
+    for variant in variants:
+        snapshot = variant.copy()
+        expected = loss(plain_est, np.ascontiguousarray(variant, dtype=np.float64))
+        assert loss(plain_est, variant) == expected
+        np.testing.assert_array_equal(variant, snapshot)
+        assert variant.dtype == snapshot.dtype
+
+
+def test_inputs_are_not_modified_by_any_loss():
+    est, ref = X.copy(), Y.astype(np.float32)
+    for loss in ALL_LOSSES:
+        loss(est, ref)
+    np.testing.assert_array_equal(est, X)
+    np.testing.assert_array_equal(ref, Y.astype(np.float32))
+
+
+def test_mixed_dtypes_compute_in_float64():
+    mixed = fm.mrstft_loss(X.astype(np.float32), Y)
+    assert mixed == fm.mrstft_loss(X.astype(np.float32).astype(np.float64), Y)
+
+
+def test_lists_are_accepted():
+    assert fm.mse([0.0, 1.0, 2.0], [0.0, 1.0, 4.0]) == pytest.approx(4 / 3)
