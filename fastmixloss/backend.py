@@ -14,16 +14,15 @@ A backend provides:
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
 """
 
-import numba
-
 from . import validation
 from .errors import ParameterError
-from .kernels import stft, time
 
 DEVICES = (None, "cpu", "cuda")
 
 
 class CpuBackend:
+    """The Numba CPU kernels, imported on first use so that `import fastmixloss` is fast."""
+
     name = "cpu"
 
     @staticmethod
@@ -37,16 +36,20 @@ class CpuBackend:
 
     @staticmethod
     def stft_term_sums(est3, ref3, mix, window, plan):
+        import numba
+        from .kernels.stft import stft_term_sums
         # the thread count is read per call, so numba.set_num_threads takes effect
-        return stft.stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+        return stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
 
     @staticmethod
     def time_sums(est2, ref2):
-        return time.time_sums(est2, ref2)
+        from .kernels.time import time_sums
+        return time_sums(est2, ref2)
 
     @staticmethod
     def log_cosh_sums(est2, ref2, a, eps):
-        return time.log_cosh_sums(est2, ref2, a, eps)
+        from .kernels.time import log_cosh_sums
+        return log_cosh_sums(est2, ref2, a, eps)
 
 
 CPU = CpuBackend()

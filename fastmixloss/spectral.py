@@ -13,8 +13,8 @@ import numpy as np
 from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
-from .kernels import terms
-from .kernels.stft import FramePlan, frame_count, frames_per_block
+from .kernels import layout as terms
+from .kernels.layout import FramePlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .windows import padded_window, window_name, window_values
 

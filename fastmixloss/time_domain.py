@@ -12,7 +12,8 @@ import numpy as np
 
 from . import backend as backends
 from . import validation as check
-from .kernels.time import SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y, SUM_YY
+from .kernels.layout import (SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y,
+                             SUM_YY)
 
 
 class _Sums:

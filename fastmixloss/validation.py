@@ -10,7 +10,6 @@ import operator
 import numpy as np
 
 from .errors import ParameterError
-from .kernels.checks import first_nonfinite
 
 REDUCTIONS = ("mean", "sum", "none")
 OUTPUTS = ("loss", "full")
@@ -147,6 +146,7 @@ def raise_if_nonfinite(est3, ref3, rows=None):
 
     rows: flat (item * C + channel) indices to scan; None scans everything.
     """
+    from .kernels.checks import first_nonfinite   # Numba loads on first use, not on import
     for name, array in (("est", est3), ("ref", ref3)):
         length = array.shape[-1]
         flat = array.reshape(-1)

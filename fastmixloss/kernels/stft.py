@@ -11,39 +11,14 @@ serial pass adds them in task order, so results are bit-identical for any thread
 an item's sums do not depend on the other items in the batch.
 """
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
 import rocket_fft
 
 from .frames import apply_window, read_frame, read_mixed_frame
 from .jit import cpu_kernel
-from .terms import N_TERMS, spectrum_terms
-
-
-class FramePlan(NamedTuple):
-    """Everything about one resolution that the kernel needs, as plain numbers."""
-
-    fft_size: int
-    hop_size: int
-    win_start: int          # the window's support within a frame: [win_start, win_stop)
-    win_stop: int
-    n_frames: int           # 1 + (T + 2*(fft_size//2) - fft_size) // hop_size
-    frames_per_block: int
-    log_mode: int           # terms.NO_TERM, terms.L1 or terms.L2
-    lin_mode: int
-    eps: float
-
-
-def frame_count(length, fft_size, hop_size):
-    """Number of centred frames of a signal of `length` samples (torch.stft's count)."""
-    return 1 + (length + 2 * (fft_size // 2) - fft_size) // hop_size
-
-
-def frames_per_block(fft_size, n_frames, target_samples=16384):
-    """Frames transformed per FFT call: enough to amortise the call, few enough for L2."""
-    return int(max(1, min(n_frames, target_samples // fft_size)))
+from .layout import N_TERMS, FramePlan, frame_count, frames_per_block  # noqa: F401
+from .terms import spectrum_terms
 
 
 @cpu_kernel

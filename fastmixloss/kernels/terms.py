@@ -17,11 +17,7 @@ import numpy as np
 from .fastlog import fast_log
 from .jit import cpu_function
 
-N_TERMS = 4
-SC_NUM, SC_DEN, LOG_DIST, LIN_DIST = range(N_TERMS)
-
-# Distance modes for the log and linear terms. NO_TERM skips a term whose weight is zero.
-NO_TERM, L1, L2 = 0, 1, 2
+from .layout import L1, L2, LIN_DIST, LOG_DIST, N_TERMS, NO_TERM, SC_DEN, SC_NUM  # noqa: F401
 
 # Keeps the power ratio a normal float64 for fast_log, even for absurdly loud input.
 _RATIO_MIN, _RATIO_MAX = 1e-300, 1e300

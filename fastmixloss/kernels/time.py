@@ -12,10 +12,7 @@ from numba import prange as numba_prange
 
 from .jit import cpu_function, cpu_kernel
 
-N_TIME_SUMS = 6
-SUM_Y, SUM_YY, SUM_D, SUM_DD, SUM_DY, SUM_ABS_D = range(N_TIME_SUMS)
-N_SHIFTS = 2
-SHIFT_Y, SHIFT_D = range(N_SHIFTS)
+from .layout import N_SHIFTS, N_TIME_SUMS, SHIFT_D, SHIFT_Y  # noqa: F401
 
 CHUNK = 1 << 16   # samples per task: small enough to balance threads on a single song
 _SHIFT_SAMPLES = 4096

@@ -1,0 +1,42 @@
+"""What the kernels take and return, as plain Python: the per-resolution plan and the
+indices of the sums. Free of Numba, so `import fastmixloss` stays light; the kernels
+themselves are compiled or loaded from the cache on first use.
+"""
+
+from typing import NamedTuple
+
+# STFT term sums per (item, row), see terms.py
+N_TERMS = 4
+SC_NUM, SC_DEN, LOG_DIST, LIN_DIST = range(N_TERMS)
+# distance modes of the log and linear terms; NO_TERM skips a term whose weight is zero
+NO_TERM, L1, L2 = 0, 1, 2
+
+# time-domain sums per row, see time.py
+N_TIME_SUMS = 6
+SUM_Y, SUM_YY, SUM_D, SUM_DD, SUM_DY, SUM_ABS_D = range(N_TIME_SUMS)
+N_SHIFTS = 2
+SHIFT_Y, SHIFT_D = range(N_SHIFTS)
+
+
+class FramePlan(NamedTuple):
+    """Everything about one resolution that the STFT kernel needs, as plain numbers."""
+
+    fft_size: int
+    hop_size: int
+    win_start: int          # the window's support within a frame: [win_start, win_stop)
+    win_stop: int
+    n_frames: int           # 1 + (T + 2*(fft_size//2) - fft_size) // hop_size
+    frames_per_block: int
+    log_mode: int           # NO_TERM, L1 or L2
+    lin_mode: int
+    eps: float
+
+
+def frame_count(length, fft_size, hop_size):
+    """Number of centred frames of a signal of `length` samples (torch.stft's count)."""
+    return 1 + (length + 2 * (fft_size // 2) - fft_size) // hop_size
+
+
+def frames_per_block(fft_size, n_frames, target_samples=16384):
+    """Frames transformed per FFT call: enough to amortise the call, few enough for L2."""
+    return int(max(1, min(n_frames, target_samples // fft_size)))
