@@ -6,7 +6,13 @@ function writes into a caller's buffer and allocates nothing, so the same code c
 a CUDA device function.
 """
 
+from numba import uint64
+
 from .jit import cpu_function
+
+# Loops index with unsigned integers where the index is known to be >= 0: Numba adds
+# negative-index wraparound code to every signed index, which keeps LLVM from vectorising
+# (4x slower framing).
 
 
 @cpu_function
@@ -33,8 +39,9 @@ def read_frame(signal, start, frame, lo, hi):
     """
     length = signal.shape[0]
     if start + lo >= 0 and start + hi <= length:   # interior frame: a straight copy
-        for n in range(lo, hi):
-            frame[n] = signal[start + n]
+        first = uint64(start + lo)
+        for n in range(uint64(0), uint64(hi - lo)):
+            frame[uint64(lo) + n] = signal[first + n]
     else:
         for n in range(lo, hi):
             frame[n] = signal[reflect_index(start + n, length)]
@@ -54,16 +61,25 @@ def read_mixed_frame(channels, weights, start, frame, lo, hi):
     for c in range(n_channels):
         weight = weights[c]
         signal = channels[c]
-        for n in range(lo, hi):
-            index = start + n if interior else reflect_index(start + n, length)
-            if c == 0:
-                frame[n] = weight * signal[index]
-            else:
-                frame[n] += weight * signal[index]
+        if interior:
+            first = uint64(start + lo)
+            for n in range(uint64(0), uint64(hi - lo)):
+                value = weight * signal[first + n]
+                if c == 0:
+                    frame[uint64(lo) + n] = value
+                else:
+                    frame[uint64(lo) + n] += value
+        else:
+            for n in range(lo, hi):
+                value = weight * signal[reflect_index(start + n, length)]
+                if c == 0:
+                    frame[n] = value
+                else:
+                    frame[n] += value
 
 
 @cpu_function
 def apply_window(frame, window, lo, hi):
     """Multiply frame[lo:hi] by window[lo:hi] in place (the window is zero elsewhere)."""
-    for n in range(lo, hi):
+    for n in range(uint64(lo), uint64(hi)):
         frame[n] *= window[n]

@@ -37,6 +37,10 @@ def frame_count(length, fft_size, hop_size):
     return 1 + (length + 2 * (fft_size // 2) - fft_size) // hop_size
 
 
-def frames_per_block(fft_size, n_frames, target_samples=16384):
-    """Frames transformed per FFT call: enough to amortise the call, few enough for L2."""
-    return int(max(1, min(n_frames, target_samples // fft_size)))
+def frames_per_block(fft_size, n_frames, target_samples=32768, simd_frames=8):
+    """Frames transformed per FFT call, a multiple of 8: DUCC transforms 8 float32 frames
+    side by side with AVX2, which halves the FFT time against one frame at a time up to
+    fft_size 4096 (measured; at 8192 and above it makes no difference). Blocks of about
+    32768 samples keep the four per-thread buffers near L2."""
+    per_block = max(simd_frames, target_samples // fft_size // simd_frames * simd_frames)
+    return int(max(1, min(n_frames, per_block)))

@@ -13,6 +13,7 @@ ln|X_e| - ln|X_r| = ln(P_e / P_r) / 2. Everything is float64 whatever the input 
 """
 
 import numpy as np
+from numba import uint64
 
 from .fastlog import fast_log
 from .jit import cpu_function
@@ -55,7 +56,8 @@ def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
     n_fft = spec_e.shape[0]
     sc_num, sc_den, log_dist, lin_dist = bin_terms(
         np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps, log_mode, lin_mode)
-    for f in range(1, (n_fft + 1) // 2):
+    # unsigned indices: no negative-index wraparound code, so the loop vectorises
+    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
         a, b, c, d = bin_terms(
             np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
             np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
