@@ -1,0 +1,1 @@
+"""fastmixloss benchmarks: `python -m bench` (see bench/README.md)."""

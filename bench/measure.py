@@ -1,0 +1,71 @@
+"""Timing in this process, and peak memory, import and first-call times in fresh ones."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def time_runs(fn, repeats, warmup=1):
+    """Median and spread of `repeats` timed calls after `warmup` untimed ones."""
+    value = None
+    for _ in range(warmup):
+        value = fn()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(seconds), "min_s": min(seconds),
+            "max_s": max(seconds), "runs": seconds, "value": value}
+
+
+def _python(args, env=None, timeout=3600):
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def probe(workload_id, contender, threads, shape=None, quick=False):
+    """Run one contender once in a fresh process: its seconds and peak memory (MB)."""
+    args = ["-m", "bench.probe", workload_id, contender, "--threads", str(threads)]
+    if shape:
+        args += ["--shape", ",".join(map(str, shape))]
+    if quick:
+        args += ["--quick"]
+    return json.loads(_python(args).strip().splitlines()[-1])
+
+
+_IMPORT = "import time; t = time.perf_counter(); import fastmixloss; print(time.perf_counter() - t)"
+_FIRST_CALL = """
+import time; t0 = time.perf_counter()
+import fastmixloss, numpy as np
+t1 = time.perf_counter()
+x = np.random.default_rng(0).standard_normal((2, 44100)).astype(np.float32)
+fastmixloss.mrstft_loss(x, 0.5 * x)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def startup(repeats=5):
+    """Import time, and import + first MR-STFT call (1 s stereo) with a cold and a warm
+    kernel cache, each in new processes."""
+    imports = sorted(float(_python(["-c", _IMPORT])) for _ in range(repeats))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold = [float(v) for v in _python(["-c", _FIRST_CALL], env).split()]
+        warm = sorted(sum(float(v) for v in _python(["-c", _FIRST_CALL], env).split())
+                      for _ in range(repeats))
+    return {"import_s": statistics.median(imports),
+            "first_call_cold_s": sum(cold),
+            "first_call_warm_s": statistics.median(warm)}

@@ -1,0 +1,67 @@
+"""The workloads of SPEC.md, and their inputs.
+
+Inputs are float32 noise-like 'mixes' (reference) and a degraded copy (estimate), made in
+place so that making them costs no more memory than the arrays themselves: W4's peak memory
+is measured with them in the process.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MR_DEFAULT = dict(fft_sizes=(1024, 2048, 512), hop_sizes=(120, 240, 50),
+                  win_lengths=(600, 1200, 240))
+W2_RESOLUTIONS = dict(fft_sizes=(512, 2048, 8192), hop_sizes=(128, 512, 2048),
+                      win_lengths=(512, 2048, 8192))
+STFT_DEFAULT = dict(fft_sizes=(1024,), hop_sizes=(256,), win_lengths=(1024,))
+
+
+@dataclass(frozen=True)
+class Workload:
+    id: str
+    loss: str                 # "mrstft", "sd", "stft", "mse", "sisdr"
+    shape: tuple              # (B, C, T)
+    resolutions: dict = field(default_factory=dict)
+    gpu: bool = False
+    reference_ok: bool = True  # the NumPy reference holds whole spectrograms
+
+    @property
+    def description(self):
+        b, c, t = self.shape
+        return f"{self.id} {self.loss} {b}x{c}x{t}"
+
+
+WORKLOADS = {
+    "W1": Workload("W1", "mrstft", (8, 2, 44100), MR_DEFAULT),
+    "W2": Workload("W2", "sd", (8, 2, 44100), W2_RESOLUTIONS),
+    "W3": Workload("W3", "stft", (16, 2, 131072), STFT_DEFAULT),
+    "W4": Workload("W4", "mrstft", (1, 2, 7938000), MR_DEFAULT, reference_ok=False),
+    "W5-mse": Workload("W5-mse", "mse", (64, 2, 441000), reference_ok=False),
+    "W5-sisdr": Workload("W5-sisdr", "sisdr", (64, 2, 441000), reference_ok=False),
+    "G1": Workload("G1", "mrstft", (16, 2, 262144), MR_DEFAULT, gpu=True),
+    "G2": Workload("G2", "sd", (64, 2, 131072), W2_RESOLUTIONS, gpu=True),
+    "G3": Workload("G3", "mrstft", (1, 2, 7938000), MR_DEFAULT, gpu=True),
+}
+CPU_WORKLOADS = [w for w in WORKLOADS if not WORKLOADS[w].gpu]
+GPU_WORKLOADS = [w for w in WORKLOADS if WORKLOADS[w].gpu]
+
+# --quick: the same losses on small inputs, for a smoke test
+QUICK_SHAPES = {"W1": (2, 2, 8192), "W2": (2, 2, 16384), "W3": (2, 2, 16384),
+                "W4": (1, 2, 44100), "W5-mse": (4, 2, 44100), "W5-sisdr": (4, 2, 44100)}
+
+
+def quick(workload):
+    return Workload(workload.id, workload.loss, QUICK_SHAPES[workload.id],
+                    workload.resolutions, workload.gpu, True)
+
+
+def make_inputs(shape, seed=0, dtype=np.float32):
+    """(est, ref): ref is band-limited noise with a slow envelope; est = 0.9 ref + noise."""
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal(shape, dtype=dtype)
+    ref *= 0.25
+    est = rng.standard_normal(shape, dtype=dtype)
+    est *= 0.05
+    est += ref
+    est *= 0.9
+    return est, ref
