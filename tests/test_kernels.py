@@ -44,6 +44,17 @@ def test_read_mixed_frame_is_the_weighted_channel_sum(start):
     assert frame[0] == 0 and frame[7] == 0
 
 
+@pytest.mark.parametrize("start", [-5, 3, 30])
+def test_read_mixed_frame_with_any_weights_and_channels(start):
+    channels = np.stack([np.arange(40.0), np.sqrt(np.arange(40.0)), np.cos(np.arange(40.0))])
+    weights = np.array([0.5, 2.0, -1.0])
+    frame = np.full(10, 7.0)
+    read_mixed_frame(channels, weights, start, frame, 2, 9)
+    mixed = np.pad(weights @ channels, 5, mode="reflect")
+    np.testing.assert_allclose(frame[2:9], mixed[start + 5 + 2:start + 5 + 9], rtol=1e-15)
+    assert frame[0] == frame[1] == frame[9] == 7.0
+
+
 def test_apply_window_multiplies_the_support_only():
     frame = np.arange(1.0, 9.0)
     window = np.linspace(0, 1, 8)

@@ -48,34 +48,32 @@ def read_frame(signal, start, frame, lo, hi):
 
 
 @cpu_function
+def add_weighted_frame(signal, weight, start, frame, lo, hi):
+    """frame[n] += weight * padded signal at start + n, for lo <= n < hi."""
+    length = signal.shape[0]
+    if start + lo >= 0 and start + hi <= length:
+        first = uint64(start + lo)
+        for n in range(uint64(0), uint64(hi - lo)):
+            frame[uint64(lo) + n] += weight * signal[first + n]
+    else:
+        for n in range(lo, hi):
+            frame[n] += weight * signal[reflect_index(start + n, length)]
+
+
+@cpu_function
 def read_mixed_frame(channels, weights, start, frame, lo, hi):
     """Like `read_frame`, for the weighted sum of an item's channels.
 
     frame[n] = sum over c of weights[c] * channels[c, padded position start + n]. With
-    weights (1, 1) and (1, -1) this is the sum and difference signal, computed in the
-    input's precision, without making either signal.
+    weights (1, 1) and (1, -1) this is the sum and difference signal, each sample rounded
+    once in the input's precision, exactly as L + R and L - R; neither signal is made.
     """
-    length = channels.shape[1]
-    n_channels = channels.shape[0]
-    interior = start + lo >= 0 and start + hi <= length
-    for c in range(n_channels):
-        weight = weights[c]
-        signal = channels[c]
-        if interior:
-            first = uint64(start + lo)
-            for n in range(uint64(0), uint64(hi - lo)):
-                value = weight * signal[first + n]
-                if c == 0:
-                    frame[uint64(lo) + n] = value
-                else:
-                    frame[uint64(lo) + n] += value
-        else:
-            for n in range(lo, hi):
-                value = weight * signal[reflect_index(start + n, length)]
-                if c == 0:
-                    frame[n] = value
-                else:
-                    frame[n] += value
+    read_frame(channels[0], start, frame, lo, hi)
+    if weights[0] != 1:
+        for n in range(uint64(lo), uint64(hi)):
+            frame[n] *= weights[0]
+    for c in range(1, channels.shape[0]):
+        add_weighted_frame(channels[c], weights[c], start, frame, lo, hi)
 
 
 @cpu_function
