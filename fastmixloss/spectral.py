@@ -13,7 +13,7 @@ import numpy as np
 from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
-from .kernels import layout as terms
+from .kernels import layout
 from .kernels.layout import FramePlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .windows import padded_window, window_name, window_values
@@ -86,10 +86,10 @@ class _SpectralSettings:
                 "'sum', or compat=None for one value per item")
         self.check_finite = bool(check_finite)
         self.device = backends.check_device(device)
-        distance = terms.L1 if self.mag_distance == "L1" else terms.L2
+        distance = layout.L1 if self.mag_distance == "L1" else layout.L2
         full = self.output == "full"   # a breakdown reports every term, weighted or not
-        self.log_mode = distance if (full or self.w_log_mag) else terms.NO_TERM
-        self.lin_mode = distance if (full or self.w_lin_mag) else terms.NO_TERM
+        self.log_mode = distance if (full or self.w_log_mag) else layout.NO_TERM
+        self.lin_mode = distance if (full or self.w_lin_mag) else layout.NO_TERM
 
     def term_sums(self, backend, est3, ref3, mix, resolution):
         """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
@@ -117,20 +117,20 @@ class _SpectralSettings:
         per_item = sums.sum(axis=1)
         if self.compat == "auraloss":   # one spectral convergence for the whole batch
             total = per_item.sum(axis=0)
-            sc = np.full(n_items, np.sqrt(total[terms.SC_NUM]) / np.sqrt(total[terms.SC_DEN]))
+            sc = np.full(n_items, np.sqrt(total[layout.SC_NUM]) / np.sqrt(total[layout.SC_DEN]))
         else:
-            sc = np.sqrt(per_item[:, terms.SC_NUM]) / np.sqrt(per_item[:, terms.SC_DEN])
+            sc = np.sqrt(per_item[:, layout.SC_NUM]) / np.sqrt(per_item[:, layout.SC_DEN])
         elements = n_rows * bins_per_row
-        log_mag = per_item[:, terms.LOG_DIST] / elements
-        lin_mag = per_item[:, terms.LIN_DIST] / elements
+        log_mag = per_item[:, layout.LOG_DIST] / elements
+        lin_mag = per_item[:, layout.LIN_DIST] / elements
         if self.reduction == "mean":
             sc, log_mag, lin_mag = sc.mean(), log_mag.mean(), lin_mag.mean()
         elif self.reduction == "sum":
             if self.compat == "auraloss":
                 # auraloss sums the magnitude terms over elements; its SC stays a ratio
                 sc = sc[0]
-                log_mag = per_item[:, terms.LOG_DIST].sum()
-                lin_mag = per_item[:, terms.LIN_DIST].sum()
+                log_mag = per_item[:, layout.LOG_DIST].sum()
+                lin_mag = per_item[:, layout.LIN_DIST].sum()
             else:
                 sc, log_mag, lin_mag = sc.sum(), log_mag.sum(), lin_mag.sum()
         loss = self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
