@@ -1,5 +1,8 @@
 """Time and peak memory against signal length and batch size (MR-STFT, defaults), each
-point in a fresh process, for fastmixloss and auraloss; a PNG of the four curves."""
+point in a fresh process, for fastmixloss and auraloss; a PNG of the four curves.
+
+The memory plotted is the process's peak minus the two input arrays: what the loss itself
+needs on top of the signals a user already holds (flat for fastmixloss)."""
 
 from . import contenders, measure
 
@@ -17,13 +20,13 @@ def run(threads, lengths_s=LENGTHS_S, batches=BATCHES, log=print):
             result = measure.probe("W1", name, threads, shape=(1, 2, seconds * SAMPLE_RATE))
             points.append({"contender": name, "axis": "length_s", "x": seconds, **result})
             log(f"  scaling {name:12s} length {seconds:4d} s: {result['seconds']:8.3f} s "
-                f"{result['peak_mb']:8.0f} MB")
+                f"{result['peak_mb']:8.0f} MB peak, {result['inputs_mb']:6.0f} MB inputs")
         for batch in batches:
             result = measure.probe("W1", name, threads,
                                    shape=(batch, 2, BATCH_ITEM_S * SAMPLE_RATE))
             points.append({"contender": name, "axis": "batch", "x": batch, **result})
             log(f"  scaling {name:12s} batch {batch:5d}:    {result['seconds']:8.3f} s "
-                f"{result['peak_mb']:8.0f} MB")
+                f"{result['peak_mb']:8.0f} MB peak, {result['inputs_mb']:6.0f} MB inputs")
     return points
 
 
@@ -35,10 +38,11 @@ def plot(points, path, title):
     for col, (axis, label) in enumerate((("length_s", "signal length (s, stereo 44.1 kHz)"),
                                          ("batch", f"batch size ({BATCH_ITEM_S} s items)"))):
         for row, (key, ylabel) in enumerate((("seconds", "time (s)"),
-                                             ("peak_mb", "peak process memory (MB)"))):
+                                             ("working_mb", "peak memory above the inputs (MB)"))):
             ax = axes[row][col]
             for name in sorted({p["contender"] for p in points}):
-                sel = sorted((p["x"], p[key]) for p in points
+                sel = sorted((p["x"], p["seconds"] if key == "seconds"
+                              else p["peak_mb"] - p["inputs_mb"]) for p in points
                              if p["contender"] == name and p["axis"] == axis)
                 if sel:
                     ax.plot(*zip(*sel), marker="o", label=name)
