@@ -9,6 +9,7 @@ A backend provides:
   name
   as_signal_pair(est, ref, require_batch, channels) -> (est3, ref3, ndim)
   raise_if_nonfinite(est3, ref3, rows=None)
+  check_fft_size(fft_size)  -> raises where this backend cannot transform that size
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
@@ -33,6 +34,10 @@ class CpuBackend:
     @staticmethod
     def raise_if_nonfinite(est3, ref3, rows=None):
         validation.raise_if_nonfinite(est3, ref3, rows=rows)
+
+    @staticmethod
+    def check_fft_size(fft_size):
+        """Every size works on the CPU (DUCC handles any length)."""
 
     @staticmethod
     def stft_term_sums(est3, ref3, mix, window, plan):

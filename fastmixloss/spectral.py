@@ -149,6 +149,8 @@ class _SpectralSettings:
     def prepare(self, est, ref, channels=None):
         """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
         backend = backends.select(self.device, est, ref)
+        for resolution in self.resolutions:   # before any kernel runs
+            backend.check_fft_size(resolution.fft_size)
         est3, ref3, _ = backend.as_signal_pair(
             est, ref, require_batch=self.compat == "auraloss", channels=channels)
         if self.check_finite:

@@ -72,7 +72,8 @@ def sequence(name, values):
 
 # ------------------------------------------------------------------------------- signals
 
-def _as_array(x, name):
+def as_array(x, name):
+    """x as a NumPy float32/float64 array, or ParameterError saying what it is instead."""
     if hasattr(x, "detach") and getattr(x, "requires_grad", False):
         raise ParameterError(
             f"{name} is a tensor that requires grad; pass {name}.detach() "
@@ -115,8 +116,8 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
     Accepted shapes: (T,), (C, T) or (B, C, T); with require_batch only (B, C, T).
     `channels` demands that channel count.
     """
-    est_array = _as_array(est, "est")
-    ref_array = _as_array(ref, "ref")
+    est_array = as_array(est, "est")
+    ref_array = as_array(ref, "ref")
     for name, array in (("est", est_array), ("ref", ref_array)):
         allowed = (3,) if require_batch else (1, 2, 3)
         if array.ndim not in allowed:

@@ -1,5 +1,11 @@
 import os
 
+# tests/cuda/ runs the CUDA kernels in Numba's simulator unless FASTMIXLOSS_GPU_TESTS=1
+# asks for the real GPU. Numba reads this on its first import, so it is set here, before
+# any test module imports it.
+if os.environ.get("FASTMIXLOSS_GPU_TESTS") != "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings

@@ -11,11 +11,17 @@ SC_NUM, SC_DEN, LOG_DIST, LIN_DIST = range(N_TERMS)
 # distance modes of the log and linear terms; NO_TERM skips a term whose weight is zero
 NO_TERM, L1, L2 = 0, 1, 2
 
+# the power ratio handed to the log is clamped to [POWER_RATIO_MIN, POWER_RATIO_MAX], which
+# keeps it a normal float64 even for absurdly loud input
+POWER_RATIO_MIN, POWER_RATIO_MAX = 1e-300, 1e300
+
 # time-domain sums per row, see time.py
 N_TIME_SUMS = 6
 SUM_Y, SUM_YY, SUM_D, SUM_DD, SUM_DY, SUM_ABS_D = range(N_TIME_SUMS)
 N_SHIFTS = 2
 SHIFT_Y, SHIFT_D = range(N_SHIFTS)
+# the shifts are the means of a row's first SHIFT_SAMPLES samples
+SHIFT_SAMPLES = 4096
 
 
 class FramePlan(NamedTuple):

@@ -18,10 +18,8 @@ from numba import uint64
 from .fastlog import fast_log
 from .jit import cpu_function
 
-from .layout import L1, L2, LIN_DIST, LOG_DIST, N_TERMS, NO_TERM, SC_DEN, SC_NUM  # noqa: F401
-
-# Keeps the power ratio a normal float64 for fast_log, even for absurdly loud input.
-_RATIO_MIN, _RATIO_MAX = 1e-300, 1e300
+from .layout import (L1, L2, LIN_DIST, LOG_DIST, N_TERMS, NO_TERM,  # noqa: F401
+                     POWER_RATIO_MAX, POWER_RATIO_MIN, SC_DEN, SC_NUM)
 
 
 @cpu_function
@@ -32,7 +30,7 @@ def bin_terms(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode):
     diff = np.sqrt(power_e) - np.sqrt(power_r)
     log_term = 0.0
     if log_mode != NO_TERM:
-        log_ratio = fast_log(min(max(power_e / power_r, _RATIO_MIN), _RATIO_MAX))
+        log_ratio = fast_log(min(max(power_e / power_r, POWER_RATIO_MIN), POWER_RATIO_MAX))
         if log_mode == L1:
             log_term = 0.5 * abs(log_ratio)
         else:

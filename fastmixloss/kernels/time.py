@@ -12,16 +12,15 @@ from numba import prange as numba_prange
 
 from .jit import cpu_function, cpu_kernel
 
-from .layout import N_SHIFTS, N_TIME_SUMS, SHIFT_D, SHIFT_Y  # noqa: F401
+from .layout import N_SHIFTS, N_TIME_SUMS, SHIFT_D, SHIFT_SAMPLES, SHIFT_Y  # noqa: F401
 
 CHUNK = 1 << 16   # samples per task: small enough to balance threads on a single song
-_SHIFT_SAMPLES = 4096
 
 
 @cpu_function
 def row_shifts(est_row, ref_row):
     """(k_y, k_d): means of the first samples of ref and of est - ref, in float64."""
-    n = min(est_row.shape[0], _SHIFT_SAMPLES)
+    n = min(est_row.shape[0], SHIFT_SAMPLES)
     k_y = 0.0
     k_d = 0.0
     for i in range(n):

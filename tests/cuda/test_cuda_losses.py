@@ -1,0 +1,230 @@
+"""Every loss on the CUDA backend against the CPU path and the NumPy reference.
+
+Inputs are tiny (the simulator runs each CUDA thread as a Python thread) and launch
+settings small, so each call spans many blocks: several frames per block with a ragged
+last group, more groups per row than reduction threads, time-domain chunks with ragged
+tails, and the global-scratch path with fewer blocks than tasks.
+"""
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import reference
+from fastmixloss.cuda import launch_config
+from fastmixloss.windows import window_values
+
+TIGHT = dict(stft_threads=8, points_per_block=96, reduce_threads=4, time_threads=8,
+             time_chunk=37, scan_threads=8, scan_blocks=3)
+
+
+def pair(rng, shape, dtype=np.float64, amount=0.3):
+    ref = rng.standard_normal(shape)
+    est = ref + amount * rng.standard_normal(shape)
+    return est.astype(dtype), ref.astype(dtype)
+
+
+def rel_tol(dtype):
+    return 1e-10 if np.dtype(dtype) == np.float64 else 1e-4
+
+
+def assert_breakdowns_close(gpu, cpu, rtol):
+    for field in ("loss", "sc", "log_mag", "lin_mag"):
+        np.testing.assert_allclose(getattr(gpu, field), getattr(cpu, field), rtol=rtol,
+                                   atol=0, err_msg=field)
+
+
+STFT_CASES = [
+    # fft, hop, win, window, shape, dtype, mag_distance, w_lin_mag, launch overrides
+    (2, 1, 2, "hann", (1, 1, 9), np.float64, "L1", 1.0, dict(stft_threads=1)),
+    (4, 3, 3, "hamming", (2, 1, 23), np.float64, "L2", 0.0, dict(stft_threads=4)),
+    (16, 5, 11, "blackman", (2, 2, 101), np.float64, "L1", 0.5, {}),
+    (32, 8, 32, "hann", (1, 2, 300), np.float32, "L1", 0.0, dict(stft_threads=16)),
+    (64, 16, 48, "hann", (2, 1, 200), np.float64, "L2", 1.0, dict(points_per_block=64)),
+    (128, 40, 128, "bartlett", (1, 1, 400), np.float32, "L2", 1.0, dict(stft_threads=32)),
+    (256, 100, 200, "kaiser", (1, 1, 500), np.float64, "L1", 1.0, dict(stft_threads=32)),
+]
+
+
+@pytest.mark.parametrize("case", STFT_CASES, ids=lambda c: f"fft{c[0]}-{np.dtype(c[5])}")
+def test_stft_matches_cpu_and_reference(cuda_backend, rng, case):
+    fft, hop, win, window, shape, dtype, distance, w_lin, overrides = case
+    est, ref = pair(rng, shape, dtype)
+    kwargs = dict(fft_size=fft, hop_size=hop, win_length=win, window=window,
+                  mag_distance=distance, w_lin_mag=w_lin, reduction="none", output="full")
+    with launch_config(**{**TIGHT, **overrides}):
+        gpu = fm.stft_loss(est, ref, device="cuda", **kwargs)
+    cpu = fm.stft_loss(est, ref, device="cpu", **kwargs)
+    assert_breakdowns_close(gpu, cpu, rel_tol(dtype))
+    expected = reference.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win,
+                                   window_values=window_values(window, win),
+                                   mag_distance=distance, w_lin_mag=w_lin)
+    np.testing.assert_allclose(gpu.loss, expected["loss"], rtol=rel_tol(dtype))
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(shared_limit=0, scratch_blocks=3),                  # scratch path, blocks loop
+    dict(shared_limit=0, scratch_blocks=1000, points_per_block=1),
+    dict(shared_limit=2 * 32 * 8 * 3),                      # shared fits 3 frames of 4+
+], ids=["scratch-looping", "scratch-one-task-each", "shared-limit-caps-frames"])
+def test_scratch_and_shared_limits_give_the_same_sums(cuda_backend, rng, overrides):
+    est, ref = pair(rng, (2, 2, 150))
+    kwargs = dict(fft_size=32, hop_size=6, win_length=25, reduction="none", output="full",
+                  w_lin_mag=1.0)
+    with launch_config(**{**TIGHT, "points_per_block": 32 * 5, **overrides}):
+        gpu = fm.stft_loss(est, ref, device="cuda", **kwargs)
+    cpu = fm.stft_loss(est, ref, device="cpu", **kwargs)
+    assert_breakdowns_close(gpu, cpu, 1e-10)
+
+
+def test_layout_chooses_the_path_from_the_limit():
+    from fastmixloss.cuda.core import LaunchConfig, StftLayout
+    from fastmixloss.kernels.layout import FramePlan
+    plan = FramePlan(64, 16, 0, 64, n_frames=10, frames_per_block=1, log_mode=1,
+                     lin_mode=0, eps=1e-8)
+    config = LaunchConfig(points_per_block=64 * 4)
+    per_frame = 2 * 64 * 4                               # float32: est + ref, re + im
+    fused = StftLayout(plan, 6, 4, config, shared_limit=10 * per_frame)
+    assert (fused.fused, fused.per_block, fused.n_groups, fused.n_tasks) == (True, 4, 3, 18)
+    capped = StftLayout(plan, 6, 4, config, shared_limit=2 * per_frame + 1)
+    assert (capped.fused, capped.per_block, capped.n_groups) == (True, 2, 5)
+    scratch = StftLayout(plan, 6, 4, config, shared_limit=per_frame - 1)
+    assert (scratch.fused, scratch.per_block, scratch.n_tasks) == (False, 1, 60)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_and_difference_matches_cpu(cuda_backend, rng, dtype):
+    est, ref = pair(rng, (2, 2, 160), dtype)
+    kwargs = dict(fft_sizes=(32, 16), hop_sizes=(8, 5), win_lengths=(32, 12),
+                  reduction="none", output="full", w_lin_mag=0.5)
+    with launch_config(**TIGHT):
+        gpu = fm.sum_and_difference_loss(est, ref, device="cuda", **kwargs)
+        swapped = fm.sum_and_difference_loss(est[:, ::-1], ref, device="cuda", **kwargs)
+    cpu = fm.sum_and_difference_loss(est, ref, device="cpu", **kwargs)
+    rtol = rel_tol(dtype)
+    np.testing.assert_allclose(gpu.loss, cpu.loss, rtol=rtol)
+    for part in ("sum", "diff"):
+        assert_breakdowns_close(getattr(gpu, part), getattr(cpu, part), rtol)
+    # |STFT(-d)| = |STFT(d)|: swapping channels changes nothing (the reversed view also
+    # takes the strided-input copy path)
+    np.testing.assert_allclose(swapped.loss, gpu.loss, rtol=rtol)
+    if dtype == np.float64:
+        expected = reference.sum_and_difference_loss(
+            est, ref, fft_sizes=(32, 16), hop_sizes=(8, 5), win_lengths=(32, 12),
+            w_lin_mag=0.5)
+        np.testing.assert_allclose(gpu.loss, expected["loss"], rtol=1e-10)
+
+
+def test_mrstft_and_auraloss_compat_match_cpu(cuda_backend, rng):
+    est, ref = pair(rng, (2, 2, 130))
+    mr = dict(fft_sizes=(16, 32), hop_sizes=(4, 9), win_lengths=(10, 32))
+    with launch_config(**TIGHT):
+        gpu = fm.mrstft_loss(est, ref, device="cuda", **mr)
+        gpu_compat = fm.mrstft_loss(est, ref, device="cuda", compat="auraloss",
+                                    reduction="sum", **mr)
+    assert gpu == pytest.approx(fm.mrstft_loss(est, ref, device="cpu", **mr), rel=1e-10)
+    assert gpu_compat == pytest.approx(
+        fm.mrstft_loss(est, ref, device="cpu", compat="auraloss", reduction="sum", **mr),
+        rel=1e-10)
+
+
+TIME_LOSSES = [fm.mse, fm.l1, fm.esr, fm.dc, fm.snr, fm.sisdr, fm.sdsdr, fm.logcosh]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_time_sums_match_the_cpu_kernels(cuda_backend, rng, dtype):
+    """The seam's contract: the same per-row sums as the CPU kernels. Length 301 over
+    chunks of 37 is 9 chunks per row (a ragged tail), more than the 4 reduction
+    threads; a DC offset exercises the shifted sums."""
+    from fastmixloss.backend import CPU
+    est, ref = pair(rng, (2, 2, 301), dtype)
+    est, ref = est + dtype(0.5), ref + dtype(0.5)
+    host_e, host_r, _ = CPU.as_signal_pair(est, ref)
+    dev_e, dev_r, _ = cuda_backend.as_signal_pair(est, ref)
+    rows = (-1, 301)
+    with launch_config(**TIGHT):
+        totals, shifts = cuda_backend.time_sums(dev_e.reshape(*rows), dev_r.reshape(*rows))
+        log_cosh = cuda_backend.log_cosh_sums(dev_e.reshape(*rows), dev_r.reshape(*rows),
+                                              2.0, 1e-8)
+    cpu_totals, cpu_shifts = CPU.time_sums(host_e.reshape(*rows), host_r.reshape(*rows))
+    np.testing.assert_allclose(shifts, cpu_shifts, rtol=1e-13)
+    # the shifted sums are centred: compare against their scale, not their own size
+    scale = np.abs(cpu_totals).max(axis=0)
+    np.testing.assert_allclose(totals, cpu_totals, rtol=0, atol=1e-12 * scale.max())
+    np.testing.assert_allclose(
+        log_cosh, CPU.log_cosh_sums(host_e.reshape(*rows), host_r.reshape(*rows), 2.0, 1e-8),
+        rtol=1e-12)
+
+
+def test_every_time_domain_loss_matches_cpu_and_reference(cuda_backend, rng):
+    est, ref = pair(rng, (2, 2, 150))
+    est, ref = est + 0.25, ref - 0.5
+    with launch_config(**{**TIGHT, "time_chunk": 64}):
+        gpu = {f.__name__: f(est, ref, device="cuda", reduction="none")
+               for f in TIME_LOSSES}
+    for loss in TIME_LOSSES:
+        name = loss.__name__
+        np.testing.assert_allclose(gpu[name], loss(est, ref, device="cpu", reduction="none"),
+                                   rtol=1e-11, err_msg=name)
+        np.testing.assert_allclose(gpu[name], getattr(reference, name)(est, ref),
+                                   rtol=1e-9, err_msg=name)
+
+
+def test_float32_time_domain_losses_sum_in_float64(cuda_backend, rng):
+    est, ref = pair(rng, (1, 2, 200), np.float32, amount=1e-3)
+    with launch_config(**TIGHT):
+        gpu = fm.sisdr(est, ref, device="cuda"), fm.mse(est, ref, device="cuda")
+    assert gpu[0] == pytest.approx(fm.sisdr(est, ref, device="cpu"), rel=1e-10)
+    assert gpu[1] == pytest.approx(fm.mse(est, ref, device="cpu"), rel=1e-10)
+
+
+def test_time_domain_shift_window_longer_than_a_chunk(cuda_backend, rng):
+    # rows longer than the 4096 shift samples, over many chunks, and a row of one sample
+    est, ref = pair(rng, (1, 1, 4500))
+    with launch_config(**{**TIGHT, "time_chunk": 1024, "time_threads": 32}):
+        gpu = fm.sisdr(est, ref, device="cuda"), fm.logcosh(est, ref, device="cuda", a=3.0)
+        tiny = fm.mse(est[..., :1], ref[..., :1], device="cuda")
+    assert gpu[0] == pytest.approx(fm.sisdr(est, ref, device="cpu"), rel=1e-12)
+    assert gpu[1] == pytest.approx(fm.logcosh(est, ref, device="cpu", a=3.0), rel=1e-12)
+    assert tiny == pytest.approx(fm.mse(est[..., :1], ref[..., :1], device="cpu"), rel=1e-15)
+
+
+def test_log_cosh_large_arguments(cuda_backend):
+    est = np.array([[0.0, 30.0, -50.0, 1e-3, 700.0]])
+    ref = np.zeros_like(est)
+    with launch_config(**TIGHT):
+        gpu = fm.logcosh(est, ref, device="cuda")
+    assert np.isfinite(gpu)
+    assert gpu == pytest.approx(fm.logcosh(est, ref, device="cpu"), rel=1e-14)
+
+
+def test_repeated_runs_are_bit_identical(cuda_backend, rng):
+    est, ref = pair(rng, (2, 2, 120), np.float32)
+    with launch_config(**TIGHT):
+        runs = [(fm.stft_loss(est, ref, device="cuda", fft_size=16, hop_size=4,
+                              reduction="none"),
+                 fm.sisdr(est, ref, device="cuda", reduction="none")) for _ in range(2)]
+    for a, b in zip(*runs):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_items_do_not_depend_on_the_batch(cuda_backend, rng):
+    est, ref = pair(rng, (3, 1, 90))
+    with launch_config(**TIGHT):
+        batch = fm.stft_loss(est, ref, device="cuda", fft_size=16, hop_size=4,
+                             reduction="none")
+        alone = fm.stft_loss(est[1:2], ref[1:2], device="cuda", fft_size=16, hop_size=4,
+                             reduction="none")
+    assert alone[0] == batch[1]
+
+
+# NaN/Inf on purpose: the simulator computes with NumPy scalars, which warn where a GPU
+# just produces NaN or Inf
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_unchecked_nan_comes_out_as_nan(cuda_backend, rng):
+    est, ref = pair(rng, (1, 1, 80))
+    est[0, 0, 40] = np.nan
+    with launch_config(**TIGHT):
+        assert np.isnan(fm.stft_loss(est, ref, device="cuda", fft_size=16, hop_size=4,
+                                     check_finite=False))
+        assert np.isnan(fm.mse(est, ref, device="cuda", check_finite=False))
