@@ -157,3 +157,13 @@ def test_float32_is_transformed_in_float32_and_stays_close_to_float64():
     loss32 = fm.mrstft_loss(est.astype(np.float32), ref.astype(np.float32))
     assert loss32 != loss64                       # the float32 path really is float32
     np.testing.assert_allclose(loss32, loss64, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("length", [44100, 50000, 132300])   # ragged last blocks
+def test_identical_signals_score_exactly_zero_at_full_size(dtype, length):
+    x = music(1, length, seed=14).astype(dtype)
+    assert fm.mrstft_loss(x, x.copy()) == 0.0
+    assert fm.sum_and_difference_loss(x, x.copy(), fft_sizes=(512, 2048, 8192),
+                                      hop_sizes=(128, 512, 2048),
+                                      win_lengths=(512, 2048, 8192)) == 0.0

@@ -20,6 +20,8 @@ from .jit import cpu_kernel
 from .layout import N_TERMS, FramePlan, frame_count, frames_per_block  # noqa: F401
 from .terms import spectrum_terms
 
+_SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see below
+
 
 @cpu_kernel
 def stft_term_sums(est, ref, mix, window, plan, n_threads):
@@ -46,20 +48,24 @@ def stft_term_sums(est, ref, mix, window, plan, n_threads):
 
     for worker in numba.prange(n_workers):
         # Buffers live for the whole worker; entries outside the window's support stay zero.
-        # A block's estimate frames fill rows [0, count), its reference frames rows
-        # [count, 2*count): one FFT call for both halves the calls and gives DUCC fuller
-        # groups of 8 frames to transform side by side.
-        frames = np.zeros((2 * per_block, fft_size), est.dtype)
-        spectra = np.empty((2 * per_block, fft_size), est.dtype)
+        # One FFT call per block for estimate and reference halves the calls. DUCC
+        # transforms frames in SIMD groups of 8 (4 or 2 in narrower builds) and a ragged
+        # remainder one at a time, which rounds differently; so the reference half starts
+        # at the next multiple of 8 and whole groups are transformed: estimate frame j and
+        # reference frame j always take the same path, and loss(x, x) is exactly 0.
+        half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+        frames = np.zeros((2 * half, fft_size), est.dtype)
+        spectra = np.empty((2 * half, fft_size), est.dtype)
         for task in range(worker, n_tasks, n_workers):
             item = task // tasks_per_item
             row = (task % tasks_per_item) // n_blocks
             first = (task % n_blocks) * per_block
             count = min(per_block, plan.n_frames - first)
+            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP   # ref's first row
             for j in range(count):
                 start = (first + j) * plan.hop_size - pad
                 frame_e = frames[j]
-                frame_r = frames[count + j]
+                frame_r = frames[offset + j]
                 if mix is None:
                     read_frame(est[item, row], start, frame_e, lo, hi)
                     read_frame(ref[item, row], start, frame_r, lo, hi)
@@ -68,14 +74,14 @@ def stft_term_sums(est, ref, mix, window, plan, n_threads):
                     read_mixed_frame(ref[item], mix[row], start, frame_r, lo, hi)
                 apply_window(frame_e, window, lo, hi)
                 apply_window(frame_r, window, lo, hi)
-            rocket_fft.r2r_fftpack(frames[:2 * count], spectra[:2 * count], fft_axes,
+            rocket_fft.r2r_fftpack(frames[:2 * offset], spectra[:2 * offset], fft_axes,
                                    True, True, 1.0, 1)
             sc_num = 0.0
             sc_den = 0.0
             log_dist = 0.0
             lin_dist = 0.0
             for j in range(count):
-                a, b, c, d = spectrum_terms(spectra[j], spectra[count + j], plan.eps,
+                a, b, c, d = spectrum_terms(spectra[j], spectra[offset + j], plan.eps,
                                             plan.log_mode, plan.lin_mode)
                 sc_num += a
                 sc_den += b
