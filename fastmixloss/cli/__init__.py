@@ -1,0 +1,173 @@
+"""The `fastmixloss` command line: compare two mixes, score a dataset, run a demo.
+
+    fastmixloss compare EST REF [--plot FILE.png]
+    fastmixloss score EST_DIR REF_DIR --out results.csv
+    fastmixloss demo
+
+Only argparse is imported here; soundfile, matplotlib, tqdm and Dask are imported by the
+command that needs them, so `fastmixloss --help` is quick and `import fastmixloss` never
+loads any of this.
+"""
+
+import argparse
+import sys
+
+DESCRIPTION = """\
+Loss functions for automatic music mixing, on audio files.
+
+  compare EST REF            every default loss for one pair of files (--plot: a picture)
+  score EST_DIR REF_DIR      one results row per pair of files, a summary, resumable
+  demo                       synthesise example mixes with known differences and score them
+
+Lower is better for every loss (SNR and SI-SDR are negated dB)."""
+
+
+def _int_list(text):
+    from .config import int_list
+    try:
+        return int_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _loss_options(parser, losses_help):
+    group = parser.add_argument_group(
+        "losses and their parameters",
+        "Flags apply to every chosen loss that takes the parameter; they override "
+        "--config, which overrides the library's defaults.")
+    group.add_argument("--losses", metavar="NAMES", help=losses_help)
+    group.add_argument("--config", metavar="FILE",
+                       help="TOML or JSON file: losses = [...], length_policy, and a table "
+                            "of parameters per loss, e.g. [mrstft] fft_sizes = [512, 1024]")
+    group.add_argument("--fft-sizes", type=_int_list, metavar="N,N,..",
+                       help="mrstft and sd resolutions (default 1024,2048,512)")
+    group.add_argument("--hop-sizes", type=_int_list, metavar="N,N,..",
+                       help="default 120,240,50")
+    group.add_argument("--win-lengths", type=_int_list, metavar="N,N,..",
+                       help="default 600,1200,240")
+    group.add_argument("--fft-size", type=int, metavar="N", help="stft (default 1024)")
+    group.add_argument("--hop-size", type=int, metavar="N", help="stft (default 256)")
+    group.add_argument("--win-length", type=int, metavar="N",
+                       help="stft (default fft size)")
+    group.add_argument("--window", help="hann (default), hamming, blackman, ...")
+    group.add_argument("--w-sc", type=float, metavar="W",
+                       help="spectral convergence weight (default 1)")
+    group.add_argument("--w-log-mag", type=float, metavar="W",
+                       help="log-magnitude weight (default 1)")
+    group.add_argument("--w-lin-mag", type=float, metavar="W",
+                       help="linear-magnitude weight (default 0)")
+    group.add_argument("--mag-distance", choices=("L1", "L2"))
+    group.add_argument("--w-sum", type=float, metavar="W", help="sd: weight of L+R")
+    group.add_argument("--w-diff", type=float, metavar="W", help="sd: weight of L-R")
+    group.add_argument("--compat", choices=("auraloss",),
+                       help="reproduce auraloss 0.4.0's numbers (halved S/D)")
+    group.add_argument("--length-policy", choices=("error", "trim", "pad"),
+                       help="when the two files' lengths differ: an error (default), trim "
+                            "both to the shorter, or zero-pad to the longer")
+    group.add_argument("--device", choices=("cpu", "cuda"),
+                       help="where the losses run (default: cpu)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastmixloss", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fastmixloss import __version__
+    parser.add_argument("--version", action="version", version=f"fastmixloss {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    compare = commands.add_parser(
+        "compare", help="every default loss for one pair of audio files",
+        description="Print every loss for one estimate against its reference: MSE, SI-SDR, "
+                    "MR-STFT with its terms, sum-and-difference with its parts, and MR-STFT "
+                    "of each channel alone.")
+    compare.add_argument("est", metavar="EST", help="the estimated mix (audio file)")
+    compare.add_argument("ref", metavar="REF", help="the reference mix (audio file)")
+    compare.add_argument("--plot", metavar="FILE.png",
+                         help="save where the mixes differ: log-magnitude difference of the "
+                              "sum and difference signals at each MR-STFT resolution")
+    compare.add_argument("--plot-size", default="1200x900", metavar="WxH",
+                         help="the picture's size in pixels (default 1200x900)")
+    compare.add_argument("--all", action="store_true",
+                         help="also every resolution's terms")
+    compare.add_argument("--json", action="store_true",
+                         help="print the values as JSON instead of a table")
+    _loss_options(compare, "comma-separated (default mse,sisdr,mrstft,sd)")
+
+    score = commands.add_parser(
+        "score", help="score folders (or a manifest) of estimate/reference pairs",
+        description="Score every estimate against its reference. Files are paired by "
+                    "relative path (or listed in --pairs). One row per pair is appended to "
+                    "--out as it finishes; a pair that cannot be scored gets a row with "
+                    "its error. Running the same command again resumes. Exit code: 0 when "
+                    "every pair was scored, 1 when some failed, 2 for bad arguments, 3 "
+                    "when the run could not go on, 130 when interrupted.")
+    score.add_argument("est_dir", nargs="?", metavar="EST_DIR")
+    score.add_argument("ref_dir", nargs="?", metavar="REF_DIR")
+    score.add_argument("--pairs", metavar="MANIFEST.csv",
+                       help="CSV with columns est, ref (and optionally id), paths relative "
+                            "to the manifest")
+    score.add_argument("--out", default="results.csv", metavar="FILE",
+                       help="results file: .csv (default results.csv), .jsonl or .parquet; "
+                            "the summary goes beside it as FILE.summary.json")
+    score.add_argument("--overwrite", action="store_true",
+                       help="start the results file again instead of resuming it")
+    score.add_argument("--quiet", "-q", action="store_true",
+                       help="no progress bar or notes (the summary is still printed)")
+    score.add_argument("--read-ahead", type=int, default=2, metavar="N",
+                       help="pairs read ahead while one is computed (default 2)")
+    score.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the pairs on this Dask distributed scheduler, e.g. "
+                            "tcp://10.0.0.5:8786 (needs fastmixloss[dask])")
+    _loss_options(score, "comma-separated (default mse,sisdr,mrstft,sd); choose from "
+                         "mse, l1, esr, dc, logcosh, snr, sisdr, sdsdr, stft, mrstft, sd")
+
+    demo = commands.add_parser(
+        "demo", help="synthesise example mixes with known differences and score them",
+        description="Make a few seconds of stereo music and five estimates of it (an exact "
+                    "copy, channels swapped, 3 dB quieter, folded to mono, 5 ms late), "
+                    "score them, and print what each loss says.")
+    demo.add_argument("--out", metavar="DIR",
+                      help="keep the audio and results here (default: a temporary folder, "
+                           "removed afterwards)")
+    demo.add_argument("--seconds", type=float, default=3.0, help="length (default 3)")
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from fastmixloss.errors import DeviceError, ParameterError
+    try:
+        if args.command == "compare":
+            from .compare import run
+        elif args.command == "score":
+            from .score import run as run_score
+
+            def run(args):
+                return run_score(args, _checked_settings(args))
+        else:
+            from .demo import run
+        return run(args)
+    except (ParameterError, DeviceError) as exc:
+        print(f"fastmixloss {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        # our own SystemExit carries a message; print it the way argparse prints errors
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        raise
+
+
+def _checked_settings(args):
+    from .config import settings_from_args
+    if args.read_ahead < 1:
+        from fastmixloss.errors import ParameterError
+        raise ParameterError(f"--read-ahead {args.read_ahead} must be at least 1")
+    return settings_from_args(args).with_columns()
+
+
+__all__ = ["main", "build_parser"]

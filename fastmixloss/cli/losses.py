@@ -1,0 +1,182 @@
+"""Which losses the command line computes, with which parameters, and how one pair of
+signals becomes the loss columns of a results row.
+
+A `LossSettings` is plain data (names and keyword dictionaries) so that it pickles to Dask
+workers and hashes to the `settings` column that guards a resumed run against mixing rows
+computed with different parameters.
+"""
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import fastmixloss
+from fastmixloss.errors import FastMixLossError, ParameterError
+
+# name on the command line -> library function
+LOSS_FUNCTIONS = {
+    "mse": "mse", "l1": "l1", "esr": "esr", "dc": "dc", "logcosh": "logcosh",
+    "snr": "snr", "sisdr": "sisdr", "sdsdr": "sdsdr",
+    "stft": "stft_loss", "mrstft": "mrstft_loss", "sd": "sum_and_difference_loss",
+}
+SPECTRAL = ("stft", "mrstft", "sd")
+DEFAULT_LOSSES = ("mse", "sisdr", "mrstft", "sd")
+
+# These divide by the reference's energy, channel by channel: on a digitally silent
+# reference channel they return a number (SI-SDR gives +80 dB from its eps terms) that
+# means nothing, so the command line reports them as undefined instead.
+NEEDS_REFERENCE_ENERGY = ("esr", "dc", "snr", "sisdr", "sdsdr")
+
+# Fixed by the command line: a row is one pair, and it wants every term.
+_NOT_SETTABLE = ("est", "ref", "reduction", "output", "device")
+
+
+def settable_parameters(name):
+    """The keyword parameters a user may set for loss `name`, with their defaults."""
+    function = getattr(fastmixloss, LOSS_FUNCTIONS[name])
+    return {p.name: p.default for p in inspect.signature(function).parameters.values()
+            if p.name not in _NOT_SETTABLE}
+
+
+def check_loss_names(names, source="--losses"):
+    unknown = [n for n in names if n not in LOSS_FUNCTIONS]
+    if unknown:
+        raise ParameterError(
+            f"{source}: unknown loss {', '.join(map(repr, unknown))}; choose from "
+            f"{', '.join(LOSS_FUNCTIONS)}")
+    if not names:
+        raise ParameterError(f"{source}: no loss chosen")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{source}: a loss is named twice: {', '.join(names)}")
+    return tuple(names)
+
+
+def _plain(value):
+    """JSON- and TOML-friendly parameter values: lists become tuples for the library."""
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The losses of a run: ((name, {parameter: value}), ...), and the device."""
+
+    losses: tuple
+    device: str = None
+    length_policy: str = "error"
+    columns: tuple = field(default=(), compare=False)
+
+    @classmethod
+    def build(cls, names, params, device=None, length_policy="error"):
+        """names: loss names in column order; params: {loss: {parameter: value}}.
+        Unknown parameters are refused here, naming the loss and the parameter."""
+        names = check_loss_names(list(names))
+        losses = []
+        for name in names:
+            given = dict(params.get(name, {}))
+            allowed = settable_parameters(name)
+            unknown = sorted(set(given) - set(allowed))
+            if unknown:
+                raise ParameterError(
+                    f"{name}: unknown parameter {', '.join(unknown)}; {name} takes "
+                    f"{', '.join(allowed)}")
+            losses.append((name, {k: _plain(v) for k, v in sorted(given.items())}))
+        return cls(tuple(losses), device, length_policy)
+
+    @property
+    def names(self):
+        return tuple(name for name, _ in self.losses)
+
+    def settings_id(self):
+        """A short hash of everything that changes the numbers (not the device)."""
+        text = json.dumps({"losses": [[n, p] for n, p in self.losses],
+                           "length_policy": self.length_policy},
+                          sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def describe(self):
+        """{loss: {parameter: value}} with every parameter, defaults included."""
+        out = {}
+        for name, given in self.losses:
+            values = settable_parameters(name)
+            values.update(given)
+            out[name] = {k: list(v) if isinstance(v, tuple) else v
+                         for k, v in values.items()}
+        return out
+
+    def min_length(self):
+        """Samples a signal needs for every chosen resolution (reflect padding)."""
+        longest = 0
+        for name, given in self.losses:
+            values = settable_parameters(name)
+            values.update(given)
+            for key in ("fft_size", "fft_sizes"):
+                if key in values:
+                    sizes = values[key]
+                    sizes = sizes if isinstance(sizes, (tuple, list)) else (sizes,)
+                    longest = max([longest] + [int(s) for s in sizes
+                                               if isinstance(s, (int, np.integer))])
+        return longest // 2 + 1
+
+    def with_columns(self):
+        """Check every parameter by running the losses once on a short seeded stereo
+        signal, and learn the columns they produce. Raises ParameterError (bad value)
+        or DeviceError (--device cuda where it cannot run). This also compiles (or loads
+        from Numba's cache) the kernels before the progress bar starts."""
+        length = max(256, self.min_length() + 1)
+        rng = np.random.default_rng(0)
+        ref = rng.standard_normal((2, length)).astype(np.float32)
+        est = (0.5 * ref + 0.1 * rng.standard_normal((2, length))).astype(np.float32)
+        columns = []
+        for name, params in self.losses:
+            try:
+                value = loss_value(name, params, est, ref, self.device)
+            except ParameterError as exc:
+                raise ParameterError(f"{name}: {exc}") from None
+            columns.extend(flatten(name, value))
+        return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
+
+
+def loss_value(name, params, est, ref, device):
+    """One loss on one pair of (C, T) signals: a float, or a breakdown for spectral ones."""
+    function = getattr(fastmixloss, LOSS_FUNCTIONS[name])
+    extra = {"output": "full"} if name in SPECTRAL else {}
+    # (1, C, T): one item, so that compat="auraloss" (which wants a batch) works too
+    return function(est[None], ref[None], device=device, **extra, **params)
+
+
+def flatten(name, value):
+    """Column name -> float for one loss's result."""
+    if hasattr(value, "to_dict"):
+        return {f"{name}.{key}": float(v) for key, v in value.to_dict().items()}
+    return {name: float(value)}
+
+
+def silent_channels(signal):
+    return [c for c in range(signal.shape[0]) if not np.any(signal[c])]
+
+
+def compute(settings, est, ref):
+    """Every loss of `settings` on one pair of (C, T) arrays.
+
+    Returns (values, errors): the columns of the losses that could be computed, and one
+    message per loss that could not. A loss failing does not stop the others.
+    """
+    values, errors = {}, []
+    silent_ref = silent_channels(ref)
+    for name, params in settings.losses:
+        if name in NEEDS_REFERENCE_ENERGY and silent_ref:
+            errors.append(f"{name}: undefined, the reference is silent (all samples zero) "
+                          f"in channel {', '.join(str(c + 1) for c in silent_ref)}")
+            continue
+        try:
+            values.update(flatten(name, loss_value(name, params, est, ref, settings.device)))
+        except FastMixLossError as exc:
+            # a ParameterError here is about this pair (too short, mono for S/D, NaN);
+            # the parameters themselves were checked before the run
+            errors.append(f"{name}: {exc}")
+    return values, errors

@@ -1,0 +1,272 @@
+"""`fastmixloss score`: every pair of a dataset to one results row, resumably.
+
+In-process, a few threads read the next pairs while the current one is computed (the
+loss kernels run on Numba's threads and release nothing to gain from more Python
+threads). With --scheduler the pairs run on a Dask cluster instead; either way the rows
+come back here, where one writer appends them to the results file as they arrive.
+"""
+
+import json
+import os
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from .audio import Pair, PairError, load_pair, pairs_from_folders, pairs_from_manifest
+from .losses import compute
+from .results_file import BASE_COLUMNS, ResultsError, one_line, open_results, summary_path
+from .summary import summarize, summary_table
+
+
+class RunAborted(Exception):
+    """The run cannot go on (not one pair's fault); finished rows are saved."""
+
+
+def _row(pair, settings, loaded=None, values=None, errors=()):
+    row = {"pair": pair.key, "est": pair.est, "ref": pair.ref,
+           "settings": settings.settings_id(),
+           "error": one_line("; ".join(errors)) if errors else None}
+    if loaded is not None:
+        row.update(sample_rate=loaded.sample_rate, channels=int(loaded.ref.shape[0]),
+                   samples=int(loaded.ref.shape[1]))
+    row.update(values or {})
+    return row
+
+
+def score_loaded(pair, loaded, settings):
+    """The row of a pair whose files were read (`loaded` may be the PairError instead)."""
+    if isinstance(loaded, PairError):
+        return _row(pair, settings, errors=[str(loaded)])
+    try:
+        values, errors = compute(settings, loaded.est, loaded.ref)
+    except Exception as exc:   # noqa: BLE001 -- one pair's failure must not end the run
+        values, errors = {}, [f"{type(exc).__name__}: {exc}"]
+    return _row(pair, settings, loaded, values, errors)
+
+
+def _load(pair, length_policy):
+    try:
+        return load_pair(pair, length_policy)
+    except PairError as exc:
+        return exc
+    except Exception as exc:   # noqa: BLE001 -- e.g. MemoryError on a huge file
+        return PairError(f"{type(exc).__name__} reading the pair: {exc}")
+
+
+def score_pair(pair, settings):
+    """Read and score one pair: what a Dask worker runs. Never raises for the pair's own
+    problems; they are the row's error."""
+    return score_loaded(pair, _load(pair, settings.length_policy), settings)
+
+
+def rows_in_process(todo, settings, read_ahead):
+    """Rows in the order of `todo`; up to `read_ahead` pairs are read while one computes."""
+    pool = ThreadPoolExecutor(max(1, read_ahead), thread_name_prefix="fastmixloss-read")
+    pending = deque()
+    pairs = iter(todo)
+
+    def submit():
+        pair = next(pairs, None)
+        if pair is not None:
+            pending.append((pair, pool.submit(_load, pair, settings.length_policy)))
+
+    try:
+        for _ in range(max(1, read_ahead)):
+            submit()
+        while pending:
+            pair, future = pending.popleft()
+            submit()
+            yield score_loaded(pair, future.result(), settings)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def rows_on_dask(todo, settings, address):
+    """Rows as the cluster finishes them. A task that fails (rather than returning an
+    error row) means the cluster is at fault, for example workers without fastmixloss:
+    the run stops there, so that those pairs are not recorded as failed."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RunAborted("--scheduler needs Dask's distributed package; install it with "
+                         "python -m pip install 'fastmixloss[dask]'") from None
+    try:
+        # how long to try is Dask's own setting (distributed.comm.timeouts.connect,
+        # 30 s unless configured, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)
+        client = Client(address, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise RunAborted(f"--scheduler {address}: cannot connect: {exc}") from None
+    futures = {}
+    try:
+        # keep a bounded number of pairs in flight: each holds two songs in memory
+        window = max(4, 2 * sum(client.nthreads().values()))
+        pairs = iter(todo)
+
+        def submit():
+            pair = next(pairs, None)
+            if pair is None:
+                return None
+            # a worker's working folder is not ours: send absolute paths, and put the
+            # paths as given back into the row, so rows equal the in-process ones
+            absolute = Pair(pair.key, *(None if p is None else os.path.abspath(p)
+                                        for p in (pair.est, pair.ref)))
+            future = client.submit(score_pair, absolute, settings, pure=False)
+            futures[future] = pair
+            return future
+
+        running = as_completed([f for f in (submit() for _ in range(window)) if f],
+                               loop=client.loop)
+        for future in running:
+            pair = futures.pop(future)
+            if future.status != "finished":
+                raise RunAborted(f"Dask failed on pair {pair.key}: "
+                                 f"{one_line(repr(future.exception()))}")
+            row = future.result()
+            row.update(est=pair.est, ref=pair.ref)
+            yield row
+            following = submit()
+            if following is not None:
+                running.add(following)
+    finally:
+        for future in futures:
+            future.cancel()
+        client.close()
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def write(self, text):
+        print(text, file=sys.stderr)
+
+    def close(self):
+        pass
+
+
+def progress_bar(total, quiet):
+    """tqdm on a terminal (pairs done, pairs/s, time left); nothing in logs and pipes."""
+    if quiet or not sys.stderr.isatty():
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print("fastmixloss: no progress bar (install tqdm, part of fastmixloss[cli])",
+              file=sys.stderr)
+        return _NoBar()
+    return tqdm(total=total, unit="pair", dynamic_ncols=True, file=sys.stderr)
+
+
+def run(args, settings):
+    """The score command once the settings are checked. Returns the exit code."""
+    if args.pairs:
+        if args.est_dir or args.ref_dir:
+            raise SystemExit("fastmixloss score: give EST_DIR REF_DIR or --pairs, not both")
+        pairs = pairs_from_manifest(args.pairs)
+    else:
+        if not (args.est_dir and args.ref_dir):
+            raise SystemExit("fastmixloss score: give EST_DIR and REF_DIR, "
+                             "or --pairs manifest.csv")
+        pairs = pairs_from_folders(args.est_dir, args.ref_dir)
+    note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+
+    columns = BASE_COLUMNS + settings.columns
+    try:
+        results = open_results(args.out, columns, overwrite=args.overwrite)
+    except ResultsError as exc:
+        raise SystemExit(f"fastmixloss score: {exc}") from None
+    settings_id = settings.settings_id()
+    try:
+        other = {r["settings"] for r in results.existing} - {settings_id}
+        if other:
+            raise SystemExit(
+                f"fastmixloss score: {args.out} holds rows computed with other loss "
+                "parameters or length policy; use another --out, or --overwrite to start "
+                "it again")
+        if results.dropped_bytes:
+            note(f"fastmixloss: cut an incomplete last line ({results.dropped_bytes} bytes) "
+                 f"left by an interrupted run from {args.out}; that pair is scored again")
+        done = {r["pair"] for r in results.existing}
+        todo = [p for p in pairs if p.key not in done]
+        if done:
+            note(f"fastmixloss: resuming {args.out}: {len(pairs) - len(todo)} of "
+                 f"{len(pairs)} pairs already scored, {len(todo)} to go")
+        rows = (rows_on_dask(todo, settings, args.scheduler) if args.scheduler else
+                rows_in_process(todo, settings, args.read_ahead))
+        written, audio_seconds = [], 0.0
+        bar = progress_bar(len(todo), args.quiet)
+        start = time.perf_counter()
+        try:
+            for row in rows:
+                results.write(row)
+                written.append(row)
+                if row.get("samples"):
+                    audio_seconds += row["samples"] / row["sample_rate"]
+                if row["error"] and not args.quiet:
+                    bar.write(f"fastmixloss: {row['pair']}: {row['error']}")
+                bar.update(1)
+        finally:
+            bar.close()
+        elapsed = time.perf_counter() - start
+    except KeyboardInterrupt:
+        results.close()
+        print(f"\nfastmixloss: interrupted; the finished rows are in {args.out}. Run the "
+              "same command again to resume.", file=sys.stderr)
+        return 130
+    except RunAborted as exc:
+        results.close()
+        print(f"fastmixloss score: {exc}\nThe finished rows are in {args.out}; run the "
+              "same command again to resume.", file=sys.stderr)
+        return 3
+    except BaseException:
+        results.close()
+        raise
+    existing = results.existing
+    results.close()
+
+    summary = summarize(existing + written, settings.columns)
+    summary["this_run"] = _throughput(len(written), elapsed, audio_seconds, args)
+    summary["results"] = os.path.abspath(args.out)
+    summary["settings"] = {"id": settings_id, "length_policy": settings.length_policy,
+                           "device": settings.device or "cpu", "losses": settings.describe()}
+    with open(summary_path(args.out), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, allow_nan=False, default=_no_nan)
+        f.write("\n")
+    print(report(summary, args.out))
+    return 1 if summary["failed"] else 0
+
+
+def _no_nan(value):
+    raise TypeError(f"cannot write {value!r} to the summary")
+
+
+def _throughput(pairs, seconds, audio_seconds, args):
+    rate = pairs / seconds if seconds > 0 else None
+    return {"pairs": pairs, "seconds": round(seconds, 3),
+            "pairs_per_second": rate,
+            # each pair is two files read and compared
+            "files_per_second": None if rate is None else 2 * rate,
+            "audio_seconds_per_second": audio_seconds / seconds if seconds > 0 else None,
+            "where": f"dask {args.scheduler}" if args.scheduler else "in-process"}
+
+
+def report(summary, out):
+    lines = [summary_table(summary), ""]
+    lines.append(f"pairs: {summary['pairs']} ({summary['ok']} ok, {summary['failed']} "
+                 "failed)")
+    for failure in summary["failures"][:10]:
+        lines.append(f"  failed: {failure['pair']}: {failure['error']}")
+    if summary["failed"] > 10:
+        lines.append(f"  ... and {summary['failed'] - 10} more (see the error column)")
+    run = summary["this_run"]
+    if run["pairs"]:
+        lines.append(f"this run: {run['pairs']} pair{'s' if run['pairs'] != 1 else ''} "
+                     f"in {run['seconds']:.2f} s "
+                     f"({run['where']}): {run['pairs_per_second']:.2f} pairs/s, "
+                     f"{run['files_per_second']:.2f} files/s, "
+                     f"{run['audio_seconds_per_second']:.1f} s of audio per second")
+    else:
+        lines.append("this run: nothing left to score")
+    lines.append(f"results: {out}; summary: {summary_path(out)}")
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Helpers for the command-line tests: tiny seeded audio, the library's expected values,
+result readers. (Not in conftest.py: tests/ has several conftest modules, and
+`from conftest import` would find whichever was imported first.)
+
+Audio is short (a quarter second at 8 kHz) and the spectral losses use small FFT sizes,
+so each pair costs milliseconds; the kernels are the library's (compiled once, cached).
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import soundfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RATE = 8000
+LENGTH = 2000
+# small resolutions: the same kernels, a fraction of the work
+SPECTRAL_FLAGS = ["--fft-sizes", "64,128,32", "--hop-sizes", "16,32,8",
+                  "--win-lengths", "64,96,32"]
+SPECTRAL_PARAMS = {"fft_sizes": (64, 128, 32), "hop_sizes": (16, 32, 8),
+                   "win_lengths": (64, 96, 32)}
+
+
+def write(path, signal, rate=RATE, subtype="FLOAT"):
+    """signal: (C, T) float array; written as 32-bit float so it reads back exactly."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    soundfile.write(path, np.asarray(signal, dtype=np.float32).T, rate, subtype=subtype)
+
+
+def pair_signals(rng, channels=2, length=LENGTH):
+    ref = (0.5 * rng.standard_normal((channels, length))).astype(np.float32)
+    est = (0.8 * ref + 0.1 * rng.standard_normal((channels, length))).astype(np.float32)
+    return est, ref
+
+
+def make_good_pairs(root, names, seed=7, fmt="wav"):
+    """est/NAME and ref/NAME for each name; returns {name: (est, ref)} as written."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for name in names:
+        est, ref = pair_signals(rng)
+        write(os.path.join(root, "est", name), est)
+        write(os.path.join(root, "ref", name), ref)
+        written[name] = (est, ref)
+    return written
+
+
+def subprocess_env():
+    """This checkout importable, one Numba thread (see one_numba_thread)."""
+    return dict(os.environ, NUMBA_NUM_THREADS="1",
+                PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def run_subprocess(*args, timeout=120, **kwargs):
+    """`python -m fastmixloss ...` in a fresh process, with this checkout importable."""
+    env = subprocess_env()
+    return subprocess.run([sys.executable, "-m", "fastmixloss", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          **kwargs)
+
+
+TEXT_COLUMNS = ("pair", "error", "est", "ref", "settings")
+
+
+def read_csv(path):
+    """Rows keyed by pair; numbers as floats, empty cells as None. Fails on a pair
+    written twice."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = {}
+    for row in rows:
+        assert row["pair"] not in out, f"pair {row['pair']} written twice"
+        out[row["pair"]] = {k: None if v == "" else v if k in TEXT_COLUMNS else float(v)
+                            for k, v in row.items()}
+    return out
+
+
+def library_values(est, ref, losses=("mse", "sisdr", "mrstft", "sd"),
+                   params=SPECTRAL_PARAMS):
+    """What the library gives for one pair: the columns the command line must write."""
+    import fastmixloss as fm
+    e, r = est[None], ref[None]
+    out = {}
+    for name in losses:
+        if name in ("mrstft", "sd"):
+            function = fm.mrstft_loss if name == "mrstft" else fm.sum_and_difference_loss
+            full = function(e, r, output="full", **params)
+            out.update({f"{name}.{k}": float(v) for k, v in full.to_dict().items()})
+        else:
+            out[name] = float(getattr(fm, name)(e, r))
+    return out
+
+
+def read_jsonl(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            row = json.loads(line)
+            assert row["pair"] not in out
+            out[row["pair"]] = row
+    return out
