@@ -12,6 +12,8 @@ The log distance uses one logarithm per bin, of the power ratio:
 ln|X_e| - ln|X_r| = ln(P_e / P_r) / 2. Everything is float64 whatever the input dtype.
 """
 
+import math
+
 import numpy as np
 from numba import uint64
 
@@ -22,25 +24,34 @@ from .layout import (L1, L2, LIN_DIST, LOG_DIST, N_TERMS, NO_TERM,  # noqa: F401
                      POWER_RATIO_MAX, POWER_RATIO_MIN, SC_DEN, SC_NUM)
 
 
-@cpu_function
-def bin_terms(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode):
-    """The four terms of one bin, from float64 real and imaginary parts."""
-    power_e = max(re_e * re_e + im_e * im_e, eps)
-    power_r = max(re_r * re_r + im_r * im_r, eps)
-    diff = np.sqrt(power_e) - np.sqrt(power_r)
-    log_term = 0.0
-    if log_mode != NO_TERM:
-        log_ratio = fast_log(min(max(power_e / power_r, POWER_RATIO_MIN), POWER_RATIO_MAX))
-        if log_mode == L1:
-            log_term = 0.5 * abs(log_ratio)
-        else:
-            log_term = 0.25 * log_ratio * log_ratio
-    lin_term = 0.0
-    if lin_mode == L1:
-        lin_term = abs(diff)
-    elif lin_mode == L2:
-        lin_term = diff * diff
-    return diff * diff, power_r, log_term, lin_term
+def bin_terms_formula(log):
+    """The per-bin formula with `log` as its logarithm, as a plain Python function.
+
+    Compiled here for the CPU with the vectorisable fast_log, and in cuda/terms.py for the
+    GPU with math.log: one formula, two targets.
+    """
+    def bin_terms(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode):
+        """The four terms of one bin, from float64 real and imaginary parts."""
+        power_e = max(re_e * re_e + im_e * im_e, eps)
+        power_r = max(re_r * re_r + im_r * im_r, eps)
+        diff = math.sqrt(power_e) - math.sqrt(power_r)
+        log_term = 0.0
+        if log_mode != NO_TERM:
+            log_ratio = log(min(max(power_e / power_r, POWER_RATIO_MIN), POWER_RATIO_MAX))
+            if log_mode == L1:
+                log_term = 0.5 * abs(log_ratio)
+            else:
+                log_term = 0.25 * log_ratio * log_ratio
+        lin_term = 0.0
+        if lin_mode == L1:
+            lin_term = abs(diff)
+        elif lin_mode == L2:
+            lin_term = diff * diff
+        return diff * diff, power_r, log_term, lin_term
+    return bin_terms
+
+
+bin_terms = cpu_function(bin_terms_formula(fast_log))
 
 
 @cpu_function

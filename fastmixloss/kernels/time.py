@@ -7,6 +7,8 @@ DC offset, and the residual is accumulated directly, so a near-perfect estimate 
 not lose its small error to a difference of two large energies.
 """
 
+import math
+
 import numpy as np
 from numba import prange as numba_prange
 
@@ -86,12 +88,13 @@ def time_sums(est, ref):
 
 @cpu_function
 def log_cosh(x, eps):
-    """ln(cosh(x) + eps), without overflow for large |x|."""
+    """ln(cosh(x) + eps), without overflow for large |x|. Plain `math`, so cuda/terms.py
+    compiles this same source for the GPU."""
     ax = abs(x)
     if ax < 20.0:
-        return np.log(np.cosh(ax) + eps)
+        return math.log(math.cosh(ax) + eps)
     # cosh(x) = e^|x| (1 + e^-2|x|) / 2, and eps is below float64 resolution there
-    return ax - 0.6931471805599453 + np.log1p(np.exp(-2.0 * ax))
+    return ax - 0.6931471805599453 + math.log1p(math.exp(-2.0 * ax))
 
 
 @cpu_kernel
