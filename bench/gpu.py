@@ -1,88 +1,116 @@
-"""G1-G3 (SPEC.md) on a CUDA GPU: `python -m bench --workloads G1,G2,G3`.
+"""G1-G3 (SPEC.md) on a CUDA GPU, run by `python -m bench --workloads G1,G2,G3`.
 
-Contenders: fastmixloss with device="cuda" (inputs are PyTorch CUDA tensors, passed
-without a copy), auraloss 0.4.0 on PyTorch CUDA (when installed), and the cuFFT floor:
-torch.fft.rfft over the already framed and windowed frames of estimate and reference, every
-resolution. Goals: each at most 1.0 x its floor, G1 at least 5 x faster than auraloss.
-Every timed call is followed by a device synchronisation. Needs PyTorch with CUDA.
+Contenders, all on the same float32 inputs (workloads.make_inputs, as the CPU workloads)
+held as PyTorch CUDA tensors:
+- fastmixloss: device picked by itself from the tensors, read without a copy.
+- auraloss: auraloss 0.4.0 on PyTorch CUDA (bench/contenders.py's, when installed).
+- fft-floor: torch.fft.rfft (cuFFT) over the already framed and windowed frames of every
+  resolution, estimate and reference (the sum and difference signals for S/D). Framing is
+  done before the clock starts: the floor is the transforms alone.
+Goals: each at most 1.0 x its floor; G1 at least 5 x faster than auraloss.
+
+Every timed call ends with torch.cuda.synchronize(), so a time covers the GPU work and
+not only its launch. The numbers are checked too: fastmixloss with compat="auraloss" must
+give auraloss's value (to float32 rounding), which shows both compute the same loss.
+Needs PyTorch with CUDA; exits with a message without it.
 """
 
-from . import measure
+from . import contenders, measure, workloads
 
-# the contender names, as on the CPU: ratio columns read the same
-FLOOR = "fft-floor"
-
-
-def _inputs(torch, shape):
-    import numpy as np
-    rng = np.random.default_rng(0)
-    ref = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).cuda()
-    est = ref + 0.1 * torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).cuda()
-    return est, ref
+FLOOR = "fft-floor"   # the CPU workloads' name, so the ratio columns read the same
 
 
-def _fft_floor(torch, workload, est, ref):
-    r = workload.resolutions
+def _framed(torch, workload, est, ref):
+    """The frames the workload transforms, as contiguous CUDA tensors (B, R, K, fft)."""
     signals = [est, ref]
-    if workload.loss == "sd":   # S/D transforms the sum and difference signals
-        signals = [s for x in (est, ref) for s in (x[:, :1] + x[:, 1:], x[:, :1] - x[:, 1:])]
+    if workload.loss == "sd":
+        signals = [torch.cat([x[:, :1] + x[:, 1:], x[:, :1] - x[:, 1:]], dim=1)
+                   for x in (est, ref)]
+    r = workload.resolutions
     framed = []
     for fft, hop, win in zip(r["fft_sizes"], r["hop_sizes"], r["win_lengths"]):
-        window = torch.zeros(fft, device=est.device)
+        window = torch.zeros(fft, device=est.device, dtype=est.dtype)
         left = (fft - win) // 2
-        window[left:left + win] = torch.hann_window(win, device=est.device)
+        window[left:left + win] = torch.hann_window(win, device=est.device, dtype=est.dtype)
         for x in signals:
             padded = torch.nn.functional.pad(x, (fft // 2, fft // 2), mode="reflect")
-            framed.append(padded.unfold(-1, fft, hop) * window)
+            framed.append((padded.unfold(-1, fft, hop) * window).contiguous())
+    return framed
 
+
+def _fft_floor(torch, framed):
     def run():
         for frames in framed:
             torch.fft.rfft(frames, dim=-1)
     return run
 
 
-def run_workload(workload, repeats, log):
-    import torch
+def _synced(torch, fn):
+    def run():
+        value = fn()
+        torch.cuda.synchronize()
+        return value
+    return run
 
-    import fastmixloss as fm
+
+def _classes(fm, workload):
+    return {"mrstft": fm.MultiResolutionSTFTLoss,
+            "sd": fm.SumAndDifferenceSTFTLoss}[workload.loss]
+
+
+def run_workload(workload, repeats, log):
+    """Time the contenders on one G workload; rows as bench/run.py's CPU rows."""
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit(f"{workload.id} needs PyTorch with CUDA (pip install torch)")
     if not torch.cuda.is_available():
         raise SystemExit(f"{workload.id} needs a CUDA GPU and PyTorch with CUDA")
-    est, ref = _inputs(torch, workload.shape)
-    r = workload.resolutions
-    cls = fm.MultiResolutionSTFTLoss if workload.loss == "mrstft" else fm.SumAndDifferenceSTFTLoss
-    loss = cls(**r, device="cuda")
+    import fastmixloss as fm
 
-    def synced(fn):
-        def run():
-            value = fn()
-            torch.cuda.synchronize()
-            return value
-        return run
+    device_name = torch.cuda.get_device_name()
+    host_est, host_ref = workloads.make_inputs(workload.shape)
+    est = torch.from_numpy(host_est).cuda()
+    ref = torch.from_numpy(host_ref).cuda()
+    cls = _classes(fm, workload)
+    loss = cls(**workload.resolutions)           # device=None: picked from the tensors
 
-    rows = {"fastmixloss": measure.time_runs(synced(lambda: loss(est, ref)), repeats),
-            FLOOR: measure.time_runs(synced(_fft_floor(torch, workload, est, ref)), repeats)}
-    try:
-        import auraloss
-    except ImportError:
-        rows["auraloss"] = {"skipped": "not installed"}
+    rows = {"fastmixloss": measure.time_runs(_synced(torch, lambda: loss(est, ref)),
+                                             repeats)}
+    framed = _framed(torch, workload, est, ref)
+    rows[FLOOR] = measure.time_runs(_synced(torch, _fft_floor(torch, framed)), repeats)
+    rows[FLOOR]["value"] = None
+    del framed
+    torch.cuda.empty_cache()
+
+    ok, why = contenders.available("auraloss")
+    if ok:
+        # its own CUDA copies of the same inputs (workload.gpu sends them to the GPU)
+        aura = contenders.prepare("auraloss", workload, host_est, host_ref,
+                                  torch.get_num_threads())
+        rows["auraloss"] = measure.time_runs(aura, repeats)
+        compat = cls(**workload.resolutions, compat="auraloss")(est, ref)
+        rows["fastmixloss"]["compat_value"] = compat
+        rows["auraloss"]["rel_diff_to_fastmixloss_compat"] = (
+            abs(compat - rows["auraloss"]["value"]) / abs(rows["auraloss"]["value"]))
     else:
-        module = (auraloss.freq.MultiResolutionSTFTLoss if workload.loss == "mrstft"
-                  else auraloss.freq.SumAndDifferenceSTFTLoss)(**{k: list(v) for k, v in r.items()})
+        rows["auraloss"] = {"skipped": why}
 
-        def aura():
-            with torch.no_grad():
-                return float(module(est, ref))
-        rows["auraloss"] = measure.time_runs(synced(aura), repeats)
     ours = rows["fastmixloss"]["median_s"]
-    log(f"\n{workload.description} on {torch.cuda.get_device_name()}")
+    log(f"\n{workload.description} on {device_name} (float32, CUDA tensors)")
+    log(f"  {'contender':12s} {'median s':>10s} {'min-max s':>19s} {'fml/this':>9s}")
     for name, row in rows.items():
         if "skipped" in row:
             log(f"  {name:12s} skipped: {row['skipped']}")
             continue
-        row["device"] = torch.cuda.get_device_name()
+        row["device"] = device_name
         if name != "fastmixloss":
             row["fastmixloss_ratio"] = ours / row["median_s"]
         ratio = row.get("fastmixloss_ratio")
-        log(f"  {name:12s} {row['median_s']:10.5f} s" +
-            ("" if ratio is None else f"  fml/this {ratio:.2f}"))
+        log(f"  {name:12s} {row['median_s']:10.5f} {row['min_s']:9.5f}-{row['max_s']:<9.5f} "
+            f"{'' if ratio is None else f'{ratio:9.2f}':>9s}")
+    if "rel_diff_to_fastmixloss_compat" in rows["auraloss"]:
+        log(f"  values: auraloss {rows['auraloss']['value']:.7g}, fastmixloss "
+            f"compat='auraloss' {rows['fastmixloss']['compat_value']:.7g} (relative "
+            f"difference {rows['auraloss']['rel_diff_to_fastmixloss_compat']:.1e})")
     return rows

@@ -35,7 +35,7 @@ class LaunchConfig:
     reduce_threads: threads of the per-row final sums.
     scan_threads, scan_blocks: the NaN/Inf scan's block size and block count cap.
     shared_limit: bytes of shared memory the fused STFT path's transforms may use (the
-        reduction area, stft_threads * 64 bytes, comes on top); None asks the device
+        reduction area, stft_threads * 64 bytes, reuses them); None asks the device
         (opting in above 48 KiB where possible). 0 forces the scratch path.
     scratch_blocks: blocks (and scratch buffers) of the scratch path; None: 2 per SM.
     """
@@ -177,11 +177,10 @@ class CudaBackend:
             # the opt-in is per kernel and argument types: probe with a stand-in layout
             # (a host array types the partial sums as the device one would)
             probe = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, 0)
-            limit = runtime.dynamic_shared_limit(
+            budget = runtime.dynamic_shared_limit(
                 kernels.stft_shared,
                 (est3.array, ref3.array, d_mix, d_window, d_twiddle, geometry(probe), eps,
                  np.zeros((1, 4))))
-            budget = max(0, limit - red_bytes)   # the reduction area comes first
         layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
         geo = geometry(layout)
         partial = cuda.device_array((layout.n_tasks, 4), dtype=np.float64, stream=stream)

@@ -36,11 +36,20 @@ def log2_exact(n):
 
 @cuda.jit(device=True)
 def bit_reverse(value, bits):
-    result = 0
-    for _ in range(bits):
-        result = (result << 1) | (value & 1)
-        value >>= 1
-    return result
+    """The low `bits` bits of value (0 <= value < 2**bits, bits <= 31) in reverse order.
+
+    A fixed sequence of mask-and-shift swaps reverses all 32 bits (no loop over `bits`,
+    no branch); the reversed bits are then shifted down. Plain integer arithmetic rather
+    than cuda.brev: Numba's built-in simulator swaps the `cuda` module in and out of a
+    device function's globals on every call, which races when threads call concurrently.
+    """
+    v = value
+    v = ((v >> 1) & 0x55555555) | ((v & 0x55555555) << 1)
+    v = ((v >> 2) & 0x33333333) | ((v & 0x33333333) << 2)
+    v = ((v >> 4) & 0x0F0F0F0F) | ((v & 0x0F0F0F0F) << 4)
+    v = ((v >> 8) & 0x00FF00FF) | ((v & 0x00FF00FF) << 8)
+    v = ((v >> 16) & 0xFFFF) | ((v & 0xFFFF) << 16)
+    return v >> (32 - bits)
 
 
 @cuda.jit(device=True)

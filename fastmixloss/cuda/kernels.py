@@ -7,10 +7,13 @@ part in any sum, so a launch configuration gives the same bits on every run. (Th
 uses an atomic minimum, which is order-independent.)
 
 Block sizes must be powers of two (the trees halve them) and at most MAX_THREADS.
-All shared memory is dynamic: the reduction area (RED_BYTES_PER_THREAD per thread) comes
-first, the STFT kernel's transforms after it; launches pass shared_bytes(...) of it.
-(Static shared arrays would also do on a GPU, but Numba's simulator hands them out with a
-race that can give two threads of a block different arrays.)
+All shared memory is dynamic, and every dynamic shared array starts at its first byte: the
+reduction area (RED_BYTES_PER_THREAD per thread) and, in the fused STFT kernel, the
+transforms' buffer share it, the reduction writing only after every thread has read its
+bins (a barrier in between), so a block needs the larger of the two, not their sum;
+launches pass shared_bytes(...) of it. (Static shared arrays would also do on a GPU, but
+Numba's simulator hands them out with a race that can give two threads of a block
+different arrays.)
 Kernels never raise: the backend checks everything before launching.
 """
 
@@ -30,8 +33,9 @@ RED_BYTES_PER_THREAD = MAX_SUMS * 8
 
 
 def shared_bytes(threads, buffer_bytes=0):
-    """Dynamic shared memory of a launch: the reduction area, then the buffer."""
-    return threads * RED_BYTES_PER_THREAD + buffer_bytes
+    """Dynamic shared memory of a launch: the reduction area, or the transforms' buffer
+    where that is larger (the two overlap, see above)."""
+    return max(threads * RED_BYTES_PER_THREAD, buffer_bytes)
 
 # the CPU's reflect padding by index, compiled as a device function from the same source
 reflect_index = cuda.jit(device=True)(_cpu_reflect_index.py_func)
@@ -136,6 +140,9 @@ def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, parti
         sc_den += b
         log_dist += c
         lin_dist += d
+    # in the fused kernel red overlays buf: no thread may write its sums over bins that
+    # another is still reading
+    cuda.syncthreads()
     red[tid * MAX_SUMS + 0] = sc_num
     red[tid * MAX_SUMS + 1] = sc_den
     red[tid * MAX_SUMS + 2] = log_dist
@@ -150,10 +157,10 @@ def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, parti
 @cuda.jit(cache=True)
 def stft_shared(est, ref, mix, window, twiddle, geo, eps, partial):
     """The fused path: one block per task, transforms in dynamic shared memory of
-    2 * per_block * fft_size elements of the signals' dtype, after the reduction area."""
+    2 * per_block * fft_size elements of the signals' dtype; the reduction area overlays
+    their first bytes once the bins are read."""
     red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
-    after_red = cuda.blockDim.x * RED_BYTES_PER_THREAD // twiddle.itemsize
-    buf = cuda.shared.array(0, twiddle.dtype)[after_red:]
+    buf = cuda.shared.array(0, twiddle.dtype)
     frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, cuda.blockIdx.x,
                       partial, red)
 

@@ -25,13 +25,12 @@ _optin_done = set()   # (kernel id, argument types, device id) already raised
 def load_numba_cuda():
     """numba.cuda, checked usable; raises DeviceError saying why not."""
     try:
-        from numba import config
         from numba import cuda
     except Exception as exc:   # ImportError, or a broken CUDA install raising anything
         raise DeviceError(
             f"numba.cuda could not be imported ({type(exc).__name__}: {exc}); install "
             "the CUDA extra: pip install 'fastmixloss[cuda12]' (or [cuda13])") from exc
-    if config.ENABLE_CUDASIM:
+    if simulated():
         return cuda
     if getattr(cuda, "implementation", None) != "NVIDIA":
         # The kernels use numba-cuda features (shared arrays typed by an argument's
@@ -49,8 +48,21 @@ def load_numba_cuda():
 
 
 def simulated():
-    from numba import config
-    return bool(config.ENABLE_CUDASIM)
+    """True when numba.cuda was loaded as Numba's CUDA simulator.
+
+    Asked of numba.cuda itself, not of numba.config: numba-cuda reads
+    NUMBA_ENABLE_CUDASIM into its own config when numba.cuda is first imported, while
+    numba.config may have read it earlier (at `import numba`) or later (it reloads on
+    every compilation), so the two can disagree; what was loaded cannot.
+    """
+    global _simulated
+    if _simulated is None:
+        from numba import cuda
+        _simulated = ".simulator" in (getattr(cuda.to_device, "__module__", "") or "")
+    return _simulated
+
+
+_simulated = None
 
 
 # ----------------------------------------------------------------------------- streams
@@ -206,8 +218,10 @@ def _set_max_dynamic_shared(compiled, nbytes, device_id):
     handle = compiled._codelibrary.get_cufunc().handle
     binding = getattr(drv, "binding", None)
     if binding is not None and hasattr(drv.driver, "cuKernelSetAttribute"):
-        attribute = binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        drv.driver.cuKernelSetAttribute(attribute, nbytes, handle, device_id)
+        attributes = binding.CUfunction_attribute
+        drv.driver.cuKernelSetAttribute(
+            attributes.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, nbytes, handle,
+            device_id)
     else:
         from numba.cuda.cudadrv import enums
         drv.driver.cuFuncSetAttribute(

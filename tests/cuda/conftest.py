@@ -12,8 +12,18 @@ No __init__.py in this folder: `cuda` is also the name of NVIDIA's namespace pac
 import os
 import sys
 
-import numpy as np
-import pytest
+# The simulator must be chosen before numba.cuda is first imported (numba-cuda reads
+# NUMBA_ENABLE_CUDASIM then, and Numba's built-in target reads numba.config). tests/conftest.py
+# sets it for the whole suite; this repeats it for runs that do not load that file
+# (`pytest --confcutdir tests/cuda ...`). Numba itself may already be loaded by other
+# tests: its config is reloaded so both targets see the variable; numba.cuda must not be.
+if os.environ.get("FASTMIXLOSS_GPU_TESTS") != "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+    if "numba.core.config" in sys.modules:
+        sys.modules["numba.core.config"].reload_config()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 def pytest_configure(config):
@@ -21,8 +31,9 @@ def pytest_configure(config):
 
 
 def simulated():
-    from numba import config
-    return bool(config.ENABLE_CUDASIM)
+    """What numba.cuda was loaded as (see fastmixloss.cuda.runtime.simulated)."""
+    from fastmixloss.cuda import runtime
+    return runtime.simulated()
 
 
 def real_gpu():

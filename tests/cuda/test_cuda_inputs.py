@@ -202,3 +202,21 @@ def test_without_a_gpu_the_error_says_why(cuda_backend):
     assert out.startswith("DeviceError:"), out
     # a reason, not just "unavailable": no driver, no numba-cuda, no GPU...
     assert any(word in out for word in ("numba-cuda", "GPU", "driver", "numba.cuda")), out
+
+
+def test_simulator_is_chosen_even_after_numba_was_loaded():
+    """The whole suite imports and compiles Numba (CPU kernels) before tests/cuda/ is
+    collected: this conftest must still get the simulator, and the backend must see it."""
+    conftest = os.path.join(os.path.dirname(__file__), "conftest.py")
+    code = ("import numpy as np, numba, fastmixloss as fm\n"
+            "fm.mse(np.zeros(8), np.ones(8))            # Numba loaded and used\n"
+            "import runpy; runpy.run_path(%r)\n"
+            "from fastmixloss.cuda import runtime\n"
+            "print(runtime.simulated(), fm.mse(np.zeros(8), np.ones(8), device='cuda'))\n"
+            % conftest)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_ENABLE_CUDASIM", "FASTMIXLOSS_GPU_TESTS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "1.0"]

@@ -62,6 +62,27 @@ def test_stft_matches_cpu_and_reference(cuda_backend, rng, case):
     np.testing.assert_allclose(gpu.loss, expected["loss"], rtol=rel_tol(dtype))
 
 
+EDGE_CASES = [
+    # fft, hop, win, length: the shortest signal allowed (T = fft/2 + 1, both pads reflect
+    # up to the last sample), hops longer than a frame, win_length 1, a single frame
+    (32, 7, 32, 17),
+    (16, 40, 10, 200),
+    (8, 3, 1, 30),
+    (64, 100, 64, 33),
+]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_stft_edge_geometries_match_cpu(cuda_backend, rng, case):
+    fft, hop, win, length = case
+    est, ref = pair(rng, (2, 2, length))
+    kwargs = dict(fft_size=fft, hop_size=hop, win_length=win, w_lin_mag=1.0,
+                  reduction="none", output="full")
+    with launch_config(**TIGHT):
+        gpu = fm.stft_loss(est, ref, device="cuda", **kwargs)
+    assert_breakdowns_close(gpu, fm.stft_loss(est, ref, device="cpu", **kwargs), 1e-10)
+
+
 @pytest.mark.parametrize("overrides", [
     dict(shared_limit=0, scratch_blocks=3),                  # scratch path, blocks loop
     dict(shared_limit=0, scratch_blocks=1000, points_per_block=1),
