@@ -8,12 +8,29 @@ SumAndDifferenceSTFTLoss. `fastmixloss.reference` holds the plain NumPy versions
 
 __version__ = "0.1.0"
 
-from .errors import DeviceError, FastMixLossError, ParameterError
+from .errors import DeviceError, FastMixLossError, KeywordError, ParameterError
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .spectral import (MultiResolutionSTFTLoss, STFTLoss, SumAndDifferenceSTFTLoss,
                        mrstft_loss, stft_loss, sum_and_difference_loss)
 from .time_domain import (DCLoss, ESRLoss, L1Loss, LogCoshLoss, MSELoss, SDSDRLoss,
                           SISDRLoss, SNRLoss, dc, esr, l1, logcosh, mse, sdsdr, sisdr, snr)
+
+
+# Submodules with heavy imports (NumPy-only oracle, numba.cuda) load on first access, so
+# that `fastmixloss.cuda.is_available()` works after a plain `import fastmixloss` while
+# the import itself stays light.
+_LAZY_SUBMODULES = ("cuda", "reference")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
 def warmup(dtypes=("float32", "float64")):
@@ -30,7 +47,7 @@ def warmup(dtypes=("float32", "float64")):
 
 
 __all__ = [
-    "FastMixLossError", "ParameterError", "DeviceError",
+    "FastMixLossError", "ParameterError", "KeywordError", "DeviceError",
     "STFTBreakdown", "MultiResolutionBreakdown", "SumAndDifferenceBreakdown",
     "STFTLoss", "MultiResolutionSTFTLoss", "SumAndDifferenceSTFTLoss",
     "stft_loss", "mrstft_loss", "sum_and_difference_loss",

@@ -66,7 +66,7 @@ def on_cuda_device(x):
 
 
 def check_device(device):
-    if device not in DEVICES:
+    if not (device is None or isinstance(device, str)) or device not in DEVICES:
         raise ParameterError(f"device={device!r} must be 'cpu', 'cuda' or None (automatic)")
     return device
 

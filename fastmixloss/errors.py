@@ -11,3 +11,8 @@ class ParameterError(FastMixLossError, ValueError):
 
 class DeviceError(FastMixLossError, RuntimeError):
     """A requested compute device cannot be used; the message says why."""
+
+
+class KeywordError(ParameterError, TypeError):
+    """An unknown keyword argument. A TypeError, as Python raises for one, and a
+    ParameterError, as fastmixloss raises for every bad argument."""

@@ -84,21 +84,25 @@ class _SpectralSettings:
                 "reduction='none' with compat='auraloss': auraloss returns an element-wise "
                 "spectrogram there, which fastmixloss never holds; use reduction='mean' or "
                 "'sum', or compat=None for one value per item")
-        self.check_finite = bool(check_finite)
+        self.check_finite = check.flag("check_finite", check_finite)
         self.device = backends.check_device(device)
         distance = layout.L1 if self.mag_distance == "L1" else layout.L2
         full = self.output == "full"   # a breakdown reports every term, weighted or not
         self.log_mode = distance if (full or self.w_log_mag) else layout.NO_TERM
         self.lin_mode = distance if (full or self.w_lin_mag) else layout.NO_TERM
 
+    def check_length(self, length):
+        """Every resolution against the signal length, before any kernel runs."""
+        for resolution in self.resolutions:
+            if length <= resolution.fft_size // 2:
+                raise ParameterError(
+                    f"signals of {length} samples are too short for the resolution "
+                    f"{resolution}: reflect padding needs more than "
+                    f"fft_size // 2 = {resolution.fft_size // 2} samples")
+
     def term_sums(self, backend, est3, ref3, mix, resolution):
         """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
         length = est3.shape[-1]
-        if length <= resolution.fft_size // 2:
-            raise ParameterError(
-                f"signals of {length} samples are too short for the resolution "
-                f"{resolution}: reflect padding needs more than "
-                f"fft_size // 2 = {resolution.fft_size // 2} samples")
         window, lo, hi = padded_window(self.window, resolution.win_length,
                                        resolution.fft_size, est3.dtype,
                                        float32_window=self.compat == "auraloss")
@@ -151,8 +155,10 @@ class _SpectralSettings:
         backend = backends.select(self.device, est, ref)
         for resolution in self.resolutions:   # before any kernel runs
             backend.check_fft_size(resolution.fft_size)
-        est3, ref3, _ = backend.as_signal_pair(
+        est3, ref3, ndim = backend.as_signal_pair(
             est, ref, require_batch=self.compat == "auraloss", channels=channels)
+        check.check_layout(est3.shape, ndim)
+        self.check_length(est3.shape[-1])
         if self.check_finite:
             backend.raise_if_nonfinite(est3, ref3)
         return backend, est3, ref3
@@ -213,6 +219,7 @@ class STFTLoss(_SpectralLoss):
     Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
     """
 
+    @check.keywords_checked("fastmixloss.STFTLoss")
     def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann", *,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
@@ -226,6 +233,7 @@ class STFTLoss(_SpectralLoss):
     def _describe(self):
         return str(self._settings.resolutions[0])
 
+    @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est, ref):
         settings = self._settings
         backend, est3, ref3 = settings.prepare(est, ref)
@@ -242,6 +250,7 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     MultiResolutionBreakdown.
     """
 
+    @check.keywords_checked("fastmixloss.MultiResolutionSTFTLoss")
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sc=1.0,
                  w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
@@ -254,6 +263,7 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     def _describe(self):
         return "; ".join(str(r) for r in self._settings.resolutions)
 
+    @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est, ref):
         backend, est3, ref3 = self._settings.prepare(est, ref)
         (breakdown,) = self._settings.multi_resolution(backend, est3, ref3, None,
@@ -271,6 +281,7 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
     SumAndDifferenceBreakdown.
     """
 
+    @check.keywords_checked("fastmixloss.SumAndDifferenceSTFTLoss")
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0, w_diff=1.0,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
@@ -285,6 +296,7 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
     def _describe(self):
         return "; ".join(str(r) for r in self._settings.resolutions)
 
+    @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est, ref):
         settings = self._settings
         backend, est3, ref3 = settings.prepare(est, ref, channels=2)
@@ -296,6 +308,7 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
         return self._result(SumAndDifferenceBreakdown(_plain(loss), sum_part, diff_part))
 
 
+@check.keywords_checked("fastmixloss.stft_loss")
 def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
               w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
               reduction="mean", output="loss", compat=None, check_finite=True, device=None):
@@ -306,6 +319,7 @@ def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window=
                     check_finite=check_finite, device=device)(est, ref)
 
 
+@check.keywords_checked("fastmixloss.mrstft_loss")
 def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
                 w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
@@ -317,6 +331,7 @@ def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_
         output=output, compat=compat, check_finite=check_finite, device=device)(est, ref)
 
 
+@check.keywords_checked("fastmixloss.sum_and_difference_loss")
 def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
                             window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,

@@ -44,16 +44,27 @@ def _negated_db(num, den, eps):
 class _TimeLoss:
     """Common call path: validate, one kernel pass, per-row values, reduce."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # an unknown keyword names the class the user called, not _TimeLoss.__init__
+        known = {name for name, p in inspect.signature(cls).parameters.items()
+                 if p.kind != p.VAR_KEYWORD}
+        known |= set(inspect.signature(_TimeLoss).parameters)
+        cls.__init__ = check.keywords_checked(f"fastmixloss.{cls.__name__}", known)(
+            cls.__init__)
+
     def __init__(self, *, reduction="mean", compat=None, check_finite=True, device=None):
         self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
         self.compat = check.choice("compat", compat, check.COMPAT_MODES)
-        self.check_finite = bool(check_finite)
+        self.check_finite = check.flag("check_finite", check_finite)
         self.device = backends.check_device(device)
 
+    @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est, ref):
         backend = backends.select(self.device, est, ref)
-        est3, ref3, _ = backend.as_signal_pair(est, ref,
-                                               require_batch=self.compat == "auraloss")
+        est3, ref3, ndim = backend.as_signal_pair(est, ref,
+                                                  require_batch=self.compat == "auraloss")
+        check.check_layout(est3.shape, ndim)
         n_items, n_channels, length = est3.shape
         rows_e = est3.reshape(-1, length)
         rows_r = ref3.reshape(-1, length)
@@ -137,7 +148,7 @@ class LogCoshLoss(_TimeLoss):
 class _RatioLoss(_TimeLoss):
     def __init__(self, zero_mean=True, eps=1e-8, **kwargs):
         super().__init__(**kwargs)
-        self.zero_mean = bool(zero_mean)
+        self.zero_mean = check.flag("zero_mean", zero_mean)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
     def _energies(self, s):
@@ -179,31 +190,34 @@ class SDSDRLoss(_RatioLoss):
         return _negated_db(alpha * alpha * yy, dd, self.eps)
 
 
-def _function(cls, doc):
+def _function(cls, name, doc):
+    # show the class's parameters in help() and IDEs
+    common = list(inspect.signature(_TimeLoss).parameters.values())
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for pname, p in inspect.signature(cls).parameters.items()
+              if pname != "kwargs" and pname not in {c.name for c in common}]
+    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                  for n in ("est", "ref")]
+    signature = inspect.Signature(positional + params + common)
+
+    @check.keywords_checked(f"fastmixloss.{name}", set(signature.parameters))
     def loss(est, ref, *, reduction="mean", compat=None, check_finite=True, device=None,
              **params):
         return cls(reduction=reduction, compat=compat, check_finite=check_finite,
                    device=device, **params)(est, ref)
     loss.__doc__ = doc
-    # show the class's parameters in help() and IDEs
-    common = list(inspect.signature(_TimeLoss).parameters.values())
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-              for name, p in inspect.signature(cls).parameters.items()
-              if name != "kwargs" and name not in {c.name for c in common}]
-    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                  for n in ("est", "ref")]
-    loss.__signature__ = inspect.Signature(positional + params + common)
+    loss.__signature__ = signature
+    loss.__name__ = loss.__qualname__ = name
     return loss
 
 
-mse = _function(MSELoss, "MSE (mean over channels and samples); see MSELoss.")
-l1 = _function(L1Loss, "Mean absolute error; see L1Loss.")
-esr = _function(ESRLoss, "Error-to-signal ratio; eps=1e-8. See ESRLoss.")
-dc = _function(DCLoss, "DC error; eps=1e-8. See DCLoss.")
-logcosh = _function(LogCoshLoss, "Log-cosh loss; a=1.0, eps=1e-8. See LogCoshLoss.")
-snr = _function(SNRLoss, "Negated SNR in dB; zero_mean=True, eps=1e-8. See SNRLoss.")
-sisdr = _function(SISDRLoss, "Negated SI-SDR in dB; zero_mean=True, eps=1e-8. See SISDRLoss.")
-sdsdr = _function(SDSDRLoss, "Negated SD-SDR in dB; zero_mean=True, eps=1e-8. See SDSDRLoss.")
-for _f, _name in ((mse, "mse"), (l1, "l1"), (esr, "esr"), (dc, "dc"), (logcosh, "logcosh"),
-                  (snr, "snr"), (sisdr, "sisdr"), (sdsdr, "sdsdr")):
-    _f.__name__ = _f.__qualname__ = _name
+mse = _function(MSELoss, "mse", "MSE (mean over channels and samples); see MSELoss.")
+l1 = _function(L1Loss, "l1", "Mean absolute error; see L1Loss.")
+esr = _function(ESRLoss, "esr", "Error-to-signal ratio; eps=1e-8. See ESRLoss.")
+dc = _function(DCLoss, "dc", "DC error; eps=1e-8. See DCLoss.")
+logcosh = _function(LogCoshLoss, "logcosh", "Log-cosh loss; a=1.0, eps=1e-8. See LogCoshLoss.")
+snr = _function(SNRLoss, "snr", "Negated SNR in dB; zero_mean=True, eps=1e-8. See SNRLoss.")
+sisdr = _function(SISDRLoss, "sisdr",
+                  "Negated SI-SDR in dB; zero_mean=True, eps=1e-8. See SISDRLoss.")
+sdsdr = _function(SDSDRLoss, "sdsdr",
+                  "Negated SD-SDR in dB; zero_mean=True, eps=1e-8. See SDSDRLoss.")

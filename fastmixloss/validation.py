@@ -4,16 +4,26 @@ Signals are never modified: an array is copied only when the kernels cannot read
 it is (another dtype, byte order or memory layout).
 """
 
+import difflib
+import functools
+import inspect
 import numbers
 import operator
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import KeywordError, ParameterError
 
 REDUCTIONS = ("mean", "sum", "none")
 OUTPUTS = ("loss", "full")
 COMPAT_MODES = (None, "auraloss")
+
+# Sizes go into int64 arithmetic in the kernels: a larger value cannot describe anything.
+MAX_SIZE = 2 ** 62
+
+# More channels than this is taken as a channel-last (T, C) array or a batch of mono
+# signals passed as (B, T), never silently computed on the wrong axis (README, Usage).
+MAX_CHANNELS = 32
 
 
 # ---------------------------------------------------------------------------- parameters
@@ -25,7 +35,20 @@ def positive_int(name, value):
     value = operator.index(value)
     if value <= 0:
         raise ParameterError(f"{name}={value!r} must be a positive integer")
+    if value > MAX_SIZE:
+        raise ParameterError(f"{name}={value!r} is larger than the largest size "
+                             f"fastmixloss handles, 2**62")
     return value
+
+
+def flag(name, value):
+    """True/False (Python or NumPy bool, or the ints 0 and 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, np.ndarray) \
+            and value in (0, 1):
+        return bool(value)
+    raise ParameterError(f"{name}={value!r} must be True or False")
 
 
 def finite_float(name, value, *, minimum=None, strictly_positive=False):
@@ -47,7 +70,8 @@ def weight(name, value):
 
 
 def choice(name, value, options):
-    if value not in options:
+    # only None and strings are compared: an array would make `in` ambiguous
+    if not (value is None or isinstance(value, str)) or value not in options:
         raise ParameterError(
             f"{name}={value!r} is not one of {', '.join(repr(o) for o in options)}")
     return value
@@ -64,7 +88,11 @@ def sequence(name, values):
     """A non-empty sequence (its items are checked by the caller)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ParameterError(f"{name}={values!r} must be a sequence of positive integers")
-    values = tuple(values)
+    try:
+        values = tuple(values)
+    except Exception as exc:   # e.g. a 0-d array, an iterator that raises
+        raise ParameterError(
+            f"{name}={values!r} must be a sequence of positive integers") from exc
     if not values:
         raise ParameterError(f"{name}={values!r} must name at least one resolution")
     return values
@@ -132,6 +160,7 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
         raise ParameterError(f"est and ref are empty (shape {est_array.shape})")
     ndim = est_array.ndim
     shape3 = (1,) * (3 - ndim) + est_array.shape
+    check_layout(shape3, ndim)
     if channels is not None and shape3[1] != channels:
         raise ParameterError(
             f"this loss needs {channels} channels; est and ref have shape "
@@ -140,6 +169,29 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
     est3 = np.ascontiguousarray(est_array, dtype=dtype).reshape(shape3)
     ref3 = np.ascontiguousarray(ref_array, dtype=dtype).reshape(shape3)
     return est3, ref3, ndim
+
+
+def check_layout(shape3, ndim):
+    """ParameterError where the channel axis cannot hold channels: more than MAX_CHANNELS,
+    or more channels than samples. A channel-last (T, C) array, as soundfile.read returns
+    it, always trips this once T > MAX_CHANNELS, so it is never read as T channels.
+
+    shape3: the (B, C, T) shape; ndim: the caller's ndim (1, 2 or 3).
+    """
+    n_channels, length = shape3[1], shape3[2]
+    if ndim < 2 or (n_channels <= MAX_CHANNELS and n_channels <= length):
+        return
+    shape = tuple(shape3[3 - ndim:])
+    if ndim == 2:
+        fixes = ("pass x.T if the array is channel-last (samples, channels), as "
+                 "soundfile.read returns it; for a batch of mono signals pass x[:, None, :]")
+    else:
+        fixes = ("pass np.moveaxis(x, -1, -2) if the arrays are channel-last "
+                 "(items, samples, channels)")
+    raise ParameterError(
+        f"est and ref have shape {shape}, which reads as {n_channels} channels of {length} "
+        f"samples; fastmixloss takes (T,), (C, T) or (B, C, T) with at most "
+        f"{MAX_CHANNELS} channels and no more channels than samples: {fixes}")
 
 
 def raise_if_nonfinite(est3, ref3, rows=None):
@@ -166,3 +218,52 @@ def raise_if_nonfinite(est3, ref3, rows=None):
                 f"{name} contains {flat[index]} at item {item}, channel {channel}, sample "
                 f"{sample}; pass finite signals, or check_finite=False to skip this check "
                 "(the loss is then NaN or Inf)")
+
+
+# ------------------------------------------------------------------------------ keywords
+
+# Keywords of auraloss (and PyTorch) that fastmixloss spells differently or does not take:
+# the error says what to write instead.
+PORTING_HINTS = {
+    "input": "pass the estimate as est, the first argument (auraloss's input)",
+    "target": "pass the reference as ref, the second argument (auraloss's target)",
+    "sample_rate": "fastmixloss has no mel, chroma or perceptual weighting, which are what "
+                   "auraloss uses sample_rate for; leave it out",
+    "scale": "mel and chroma scales are not offered; leave it out",
+    "n_bins": "mel and chroma scales are not offered; leave it out",
+    "perceptual_weighting": "perceptual weighting is not offered; leave it out",
+    "scale_invariance": "scale invariance is not offered; leave it out",
+    "w_phs": "the phase term is not offered; leave it out",
+}
+
+
+def unknown_keyword(function_name, keyword, known):
+    """The KeywordError for `function_name(..., keyword=...)`."""
+    hint = PORTING_HINTS.get(keyword)
+    if hint is None:
+        close = difflib.get_close_matches(keyword, sorted(known), n=1)
+        hint = (f"did you mean {close[0]}?" if close
+                else f"it takes {', '.join(sorted(known))}")
+    return KeywordError(
+        f"{function_name}() got an unexpected keyword argument {keyword!r}: {hint}")
+
+
+def keywords_checked(function_name, known=None):
+    """Decorator: an unknown keyword raises unknown_keyword naming `function_name`,
+    instead of Python's bare TypeError (or one naming an internal class). `known`: the
+    accepted keywords, by default those of the decorated function's signature."""
+    def wrap(fn):
+        names = known
+        if names is None:
+            names = {p.name for p in inspect.signature(fn).parameters.values()
+                     if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} - {"self"}
+        names = frozenset(names)
+
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            for keyword in kwargs:
+                if keyword not in names:
+                    raise unknown_keyword(function_name, keyword, names)
+            return fn(*args, **kwargs)
+        return checked
+    return wrap

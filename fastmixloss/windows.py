@@ -62,11 +62,15 @@ def window_values(window, win_length):
     name = window_name(window)
     if isinstance(name, str):
         return _BUILDERS[name](win_length).astype(np.float64)
-    values = np.asarray(name)
+    try:
+        values = np.asarray(name)
+    except Exception as exc:   # a ragged list, an object that refuses conversion
+        raise ParameterError(f"window={window!r} could not be read as an array of "
+                             f"{win_length} values: {exc}") from exc
     if values.dtype.kind not in "fiu" or values.shape != (win_length,):
         raise ParameterError(
             f"window array has shape {values.shape} and dtype {values.dtype}; expected "
-            f"{win_length} real values (win_length={win_length})")
+            f"{win_length} real values (win_length={win_length}), or a window name")
     values = values.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise ParameterError("window array contains NaN or Inf")

@@ -187,3 +187,148 @@ def test_mixed_dtypes_compute_in_float64():
 
 def test_lists_are_accepted():
     assert fm.mse([0.0, 1.0, 2.0], [0.0, 1.0, 4.0]) == pytest.approx(4 / 3)
+
+
+# ------------------------------------------------ arguments that used to escape as other errors
+
+SPECTRAL_CLASSES = [fm.STFTLoss, fm.MultiResolutionSTFTLoss, fm.SumAndDifferenceSTFTLoss]
+TIME_FUNCTIONS = [fm.mse, fm.l1, fm.esr, fm.dc, fm.logcosh, fm.snr, fm.sisdr, fm.sdsdr]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(hop_size=2 ** 64), r"hop_size=18446744073709551616 is larger"),
+    (dict(fft_size=np.uint64(2 ** 63)), r"fft_size=.*larger"),
+    (dict(window=[[1, 2], [3]]), r"window=\[\[1, 2\], \[3\]\] could not be read"),
+    (dict(window=None), r"window array has shape \(\)"),
+    (dict(reduction=np.array(["mean", "sum"])), r"reduction=array\("),
+    (dict(output=["loss"]), r"output=\['loss'\]"),
+    (dict(compat=np.array([None])), r"compat=array"),
+    (dict(check_finite=np.array([1, 2])), r"check_finite=array\(\[1, 2\]\) must be True"),
+    (dict(check_finite="yes"), r"check_finite='yes'"),
+    (dict(device=np.array(["cpu"])), r"device=array"),
+    (dict(mag_distance=np.array(["L1"])), r"mag_distance=array"),
+])
+def test_odd_parameter_values_are_parameter_errors(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        fm.stft_loss(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(reduction=np.array(["mean", "sum"])), r"reduction=array"),
+    (dict(check_finite=np.array([1, 2])), r"check_finite=array"),
+    (dict(zero_mean=np.array([True, False])), r"zero_mean=array"),
+    (dict(compat=["auraloss"]), r"compat=\['auraloss'\]"),
+    (dict(device={"cpu"}), r"device=\{'cpu'\}"),
+])
+def test_odd_time_parameter_values_are_parameter_errors(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        fm.sisdr(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize("loss", [fm.mrstft_loss, fm.sum_and_difference_loss])
+def test_resolution_lists_with_odd_values(loss):
+    with pytest.raises(ParameterError, match=r"hop_sizes\[0\]=18446744073709551616"):
+        loss(X, Y, hop_sizes=(2 ** 64, 240, 50))
+    with pytest.raises(ParameterError, match=r"fft_sizes=array\(5\) must be a sequence"):
+        loss(X, Y, fft_sizes=np.array(5))
+
+
+@pytest.mark.parametrize("loss", TIME_FUNCTIONS)
+def test_unknown_time_keyword_names_the_function_called(loss):
+    with pytest.raises(ParameterError,
+                       match=rf"fastmixloss\.{loss.__name__}\(\) got an unexpected keyword "
+                             r"argument 'zero_men'") as info:
+        loss(X, Y, zero_men=True)
+    assert isinstance(info.value, TypeError)   # what Python raises for one, too
+    assert "_TimeLoss" not in str(info.value)
+
+
+def test_unknown_keyword_of_a_class_names_the_class():
+    with pytest.raises(fm.KeywordError, match=r"fastmixloss\.SISDRLoss\(\) got .*'zero_men'"):
+        fm.SISDRLoss(zero_men=True)
+    with pytest.raises(fm.KeywordError, match=r"fastmixloss\.MSELoss\(\) got .*'eps'"):
+        fm.MSELoss(eps=1.0)
+    with pytest.raises(fm.KeywordError, match=r"did you mean fft_sizes\?"):
+        fm.MultiResolutionSTFTLoss(fft_size=(512,))
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+@pytest.mark.parametrize("keyword,hint", [("input", "pass the estimate as est"),
+                                          ("target", "pass the reference as ref"),
+                                          ("sample_rate", "fastmixloss has no mel")])
+def test_auraloss_spellings_name_the_fastmixloss_spelling(loss, keyword, hint):
+    kwargs = {keyword: 44100 if keyword == "sample_rate" else X}
+    with pytest.raises(fm.KeywordError, match=rf"'{keyword}': {hint}"):
+        if keyword == "sample_rate":
+            loss(X, Y, **kwargs)
+        else:
+            loss(X, **kwargs) if keyword == "target" else loss(ref=Y, **kwargs)
+
+
+@pytest.mark.parametrize("cls", SPECTRAL_CLASSES + [fm.SISDRLoss])
+def test_class_call_with_auraloss_keywords(cls):
+    with pytest.raises(fm.KeywordError, match=r"loss\(est, ref\)\(\) got .*'input'"):
+        cls()(input=X, target=Y)
+    with pytest.raises(fm.KeywordError, match=r"'sample_rate': fastmixloss has no mel"):
+        cls(sample_rate=44100)
+
+
+def test_every_resolution_is_checked_before_any_kernel(monkeypatch):
+    from fastmixloss import backend
+    calls = []
+    monkeypatch.setattr(backend.CpuBackend, "stft_term_sums",
+                        staticmethod(lambda *a: calls.append(a)))
+    with pytest.raises(ParameterError, match="too short for the resolution fft_size=8192"):
+        fm.mrstft_loss(X, Y, fft_sizes=(512, 8192), hop_sizes=(128, 2048),
+                       win_lengths=(512, 8192))
+    with pytest.raises(ParameterError, match="too short for the resolution fft_size=8192"):
+        fm.sum_and_difference_loss(X, Y, fft_sizes=(512, 2048, 8192),
+                                   hop_sizes=(128, 512, 2048), win_lengths=(512, 2048, 8192))
+    assert calls == []
+
+
+# --------------------------------------------------------------------------- channel layout
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+def test_channel_last_stereo_is_refused_with_the_fix(loss):
+    stereo = np.ascontiguousarray(X[0].T)   # (3000, 2), as soundfile.read returns it
+    with pytest.raises(ParameterError, match=r"shape \(3000, 2\), which reads as 3000 "
+                                             r"channels.*pass x\.T"):
+        loss(stereo, 0.5 * stereo)
+    batched = np.ascontiguousarray(np.moveaxis(X, -1, -2))   # (2, 3000, 2)
+    with pytest.raises(ParameterError, match=r"np\.moveaxis\(x, -1, -2\)"):
+        loss(batched, 0.5 * batched)
+
+
+@pytest.mark.parametrize("loss", [fm.mse, fm.sisdr, fm.mrstft_loss])
+def test_batch_of_mono_signals_needs_a_channel_axis(loss):
+    mono_batch = np.random.default_rng(1).standard_normal((40, 3000))
+    with pytest.raises(ParameterError, match=r"40 channels.*at most 32.*x\[:, None, :\]"):
+        loss(mono_batch, mono_batch)
+    assert np.shape(loss(mono_batch[:, None, :], mono_batch[:, None, :],
+                         reduction="none")) == (40,)
+
+
+def test_short_channel_last_arrays_are_refused_too():
+    # (20, 2): 20 "channels" of 2 samples, more channels than samples
+    with pytest.raises(ParameterError, match=r"20 channels of 2 samples"):
+        fm.mse(np.ones((20, 2)), np.zeros((20, 2)))
+
+
+def test_32_channels_are_accepted():
+    x = np.random.default_rng(2).standard_normal((32, 500))
+    assert fm.mse(x, 0 * x) == pytest.approx((x ** 2).mean())
+
+
+# ------------------------------------------------------------------------------ the package
+
+def test_submodules_are_reachable_and_import_stays_light():
+    import subprocess
+    import sys
+    code = ("import sys, fastmixloss as fm; assert 'numba' not in sys.modules; "
+            "assert 'fastmixloss.reference' not in sys.modules; "
+            "assert callable(fm.reference.sisdr); assert callable(fm.cuda.is_available); "
+            "assert 'cuda' in dir(fm)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        fm.nonexistent
