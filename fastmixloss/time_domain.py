@@ -12,12 +12,27 @@ import numpy as np
 
 from . import backend as backends
 from . import validation as check
+from .errors import ParameterError
+from .kernels import layout
 from .kernels.layout import (SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y,
                              SUM_YY)
 
 
+# The one-pass sums give each energy as a sum of larger terms. Their rounding error is
+# taken as at most 1e-12 of the terms' magnitude; where a quantity is smaller than
+# CANCELLATION times that magnitude it would keep fewer than 10 digits, and the row is
+# recomputed from its own means (kernels/time.exact_energies).
+CANCELLATION = 1e-2
+
+# Rows whose squares overflow float64 are recomputed scaled by a power of two that brings
+# their largest sample to about 2**RESCALED_EXPONENT: the squares then fit, and eps stays
+# as negligible as it was at the original scale (it is scaled with them).
+RESCALED_EXPONENT = 100
+
+
 class _Sums:
-    """Per-row energies from the kernel's shifted sums (all float64 arrays of shape (N,))."""
+    """Per-row energies from the kernel's shifted sums (all float64 arrays of shape (N,)),
+    each with the magnitude of the terms it was computed from (`*_bound`)."""
 
     def __init__(self, totals, shifts, length):
         k_y = shifts[:, SHIFT_Y]
@@ -26,19 +41,59 @@ class _Sums:
         s_d, s_dd, s_dy = totals[:, SUM_D], totals[:, SUM_DD], totals[:, SUM_DY]
         self.length = length
         self.abs_d = totals[:, SUM_ABS_D]
-        # raw sums of d = est - ref and y = ref
-        self.d = s_d + length * k_d
-        self.dd = s_dd + 2 * k_d * s_d + length * k_d * k_d
-        self.yy = s_yy + 2 * k_y * s_y + length * k_y * k_y
-        self.dy = s_dy + k_y * s_d + k_d * s_y + length * k_d * k_y
-        # the same with each signal's mean removed
-        self.dd_centred = s_dd - s_d * s_d / length
-        self.yy_centred = s_yy - s_y * s_y / length
-        self.dy_centred = s_dy - s_d * s_y / length
+        with np.errstate(all="ignore"):   # huge input overflows here; the caller checks
+            # raw sums of d = est - ref and y = ref
+            self.d = s_d + length * k_d
+            self.d_bound = np.abs(s_d) + length * np.abs(k_d)
+            self.dd = s_dd + 2 * k_d * s_d + length * k_d * k_d
+            self.dd_bound = s_dd + 2 * np.abs(k_d * s_d) + length * k_d * k_d
+            self.yy = s_yy + 2 * k_y * s_y + length * k_y * k_y
+            self.yy_bound = s_yy + 2 * np.abs(k_y * s_y) + length * k_y * k_y
+            self.dy = s_dy + k_y * s_d + k_d * s_y + length * k_d * k_y
+            self.dy_bound = (np.abs(s_dy) + np.abs(k_y * s_d) + np.abs(k_d * s_y)
+                             + length * np.abs(k_d * k_y))
+            # the same with each signal's mean removed
+            self.dd_centred = s_dd - s_d * s_d / length
+            self.yy_centred = s_yy - s_y * s_y / length
+            self.dy_centred = s_dy - s_d * s_y / length
+            self.dy_centred_bound = np.abs(s_dy) + np.abs(s_d * s_y) / length
+        self.dd_centred_bound = s_dd
+        self.yy_centred_bound = s_yy
 
 
-def _negated_db(num, den, eps):
-    return -10.0 * np.log10(num / (den + eps) + eps)
+def _negated_db(num, den, eps, log_gain=None):
+    """-10 log10(num / (den + eps) + eps). Where `log_gain` (per row) is not zero, num and
+    den were computed scaled down by exp(-log_gain) and the formula runs in the log
+    domain, so a ratio beyond float64's range still gives its finite dB value."""
+    values = -10.0 * np.log10(num / (den + eps) + eps)
+    if log_gain is not None and np.any(log_gain):
+        rows = log_gain != 0
+        ln_eps = np.log(eps)
+        ln_ratio = (np.log(num[rows]) + log_gain[rows]
+                    - np.logaddexp(np.log(den[rows]) + log_gain[rows], ln_eps))
+        values[rows] = -10.0 / np.log(10.0) * np.logaddexp(ln_ratio, ln_eps)
+    return values
+
+
+def _mean_log_cosh(d, a, eps):
+    """mean of ln(cosh(a*d) + eps) / a over the last axis, in NumPy, without forming a*d
+    where it would overflow (the kernel's formula, rearranged; for rows the kernel
+    cannot sum in range)."""
+    d = np.abs(d)
+    n = d.shape[-1]
+    small = d < 20.0 / a
+    with np.errstate(all="ignore"):
+        near = np.log(np.cosh(a * np.where(small, d, 0.0)) + eps) / a
+        far = d - (np.log(2.0) - np.log1p(np.exp(-2.0 * a * np.where(small, 0.0, d)))) / a
+    return np.sum(np.where(small, near, far) / n, axis=-1)
+
+
+def _host_rows(rows2, indices):
+    """Copies of some rows of an (N, T) array, on the host (rows2 may live on a GPU)."""
+    if isinstance(rows2, np.ndarray):
+        return rows2[indices]
+    device = getattr(rows2, "array", rows2)
+    return np.stack([np.asarray(device[int(i)].copy_to_host()) for i in indices])
 
 
 class _TimeLoss:
@@ -65,24 +120,53 @@ class _TimeLoss:
         est3, ref3, ndim = backend.as_signal_pair(est, ref,
                                                   require_batch=self.compat == "auraloss")
         check.check_layout(est3.shape, ndim)
-        n_items, n_channels, length = est3.shape
-        rows_e = est3.reshape(-1, length)
-        rows_r = ref3.reshape(-1, length)
-        per_row, row_totals = self._per_row(backend, rows_e, rows_r)
-        if self.check_finite:
-            # A NaN or Inf sample makes its row's sums non-finite, so one pass both
-            # computes and checks; only rows that went bad are scanned for the message.
-            finite = np.isfinite(row_totals.reshape(len(per_row), -1)).all(axis=1)
-            if not finite.all():
-                backend.raise_if_nonfinite(est3, ref3, rows=np.flatnonzero(~finite))
+        n_items, n_channels, _ = est3.shape
+        per_row = self._per_row(backend, est3, ref3)
         return self._reduce(per_row.reshape(n_items, n_channels))
 
-    def _per_row(self, backend, est, ref):
-        totals, shifts = backend.time_sums(est, ref)
-        return self._from_sums(_Sums(totals, shifts, est.shape[1])), totals
+    def _per_row(self, backend, est3, ref3):
+        """(N,) values from the sums of the kernel pass."""
+        length = est3.shape[-1]
+        rows_e, rows_r = est3.reshape(-1, length), ref3.reshape(-1, length)
+        values = self._from_sums(_Sums(*backend.time_sums(rows_e, rows_r), length))
+        bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
+        overflowed = ~np.isfinite(values) & ~bad_input
+        if overflowed.any():
+            self._refuse_huge(est3, ref3, overflowed)
+        return values
+
+    def _nonfinite_input(self, backend, est3, ref3, suspects):
+        """Of the rows in the mask `suspects` (sums or values came out non-finite), those
+        whose input holds a NaN or Inf. A NaN or Inf sample makes its row's sums
+        non-finite, so one pass both computes and checks: only suspects are scanned.
+        With check_finite, such a row raises ParameterError naming the sample."""
+        rows = np.flatnonzero(suspects)
+        found = np.zeros(suspects.shape, dtype=bool)
+        if rows.size == 0:
+            return found
+        if self.check_finite:
+            backend.raise_if_nonfinite(est3, ref3, rows=rows)
+            return found
+        length = est3.shape[-1]
+        for rows2 in (est3.reshape(-1, length), ref3.reshape(-1, length)):
+            found[rows] |= ~np.isfinite(_host_rows(rows2, rows)).all(axis=1)
+        return found
+
+    def _refuse_huge(self, est3, ref3, overflowed):
+        row = int(np.flatnonzero(overflowed)[0])
+        item, channel = divmod(row, est3.shape[1])
+        length = est3.shape[-1]
+        peak = max(float(np.abs(_host_rows(x.reshape(-1, length), [row])).max())
+                   for x in (est3, ref3))
+        raise ParameterError(
+            f"{type(self).__name__}: item {item}, channel {channel} holds samples up to "
+            f"{peak:.3g}, whose squares or sums overflow float64 (about 1.8e308): this "
+            f"loss's value cannot be represented. Scale both signals down (the "
+            f"scale-invariant esr, dc, snr, sisdr and sdsdr compute at any finite scale)")
 
     def _reduce(self, values):
-        """values: (B, C). Per item: mean over channels. auraloss keeps (B, C) instead."""
+        """values: (B, C). Per item: mean over channels. auraloss keeps (B, C) instead.
+        A NaN (an undefined channel) propagates to its item and to the mean or sum."""
         if self.compat == "auraloss":
             if self.reduction == "none":
                 return values
@@ -110,28 +194,6 @@ class L1Loss(_TimeLoss):
         return s.abs_d / s.length
 
 
-class ESRLoss(_TimeLoss):
-    """Error-to-signal ratio: sum((ref - est)**2) / (sum(ref**2) + eps), per channel."""
-
-    def __init__(self, eps=1e-8, **kwargs):
-        super().__init__(**kwargs)
-        self.eps = check.finite_float("eps", eps, minimum=0.0)
-
-    def _from_sums(self, s):
-        return s.dd / (s.yy + self.eps)
-
-
-class DCLoss(_TimeLoss):
-    """DC error: mean(ref - est)**2 / (mean(ref**2) + eps), per channel."""
-
-    def __init__(self, eps=1e-8, **kwargs):
-        super().__init__(**kwargs)
-        self.eps = check.finite_float("eps", eps, minimum=0.0)
-
-    def _from_sums(self, s):
-        return (s.d / s.length) ** 2 / (s.yy / s.length + self.eps)
-
-
 class LogCoshLoss(_TimeLoss):
     """(1/a) * ln(cosh(a * (est - ref)) + eps), mean over samples and channels."""
 
@@ -140,54 +202,179 @@ class LogCoshLoss(_TimeLoss):
         self.a = check.finite_float("a", a, strictly_positive=True)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
-    def _per_row(self, backend, est, ref):
-        totals = backend.log_cosh_sums(est, ref, self.a, self.eps)
-        return totals / (self.a * est.shape[1]), totals
+    def _per_row(self, backend, est3, ref3):
+        length = est3.shape[-1]
+        totals = backend.log_cosh_sums(est3.reshape(-1, length), ref3.reshape(-1, length),
+                                       self.a, self.eps)
+        values = totals / self.a / length   # not / (a * length), which overflows for huge a
+        bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
+        overflowed = np.flatnonzero(~np.isfinite(values) & ~bad_input)
+        if overflowed.size:   # a * (est - ref) or the sum left float64's range
+            diff = (_host_rows(est3.reshape(-1, length), overflowed).astype(np.float64)
+                    - _host_rows(ref3.reshape(-1, length), overflowed))
+            values[overflowed] = _mean_log_cosh(diff, self.a, self.eps)
+            if not np.isfinite(values[overflowed]).all():
+                self._refuse_huge(est3, ref3, ~np.isfinite(values) & ~bad_input)
+        return values
 
 
-class _RatioLoss(_TimeLoss):
-    def __init__(self, zero_mean=True, eps=1e-8, **kwargs):
+class _EnergyLoss(_TimeLoss):
+    """Losses that are ratios of a row's energies (ESR, DC, SNR, SI-SDR, SD-SDR).
+
+    Each is undefined where the reference channel's energy (about its mean when centred)
+    is zero: NaN there, except with compat="auraloss", which keeps auraloss's eps-floored
+    value. Rows where the one-pass formulas cancel, or whose squares overflow, are
+    recomputed from their own means (scaled, for the overflow); the ratios do not depend
+    on the scale, so any finite input gives its value.
+    """
+
+    centred = False
+    uses = ("dd", "yy")      # the energies _from_energies reads
+    needs_residual = False   # SI-SDR's |est - alpha*ref|^2
+
+    def __init__(self, eps=1e-8, **kwargs):
         super().__init__(**kwargs)
-        self.zero_mean = check.flag("zero_mean", zero_mean)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
-    def _energies(self, s):
-        """(residual energy for d, reference energy, <d, ref>), centred if zero_mean."""
-        if self.zero_mean:
-            return s.dd_centred, s.yy_centred, s.dy_centred
-        return s.dd, s.yy, s.dy
+    def _one_pass(self, s):
+        """Energies {dd, yy, ey, d} from the sums, and the mask of rows they leave
+        uncertain (cancellation) or undecided (a reference energy that may be zero)."""
+        if self.centred:
+            dd, yy, dy = s.dd_centred, s.yy_centred, s.dy_centred
+            dd_b, yy_b, dy_b = s.dd_centred_bound, s.yy_centred_bound, s.dy_centred_bound
+        else:
+            dd, yy, dy = s.dd, s.yy, s.dy
+            dd_b, yy_b, dy_b = s.dd_bound, s.yy_bound, s.dy_bound
+        with np.errstate(all="ignore"):
+            energies = {"dd": dd, "yy": yy, "ey": dy + yy, "d": s.d}
+            # a zero reference energy is decided by the exact pass, never by rounding
+            uncertain = yy <= CANCELLATION * yy_b
+            if "dd" in self.uses:
+                uncertain |= dd < CANCELLATION * dd_b
+            if "ey" in self.uses:
+                uncertain |= np.abs(energies["ey"]) < CANCELLATION * (dy_b + yy_b)
+            if "d" in self.uses:
+                uncertain |= np.abs(s.d) < CANCELLATION * s.d_bound
+            if self.needs_residual:
+                alpha = energies["ey"] / (yy + self.eps)
+                # |est - alpha*ref|^2 = |d + (1 - alpha) ref|^2: exact while it does not
+                # cancel, which it does for a scaled copy of ref (then recomputed)
+                residual = dd + 2 * (1 - alpha) * dy + (1 - alpha) ** 2 * yy
+                residual_bound = (dd_b + 2 * np.abs((1 - alpha) * dy_b)
+                                  + (1 - alpha) ** 2 * yy_b)
+                uncertain |= residual < CANCELLATION * residual_bound
+                energies["residual"] = residual
+        return energies, uncertain
 
-    def _scale(self, dd, yy, dy):
-        """alpha = <est, ref> / (|ref|^2 + eps), with <est, ref> = <d, ref> + |ref|^2."""
-        return (dy + yy) / (yy + self.eps)
+    def _per_row(self, backend, est3, ref3):
+        length = est3.shape[-1]
+        rows_e, rows_r = est3.reshape(-1, length), ref3.reshape(-1, length)
+        totals, shifts = backend.time_sums(rows_e, rows_r)
+        energies, uncertain = self._one_pass(_Sums(totals, shifts, length))
+        suspects = ~np.isfinite(totals).all(axis=1)
+        for name in self.uses:
+            suspects |= ~np.isfinite(energies[name])
+        bad_input = self._nonfinite_input(backend, est3, ref3, suspects)
+        overflowed = suspects & ~bad_input
+        energies["eps"] = np.full(len(totals), self.eps)
+        energies["log_gain"] = np.zeros(len(totals))
+        silent = np.zeros(len(totals), dtype=bool)
+        redo = np.flatnonzero((uncertain | overflowed) & ~bad_input)
+        if redo.size:
+            silent[redo] = self._recompute(energies, redo, rows_e, rows_r, overflowed)
+        with np.errstate(all="ignore"):
+            values = self._from_energies(energies, length)
+        if self.compat != "auraloss":
+            values[silent] = np.nan
+        return values
+
+    def _recompute(self, energies, rows, rows_e, rows_r, overflowed):
+        """Replace the energies of `rows` by exact_energies; returns their silent mask."""
+        from .kernels.time import exact_energies
+        host_e, host_r = _host_rows(rows_e, rows), _host_rows(rows_r, rows)
+        scales = np.ones(rows.size)
+        for k, row in enumerate(rows):
+            if overflowed[row]:
+                peak = max(np.abs(host_e[k]).max(), np.abs(host_r[k]).max())
+                scales[k] = np.ldexp(1.0, RESCALED_EXPONENT - np.frexp(peak)[1])
+        eps = self.eps * scales * scales
+        exact = exact_energies(host_e, host_r, scales, self.centred, eps,
+                               self.needs_residual)
+        energies["dd"][rows] = exact[:, layout.EXACT_DD]
+        energies["yy"][rows] = exact[:, layout.EXACT_YY]
+        energies["ey"][rows] = exact[:, layout.EXACT_EY]
+        energies["d"][rows] = exact[:, layout.EXACT_D]
+        energies["eps"][rows] = eps
+        energies["log_gain"][rows] = -2.0 * np.log(scales)
+        if self.needs_residual:
+            energies["residual"][rows] = exact[:, layout.EXACT_RESIDUAL]
+        y_min, y_max = exact[:, layout.EXACT_Y_MIN], exact[:, layout.EXACT_Y_MAX]
+        # zero energy: a constant reference when centred, an all-zero one otherwise
+        return (y_min == y_max) if self.centred else ((y_min == 0) & (y_max == 0))
+
+
+class ESRLoss(_EnergyLoss):
+    """Error-to-signal ratio: sum((ref - est)**2) / (sum(ref**2) + eps), per channel.
+    NaN for a channel whose reference is all zeros (compat="auraloss": dd / eps)."""
+
+    def _from_energies(self, e, length):
+        return e["dd"] / (e["yy"] + e["eps"])
+
+
+class DCLoss(_EnergyLoss):
+    """DC error: mean(ref - est)**2 / (mean(ref**2) + eps), per channel.
+    NaN for a channel whose reference is all zeros (compat="auraloss": eps-floored)."""
+
+    uses = ("d", "yy")
+
+    def _from_energies(self, e, length):
+        return (e["d"] / length) ** 2 / (e["yy"] / length + e["eps"])
+
+
+class _RatioLoss(_EnergyLoss):
+    def __init__(self, zero_mean=True, eps=1e-8, **kwargs):
+        super().__init__(eps=eps, **kwargs)
+        self.zero_mean = check.flag("zero_mean", zero_mean)
+
+    @property
+    def centred(self):
+        return self.zero_mean
+
+    @staticmethod
+    def _alpha(e):
+        """alpha = <est, ref> / (|ref|^2 + eps)."""
+        return e["ey"] / (e["yy"] + e["eps"])
 
 
 class SNRLoss(_RatioLoss):
-    """Negated SNR in dB: -10 log10(|ref|^2 / (|est - ref|^2 + eps) + eps)."""
+    """Negated SNR in dB: -10 log10(|ref|^2 / (|est - ref|^2 + eps) + eps).
+    NaN for a channel whose reference has zero energy (about its mean with zero_mean)."""
 
-    def _from_sums(self, s):
-        dd, yy, _ = self._energies(s)
-        return _negated_db(yy, dd, self.eps)
+    def _from_energies(self, e, length):
+        return _negated_db(e["yy"], e["dd"], self.eps, e["log_gain"])
 
 
 class SISDRLoss(_RatioLoss):
-    """Negated scale-invariant SDR in dB, with alpha*ref as the target."""
+    """Negated scale-invariant SDR in dB, with alpha*ref as the target.
+    NaN for a channel whose reference has zero energy (about its mean with zero_mean)."""
 
-    def _from_sums(self, s):
-        dd, yy, dy = self._energies(s)
-        alpha = self._scale(dd, yy, dy)
-        # |est - alpha*ref|^2 = |d + (1 - alpha) ref|^2, with no cancellation when est ~ ref
-        residual = dd + 2 * (1 - alpha) * dy + (1 - alpha) ** 2 * yy
-        return _negated_db(alpha * alpha * yy, residual, self.eps)
+    uses = ("yy", "ey", "residual")
+    needs_residual = True
+
+    def _from_energies(self, e, length):
+        alpha = self._alpha(e)
+        return _negated_db(alpha * alpha * e["yy"], e["residual"], self.eps, e["log_gain"])
 
 
 class SDSDRLoss(_RatioLoss):
-    """Negated scale-dependent SDR in dB: target alpha*ref, residual est - ref unscaled."""
+    """Negated scale-dependent SDR in dB: target alpha*ref, residual est - ref unscaled.
+    NaN for a channel whose reference has zero energy (about its mean with zero_mean)."""
 
-    def _from_sums(self, s):
-        dd, yy, dy = self._energies(s)
-        alpha = self._scale(dd, yy, dy)
-        return _negated_db(alpha * alpha * yy, dd, self.eps)
+    uses = ("dd", "yy", "ey")
+
+    def _from_energies(self, e, length):
+        alpha = self._alpha(e)
+        return _negated_db(alpha * alpha * e["yy"], e["dd"], self.eps, e["log_gain"])
 
 
 def _function(cls, name, doc):

@@ -22,6 +22,9 @@ N_SHIFTS = 2
 SHIFT_Y, SHIFT_D = range(N_SHIFTS)
 # the shifts are the means of a row's first SHIFT_SAMPLES samples
 SHIFT_SAMPLES = 4096
+# per-row energies recomputed from the row's own means, see time.exact_energies
+N_EXACT = 7
+EXACT_DD, EXACT_YY, EXACT_EY, EXACT_D, EXACT_RESIDUAL, EXACT_Y_MIN, EXACT_Y_MAX = range(N_EXACT)
 
 
 class FramePlan(NamedTuple):

@@ -14,7 +14,9 @@ from numba import prange as numba_prange
 
 from .jit import cpu_function, cpu_kernel
 
-from .layout import N_SHIFTS, N_TIME_SUMS, SHIFT_D, SHIFT_SAMPLES, SHIFT_Y  # noqa: F401
+from .layout import (EXACT_D, EXACT_DD, EXACT_EY, EXACT_RESIDUAL, EXACT_Y_MAX,  # noqa: F401
+                     EXACT_Y_MIN, EXACT_YY, N_EXACT, N_SHIFTS, N_TIME_SUMS, SHIFT_D,
+                     SHIFT_SAMPLES, SHIFT_Y)
 
 CHUNK = 1 << 16   # samples per task: small enough to balance threads on a single song
 
@@ -116,3 +118,72 @@ def log_cosh_sums(est, ref, a, eps):
     for task in range(n_tasks):
         totals[task // chunks_per_row] += partial[task]
     return totals
+
+
+# No fast-math in the exact path: reassociating (e - mean_e) - alpha * (y - mean_y) would
+# bring back the cancellation this path exists to avoid.
+@cpu_function(fastmath=frozenset())
+def exact_row_energies(est_row, ref_row, scale, centred, eps, want_residual, out):
+    """Energies of one row from its own means, over two or three passes, into `out`.
+
+    The one-pass sums give each energy as a difference of larger terms (a shift, a
+    closed form for SI-SDR's residual); where that difference cancels, or where squares of
+    huge samples overflow, this recomputes the row: samples times `scale` (a power of two,
+    so exact), minus their means when `centred`, then the sums directly. out holds, at
+    the EXACT_* indices: sum d^2, sum y^2, sum e*y, sum d (d = e - y, raw), SI-SDR's
+    residual sum (e - alpha*y)^2 with alpha = sum e*y / (sum y^2 + eps) (only when
+    want_residual), and ref's minimum and maximum (unscaled).
+    """
+    n = est_row.shape[0]
+    sum_e = 0.0
+    sum_y = 0.0
+    y_min = np.float64(ref_row[0])
+    y_max = y_min
+    for i in range(n):
+        y = np.float64(ref_row[i])
+        y_min = min(y_min, y)
+        y_max = max(y_max, y)
+        sum_e += np.float64(est_row[i]) * scale
+        sum_y += y * scale
+    mean_e = sum_e / n if centred else 0.0
+    mean_y = sum_y / n if centred else 0.0
+    dd = 0.0
+    yy = 0.0
+    ey = 0.0
+    d_sum = 0.0
+    for i in range(n):
+        e = np.float64(est_row[i]) * scale
+        y = np.float64(ref_row[i]) * scale
+        d_sum += e - y
+        e -= mean_e
+        y -= mean_y
+        d = e - y
+        dd += d * d
+        yy += y * y
+        ey += e * y
+    residual = 0.0
+    if want_residual:
+        alpha = ey / (yy + eps)
+        for i in range(n):
+            r = (np.float64(est_row[i]) * scale - mean_e
+                 - alpha * (np.float64(ref_row[i]) * scale - mean_y))
+            residual += r * r
+    out[EXACT_DD] = dd
+    out[EXACT_YY] = yy
+    out[EXACT_EY] = ey
+    out[EXACT_D] = d_sum
+    out[EXACT_RESIDUAL] = residual
+    out[EXACT_Y_MIN] = y_min
+    out[EXACT_Y_MAX] = y_max
+
+
+@cpu_kernel(fastmath=frozenset())
+def exact_energies(est, ref, scales, centred, eps, want_residual):
+    """exact_row_energies for each row of est, ref (N, T): float64 (N, N_EXACT).
+    scales, eps: (N,) float64, one per row. Only rows the one-pass sums could not settle
+    come here, so one thread per row is enough."""
+    out = np.empty((est.shape[0], N_EXACT))
+    for row in numba_prange(est.shape[0]):
+        exact_row_energies(est[row], ref[row], scales[row], centred, eps[row],
+                           want_residual, out[row])
+    return out
