@@ -9,6 +9,7 @@ A backend provides:
   name
   as_signal_pair(est, ref, require_batch, channels) -> (est3, ref3, ndim)
   raise_if_nonfinite(est3, ref3, rows=None)
+  finite_peak(est3, ref3) -> (largest finite |sample|, any NaN/Inf)   (optional)
   check_fft_size(fft_size)  -> raises where this backend cannot transform that size
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
@@ -34,6 +35,13 @@ class CpuBackend:
     @staticmethod
     def raise_if_nonfinite(est3, ref3, rows=None):
         validation.raise_if_nonfinite(est3, ref3, rows=rows)
+
+    @staticmethod
+    def finite_peak(est3, ref3):
+        """(largest finite |sample| of both, any NaN or Inf in either), one pass each."""
+        from .kernels.checks import finite_peak
+        (peak_e, bad_e), (peak_r, bad_r) = finite_peak(est3), finite_peak(ref3)
+        return max(peak_e, peak_r), bool(bad_e or bad_r)
 
     @staticmethod
     def check_fft_size(fft_size):

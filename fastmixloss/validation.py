@@ -194,6 +194,23 @@ def check_layout(shape3, ndim):
         f"{MAX_CHANNELS} channels and no more channels than samples: {fixes}")
 
 
+# The spectral losses square magnitudes of up to 2 * fft_size * |sample| (the sum signal
+# of S/D doubles it) and sum millions of them, in float64; float32 input is also
+# transformed in float32. Below these limits neither can overflow at any fft_size that
+# fits in memory; above them a loss would be NaN or inf, so it is refused.
+SPECTRAL_SAMPLE_LIMIT = {4: 1e30, 8: 1e100}   # by itemsize: float32, float64
+
+
+def raise_if_too_large(peak, dtype):
+    """ParameterError for samples beyond SPECTRAL_SAMPLE_LIMIT of `dtype`."""
+    limit = SPECTRAL_SAMPLE_LIMIT[np.dtype(dtype).itemsize]
+    if peak > limit:
+        raise ParameterError(
+            f"est or ref holds a sample of magnitude {peak:.3g}; the spectral losses take "
+            f"{np.dtype(dtype).name} samples up to {limit:g} (their squared spectra would "
+            f"overflow): scale both signals down")
+
+
 def raise_if_nonfinite(est3, ref3, rows=None):
     """Raise ParameterError naming the first NaN or Inf, looking in est, then ref.
 

@@ -1,5 +1,7 @@
 """STFT, MR-STFT and S/D: the fused kernels against the plain NumPy reference."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -167,3 +169,25 @@ def test_identical_signals_score_exactly_zero_at_full_size(dtype, length):
     assert fm.sum_and_difference_loss(x, x.copy(), fft_sizes=(512, 2048, 8192),
                                       hop_sizes=(128, 512, 2048),
                                       win_lengths=(512, 2048, 8192)) == 0.0
+
+
+# ------------------------------------------------------------------------- huge finite input
+
+@pytest.mark.parametrize("dtype,ok,too_big", [(np.float32, 1e30, 1e31),
+                                              (np.float64, 1e100, 1e101)])
+@pytest.mark.parametrize("which", ["stft", "mrstft", "sd"])
+def test_huge_samples_are_refused_or_finite(dtype, ok, too_big, which):
+    import fastmixloss as fm
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal((1, 2, 20000))
+    est = ref + 0.1 * rng.standard_normal(ref.shape)
+    peak = np.abs(np.concatenate([est, ref])).max()
+    loss = {"stft": fm.stft_loss, "mrstft": fm.mrstft_loss,
+            "sd": lambda e, r: fm.sum_and_difference_loss(
+                e, r, fft_sizes=(512, 2048, 8192), hop_sizes=(128, 512, 2048),
+                win_lengths=(512, 2048, 8192))}[which]
+    scaled_ok = 0.999 * ok / peak   # just under the limit, after float32 rounding
+    got = loss((est * scaled_ok).astype(dtype), (ref * scaled_ok).astype(dtype))
+    assert np.isfinite(got)
+    with pytest.raises(fm.ParameterError, match=re.escape(f"samples up to {too_big / 10:g}")):
+        loss((est * too_big).astype(dtype), (ref * too_big).astype(dtype))

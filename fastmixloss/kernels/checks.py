@@ -32,3 +32,27 @@ def first_nonfinite(signal):
         if found[chunk] >= 0:
             return found[chunk]
     return -1
+
+
+@cpu_kernel(fastmath=frozenset())
+def finite_peak(signal):
+    """(largest |x| over the finite samples, number of NaN or infinite samples) of a
+    contiguous array, in one pass: the spectral losses' size limit and finite check."""
+    flat = signal.reshape(-1)
+    n_chunks = (flat.size + _CHUNK - 1) // _CHUNK
+    peaks = np.zeros(n_chunks)
+    counts = np.zeros(n_chunks, np.int64)
+    for chunk in prange(n_chunks):
+        start = chunk * _CHUNK
+        stop = min(start + _CHUNK, flat.size)
+        peak = 0.0
+        n_bad = 0
+        for i in range(start, stop):
+            x = abs(np.float64(flat[i]))
+            if np.isfinite(x):
+                peak = max(peak, x)
+            else:
+                n_bad += 1
+        peaks[chunk] = peak
+        counts[chunk] = n_bad
+    return peaks.max() if n_chunks else 0.0, counts.sum()
