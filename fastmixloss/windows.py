@@ -37,6 +37,39 @@ _BUILDERS = {
     "kaiser": _kaiser,
     "rectangular": np.ones,
 }
+def _torch_cos(x):
+    """cos of float32 values, correctly rounded to float32. torch's own float32 cos (MKL or
+    SLEEF, by machine) is within one ulp of this and differs on about 3% of window values."""
+    return np.cos(x.astype(np.float64)).astype(np.float32)
+
+
+def _torch_float32(name, length):
+    """The periodic window as torch's float32 window functions compute it: float32
+    arange, a float32 step, each operation rounded to float32 in torch's order (the
+    symmetric window of length + 1, last sample dropped). Exact for bartlett and
+    rectangular; hann, hamming and blackman up to torch's cos (see _torch_cos)."""
+    f32 = np.float32
+    if length == 1 or name == "rectangular":
+        return np.ones(length, f32)
+    size = length + 1
+    n = np.arange(size, dtype=f32)
+    if name in ("hann", "hamming"):
+        alpha, beta = (0.5, 0.5) if name == "hann" else (0.54, 0.46)
+        phase = n * f32(2.0 * np.pi / (size - 1))
+        window = _torch_cos(phase) * f32(-beta) + f32(alpha)
+    elif name == "blackman":
+        phase = n * f32(np.pi / (size - 1))
+        window = ((_torch_cos(phase * f32(4)) * f32(0.08)
+                   - _torch_cos(phase * f32(2)) * f32(0.5)) + f32(0.42))
+    elif name == "bartlett":
+        window = n * f32(2.0 / (size - 1))
+        half = ((size - 1) >> 1) + 1
+        window[half:] = window[half:] * f32(-1) + f32(2)
+    else:   # kaiser: the float64 formula, rounded (torch's float32 Bessel is not mirrored)
+        return _BUILDERS[name](length).astype(f32)
+    return window[:length].astype(f32)
+
+
 _ALIASES = {"hanning": "hann", "boxcar": "rectangular", "rect": "rectangular"}
 
 WINDOW_NAMES = tuple(_BUILDERS)
@@ -55,6 +88,12 @@ def window_name(window):
             f"window={window!r} is not a known window; use one of "
             f"{', '.join(WINDOW_NAMES)} (with or without '_window') or an array")
     return name
+
+
+def torch_window(window, win_length):
+    """A named window's win_length float32 values as torch.<name>_window builds them
+    (what auraloss uses; compat="auraloss")."""
+    return _torch_float32(window_name(window), win_length)
 
 
 def window_values(window, win_length):
@@ -79,6 +118,8 @@ def window_values(window, win_length):
 
 @functools.lru_cache(maxsize=64)
 def _padded_named(name, win_length, fft_size, dtype, float32_window):
+    if float32_window:   # auraloss: torch's float32 window function
+        return _pad(_torch_float32(name, win_length), fft_size, dtype, False)
     return _pad(_BUILDERS[name](win_length), fft_size, dtype, float32_window)
 
 
