@@ -97,7 +97,9 @@ def sum_and_difference_loss(est, ref, w_sum=1.0, w_diff=1.0, compat=False, **kwa
 
 
 # --------------------------------------------------------------------------- time domain
-# Each returns per-item values: the per-channel value averaged over channels.
+# Each returns per-item values: the per-channel value averaged over channels. The ratio
+# losses are NaN for a channel whose reference has zero energy (compat=True: the
+# eps-floored value auraloss returns).
 
 def _per_item(values):
     return values.mean(axis=1)
@@ -117,19 +119,34 @@ def l1(est, ref):
     return _per_item(np.abs(est - ref).mean(axis=-1))
 
 
-def esr(est, ref, eps=EPS):
-    est, ref = _f64(est, ref)
-    return _per_item(((ref - est) ** 2).sum(-1) / ((ref ** 2).sum(-1) + eps))
+def _undefined_as_nan(values, ref, centred, compat):
+    """values (B, C): NaN where the reference channel's energy is zero (about its mean
+    when centred), the rule of fastmixloss's ratio losses; compat keeps auraloss's value."""
+    if compat:
+        return values
+    silent = (np.ptp(ref, axis=-1) == 0) if centred else ~np.any(ref != 0, axis=-1)
+    return np.where(silent, np.nan, values)
 
 
-def dc(est, ref, eps=EPS):
+def esr(est, ref, eps=EPS, compat=False):
     est, ref = _f64(est, ref)
-    return _per_item((ref - est).mean(-1) ** 2 / ((ref ** 2).mean(-1) + eps))
+    values = ((ref - est) ** 2).sum(-1) / ((ref ** 2).sum(-1) + eps)
+    return _per_item(_undefined_as_nan(values, ref, False, compat))
+
+
+def dc(est, ref, eps=EPS, compat=False):
+    est, ref = _f64(est, ref)
+    values = (ref - est).mean(-1) ** 2 / ((ref ** 2).mean(-1) + eps)
+    return _per_item(_undefined_as_nan(values, ref, False, compat))
 
 
 def logcosh(est, ref, a=1.0, eps=EPS):
     est, ref = _f64(est, ref)
-    return _per_item((np.log(np.cosh(a * (est - ref)) + eps) / a).mean(-1))
+    x = a * (est - ref)
+    # ln(cosh(x) + eps), with cosh(x) = (e^x + e^-x) / 2 summed in the log domain so that
+    # large |x| does not overflow
+    log_cosh = np.logaddexp(np.logaddexp(x, -x) - np.log(2.0), np.log(eps) if eps else -np.inf)
+    return _per_item((log_cosh / a).mean(-1))
 
 
 def _centre(est, ref, zero_mean):
@@ -144,19 +161,25 @@ def _neg_db(num, den, eps):
     return -10 * np.log10(num / (den + eps) + eps)
 
 
-def snr(est, ref, zero_mean=True, eps=EPS):
+def snr(est, ref, zero_mean=True, eps=EPS, compat=False):
+    raw = np.asarray(ref, dtype=np.float64)
     est, ref = _centre(est, ref, zero_mean)
-    return _per_item(_neg_db((ref ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps))
+    values = _neg_db((ref ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps)
+    return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
 
-def sisdr(est, ref, zero_mean=True, eps=EPS):
+def sisdr(est, ref, zero_mean=True, eps=EPS, compat=False):
+    raw = np.asarray(ref, dtype=np.float64)
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
     target = alpha * ref
-    return _per_item(_neg_db((target ** 2).sum(-1), ((est - target) ** 2).sum(-1), eps))
+    values = _neg_db((target ** 2).sum(-1), ((est - target) ** 2).sum(-1), eps)
+    return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
 
-def sdsdr(est, ref, zero_mean=True, eps=EPS):
+def sdsdr(est, ref, zero_mean=True, eps=EPS, compat=False):
+    raw = np.asarray(ref, dtype=np.float64)
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
-    return _per_item(_neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps))
+    values = _neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps)
+    return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))

@@ -1,0 +1,178 @@
+"""A bounded, seeded random fuzz of the library's API (issue 9).
+
+Each case draws a loss, a shape, dtypes, memory layouts, signal content (scales from 1e-6
+to 1e6, scaled copies, silent channels, NaN samples, huge samples) and parameters, some
+of them bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last
+arrays). Every case must either raise ParameterError or return the value of
+fastmixloss.reference within SPEC's tolerances; any other outcome fails.
+
+Default: 300 cases (well under a minute once the kernels are cached). The long form:
+    FASTMIXLOSS_FUZZ_CASES=20000 python -m pytest tests/faults/test_api_fuzz.py
+FASTMIXLOSS_FUZZ_SEED picks another stream of cases.
+"""
+
+import collections
+import os
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import ParameterError, reference
+
+N_CASES = int(os.environ.get("FASTMIXLOSS_FUZZ_CASES", "300"))
+SEED = int(os.environ.get("FASTMIXLOSS_FUZZ_SEED", "20261125"))
+TIME = ["mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr"]
+SPECTRAL = ["stft_loss", "mrstft_loss", "sum_and_difference_loss"]
+RATIO = {"esr", "dc", "snr", "sisdr", "sdsdr"}
+
+# a few bad values for any parameter
+BAD_VALUES = [-1, 0, 2 ** 64, 1.5, "x", None, np.array([1, 2]), [[1, 2], [3]], np.nan,
+              np.inf, True, {"a": 1}]
+
+
+def _signals(rng, name):
+    n_channels = 2 if name == "sum_and_difference_loss" or rng.random() < 0.5 else \
+        int(rng.integers(1, 4))
+    spectral = name in SPECTRAL
+    length = int(rng.integers(600 if spectral else 1, 3000))
+    shape = (int(rng.integers(1, 4)), n_channels, length)
+    dtype = np.float32 if rng.random() < 0.4 else np.float64
+    # float32 per-bin logs of near-silent bins differ (SPEC): spectral float32 stays loud
+    log_scale = rng.uniform(-1, 2) if spectral and dtype == np.float32 else rng.uniform(-6, 6)
+    ref = rng.standard_normal(shape) * 10.0 ** log_scale
+    kind = rng.choice(["noisy", "scaled", "identical", "independent"])
+    if kind == "noisy":
+        est = ref * rng.uniform(0.3, 1.5) + rng.standard_normal(shape) * 10.0 ** (
+            log_scale + rng.uniform(-8, 0))
+    elif kind == "scaled":
+        est = ref * 10.0 ** rng.uniform(-2, 2)
+    elif kind == "identical":
+        est = ref.copy()
+    else:
+        est = rng.standard_normal(shape) * 10.0 ** log_scale
+    if rng.random() < 0.1:
+        ref[0, 0] = 0.0 if rng.random() < 0.5 else 0.25   # silent or constant channel
+    if rng.random() < 0.05:
+        (est if rng.random() < 0.5 else ref)[0, -1, length // 2] = np.nan
+    if rng.random() < 0.03:   # beyond the spectral limits, fine in the time domain
+        huge = 1e120 if dtype == np.float64 else 1e32 / max(1.0, np.abs(ref).max())
+        est, ref = est * huge, ref * huge
+    est, ref = est.astype(dtype), ref.astype(dtype)
+    return est, ref
+
+
+def _layout(rng, x):
+    """The same values in an odd layout or shape (never modified by the loss)."""
+    choice = rng.integers(0, 6)
+    if choice == 0:
+        return np.asfortranarray(x)
+    if choice == 1:
+        return x.astype(x.dtype.newbyteorder(">"))
+    if choice == 2:
+        return np.repeat(x, 2, axis=-1)[..., ::2]
+    return x
+
+
+def _parameters(rng, name):
+    params = {}
+    if name in SPECTRAL:
+        if name == "stft_loss":
+            fft = int(2 ** rng.integers(4, 10)) + int(rng.choice([0, 0, 0, 1, 3]))
+            params.update(fft_size=fft, hop_size=int(rng.integers(1, fft + 1)),
+                          win_length=int(rng.integers(1, fft + 1)))
+        elif rng.random() < 0.7:
+            n = int(rng.integers(1, 4))
+            ffts = [int(2 ** rng.integers(4, 10)) for _ in range(n)]
+            params.update(fft_sizes=ffts, hop_sizes=[max(1, f // 4) for f in ffts],
+                          win_lengths=[int(rng.integers(1, f + 1)) for f in ffts])
+        params["window"] = str(rng.choice(["hann", "hamming", "blackman", "bartlett",
+                                           "hann_window"]))
+        params["mag_distance"] = str(rng.choice(["L1", "L2"]))
+        params["w_lin_mag"] = float(rng.choice([0.0, 1.0]))
+    else:
+        if name in ("snr", "sisdr", "sdsdr"):
+            params["zero_mean"] = bool(rng.random() < 0.7)
+        if name == "logcosh":
+            params["a"] = float(10.0 ** rng.uniform(-2, 2))
+    params["reduction"] = str(rng.choice(["mean", "sum", "none"]))
+    params["check_finite"] = bool(rng.random() < 0.9)
+    # one bad parameter in a fifth of the cases
+    if rng.random() < 0.2:
+        key = str(rng.choice(list(params) + ["input", "target", "sample_rate", "frobnicate",
+                                             "device", "compat", "output"]))
+        params[key] = BAD_VALUES[rng.integers(len(BAD_VALUES))]
+    return params
+
+
+def _expected(name, est, ref, params):
+    """Per-item values from fastmixloss.reference (float64 of the same inputs)."""
+    e, r = est.astype(np.float64), ref.astype(np.float64)
+    if name in TIME:
+        keys = {"zero_mean", "a"}
+        return getattr(reference, name)(e, r, **{k: v for k, v in params.items()
+                                                  if k in keys})
+    keys = {"fft_size", "hop_size", "win_length", "fft_sizes", "hop_sizes", "win_lengths",
+            "mag_distance", "w_lin_mag"}
+    kwargs = {k: v for k, v in params.items() if k in keys}
+    window = params.get("window", "hann").replace("_window", "")
+    if name == "stft_loss":
+        return reference.stft_loss(e, r, window_name=window, **kwargs)["loss"]
+    if name == "mrstft_loss":
+        return reference.mrstft_loss(e, r, window_name=window, **kwargs)["loss"]
+    return reference.sum_and_difference_loss(e, r, window_name=window, **kwargs)["loss"]
+
+
+def _reduce(values, reduction):
+    if reduction == "none":
+        return values
+    return values.mean() if reduction == "mean" else values.sum()
+
+
+def run_case(index):
+    """One case: returns its outcome ('value', 'parameter-error'); raises on a failure."""
+    rng = np.random.default_rng([SEED, index])
+    name = TIME[rng.integers(len(TIME))] if rng.random() < 0.5 else \
+        SPECTRAL[rng.integers(len(SPECTRAL))]
+    est, ref = _signals(rng, name)
+    params = _parameters(rng, name)
+    if rng.random() < 0.1:   # channel-last, as soundfile.read returns it
+        est, ref = np.swapaxes(est, -1, -2).copy(), np.swapaxes(ref, -1, -2).copy()
+    if rng.random() < 0.3:   # drop the batch axis (or both)
+        est, ref = est[0], ref[0]
+        if rng.random() < 0.3 and est.shape[0] == 1:
+            est, ref = est[0], ref[0]
+    est_in, ref_in = _layout(rng, est), _layout(rng, ref)
+    snapshots = est_in.copy(), ref_in.copy()
+    try:
+        got = getattr(fm, name)(est_in, ref_in, **params)
+    except ParameterError:
+        return "parameter-error"
+    finally:
+        np.testing.assert_array_equal(est_in, snapshots[0])
+        np.testing.assert_array_equal(ref_in, snapshots[1])
+    shape3 = (1,) * (3 - est.ndim) + est.shape
+    values = _expected(name, est.reshape(shape3), ref.reshape(shape3), params)
+    expected = _reduce(np.asarray(values, dtype=np.float64), params["reduction"])
+    if not params["check_finite"] and (np.isnan(est).any() or np.isnan(ref).any()):
+        return "value"   # documented: NaN or Inf then, not compared
+    float32 = est.dtype == np.float32
+    rtol = 1e-4 if float32 else 1e-9
+    # absolute floors: dB values near 0; losses of near-identical float32 signals
+    atol = (1e-6 if float32 else 1e-9) if name in ("snr", "sisdr", "sdsdr") else \
+        (1e-6 * np.abs(ref).max() ** (2 if name in ("mse",) else 1) if float32 else 1e-12)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    return "value"
+
+
+def test_fuzz_the_api():
+    outcomes = collections.Counter()
+    failures = []
+    for index in range(N_CASES):
+        try:
+            outcomes[run_case(index)] += 1
+        except Exception as exc:   # collect every failure, then report them together
+            failures.append(f"case {index}: {type(exc).__name__}: {str(exc)[:300]}")
+    print(f"fuzz: {N_CASES} cases, seed {SEED}: {dict(outcomes)}, {len(failures)} failed")
+    assert not failures, "\n".join(failures[:20])
+    assert outcomes["value"] > N_CASES // 3 and outcomes["parameter-error"] > 0
