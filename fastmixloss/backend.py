@@ -14,6 +14,8 @@ A backend provides:
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
+  difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: MSE
+      and L1 use time_sums where a backend lacks it)
 """
 
 from . import validation
@@ -58,6 +60,11 @@ class CpuBackend:
     def time_sums(est2, ref2):
         from .kernels.time import time_sums
         return time_sums(est2, ref2)
+
+    @staticmethod
+    def difference_sums(est2, ref2):
+        from .kernels.time import difference_sums
+        return difference_sums(est2, ref2)
 
     @staticmethod
     def log_cosh_sums(est2, ref2, a, eps):

@@ -100,3 +100,26 @@ def test_result_does_not_depend_on_thread_count():
     finally:
         numba.set_num_threads(before)
     assert one == many   # bit for bit: fixed task decomposition and summation order
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_difference_sums_kernel(dtype):
+    from fastmixloss.kernels.time import difference_sums
+    rng = np.random.default_rng(8)
+    est = rng.standard_normal((3, 200_000)).astype(dtype)   # several chunks per row
+    ref = rng.standard_normal((3, 200_000)).astype(dtype)
+    d = est.astype(np.float64) - ref
+    np.testing.assert_allclose(difference_sums(est, ref),
+                               np.stack([(d * d).sum(-1), np.abs(d).sum(-1)], axis=1),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mse", "l1"])
+def test_light_pass_and_shifted_sums_agree(name, monkeypatch):
+    from fastmixloss import backend
+    est, ref = _pair((2, 2, 70000), np.float32, seed=9)
+    light = getattr(fm, name)(est, ref, reduction="none")
+    # a backend without the light pass (as the CUDA one may be) uses the shifted sums
+    monkeypatch.delattr(backend.CpuBackend, "difference_sums")
+    np.testing.assert_allclose(getattr(fm, name)(est, ref, reduction="none"), light,
+                               rtol=1e-12)

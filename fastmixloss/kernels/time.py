@@ -35,17 +35,21 @@ def row_shifts(est_row, ref_row):
 
 
 @cpu_function
-def accumulate_time_sums(est_row, ref_row, start, stop, k_y, k_d):
-    """The shifted sums of one stretch [start, stop) of one row (see N_TIME_SUMS)."""
+def accumulate_time_sums(est_span, ref_span, k_y, k_d):
+    """The shifted sums of one stretch of one row (see N_TIME_SUMS).
+
+    Takes the stretch as 1-D slices and loops from 0: looping over [start, stop) of the
+    whole row instead measured 6x the CPU time (the loop did not stream as well).
+    """
     s_y = 0.0
     s_yy = 0.0
     s_d = 0.0
     s_dd = 0.0
     s_dy = 0.0
     s_abs_d = 0.0
-    for i in range(start, stop):
-        y = np.float64(ref_row[i])
-        d = np.float64(est_row[i]) - y
+    for i in range(est_span.shape[0]):
+        y = np.float64(ref_span[i])
+        d = np.float64(est_span[i]) - y
         s_abs_d += abs(d)
         y -= k_y
         d -= k_d
@@ -55,6 +59,18 @@ def accumulate_time_sums(est_row, ref_row, start, stop, k_y, k_d):
         s_dd += d * d
         s_dy += d * y
     return s_y, s_yy, s_d, s_dd, s_dy, s_abs_d
+
+
+@cpu_function
+def accumulate_differences(est_span, ref_span):
+    """(sum of (est - ref)**2, sum of |est - ref|) over one stretch (1-D slices)."""
+    squares = 0.0
+    absolute = 0.0
+    for i in range(est_span.shape[0]):
+        d = np.float64(est_span[i]) - np.float64(ref_span[i])
+        squares += d * d
+        absolute += abs(d)
+    return squares, absolute
 
 
 @cpu_kernel
@@ -77,7 +93,7 @@ def time_sums(est, ref):
         row = task // chunks_per_row
         start = (task % chunks_per_row) * CHUNK
         stop = min(start + CHUNK, length)
-        sums = accumulate_time_sums(est[row], ref[row], start, stop,
+        sums = accumulate_time_sums(est[row, start:stop], ref[row, start:stop],
                                     shifts[row, SHIFT_Y], shifts[row, SHIFT_D])
         for s in range(N_TIME_SUMS):
             partial[task, s] = sums[s]
@@ -187,3 +203,29 @@ def exact_energies(est, ref, scales, centred, eps, want_residual):
         exact_row_energies(est[row], ref[row], scales[row], centred, eps[row],
                            want_residual, out[row])
     return out
+
+
+@cpu_kernel
+def difference_sums(est, ref):
+    """Per row: (sum of (est - ref)**2, sum of |est - ref|), float64 (N, 2).
+
+    The lighter pass of MSE and L1, which need no shifted sums: two accumulators instead
+    of six keep the loop vectorised and bound by reading the inputs.
+    """
+    n_rows, length = est.shape
+    chunks_per_row = (length + CHUNK - 1) // CHUNK
+    n_tasks = n_rows * chunks_per_row
+    partial = np.empty((n_tasks, 2))
+    for task in numba_prange(n_tasks):
+        row = task // chunks_per_row
+        start = (task % chunks_per_row) * CHUNK
+        stop = min(start + CHUNK, length)
+        squares, absolute = accumulate_differences(est[row, start:stop],
+                                                   ref[row, start:stop])
+        partial[task, 0] = squares
+        partial[task, 1] = absolute
+    totals = np.zeros((n_rows, 2))
+    for task in range(n_tasks):   # fixed order: deterministic for any thread count
+        totals[task // chunks_per_row, 0] += partial[task, 0]
+        totals[task // chunks_per_row, 1] += partial[task, 1]
+    return totals
