@@ -60,6 +60,15 @@ def test_issue_cases(est, ref, expected):
     assert got == pytest.approx(exact("sisdr", est, ref), rel=1e-12)
 
 
+def test_scaled_copy_whose_residual_is_far_below_eps():
+    # found by the API fuzz: the residual (~1e-18) sits under eps, so alpha must be right
+    # to about an ulp; plain float64 sums left it several ulps off (2e-9 relative in dB)
+    ref = np.random.default_rng(13).standard_normal(1446) * 8e5 - 90.0
+    est = ref * 2.6752153799377
+    # the floor: rounding alpha * ref per sample adds ~n * ulp(ref)**2 to the residual
+    assert fm.sisdr(est, ref) == pytest.approx(exact("sisdr", est, ref), rel=1e-10)
+
+
 @given(seed=st.integers(0, 2 ** 32 - 1), log_scale=st.floats(-3, 3),
        log_level=st.floats(-6, 3), log_noise=st.one_of(st.just(None), st.floats(-12, -1)),
        offset=st.sampled_from([0.0, 0.5, -3.0]), zero_mean=st.booleans(),
