@@ -297,7 +297,11 @@ def work_hifigan(src):
             except Exception as exc:
                 case["error"] = _error(exc)
             results.append(case)
-    return dict(torch=torch.__version__, librosa=librosa.__version__, cases=results)
+    return dict(torch=torch.__version__, librosa=librosa.__version__,
+                shims="librosa.filters.mel called with keywords (librosa >= 0.10); torch.stft "
+                      "given return_complex=False (torch 2 requires the argument); "
+                      "nothing else changed",
+                cases=results)
 
 
 def work_bigvgan(src):
@@ -372,12 +376,18 @@ def work_dac(src):
                                 AudioSignal(torch.from_numpy(est), sr),
                                 AudioSignal(torch.from_numpy(ref), sr))))
                     case["values"] = {"loss": _number(total), "per_scale": per_scale}
+                    if dtype == F64:
+                        case["note"] = ("AudioSignal casts float64 audio to float32: the "
+                                        "value is the float32 one")
                     if "mel" in name:
                         case["values"]["times_15_base_yml"] = _number(total) * 15.0
                 except Exception as exc:
                     case["error"] = _error(exc)
                 results.append(case)
     return dict(torch=torch.__version__, audiotools=audiotools.__version__,
+                shims="torchaudio and torch.utils.tensorboard replaced by empty modules at "
+                      "import (audiotools imports them; the STFT and mel code does not use "
+                      "them)",
                 audiotools_origin=audiotools.__file__, cases=results)
 
 
@@ -439,7 +449,11 @@ def work_ddsp(src):
             note="computed in float32 whatever the input dtype (tf_float32)",
             values=dict(loss=float(np.float32(loss.numpy())), mag_per_size=mag_terms,
                         logmag_per_size=logmag_terms)))
-    return dict(tensorflow=tf.__version__, cases=results)
+    return dict(tensorflow=tf.__version__,
+                shims="ddsp does not install on Python 3.11: its stft, compute_mag, "
+                      "safe_log, tf_float32, mean_difference and SpectralLoss.call are "
+                      "written out in work_ddsp with the same TensorFlow calls",
+                cases=results)
 
 
 WORKERS = {"auraloss_0.4.0": work_auraloss, "auraloss_main": work_auraloss,
