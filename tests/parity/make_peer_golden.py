@@ -356,7 +356,9 @@ def work_dac(src):
              ("audiotools_stft_base_yml", at_spectral.MultiScaleSTFTLoss, DAC_STFT,
               "audiotools.metrics.spectral")]
     for name, cls, kwargs, where, in cases:
-        for sr in (44100, 24000):
+        # the STFT loss does not depend on the rate; at 48 kHz the two smallest mel scales
+        # have one empty band each (kept: DAC's clamp makes them contribute 0)
+        for sr in ((44100, 24000, 48000) if "mel" in name else (44100,)):
             for dtype in (F32, F64):
                 est, ref = peer_input(S, dtype)
                 case = dict(name=f"{name}_{sr}", call=f"{where}.{cls.__name__}("
