@@ -151,47 +151,47 @@ def _kwargs_text(kwargs):
 
 # --- workers (each runs in the peer's own interpreter) ------------------------------------
 
-def work_auraloss(src):
+def auraloss_case(name, cls_name, kwargs, inp, dtype, extra):
+    """Run one auraloss case with the auraloss importable now; the stored case dict."""
     import numpy as np
+    import auraloss.freq
+    import torch
+    cls = getattr(auraloss.freq, cls_name)
+    est, ref = peer_input(inp, dtype)
+    case = dict(name=name, call=f"auraloss.freq.{cls_name}({_kwargs_text(kwargs)})(est, ref)",
+                kwargs=kwargs, input=inp, dtype=dtype, sample_rate=kwargs.get("sample_rate"))
+    try:
+        if "numpy_seed" in extra:
+            np.random.seed(extra["numpy_seed"])
+            case["draw"] = (f"np.random.seed({extra['numpy_seed']}) before construction; "
+                            "the resolutions are those of the first forward call "
+                            "(construction draws, then the first forward redraws)")
+        module = cls(**kwargs)
+        with torch.no_grad():
+            out = module(torch.from_numpy(est), torch.from_numpy(ref))
+        if isinstance(out, tuple):
+            case["values"] = dict(zip(TERMS[cls_name], _number(list(out))))
+        else:
+            case["values"] = {"loss": _number(out)}
+        if "numpy_seed" in extra:
+            case["resolutions"] = [dict(fft_size=f.fft_size, hop_size=f.hop_size,
+                                        win_length=f.win_length, window=_window_name(f))
+                                   for f in module.stft_losses]
+    except Exception as exc:  # the peer's failure is a result
+        case["error"] = _error(exc)
+    return case
+
+
+def work_auraloss(src):
     import torch
     torch.set_num_threads(1)
     if src is not None:
         sys.path.insert(0, str(src))
     import auraloss
-    import auraloss.freq
-    origin = auraloss.__file__
-    results = []
-    for name, cls_name, kwargs, inputs, dtypes, extra in AURALOSS_CASES:
-        cls = getattr(auraloss.freq, cls_name)
-        for inp in inputs:
-            for dtype in dtypes:
-                est, ref = peer_input(inp, dtype)
-                case = dict(name=name, call=f"auraloss.freq.{cls_name}({_kwargs_text(kwargs)})"
-                            "(est, ref)", kwargs=kwargs, input=inp, dtype=dtype,
-                            sample_rate=kwargs.get("sample_rate"))
-                try:
-                    if "numpy_seed" in extra:
-                        np.random.seed(extra["numpy_seed"])
-                        case["draw"] = (f"np.random.seed({extra['numpy_seed']}) before "
-                                        "construction; the draws below are those of the "
-                                        "first forward call (construction draws too, "
-                                        "then forward redraws)")
-                    module = cls(**kwargs)
-                    with torch.no_grad():
-                        out = module(torch.from_numpy(est), torch.from_numpy(ref))
-                    if isinstance(out, tuple):
-                        case["values"] = dict(zip(TERMS[cls_name], _number(list(out))))
-                    else:
-                        case["values"] = {"loss": _number(out)}
-                    if "numpy_seed" in extra:
-                        case["resolutions"] = [
-                            dict(fft_size=f.fft_size, hop_size=f.hop_size,
-                                 win_length=f.win_length, window=_window_name(f))
-                            for f in module.stft_losses]
-                except Exception as exc:  # the peer's failure is a result
-                    case["error"] = _error(exc)
-                results.append(case)
-    return dict(origin=origin, torch=torch.__version__, cases=results)
+    results = [auraloss_case(name, cls_name, kwargs, inp, dtype, extra)
+               for name, cls_name, kwargs, inputs, dtypes, extra in AURALOSS_CASES
+               for inp in inputs for dtype in dtypes]
+    return dict(origin=auraloss.__file__, torch=torch.__version__, cases=results)
 
 
 def _window_name(stft_loss):

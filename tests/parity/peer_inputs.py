@@ -7,6 +7,8 @@ dtype)`` rebuilds it. Shapes are (items, channels, samples); every peer that tak
 rows gets them as (items * channels, samples), item-major, as its own code reshapes.
 """
 
+import functools
+
 import numpy as np
 
 from signals import degrade, music
@@ -26,11 +28,20 @@ def recipe(name):
 
 
 def peer_input(name, dtype="float64"):
-    """(estimate, reference), each of shape (items, channels, samples) and dtype."""
+    """(estimate, reference), each of shape (items, channels, samples) and dtype; new
+    arrays on every call."""
+    est, ref = _float64_input(name)
+    return est.astype(dtype), ref.astype(dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _float64_input(name):
+    # the xorshift noise is a Python loop: build each input once per process
     n_items, channels, length, seed = INPUTS[name]
     ref = music(n_items, length, seed=seed, channels=channels)
     est = degrade(ref, seed=seed + 100, amount=0.05)
-    return est.astype(dtype), ref.astype(dtype)
+    est.flags.writeable = ref.flags.writeable = False
+    return est, ref
 
 
 def as_rows(x):
