@@ -109,6 +109,11 @@ AURALOSS_CASES = [
      [S], [F32], {}),
     ("stft_scale_invariance", "STFTLoss", dict(scale_invariance=True, output="full"),
      [M, S], [F32, F64], {}),
+    # rows (2 items x 2 channels) == bins (4 mel bands): auraloss broadcasts alpha over
+    # the bins instead of the rows and returns a value (silently not the per-row scale)
+    ("stft_mel4_scale_invariance_rows_eq_bins", "STFTLoss",
+     dict(sample_rate=44100, scale="mel", n_bins=4, scale_invariance=True, output="full"),
+     [S], [F32], {}),
     ("mrstft_scale_invariance", "MultiResolutionSTFTLoss", dict(MR, scale_invariance=True,
                                                                 output="full"),
      [M], [F32, F64], {}),
