@@ -21,6 +21,8 @@ Setup (throwaway environments; nothing here is a dependency of fastmixloss)::
 
 Inputs are rebuilt from tests/signals.py (tests/parity/peer_inputs.py), so the stored file
 stays small; each case records its recipe, dtype, sample rate and the exact call.
+``--music`` runs the same cases on excerpts of the renders of bench/render_music.py and
+writes them beside the renders (/work/music/peers_golden_music.json), not into the repo.
 """
 
 import argparse
