@@ -130,7 +130,8 @@ def build_parser():
                             "its audio extension)")
     score.add_argument("--pairs", metavar="MANIFEST.csv",
                        help="instead of the folders: a CSV with columns est, ref (and "
-                            "optionally id), paths relative to the manifest")
+                            "optionally id), paths relative to the manifest (default: "
+                            "none, the folders are paired)")
     score.add_argument("--out", default="results.csv", metavar="FILE",
                        help="results file: .csv (default results.csv), .jsonl or .parquet; "
                             "the summary goes beside it as FILE.summary.json (e.g. "

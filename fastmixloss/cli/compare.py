@@ -130,6 +130,15 @@ def run(args):
     except PairError as exc:
         print(f"fastmixloss compare: {stored_text(exc)}", file=sys.stderr)
         return 1
+    if args.plot:
+        from .plot import smallest_size
+        smallest = smallest_size(loaded.ref.shape[0], args.plot_view,
+                                 _plot_resolutions(settings))
+        if size[0] < smallest[0] or size[1] < smallest[1]:
+            raise SystemExit(
+                f"fastmixloss compare: --plot-size {args.plot_size} is too small for the "
+                f"panels of this pair; give at least {smallest[0]}x{smallest[1]} (or "
+                "--plot-view sd or channels for fewer)")
     values, errors = compute(settings, loaded.est, loaded.ref)
     per_channel = per_channel_mrstft(settings, loaded, errors)
     channels, samples = loaded.ref.shape

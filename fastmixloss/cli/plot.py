@@ -78,6 +78,14 @@ def views(est, ref, view="all"):
     return {"sd": combined, "channels": channels, "all": combined + channels}[view]
 
 
+def smallest_size(channels, view, resolutions):
+    """The smallest (width, height) in pixels whose panels still have room: one column
+    for the reference and one per view, one row per resolution (measured: matplotlib's
+    layout gives up below about this)."""
+    columns = 1 + len(views(np.zeros((channels, 1)), np.zeros((channels, 1)), view))
+    return 100 * columns + 140, 130 * len(resolutions) + 60
+
+
 def difference_figure(est, ref, sample_rate, resolutions, size, title="", db_range=None,
                       view="all"):
     """The picture as a matplotlib Figure, and the colour range used (dB).
@@ -105,7 +113,8 @@ def difference_figure(est, ref, sample_rate, resolutions, size, title="", db_ran
                                            + panels):
             ax = axes[row][col]
             # labels on the outer panels only: many panels must fit a small picture
-            ax.tick_params(labelsize="x-small")
+            ax.tick_params(labelsize="x-small", labelleft=col == 0,
+                           labelbottom=row == len(resolutions) - 1)
             if row == 0:
                 ax.set_title(name, fontsize="small")
             if row == len(resolutions) - 1:

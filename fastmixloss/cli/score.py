@@ -345,8 +345,8 @@ def report(summary, out):
     run = summary["this_run"]
     if run["pairs"]:
         lines.append(f"this run: {run['pairs']} pair{'s' if run['pairs'] != 1 else ''} "
-                     f"in {run['seconds']:.2f} s "
-                     f"({run['where']}): {run['pairs_per_second']:.2f} pairs/s, "
+                     f"in {run['seconds']:.2f} s ({run['where']}):\n"
+                     f"  {run['pairs_per_second']:.2f} pairs/s, "
                      f"{run['files_per_second']:.2f} files/s, "
                      f"{run['audio_seconds_per_second']:.1f} s of audio per second")
     else:

@@ -121,13 +121,13 @@ def wait_for_rows(process, out, rows, timeout=60):
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if lines() >= rows + 1:
+        if lines() == rows + 1:
             time.sleep(0.2)   # blocked: nothing more may come
-            assert lines() == rows + 1, "the run did not stop where expected"
-            return
+            if lines() == rows + 1:
+                return
         assert process.poll() is None, f"the run ended early ({process.returncode})"
         time.sleep(0.02)
-    raise AssertionError(f"the run never wrote {rows} rows")
+    raise AssertionError(f"the run never stopped at {rows} rows (it has {lines() - 1})")
 
 
 def run_subprocess(*args, timeout=120, **kwargs):
