@@ -152,7 +152,9 @@ def read_audio(path, role):
         # opening a FIFO or a device blocks, or reads forever: only regular files
         raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        # as bytes: soundfile encodes a str path strictly, which fails for a name that
+        # is not valid UTF-8 (Python holds its bytes as lone surrogates)
+        data, rate = soundfile.read(os.fsencode(path), dtype="float32", always_2d=True)
     except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
         # LibsndfileError carries libsndfile's own reason ("Format not recognised.")
         # in error_string; its str() repeats the path

@@ -182,9 +182,10 @@ class LossSettings:
                     raise KeyboardInterrupt from exc
                 # the signal is a valid one made for this check: whatever the library
                 # raised, it was the parameters it could not take
+                given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
                 raise ParameterError(
-                    f"{name}: the library cannot take these parameters "
-                    f"({type(exc).__name__}: {one_line(exc)}); check them against "
+                    f"{name}: the library cannot take these parameters ({given}): "
+                    f"{type(exc).__name__}: {one_line(exc)}; check them against "
                     f"help(fastmixloss.{LOSS_FUNCTIONS[name]})") from None
             columns.extend(flatten(name, value))
         return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
