@@ -284,6 +284,9 @@ def run(args, settings):
         print(f"fastmixloss score: {exc}\nThe finished rows are in {args.out}; run the "
               "same command again to resume.", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        _close_after_failure(results)
+        raise   # stderr was closed: the command line ends quietly
     except OSError as exc:
         # the results file cannot be written (a full disk, a quota, a file size limit)
         _close_after_failure(results)

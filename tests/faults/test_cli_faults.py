@@ -268,6 +268,31 @@ def test_a_read_only_folder_is_a_one_line_error(tmp_path, cli):
     assert code == 3 and "Permission denied" in err
 
 
+# -- 2's command-line half: a NaN never lands in an OK row ------------------------------
+
+def test_huge_samples_never_give_a_nan_value(tmp_path, cli):
+    """Finite float32 samples near the top of the range: whatever the library does with
+    them (compute them, refuse them, or return NaN), a row holds finite values only, and
+    a loss without its value is named in the error."""
+    rng = np.random.default_rng(6)
+    est, ref = pair_signals(rng)
+    root = str(tmp_path / "data")
+    for name, scale in (("big.wav", 1e37), ("huge.wav", 3e38)):
+        for side, signal_ in (("est", est), ("ref", ref)):
+            scaled = np.clip(signal_.astype(np.float64) * scale, -3.4e38, 3.4e38)
+            write(os.path.join(root, side, name), scaled)
+    out = tmp_path / "r.csv"
+    cli(*score_args(root, out))
+    losses = ("mse", "sisdr", "mrstft", "sd")
+    for name, row in read_csv(out).items():
+        for column, value in row.items():
+            if column.split(".")[0] in losses and value is not None:
+                assert np.isfinite(value), (name, column, value)
+        for loss in losses:
+            if row.get(loss if loss in ("mse", "sisdr") else f"{loss}.loss") is None:
+                assert f"{loss}:" in (row["error"] or ""), (name, loss, row["error"])
+
+
 # -- 11: bad arguments exit 2 ----------------------------------------------------------
 
 @pytest.mark.parametrize("args, words", [
