@@ -335,12 +335,15 @@ def test_parquet_journal_survives_a_kill_and_resumes(tmp_path):
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
-    import importlib.util
     from fastmixloss.cli import score
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     bar = score.progress_bar(3, quiet=False)
     # tqdm is optional: without it, no bar (and a note saying why)
-    has_tqdm = importlib.util.find_spec("tqdm") is not None
+    try:
+        import tqdm  # noqa: F401
+        has_tqdm = True
+    except ImportError:
+        has_tqdm = False
     assert type(bar).__name__ == ("tqdm" if has_tqdm else "_NoBar")
     bar.close()
     assert isinstance(score.progress_bar(3, quiet=True), score._NoBar)
