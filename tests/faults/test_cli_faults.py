@@ -154,6 +154,41 @@ def test_a_fifo_is_an_error_row_not_a_hang(tmp_path):
     assert rows["a.wav"]["error"] is None and rows["c.wav"]["error"] is None
 
 
+def test_a_read_stuck_in_the_file_system_does_not_keep_ctrl_c_waiting(monkeypatch):
+    """A read that never returns (a hung network share): Ctrl-C in the main thread
+    ends the run at once; nothing waits for the stuck reader thread."""
+    import threading
+    import time
+
+    from fastmixloss.cli import score
+    from fastmixloss.cli.audio import Pair
+    from fastmixloss.cli.losses import LossSettings
+    released = threading.Event()
+
+    def stuck(pair, policy):
+        released.wait(timeout=5)   # "forever", within a test
+        raise OSError("released")
+    monkeypatch.setattr(score, "_load", stuck)
+    settings = LossSettings.build(["mse"], {})
+    rows = score.rows_in_process([Pair("a", "a", "a"), Pair("b", "b", "b")], settings, 2)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    start = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            next(rows)
+        rows.close()
+        elapsed = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        released.set()
+    assert elapsed < 2
+
+
 # -- 9: another run's lock, for every format -------------------------------------------
 
 @pytest.mark.parametrize("extension", ["csv", "jsonl", "parquet"])
