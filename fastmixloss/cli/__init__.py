@@ -176,6 +176,13 @@ def main(argv=None):
             code = _run(argv)
             sys.stdout.flush()   # a closed pipe shows here, not at exit
             return code
+        except Exception as exc:   # noqa: BLE001 -- only to recognise an interrupt
+            # Numba may report Ctrl-C inside a kernel as a SystemError caused by it
+            from .losses import caused_by_interrupt
+            if not caused_by_interrupt(exc):
+                raise
+            print("\nfastmixloss: interrupted", file=sys.stderr)
+            return 130
         except KeyboardInterrupt:
             # at start-up (compiling), between pairs or in the final report: the score
             # command saves its rows itself; nothing else needs cleaning up

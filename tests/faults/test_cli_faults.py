@@ -410,6 +410,25 @@ def test_an_interrupt_inside_a_pair_is_not_that_pairs_error(tmp_path, cli, monke
     assert read_csv(out) == read_csv(clean)
 
 
+def test_an_interrupt_inside_a_kernel_in_compare_exits_130(tmp_path, cli, monkeypatch):
+    from fastmixloss.cli import losses
+    root = str(tmp_path / "data")
+    make_good_pairs(root, ["x.wav"])
+    real = losses.loss_value
+
+    def interrupted(name, params, est, ref, device):
+        if est.shape[-1] == 2000:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise SystemError("returned a result with an exception set") from exc
+        return real(name, params, est, ref, device)
+    monkeypatch.setattr(losses, "loss_value", interrupted)
+    code, out, err = cli("compare", f"{root}/est/x.wav", f"{root}/ref/x.wav",
+                         *SPECTRAL_FLAGS)
+    assert code == 130 and "interrupted" in err and out == ""
+
+
 def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
     """A real SIGINT while the run is blocked at a known point (after the third row,
     printing the error of that corrupt pair)."""
