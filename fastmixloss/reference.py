@@ -31,6 +31,28 @@ def window(name, win_length):
     raise ValueError(name)
 
 
+def torch_float32_window(name, win_length):
+    """The window as torch's float32 window functions compute it (auraloss's): the
+    symmetric window of N = win_length + 1 points with every step rounded to float32,
+    cos correctly rounded (torch's own float32 cos may differ by an ulp), last point
+    dropped."""
+    f32 = np.float32
+    if win_length == 1:
+        return np.ones(1, f32)
+    n = np.arange(win_length + 1, dtype=f32)
+    if name == "bartlett":
+        w = n * f32(2.0 / win_length)
+        half = win_length // 2 + 1
+        w[half:] = w[half:] * f32(-1) + f32(2)
+        return w[:-1]
+    cos = lambda x: np.cos(x.astype(np.float64)).astype(f32)   # noqa: E731
+    if name == "blackman":
+        x = n * f32(np.pi / win_length)
+        return ((cos(x * f32(4)) * f32(0.08) - cos(x * f32(2)) * f32(0.5)) + f32(0.42))[:-1]
+    alpha, beta = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46)}[name]
+    return (cos(n * f32(2.0 * np.pi / win_length)) * f32(-beta) + f32(alpha))[:-1]
+
+
 def magnitudes(x, fft_size, hop_size, win_length, window_values, eps=EPS):
     """|STFT| of each row of x (..., T): shape (..., frames, fft_size // 2 + 1)."""
     x = np.asarray(x, dtype=np.float64)
@@ -52,7 +74,9 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     win_length = fft_size if win_length is None else win_length
     if window_values is None:
         window_values = window(window_name, win_length)
-    if compat:   # auraloss builds its window with torch in float32
+    if compat and window_name in ("hann", "hamming", "blackman", "bartlett"):
+        window_values = torch_float32_window(window_name, win_length).astype(np.float64)
+    elif compat:   # an array: auraloss would hold it in float32
         window_values = np.asarray(window_values, dtype=np.float32).astype(np.float64)
     X_est = magnitudes(est, fft_size, hop_size, win_length, window_values, eps)
     X_ref = magnitudes(ref, fft_size, hop_size, win_length, window_values, eps)

@@ -10,9 +10,9 @@ not lose its small error to a difference of two large energies.
 import math
 
 import numpy as np
-from numba import prange as numba_prange
 
 from .jit import cpu_function, cpu_kernel
+from .workers import read_only, run_workers, thread_count
 
 from .layout import (EXACT_D, EXACT_DD, EXACT_EY, EXACT_RESIDUAL, EXACT_Y_MAX,  # noqa: F401
                      EXACT_Y_MIN, EXACT_YY, N_EXACT, N_SHIFTS, N_TIME_SUMS, SHIFT_D,
@@ -73,35 +73,50 @@ def accumulate_differences(est_span, ref_span):
     return squares, absolute
 
 
-@cpu_kernel
 def time_sums(est, ref):
     """Shifted sums per row and the shifts: ((N, N_TIME_SUMS), (N, N_SHIFTS)) float64.
 
-    est, ref: (N, T) arrays of one float dtype. A non-finite input sample makes its row's
-    sums non-finite, which is how the caller detects it without a separate scan.
+    est, ref: (N, T) C-contiguous arrays of one float dtype. A non-finite input sample
+    makes its row's sums non-finite, which is how the caller detects it without a
+    separate scan.
     """
     n_rows, length = est.shape
-    chunks_per_row = (length + CHUNK - 1) // CHUNK
-    n_tasks = n_rows * chunks_per_row
+    est, ref = read_only(est), read_only(ref)
+    n_threads = thread_count()
     shifts = np.empty((n_rows, N_SHIFTS))
-    for row in numba_prange(n_rows):
+    run_workers(row_shifts_worker, n_rows, n_threads, est, ref, shifts)
+    chunks_per_row = (length + CHUNK - 1) // CHUNK
+    partial = np.empty((n_rows, chunks_per_row, N_TIME_SUMS))
+    run_workers(time_sums_worker, n_rows * chunks_per_row, n_threads, est, ref, shifts,
+                partial)
+    # fixed order: deterministic for any thread count
+    return partial.sum(axis=1), shifts
+
+
+@cpu_kernel
+def row_shifts_worker(est, ref, shifts, worker, n_workers):
+    """shifts[row] = row_shifts of this worker's rows."""
+    for row in range(worker, est.shape[0], n_workers):
         k_y, k_d = row_shifts(est[row], ref[row])
         shifts[row, SHIFT_Y] = k_y
         shifts[row, SHIFT_D] = k_d
-    partial = np.empty((n_tasks, N_TIME_SUMS))
-    for task in numba_prange(n_tasks):
+
+
+@cpu_kernel
+def time_sums_worker(est, ref, shifts, partial, worker, n_workers):
+    """partial[row, chunk] = shifted sums of one CHUNK of one row, for this worker's
+    tasks (task = row * chunks_per_row + chunk)."""
+    n_rows, length = est.shape
+    chunks_per_row = partial.shape[1]
+    for task in range(worker, n_rows * chunks_per_row, n_workers):
         row = task // chunks_per_row
-        start = (task % chunks_per_row) * CHUNK
+        chunk = task % chunks_per_row
+        start = chunk * CHUNK
         stop = min(start + CHUNK, length)
         sums = accumulate_time_sums(est[row, start:stop], ref[row, start:stop],
                                     shifts[row, SHIFT_Y], shifts[row, SHIFT_D])
         for s in range(N_TIME_SUMS):
-            partial[task, s] = sums[s]
-    totals = np.zeros((n_rows, N_TIME_SUMS))
-    for task in range(n_tasks):   # fixed order: deterministic for any thread count
-        for s in range(N_TIME_SUMS):
-            totals[task // chunks_per_row, s] += partial[task, s]
-    return totals, shifts
+            partial[row, chunk, s] = sums[s]
 
 
 @cpu_function
@@ -115,25 +130,65 @@ def log_cosh(x, eps):
     return ax - 0.6931471805599453 + math.log1p(math.exp(-2.0 * ax))
 
 
-@cpu_kernel
 def log_cosh_sums(est, ref, a, eps):
-    """Per row: sum over samples of ln(cosh(a * (est - ref)) + eps), float64 (N,)."""
+    """Per row: sum over samples of ln(cosh(a * (est - ref)) + eps), float64 (N,).
+
+    est, ref: (N, T) C-contiguous arrays of one float dtype; a, eps: floats.
+    """
     n_rows, length = est.shape
     chunks_per_row = (length + CHUNK - 1) // CHUNK
-    n_tasks = n_rows * chunks_per_row
-    partial = np.empty(n_tasks)
-    for task in numba_prange(n_tasks):
+    partial = np.empty((n_rows, chunks_per_row))
+    run_workers(log_cosh_worker, n_rows * chunks_per_row, thread_count(), read_only(est),
+                read_only(ref), float(a), float(eps), partial)
+    return partial.sum(axis=1)
+
+
+@cpu_kernel
+def log_cosh_worker(est, ref, a, eps, partial, worker, n_workers):
+    """partial[row, chunk] = the log-cosh sum of one CHUNK of one row, for this worker's
+    tasks."""
+    n_rows, length = est.shape
+    chunks_per_row = partial.shape[1]
+    for task in range(worker, n_rows * chunks_per_row, n_workers):
         row = task // chunks_per_row
-        start = (task % chunks_per_row) * CHUNK
+        chunk = task % chunks_per_row
+        start = chunk * CHUNK
         stop = min(start + CHUNK, length)
         total = 0.0
         for i in range(start, stop):
             total += log_cosh(a * (np.float64(est[row, i]) - np.float64(ref[row, i])), eps)
-        partial[task] = total
-    totals = np.zeros(n_rows)
-    for task in range(n_tasks):
-        totals[task // chunks_per_row] += partial[task]
-    return totals
+        partial[row, chunk] = total
+
+
+def difference_sums(est, ref):
+    """Per row: (sum of (est - ref)**2, sum of |est - ref|), float64 (N, 2).
+
+    The lighter pass of MSE and L1, which need no shifted sums: two accumulators instead
+    of six keep the loop vectorised and bound by reading the inputs.
+    est, ref: (N, T) C-contiguous arrays of one float dtype.
+    """
+    n_rows, length = est.shape
+    chunks_per_row = (length + CHUNK - 1) // CHUNK
+    partial = np.empty((n_rows, chunks_per_row, 2))
+    run_workers(difference_sums_worker, n_rows * chunks_per_row, thread_count(),
+                read_only(est), read_only(ref), partial)
+    return partial.sum(axis=1)   # fixed order: deterministic for any thread count
+
+
+@cpu_kernel
+def difference_sums_worker(est, ref, partial, worker, n_workers):
+    """partial[row, chunk] = accumulate_differences of one CHUNK of one row."""
+    n_rows, length = est.shape
+    chunks_per_row = partial.shape[1]
+    for task in range(worker, n_rows * chunks_per_row, n_workers):
+        row = task // chunks_per_row
+        chunk = task % chunks_per_row
+        start = chunk * CHUNK
+        stop = min(start + CHUNK, length)
+        squares, absolute = accumulate_differences(est[row, start:stop],
+                                                   ref[row, start:stop])
+        partial[row, chunk, 0] = squares
+        partial[row, chunk, 1] = absolute
 
 
 # No fast-math in the exact path: reassociating (e - mean_e) - alpha * (y - mean_y) would
@@ -216,39 +271,21 @@ def exact_row_energies(est_row, ref_row, scale, centred, eps, want_residual, out
     out[EXACT_Y_MAX] = y_max
 
 
-@cpu_kernel(fastmath=frozenset())
 def exact_energies(est, ref, scales, centred, eps, want_residual):
     """exact_row_energies for each row of est, ref (N, T): float64 (N, N_EXACT).
     scales, eps: (N,) float64, one per row. Only rows the one-pass sums could not settle
-    come here, so one thread per row is enough."""
+    come here, so one task per row is enough."""
     out = np.empty((est.shape[0], N_EXACT))
-    for row in numba_prange(est.shape[0]):
-        exact_row_energies(est[row], ref[row], scales[row], centred, eps[row],
-                           want_residual, out[row])
+    run_workers(exact_energies_worker, est.shape[0], thread_count(), read_only(est),
+                read_only(ref), np.ascontiguousarray(scales, dtype=np.float64), bool(centred),
+                np.ascontiguousarray(eps, dtype=np.float64), bool(want_residual), out)
     return out
 
 
-@cpu_kernel
-def difference_sums(est, ref):
-    """Per row: (sum of (est - ref)**2, sum of |est - ref|), float64 (N, 2).
-
-    The lighter pass of MSE and L1, which need no shifted sums: two accumulators instead
-    of six keep the loop vectorised and bound by reading the inputs.
-    """
-    n_rows, length = est.shape
-    chunks_per_row = (length + CHUNK - 1) // CHUNK
-    n_tasks = n_rows * chunks_per_row
-    partial = np.empty((n_tasks, 2))
-    for task in numba_prange(n_tasks):
-        row = task // chunks_per_row
-        start = (task % chunks_per_row) * CHUNK
-        stop = min(start + CHUNK, length)
-        squares, absolute = accumulate_differences(est[row, start:stop],
-                                                   ref[row, start:stop])
-        partial[task, 0] = squares
-        partial[task, 1] = absolute
-    totals = np.zeros((n_rows, 2))
-    for task in range(n_tasks):   # fixed order: deterministic for any thread count
-        totals[task // chunks_per_row, 0] += partial[task, 0]
-        totals[task // chunks_per_row, 1] += partial[task, 1]
-    return totals
+@cpu_kernel(fastmath=frozenset())
+def exact_energies_worker(est, ref, scales, centred, eps, want_residual, out, worker,
+                          n_workers):
+    """out[row] = exact_row_energies of this worker's rows."""
+    for row in range(worker, est.shape[0], n_workers):
+        exact_row_energies(est[row], ref[row], scales[row], centred, eps[row],
+                           want_residual, out[row])
