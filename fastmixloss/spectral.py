@@ -14,8 +14,9 @@ from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
-from .kernels.layout import FramePlan, frame_count, frames_per_block
+from .kernels.layout import FramePlan, OptionPlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
+from .spectral_options import SpectralOptions
 from .windows import padded_window, window_name, window_values
 
 DEFAULT_FFT_SIZES = (1024, 2048, 512)
@@ -65,7 +66,7 @@ class _SpectralSettings:
     """Validated parameters shared by the three spectral losses."""
 
     def __init__(self, resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance,
-                 eps, reduction, output, compat, check_finite, device):
+                 eps, reduction, output, compat, check_finite, device, options=None):
         self.resolutions = resolutions
         self.window = window_name(window)
         if not isinstance(self.window, str):   # an array must fit every resolution
@@ -90,9 +91,12 @@ class _SpectralSettings:
         full = self.output == "full"   # a breakdown reports every term, weighted or not
         self.log_mode = distance if (full or self.w_log_mag) else layout.NO_TERM
         self.lin_mode = distance if (full or self.w_lin_mag) else layout.NO_TERM
+        self.options = options or SpectralOptions(len(resolutions), compat=self.compat)
+        self.options.check_resolutions(resolutions)   # empty mel bands, SciPy: now
 
-    def term_sums(self, backend, est3, ref3, mix, resolution):
-        """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
+    def term_sums(self, backend, est3, ref3, mix, resolution, index=0):
+        """Kernel sums (B, R, N_TERMS or N_OPTION_TERMS) for resolution `index`, and the
+        counts per row: (values of the magnitude terms, bins of the phase term)."""
         length = est3.shape[-1]
         if length <= resolution.fft_size // 2:
             raise ParameterError(
@@ -108,40 +112,73 @@ class _SpectralSettings:
                          self.log_mode, self.lin_mode, self.eps)
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
-        sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
-        return sums, n_frames * (resolution.fft_size // 2 + 1)
+        n_bins = resolution.fft_size // 2 + 1
+        if not self.options.active:
+            sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
+            return sums, (n_frames * n_bins, n_frames * n_bins)
+        return self._option_sums(backend, est3, ref3, mix, window, plan, index)
 
-    def breakdown(self, sums, bins_per_row, resolution):
-        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS)."""
-        n_items, n_rows, _ = sums.shape
+    def _option_sums(self, backend, est3, ref3, mix, window, plan, index):
+        options = self.options
+        bank = options.filterbank(index, plan.fft_size)
+        n_bins = plan.fft_size // 2 + 1
+        taps = options.taps() if options.perceptual_weighting else _NO_TAPS
+        if options.perceptual_weighting and mix is None:   # the span stage reads a mix
+            mix = np.eye(est3.shape[1], dtype=est3.dtype)
+        option_plan = OptionPlan(0 if bank is None else bank.n_bands, options.log_fac,
+                                 options.log_eps, options.w_phs > 0 or self.output == "full",
+                                 options.perceptual_weighting)
+        n_rows = est3.shape[1] if mix is None else mix.shape[0]
+        alpha = np.ones((est3.shape[0], n_rows))
+        if options.scale_invariance:   # a first pass for each row's optimal scale
+            first = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan,
+                                             bank, taps, alpha)
+            alpha = first[..., layout.DOT] / first[..., layout.SC_DEN]
+        sums = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan, bank,
+                                        taps, alpha)
+        n_values = n_bins if bank is None else bank.n_bands
+        return sums, (plan.n_frames * n_values, plan.n_frames * n_bins)
+
+    def breakdown(self, sums, counts, resolution):
+        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS or N_OPTION_TERMS)
+        and the counts per row from term_sums."""
+        n_items, n_rows, n_terms = sums.shape
+        values_per_row, bins_per_row = counts
         per_item = sums.sum(axis=1)
         if self.compat == "auraloss":   # one spectral convergence for the whole batch
             total = per_item.sum(axis=0)
             sc = np.full(n_items, np.sqrt(total[layout.SC_NUM]) / np.sqrt(total[layout.SC_DEN]))
         else:
             sc = np.sqrt(per_item[:, layout.SC_NUM]) / np.sqrt(per_item[:, layout.SC_DEN])
-        elements = n_rows * bins_per_row
+        elements = n_rows * values_per_row
         log_mag = per_item[:, layout.LOG_DIST] / elements
         lin_mag = per_item[:, layout.LIN_DIST] / elements
+        with_phase = n_terms > layout.PHASE_DIST and (self.options.w_phs > 0
+                                                     or self.output == "full")
+        phs = (per_item[:, layout.PHASE_DIST] / (n_rows * bins_per_row) if with_phase
+               else np.zeros(n_items))
         if self.reduction == "mean":
-            sc, log_mag, lin_mag = sc.mean(), log_mag.mean(), lin_mag.mean()
+            sc, log_mag, lin_mag, phs = sc.mean(), log_mag.mean(), lin_mag.mean(), phs.mean()
         elif self.reduction == "sum":
             if self.compat == "auraloss":
                 # auraloss sums the magnitude terms over elements; its SC stays a ratio
                 sc = sc[0]
                 log_mag = per_item[:, layout.LOG_DIST].sum()
                 lin_mag = per_item[:, layout.LIN_DIST].sum()
+                phs = phs.mean()   # its phase term is torch's mse_loss: always a mean
             else:
-                sc, log_mag, lin_mag = sc.sum(), log_mag.sum(), lin_mag.sum()
-        loss = self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
+                sc, log_mag, lin_mag, phs = sc.sum(), log_mag.sum(), lin_mag.sum(), phs.sum()
+        loss = (self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
+                + self.options.w_phs * phs)
         return STFTBreakdown(_plain(loss), _plain(sc), _plain(log_mag), _plain(lin_mag),
-                             resolution.fft_size, resolution.hop_size, resolution.win_length)
+                             resolution.fft_size, resolution.hop_size, resolution.win_length,
+                             phs=_plain(phs) if with_phase else None)
 
     def multi_resolution(self, backend, est3, ref3, mix, groups):
         """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
         per_group = [[] for _ in groups]
-        for resolution in self.resolutions:
-            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution)
+        for index, resolution in enumerate(self.resolutions):
+            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution, index)
             for parts, rows in zip(per_group, groups):
                 parts.append(self.breakdown(sums[:, rows], bins, resolution))
         return [_mean_over_resolutions(parts) for parts in per_group]
@@ -149,6 +186,7 @@ class _SpectralSettings:
     def prepare(self, est, ref, channels=None):
         """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
         backend = backends.select(self.device, est, ref)
+        self.options.check_device(backend.name)
         for resolution in self.resolutions:   # before any kernel runs
             backend.check_fft_size(resolution.fft_size)
         est3, ref3, _ = backend.as_signal_pair(
@@ -158,6 +196,10 @@ class _SpectralSettings:
         return backend, est3, ref3
 
 
+_NO_TAPS = np.zeros(1)
+_NO_TAPS.flags.writeable = False   # typed as the cached taps: one compiled kernel
+
+
 def _plain(value):
     return float(value) if np.ndim(value) == 0 else value
 
@@ -165,8 +207,9 @@ def _plain(value):
 def _mean_over_resolutions(parts):
     def mean(field):
         return _plain(sum(getattr(p, field) for p in parts) / len(parts))
+    phs = None if parts[0].phs is None else mean("phs")
     return MultiResolutionBreakdown(mean("loss"), mean("sc"), mean("log_mag"),
-                                    mean("lin_mag"), tuple(parts))
+                                    mean("lin_mag"), tuple(parts), phs=phs)
 
 
 class _SpectralLoss:
@@ -208,7 +251,28 @@ class STFTLoss(_SpectralLoss):
         Scan the inputs for NaN and Inf first (default True).
     device : None, "cpu" or "cuda"
         Where to compute. None (default): on the GPU when an input already lives there
-        (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU.
+        (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU. The spectral options
+        below run on the CPU only; device="cuda" refuses them (DeviceError).
+    w_phs : float
+        Weight of the phase term: mean over bins of (angle(X_est) - angle(X))**2, each
+        angle in (-pi, pi] (auraloss's; the difference is not re-wrapped).
+    sample_rate : float
+        In Hz; needed by scale and perceptual_weighting.
+    scale : None, "mel" or "chroma"
+        Apply a filterbank to the floored magnitudes of every frame before every term:
+        librosa.filters.mel (Slaney scale and norm, from fmin to fmax, default the
+        Nyquist frequency) or librosa.filters.chroma with their defaults.
+    n_bins : int or sequence of int
+        Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution.
+    perceptual_weighting : bool
+        Filter both signals with auraloss's 101-tap A-weighting FIR first (zero "same"
+        padding). Needs SciPy.
+    scale_invariance : bool
+        Scale each row's (channel's) reference values by its optimal alpha =
+        <X_est, X> / <X, X> before the terms (a first pass computes alpha).
+    log_eps, log_fac : float
+        The log term compares log(log_fac * X + log_eps) (auraloss main); defaults 0, 1
+        give log X.
 
     Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
     """
@@ -216,12 +280,18 @@ class STFTLoss(_SpectralLoss):
     def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann", *,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
         win_length = fft_size if win_length is None else win_length
         resolution = _resolution(fft_size, hop_size, win_length)
+        options = SpectralOptions(
+            1, scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings((resolution,), window, w_sc, w_log_mag, w_lin_mag,
                                            mag_distance, eps, reduction, output, compat,
-                                           check_finite, device)
+                                           check_finite, device, options)
 
     def _describe(self):
         return str(self._settings.resolutions[0])
@@ -238,18 +308,25 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     """The mean of STFTLoss over several resolutions (per channel).
 
     Defaults: fft_sizes (1024, 2048, 512), hop_sizes (120, 240, 50), win_lengths
-    (600, 1200, 240). Other parameters as STFTLoss; output="full" returns a
-    MultiResolutionBreakdown.
+    (600, 1200, 240). Other parameters as STFTLoss (n_bins may be one per resolution);
+    output="full" returns a MultiResolutionBreakdown.
     """
 
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sc=1.0,
                  w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
+        resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
+        options = SpectralOptions(
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
-            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
+            resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance, eps, reduction,
+            output, compat, check_finite, device, options)
 
     def _describe(self):
         return "; ".join(str(r) for r in self._settings.resolutions)
@@ -275,10 +352,17 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0, w_diff=1.0,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
+        resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
+        options = SpectralOptions(
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
-            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
+            resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance, eps, reduction,
+            output, compat, check_finite, device, options)
         self.w_sum = check.weight("w_sum", w_sum)
         self.w_diff = check.weight("w_diff", w_diff)
 
@@ -298,33 +382,39 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 
 def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
               w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-              reduction="mean", output="loss", compat=None, check_finite=True, device=None):
-    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
+              reduction="mean", output="loss", compat=None, check_finite=True, device=None,
+              **options):
+    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters and the
+    spectral `options` (w_phs, sample_rate, scale, n_bins, ...)."""
     return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
                     w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
                     eps=eps, reduction=reduction, output=output, compat=compat,
-                    check_finite=check_finite, device=device)(est, ref)
+                    check_finite=check_finite, device=device, **options)(est, ref)
 
 
 def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
                 w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                output="loss", compat=None, check_finite=True, device=None):
-    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
+                output="loss", compat=None, check_finite=True, device=None, **options):
+    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters and
+    STFTLoss for the spectral `options`."""
     return MultiResolutionSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
         w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
-        output=output, compat=compat, check_finite=check_finite, device=device)(est, ref)
+        output=output, compat=compat, check_finite=check_finite, device=device,
+        **options)(est, ref)
 
 
 def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
                             window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,
                             w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                            output="loss", compat=None, check_finite=True, device=None):
-    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
+                            output="loss", compat=None, check_finite=True, device=None,
+                            **options):
+    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters
+    and STFTLoss for the spectral `options`."""
     return SumAndDifferenceSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
         reduction=reduction, output=output, compat=compat, check_finite=check_finite,
-        device=device)(est, ref)
+        device=device, **options)(est, ref)

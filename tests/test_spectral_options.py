@@ -1,0 +1,264 @@
+"""The spectral options (mel, chroma, A-weighting, scale invariance, phase, log_eps and
+log_fac): the filterbanks and the FIR against their oracles, the fused options kernel
+against the NumPy reference, and the numbers against live auraloss where it runs."""
+
+import sys
+import pathlib
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import filterbanks, reference, weighting
+from signals import degrade, music
+
+RTOL = {np.float32: 1e-4, np.float64: 1e-10}
+SR = 44100
+
+
+def _pair(n_items, length, dtype, seed=3, channels=2):
+    ref = music(n_items, length, seed, channels=channels)
+    est = degrade(ref, seed + 1)
+    return est.astype(dtype), ref.astype(dtype)
+
+
+# --------------------------------------------------------------------- filterbanks, FIR
+
+@pytest.mark.parametrize("sr, n_fft, n_mels", [(44100, 1024, 128), (44100, 2048, 128),
+                                               (16000, 512, 80), (24000, 1000, 40)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mel_matches_librosa(sr, n_fft, n_mels, dtype):
+    librosa = pytest.importorskip("librosa")
+    expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=dtype)
+    got = filterbanks.mel_matrix(sr, n_fft, n_mels, dtype=dtype)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(filterbanks.mel(sr, n_fft, n_mels, dtype=dtype).dense(),
+                                  got.astype(np.float64))
+
+
+@pytest.mark.parametrize("sr, n_fft, n_chroma", [(44100, 1024, 12), (22050, 2048, 24),
+                                                 (16000, 511, 12)])
+def test_chroma_matches_librosa(sr, n_fft, n_chroma):
+    librosa = pytest.importorskip("librosa")
+    expected = librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=n_chroma,
+                                      dtype=np.float64)
+    got = filterbanks.chroma(sr, n_fft, n_chroma).dense()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_sparse_mel_keeps_only_each_band_support():
+    bank = filterbanks.mel(SR, 2048, 128)
+    dense = bank.dense()
+    assert bank.weights.size == np.count_nonzero(dense) + np.sum(
+        [np.count_nonzero(row[np.flatnonzero(row)[0]:np.flatnonzero(row)[-1] + 1] == 0)
+         for row in dense])
+    assert bank.weights.size < dense.size / 20
+
+
+def test_empty_mel_band_is_a_parameter_error_naming_both():
+    with pytest.raises(fm.ParameterError, match=r"n_bins=128.*fft_size=64"):
+        fm.STFTLoss(64, 16, scale="mel", n_bins=128, sample_rate=SR)
+
+
+def test_a_weighting_taps_match_auraloss_design():
+    pytest.importorskip("scipy")
+    taps = weighting.a_weighting_taps(44100.0)
+    assert taps.shape == (101,)
+    np.testing.assert_allclose(taps, taps[::-1], atol=1e-12)   # linear phase
+    # the IEC curve: 0 dB at 1 kHz, -19 dB at 100 Hz (101 taps resolve 100 Hz coarsely)
+    w = np.exp(-2j * np.pi * np.array([1000.0, 100.0]) / 44100 * np.arange(101)[:, None])
+    gain_db = 20 * np.log10(np.abs(taps @ w))
+    assert abs(gain_db[0]) < 0.5 and gain_db[1] < -15
+    auraloss = pytest.importorskip("auraloss")
+    fir = auraloss.perceptual.FIRFilter("aw", fs=44100)
+    np.testing.assert_array_equal(weighting.taps_for(44100, compat=True),
+                                  fir.fir.weight.data.numpy().ravel().astype(np.float64))
+
+
+def test_missing_scipy_is_a_clear_error(monkeypatch):
+    weighting.a_weighting_taps.cache_clear()
+    monkeypatch.setitem(sys.modules, "scipy.signal", None)
+    with pytest.raises(fm.ParameterError, match="SciPy"):
+        fm.STFTLoss(perceptual_weighting=True, sample_rate=SR)
+    weighting.a_weighting_taps.cache_clear()
+
+
+# -------------------------------------------------------------- kernel vs NumPy reference
+
+OPTIONS = {
+    "mel": (dict(scale="mel", sample_rate=SR, n_bins=64),
+            lambda fft: dict(filterbank=filterbanks.mel_matrix(SR, fft, 64))),
+    "chroma": (dict(scale="chroma", sample_rate=SR),
+               lambda fft: dict(filterbank=filterbanks.chroma_matrix(SR, fft, 12))),
+    "aweight": (dict(perceptual_weighting=True, sample_rate=SR),
+                lambda fft: dict(fir_taps=weighting.taps_for(SR))),
+    "scale_inv": (dict(scale_invariance=True), lambda fft: dict(scale_invariance=True)),
+    "log": (dict(log_eps=1.0, log_fac=100.0), lambda fft: dict(log_eps=1.0, log_fac=100.0)),
+    "all": (dict(scale="mel", sample_rate=SR, n_bins=40, perceptual_weighting=True,
+                 scale_invariance=True, log_eps=1e-3, w_phs=0.5),
+            lambda fft: dict(filterbank=filterbanks.mel_matrix(SR, fft, 40),
+                             fir_taps=weighting.taps_for(SR), scale_invariance=True,
+                             log_eps=1e-3)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_stft_options_match_reference(option, dtype):
+    kwargs, reference_kwargs = OPTIONS[option]
+    est, ref = _pair(2, 9000, dtype)
+    fft, hop, win = 1024, 300, 800
+    got = fm.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win, w_lin_mag=0.5,
+                       reduction="none", output="full", **kwargs)
+    expected = reference.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win,
+                                   w_lin_mag=0.5, w_phs=kwargs.get("w_phs", 0.0),
+                                   **reference_kwargs(fft))
+    for term in ("sc", "log_mag", "lin_mag"):
+        np.testing.assert_allclose(getattr(got, term), expected[term], rtol=RTOL[dtype])
+    # the phase term apart: angles of bins that are real up to rounding (the symmetric
+    # centred first frame) are +-pi by the sign of noise, in float32 and after the FIR
+    w_phs = kwargs.get("w_phs", 0.0)
+    np.testing.assert_allclose(got.loss - w_phs * got.phs,
+                               expected["loss"] - w_phs * expected["phs"], rtol=RTOL[dtype])
+    if dtype == np.float64 and "perceptual_weighting" not in kwargs:
+        np.testing.assert_allclose(got.phs, expected["phs"], rtol=1e-10)
+
+
+def test_phase_term_matches_reference():
+    est, ref = _pair(3, 7000, np.float64)
+    got = fm.stft_loss(est, ref, fft_size=512, hop_size=128, w_phs=2.0, reduction="none",
+                       output="full")
+    expected = reference.stft_loss(est, ref, fft_size=512, hop_size=128, w_phs=2.0)
+    np.testing.assert_allclose(got.phs, expected["phs"], rtol=1e-10)
+    np.testing.assert_allclose(got.loss, expected["loss"], rtol=1e-10)
+    assert np.all(got.phs > 0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mrstft_mel_bins_per_resolution_and_sd_with_weighting(dtype):
+    est, ref = _pair(2, 9000, dtype)
+    sizes, hops, wins, bins = (1024, 512, 256), (256, 128, 64), (1024, 400, 256), (96, 64, 32)
+    got = fm.mrstft_loss(est, ref, fft_sizes=sizes, hop_sizes=hops, win_lengths=wins,
+                         scale="mel", n_bins=list(bins), sample_rate=SR, reduction="none")
+    banks = [filterbanks.mel_matrix(SR, f, n) for f, n in zip(sizes, bins)]
+    expected = reference.mrstft_loss(est, ref, fft_sizes=sizes, hop_sizes=hops,
+                                     win_lengths=wins, filterbanks=banks)
+    np.testing.assert_allclose(got, expected["loss"], rtol=RTOL[dtype])
+    got = fm.sum_and_difference_loss(est, ref, fft_sizes=sizes, hop_sizes=hops,
+                                     win_lengths=wins, perceptual_weighting=True,
+                                     sample_rate=SR, scale_invariance=True,
+                                     reduction="none")
+    expected = reference.sum_and_difference_loss(
+        est, ref, fft_sizes=sizes, hop_sizes=hops, win_lengths=wins,
+        fir_taps=weighting.taps_for(SR), scale_invariance=True)
+    np.testing.assert_allclose(got, expected["loss"], rtol=RTOL[dtype])
+
+
+def test_scale_invariance_is_per_item_and_ignores_gain():
+    est, ref = _pair(3, 6000, np.float64)
+    loss = fm.STFTLoss(512, 128, scale_invariance=True, reduction="none")
+    batch = loss(est, ref)
+    alone = [loss(est[i:i + 1], ref[i:i + 1])[0] for i in range(3)]
+    np.testing.assert_allclose(batch, alone, rtol=1e-12)
+    # scaling the reference by any gain leaves the loss unchanged (up to the floor)
+    np.testing.assert_allclose(loss(est, ref * 3.0), batch, rtol=1e-5)
+
+
+def test_options_are_checked():
+    with pytest.raises(fm.ParameterError, match="sample_rate"):
+        fm.STFTLoss(scale="mel")
+    with pytest.raises(fm.ParameterError, match="n_bins"):
+        fm.MultiResolutionSTFTLoss(scale="mel", sample_rate=SR, n_bins=[64, 32])
+    with pytest.raises(fm.ParameterError, match="scale"):
+        fm.STFTLoss(scale="bark", sample_rate=SR)
+    with pytest.raises(fm.ParameterError, match="log_fac"):
+        fm.STFTLoss(log_fac=0.0)
+    with pytest.raises(fm.ParameterError, match="fmax"):
+        fm.STFTLoss(scale="mel", sample_rate=16000, fmax=9000)
+
+
+def test_cuda_refuses_options_before_any_kernel(monkeypatch):
+    from fastmixloss import backend as backends
+
+    class Refusing:
+        name = "cuda"
+
+        def __getattr__(self, attribute):
+            raise AssertionError(f"{attribute} used before the options were refused")
+
+    monkeypatch.setattr(backends, "select", lambda device, est, ref: Refusing())
+    est, ref = _pair(1, 4000, np.float32)
+    with pytest.raises(fm.DeviceError, match="scale"):
+        fm.stft_loss(est, ref, scale="mel", sample_rate=SR, n_bins=32, device="cuda")
+
+
+# ---------------------------------------------------------------- against live auraloss
+
+def _auraloss(module, est, ref, **kwargs):
+    torch = pytest.importorskip("torch")
+    loss = module.freq.STFTLoss(output="full", **kwargs)
+    if est.dtype == np.float64:
+        loss = loss.double()
+    with torch.no_grad():
+        out = loss(torch.from_numpy(est), torch.from_numpy(ref))
+    return [float(v) for v in out]
+
+
+def _check_against(expected, got, rtol):
+    for value, term in zip(expected[1:4], ("sc", "log_mag", "lin_mag")):
+        np.testing.assert_allclose(getattr(got, term), value, rtol=rtol)
+    np.testing.assert_allclose(got.loss, expected[0], rtol=rtol)
+
+
+@pytest.mark.parity
+def test_mel_and_weighting_match_auraloss_float32():
+    auraloss = pytest.importorskip("auraloss")
+    est, ref = _pair(2, 20000, np.float32)
+    for kwargs in (dict(scale="mel", n_bins=128), dict(perceptual_weighting=True)):
+        expected = _auraloss(auraloss, est, ref, sample_rate=SR, w_lin_mag=1.0, **kwargs)
+        got = fm.stft_loss(est, ref, sample_rate=SR, w_lin_mag=1.0, compat="auraloss",
+                           output="full", **kwargs)
+        _check_against(expected, got, 1e-4)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scale_invariance_and_phase_match_auraloss(dtype):
+    auraloss = pytest.importorskip("auraloss")
+    est, ref = _pair(1, 20000, dtype, channels=1)   # auraloss's scale fails for > 1 row
+    expected = _auraloss(auraloss, est, ref, scale_invariance=True, w_lin_mag=1.0)
+    got = fm.stft_loss(est, ref, scale_invariance=True, w_lin_mag=1.0, compat="auraloss",
+                       output="full")
+    _check_against(expected, got, 1e-4 if dtype == np.float32 else 1e-6)
+    if dtype == np.float64:
+        # centred first frames are symmetric, their bins real: the sign of a rounding-noise
+        # imaginary part decides +-pi. Silent edges make those frames exactly zero.
+        est, ref = _pair(2, 20000, dtype)
+        for x in (est, ref):
+            x[..., :1024] = 0
+            x[..., -1024:] = 0
+        expected = _auraloss(auraloss, est, ref, w_phs=1.0)
+        got = fm.stft_loss(est, ref, w_phs=1.0, compat="auraloss", output="full")
+        # angles of faint bins carry torch's float64 STFT error (~1e-10): 1e-5, not 1e-6
+        np.testing.assert_allclose(got.phs, expected[4], rtol=1e-5)
+        np.testing.assert_allclose(got.loss, expected[0], rtol=1e-5)
+
+
+@pytest.mark.parity
+def test_log_eps_and_log_fac_match_auraloss_main():
+    main = pathlib.Path("/work/tmp/spectral/auraloss_main")
+    if not (main / "auraloss").is_dir():
+        pytest.skip("auraloss main is not unpacked at /work/tmp/spectral/auraloss_main")
+    pytest.importorskip("torch")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "auraloss_main", main / "auraloss" / "__init__.py",
+        submodule_search_locations=[str(main / "auraloss")])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["auraloss_main"] = module
+    spec.loader.exec_module(module)
+    est, ref = _pair(2, 20000, np.float64)
+    expected = _auraloss(module, est, ref, log_eps=1.0, log_fac=100.0, w_lin_mag=1.0)
+    got = fm.stft_loss(est, ref, log_eps=1.0, log_fac=100.0, w_lin_mag=1.0,
+                       compat="auraloss", output="full")
+    _check_against(expected, got, 1e-6)
