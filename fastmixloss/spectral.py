@@ -418,3 +418,128 @@ def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
         reduction=reduction, output=output, compat=compat, check_finite=check_finite,
         device=device, **options)(est, ref)
+
+
+class MelSTFTLoss(STFTLoss):
+    """STFTLoss on a mel scale: STFTLoss(scale="mel", n_bins=n_mels), as auraloss's.
+
+    Parameters as STFTLoss; sample_rate is required, n_mels defaults to 128.
+    """
+
+    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
+                 window="hann", *, n_mels=128, **kwargs):
+        super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
+                         scale="mel", n_bins=n_mels, **kwargs)
+
+
+class ChromaSTFTLoss(STFTLoss):
+    """STFTLoss on chroma bands: STFTLoss(scale="chroma", n_bins=n_chroma).
+
+    auraloss 0.4.0's ChromaSTFTLoss raises a TypeError when constructed; this one computes
+    the intended loss (librosa.filters.chroma's defaults). sample_rate is required.
+    """
+
+    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
+                 window="hann", *, n_chroma=12, **kwargs):
+        super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
+                         scale="chroma", n_bins=n_chroma, **kwargs)
+
+
+_RANDOM_WINDOWS = ("hann", "bartlett", "blackman", "hamming", "kaiser")
+
+
+class RandomResolutionSTFTLoss(_SpectralLoss):
+    """The mean of STFTLoss over randomly drawn resolutions, redrawn every
+    `randomize_rate` calls (auraloss's RandomResolutionSTFTLoss).
+
+    Each of the `resolutions` draws, from `rng` (a numpy.random.Generator) or a new
+    Generator seeded with `seed`:
+      fft_size = 2**e, e uniform over the integers log2(min_fft_size) .. log2(max_fft_size),
+        both ends included;
+      hop_size = max(1, int(fft_size * u)), u uniform in [min_hop_size, max_hop_size);
+      win_length = int(fft_size * f), f one of 1, 0.5, 0.25;
+      window uniform over `windows`.
+    The first draw happens at construction and serves the first `randomize_rate` calls;
+    the drawn resolutions are in `self.resolutions`.
+
+    Differences from auraloss 0.4.0: auraloss draws from NumPy's global legacy generator
+    (so runs reproduce only through np.random.seed), throws its construction draw away by
+    redrawing on the first call, and never draws max_fft_size (numpy.random.randint
+    excludes its upper bound). Signals must be longer than max_fft_size // 2 samples (the
+    reflect padding of the largest size that can be drawn); auraloss asks for more than
+    max_fft_size.
+
+    Other keyword arguments (w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
+    n_bins, compat, reduction, ...) go to every STFTLoss; output="full" gives a
+    MultiResolutionBreakdown of the current draw.
+    """
+
+    def __init__(self, resolutions=3, min_fft_size=16, max_fft_size=32768,
+                 min_hop_size=0.1, max_hop_size=1.0, windows=_RANDOM_WINDOWS, *,
+                 randomize_rate=1, rng=None, seed=None, **stft_kwargs):
+        self.n_resolutions = check.positive_int("resolutions", resolutions)
+        self.min_fft_size = _power_of_two("min_fft_size", min_fft_size)
+        self.max_fft_size = _power_of_two("max_fft_size", max_fft_size)
+        if self.min_fft_size > self.max_fft_size:
+            raise ParameterError(f"min_fft_size={min_fft_size} is above "
+                                 f"max_fft_size={max_fft_size}")
+        self.min_hop_size = check.finite_float("min_hop_size", min_hop_size,
+                                               strictly_positive=True)
+        self.max_hop_size = check.finite_float("max_hop_size", max_hop_size,
+                                               strictly_positive=True)
+        if self.min_hop_size > self.max_hop_size:
+            raise ParameterError(f"min_hop_size={min_hop_size} is above "
+                                 f"max_hop_size={max_hop_size}")
+        self.windows = tuple(window_name(w) for w in check.sequence("windows", windows))
+        self.randomize_rate = check.positive_int("randomize_rate", randomize_rate)
+        if rng is not None and seed is not None:
+            raise ParameterError("give rng or seed, not both")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ParameterError(f"rng={rng!r} must be a numpy.random.Generator")
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._stft_kwargs = dict(stft_kwargs)
+        self._output = stft_kwargs.get("output", "loss")
+        self._calls = 0
+        self.draw()
+
+    def draw(self):
+        """Draw new resolutions now (normally done every randomize_rate calls)."""
+        low = int(np.log2(self.min_fft_size))
+        high = int(np.log2(self.max_fft_size))
+        losses, drawn = [], []
+        for _ in range(self.n_resolutions):
+            fft_size = 2 ** int(self.rng.integers(low, high, endpoint=True))
+            fraction = self.rng.uniform(self.min_hop_size, self.max_hop_size)
+            hop_size = max(1, int(fft_size * fraction))
+            win_length = max(1, int(fft_size * self.rng.choice([1.0, 0.5, 0.25])))
+            window = self.windows[int(self.rng.integers(len(self.windows)))]
+            kwargs = dict(self._stft_kwargs, output="full")
+            losses.append(STFTLoss(fft_size, hop_size, win_length, window, **kwargs))
+            drawn.append((fft_size, hop_size, win_length, window))
+        self._losses = losses
+        self.resolutions = tuple(drawn)
+
+    def _describe(self):
+        return "; ".join(f"fft_size={f}, hop_size={h}, win_length={w}, window={n}"
+                         for f, h, w, n in self.resolutions)
+
+    def __call__(self, est, ref):
+        length = np.shape(est)[-1]
+        if length <= self.max_fft_size // 2:
+            raise ParameterError(
+                f"signals of {length} samples are too short for max_fft_size="
+                f"{self.max_fft_size}: the largest size that can be drawn needs more than "
+                f"{self.max_fft_size // 2}")
+        if self._calls > 0 and self._calls % self.randomize_rate == 0:
+            self.draw()
+        self._calls += 1
+        parts = [loss(est, ref) for loss in self._losses]
+        breakdown = _mean_over_resolutions(parts)
+        return breakdown if self._output == "full" else breakdown.loss
+
+
+def _power_of_two(name, value):
+    value = check.positive_int(name, value)
+    if value & (value - 1):
+        raise ParameterError(f"{name}={value} must be a power of two")
+    return value
