@@ -13,6 +13,7 @@ from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBr
 from .spectral import (ChromaSTFTLoss, MelSTFTLoss, MultiResolutionSTFTLoss,
                        RandomResolutionSTFTLoss, STFTLoss, SumAndDifferenceSTFTLoss,
                        mrstft_loss, stft_loss, sum_and_difference_loss)
+from .presets import PRESETS, PresetLoss, preset_loss
 from .time_domain import (DCLoss, ESRLoss, L1Loss, LogCoshLoss, MSELoss, SDSDRLoss,
                           SISDRLoss, SNRLoss, dc, esr, l1, logcosh, mse, sdsdr, sisdr, snr)
 
@@ -38,5 +39,5 @@ __all__ = [
     "stft_loss", "mrstft_loss", "sum_and_difference_loss",
     "MSELoss", "L1Loss", "ESRLoss", "DCLoss", "LogCoshLoss", "SNRLoss", "SISDRLoss",
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
-    "warmup",
+    "PRESETS", "PresetLoss", "preset_loss", "warmup",
 ]

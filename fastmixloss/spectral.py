@@ -125,9 +125,11 @@ class _SpectralSettings:
         taps = options.taps() if options.perceptual_weighting else _NO_TAPS
         if options.perceptual_weighting and mix is None:   # the span stage reads a mix
             mix = np.eye(est3.shape[1], dtype=est3.dtype)
-        option_plan = OptionPlan(0 if bank is None else bank.n_bands, options.log_fac,
-                                 options.log_eps, options.w_phs > 0 or self.output == "full",
-                                 options.perceptual_weighting)
+        option_plan = OptionPlan(
+            0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
+            options.w_phs > 0 or self.output == "full", options.perceptual_weighting,
+            pad_left=plan.fft_size // 2, zero_pad=False, eps_added=False,
+            log_threshold=0.0, log_floor=0.0)
         n_rows = est3.shape[1] if mix is None else mix.shape[0]
         alpha = np.ones((est3.shape[0], n_rows))
         if options.scale_invariance:   # a first pass for each row's optimal scale

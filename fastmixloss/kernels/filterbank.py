@@ -16,17 +16,23 @@ from .layout import L1, L2, NO_TERM, POWER_RATIO_MAX, POWER_RATIO_MIN
 
 
 @cpu_function
-def floored_magnitudes(spec, eps, out):
-    """out[f] = sqrt(max(re_f**2 + im_f**2, eps)) in float64, for the F = n // 2 + 1 bins
-    of a spectrum in FFTPACK's half-complex order (see terms.spectrum_terms)."""
+def floor_power(power, eps, added):
+    """max(power, eps), or power + eps when `added` (HiFi-GAN's floor)."""
+    return power + eps if added else max(power, eps)
+
+
+@cpu_function
+def floored_magnitudes(spec, eps, added, out):
+    """out[f] = sqrt(floor_power(re_f**2 + im_f**2)) in float64, for the F = n // 2 + 1
+    bins of a spectrum in FFTPACK's half-complex order (see terms.spectrum_terms)."""
     n_fft = spec.shape[0]
-    out[0] = math.sqrt(max(np.float64(spec[0]) ** 2, eps))
+    out[0] = math.sqrt(floor_power(np.float64(spec[0]) ** 2, eps, added))
     for f in range(uint64(1), uint64((n_fft + 1) // 2)):
         re = np.float64(spec[2 * f - 1])
         im = np.float64(spec[2 * f])
-        out[f] = math.sqrt(max(re * re + im * im, eps))
+        out[f] = math.sqrt(floor_power(re * re + im * im, eps, added))
     if n_fft % 2 == 0:   # the Nyquist bin is real
-        out[n_fft // 2] = math.sqrt(max(np.float64(spec[n_fft - 1]) ** 2, eps))
+        out[n_fft // 2] = math.sqrt(floor_power(np.float64(spec[n_fft - 1]) ** 2, eps, added))
 
 
 @cpu_function
@@ -42,13 +48,18 @@ def apply_filterbank(mags, starts, offsets, weights, out):
 
 
 @cpu_function
-def band_terms(x_est, x_ref, alpha, log_fac, log_eps, log_mode, lin_mode):
+def band_terms(x_est, x_ref, alpha, options, log_mode, lin_mode):
     """Sums over bands of (sc_num, sc_den, log_dist, lin_dist, dot) for one frame.
 
     The reference values are scaled by alpha (1 without scale invariance); the log
-    distance is of log(log_fac * x + log_eps), from one logarithm of the ratio.
-    dot = sum x_est * (alpha * x_ref), the numerator of the optimal scale.
+    distance is of log(v), v = log_fac * x + log_eps floored as layout.OptionPlan says,
+    from one logarithm of the ratio. dot = sum x_est * (alpha * x_ref), the numerator of
+    the optimal scale.
     """
+    log_fac = options.log_fac
+    log_eps = options.log_eps
+    threshold = options.log_threshold
+    floor = options.log_floor
     sc_num = 0.0
     sc_den = 0.0
     log_dist = 0.0
@@ -62,7 +73,11 @@ def band_terms(x_est, x_ref, alpha, log_fac, log_eps, log_mode, lin_mode):
         sc_den += r * r
         dot += e * r
         if log_mode != NO_TERM:
-            ratio = (log_fac * e + log_eps) / (log_fac * r + log_eps)
+            v_e = log_fac * e + log_eps
+            v_r = log_fac * r + log_eps
+            v_e = v_e if v_e > threshold else floor
+            v_r = v_r if v_r > threshold else floor
+            ratio = v_e / v_r
             log_ratio = fast_log(min(max(ratio, POWER_RATIO_MIN), POWER_RATIO_MAX))
             if log_mode == L1:
                 log_dist += abs(log_ratio)

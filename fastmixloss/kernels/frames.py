@@ -85,6 +85,16 @@ def apply_window(frame, window, lo, hi):
 
 
 @cpu_function
+def read_frame_zero_padded(signal, start, frame, lo, hi):
+    """Like `read_frame`, with zeros outside the signal instead of reflections (frames
+    that run past either end, as tf.signal.stft's pad_end)."""
+    length = signal.shape[0]
+    for n in range(lo, hi):
+        position = start + n
+        frame[n] = signal[position] if 0 <= position < length else 0.0
+
+
+@cpu_function
 def span_bounds(frame_start, frame_stop, length):
     """[first, stop): the signal samples that frames covering padded positions
     [frame_start, frame_stop) read, reflections included (pad < length)."""

@@ -49,6 +49,17 @@ class OptionPlan(NamedTuple):
     log_eps: float
     phase: bool             # add the phase term's sums
     prefilter: bool         # filter both signals with the FIR taps before framing
+    # framing: frame k starts at k * hop - pad_left (torch's centring: fft_size // 2);
+    # outside the signal, reflection (numpy "reflect") or, with zero_pad, zeros
+    pad_left: int
+    zero_pad: bool
+    # magnitude sqrt(max(P, eps)), or sqrt(P + eps) with eps_added (HiFi-GAN)
+    eps_added: bool
+    # the log term's values v = log_fac * X + log_eps become log_floor where
+    # v <= log_threshold: a clamp max(v, c) is threshold = floor = c; DDSP's "safe log"
+    # (only exact zeros replaced by 1e-5) is threshold 0, floor 1e-5
+    log_threshold: float
+    log_floor: float
 
 
 def frame_count(length, fft_size, hop_size):

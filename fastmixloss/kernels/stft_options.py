@@ -14,7 +14,7 @@ import rocket_fft
 
 from .filterbank import apply_filterbank, band_terms, floored_magnitudes, phase_distance
 from .frames import (apply_window, fir_span, read_frame, read_frame_from_span,
-                     read_mixed_frame, span_bounds)
+                     read_frame_zero_padded, read_mixed_frame, span_bounds)
 from .jit import cpu_kernel
 from .layout import N_OPTION_TERMS
 
@@ -27,7 +27,7 @@ def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets
     """Term sums per (item, row): float64 array (B, R, N_OPTION_TERMS), see layout.py.
 
     est, ref, mix, window, plan: as stft.stft_term_sums (mix must be an array when
-    options.prefilter). options: layout.OptionPlan. fb_*: the sparse filterbank
+    options.prefilter, and None with options.zero_pad). options: layout.OptionPlan. fb_*: the sparse filterbank
     (filterbanks.Filterbank's arrays; ignored when options.n_bands == 0). taps: float64
     FIR taps (odd count; ignored without prefilter). alpha: (B, R) float64 scale of the
     reference values (ones without scale invariance).
@@ -41,7 +41,7 @@ def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets
     n_blocks = (plan.n_frames + per_block - 1) // per_block
     tasks_per_item = n_rows * n_blocks
     n_tasks = n_items * tasks_per_item
-    pad = fft_size // 2
+    pad = options.pad_left
     lo = plan.win_start
     hi = plan.win_stop
     fft_axes = np.array([1])
@@ -78,7 +78,10 @@ def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets
                 start = (first + j) * plan.hop_size - pad
                 frame_e = frames[j]
                 frame_r = frames[offset + j]
-                if mix is None:
+                if mix is None and options.zero_pad:
+                    read_frame_zero_padded(est[item, row], start, frame_e, lo, hi)
+                    read_frame_zero_padded(ref[item, row], start, frame_r, lo, hi)
+                elif mix is None:
                     read_frame(est[item, row], start, frame_e, lo, hi)
                     read_frame(ref[item, row], start, frame_r, lo, hi)
                 elif options.prefilter:
@@ -94,16 +97,16 @@ def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets
             sums = np.zeros(N_OPTION_TERMS)
             scale = alpha[item, row]
             for j in range(count):
-                floored_magnitudes(spectra[j], plan.eps, mags_e)
-                floored_magnitudes(spectra[offset + j], plan.eps, mags_r)
+                floored_magnitudes(spectra[j], plan.eps, options.eps_added, mags_e)
+                floored_magnitudes(spectra[offset + j], plan.eps, options.eps_added, mags_r)
                 if options.n_bands > 0:
                     apply_filterbank(mags_e, fb_starts, fb_offsets, fb_weights, bands_e)
                     apply_filterbank(mags_r, fb_starts, fb_offsets, fb_weights, bands_r)
-                    a, b, c, d, e = band_terms(bands_e, bands_r, scale, options.log_fac,
-                                               options.log_eps, plan.log_mode, plan.lin_mode)
+                    a, b, c, d, e = band_terms(bands_e, bands_r, scale, options,
+                                               plan.log_mode, plan.lin_mode)
                 else:
-                    a, b, c, d, e = band_terms(mags_e, mags_r, scale, options.log_fac,
-                                               options.log_eps, plan.log_mode, plan.lin_mode)
+                    a, b, c, d, e = band_terms(mags_e, mags_r, scale, options,
+                                               plan.log_mode, plan.lin_mode)
                 sums[0] += a
                 sums[1] += b
                 sums[2] += c
