@@ -138,7 +138,7 @@ def _framing(preset, fft_size, hop_size, length):
     """(pad_left, n_frames, shortest length allowed) of one resolution."""
     if preset.framing == CENTRED:
         pad = fft_size // 2
-        return pad, 1 + length // hop_size, pad + 1
+        return pad, 1 + (length + 2 * pad - fft_size) // hop_size, pad + 1
     if preset.framing == HIFIGAN:   # reflect-pad (n_fft - hop) / 2, then uncentred frames
         pad = (fft_size - hop_size) // 2
         return pad, 1 + (length + 2 * pad - fft_size) // hop_size, max(pad + 1,
@@ -163,6 +163,7 @@ class PresetLoss:
     output : {"loss", "full"}
         "full": a MultiResolutionBreakdown, each field combined over resolutions as the
         source does (mean or sum), and each resolution's terms.
+        Terms that are not part of the preset are reported as 0.
     check_finite : bool
     **overrides
         Fields of Preset to change, e.g. ParallelWaveGAN's hifigan.v1 vctk mel loss:

@@ -203,3 +203,62 @@ def sdsdr(est, ref, zero_mean=True, eps=EPS):
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
     return _per_item(_neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps))
+
+
+# --------------------------------------------------------------------------- presets
+
+def preset_frames(x, fft_size, hop_size, framing):
+    """Frames (..., K, fft_size) of rows x (..., T) for presets.Preset's framings:
+    "centred" (reflect pad fft_size // 2), "hifigan" (reflect pad (fft_size - hop) // 2,
+    uncentred), "uncentred" (frames at k * hop, K = ceil(T / hop), zeros past the end)."""
+    x = np.asarray(x, dtype=np.float64)
+    length = x.shape[-1]
+    edges = [(0, 0)] * (x.ndim - 1)
+    if framing == "uncentred":
+        n_frames = -(-length // hop_size)
+        end = (n_frames - 1) * hop_size + fft_size - length
+        padded = np.pad(x, edges + [(0, max(end, 0))])
+    else:
+        pad = fft_size // 2 if framing == "centred" else (fft_size - hop_size) // 2
+        padded = np.pad(x, edges + [(pad, pad)], mode="reflect")
+        n_frames = 1 + (padded.shape[-1] - fft_size) // hop_size
+    return np.stack([padded[..., k * hop_size:k * hop_size + fft_size]
+                     for k in range(n_frames)], axis=-2)
+
+
+def preset_loss(est, ref, preset, sample_rate=None):
+    """A presets.Preset computed from its fields, per item (B, C, T input): a dict of
+    (B,) arrays loss, sc, log_mag, lin_mag, each combined over resolutions as the preset
+    says (sum or mean); spectral convergence per item (batch_sc is the caller's)."""
+    from .filterbanks import mel_matrix
+    parts = []
+    for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
+                                                preset.win_lengths)):
+        values = window("hann", win)
+        if preset.float32_window:
+            values = values.astype(np.float32).astype(np.float64)
+        full = np.zeros(fft)
+        full[(fft - win) // 2:(fft - win) // 2 + win] = values
+        mags = []
+        for x in (est, ref):
+            spectrum = np.fft.rfft(preset_frames(x, fft, hop, preset.framing) * full, axis=-1)
+            power = spectrum.real ** 2 + spectrum.imag ** 2
+            power = power + preset.eps if preset.eps_added else np.maximum(power, preset.eps)
+            mag = np.sqrt(power)
+            if preset.n_mels is not None:
+                bank = mel_matrix(sample_rate, fft, preset.n_mels[index], preset.fmin,
+                                  preset.fmax, np.float32).astype(np.float64)
+                mag = mag @ bank.T
+            mags.append(mag)
+        X_est, X_ref = mags
+        floor = lambda v: np.where(v > preset.log_threshold, v, preset.log_floor)
+        axes = (1, 2, 3)
+        log_mag = (np.abs(np.log(floor(X_est)) - np.log(floor(X_ref))).mean(axis=axes)
+                   * preset.log_factor)
+        lin_mag = np.abs(X_est - X_ref).mean(axis=axes)
+        sc = (np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes)) /
+              np.sqrt((X_ref ** 2).sum(axis=axes))) if preset.w_sc else 0.0 * lin_mag
+        loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
+        parts.append({"loss": loss, "sc": sc, "log_mag": log_mag, "lin_mag": lin_mag})
+    combine = np.sum if preset.sum_resolutions else np.mean
+    return {key: combine([p[key] for p in parts], axis=0) for key in parts[0]}
