@@ -45,22 +45,22 @@ class CpuBackend:
 
     @staticmethod
     def stft_term_sums(est3, ref3, mix, window, plan):
-        import numba
         from .kernels.stft import stft_term_sums
+        from .kernels.workers import thread_count
         # the thread count is read per call, so numba.set_num_threads takes effect
-        return stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+        return stft_term_sums(est3, ref3, mix, window, plan, thread_count())
 
     @staticmethod
     def stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha):
         """The options kernel's sums (B, R, N_OPTION_TERMS); CPU only for now."""
-        import numba
         from .kernels.stft_options import stft_option_sums
+        from .kernels.workers import thread_count
         if filterbank is None:
             starts, offsets, weights = _NO_FILTERBANK
         else:
             starts, offsets, weights = filterbank.starts, filterbank.offsets, filterbank.weights
         return stft_option_sums(est3, ref3, mix, window, plan, options, starts, offsets,
-                                weights, taps, alpha, numba.get_num_threads())
+                                weights, taps, alpha, thread_count())
 
     @staticmethod
     def time_sums(est2, ref2):
@@ -73,16 +73,9 @@ class CpuBackend:
         return log_cosh_sums(est2, ref2, a, eps)
 
 
-def _read_only(array):
-    array.flags.writeable = False
-    return array
-
-
-# Placeholders in the types of a real (cached, read-only) filterbank, so that a loss with
-# and one without a filterbank share one compiled kernel.
-_NO_FILTERBANK = (_read_only(np.zeros(1, "int64")),
-                  _read_only(np.zeros(1, "int64")),
-                  _read_only(np.zeros(1)))
+# Placeholders of a filterbank's array types, for losses without one (the kernel takes
+# read-only views of every array, so one signature serves both).
+_NO_FILTERBANK = (np.zeros(1, "int64"), np.zeros(1, "int64"), np.zeros(1))
 
 CPU = CpuBackend()
 

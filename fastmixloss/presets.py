@@ -281,8 +281,7 @@ class PresetLoss:
         return breakdown if self.output == "full" else breakdown.loss
 
 
-_NO_TAPS = np.zeros(1)
-_NO_TAPS.flags.writeable = False
+_NO_TAPS = np.zeros(1)   # the kernel's placeholder: no prefilter
 
 
 def preset_loss(name, **kwargs):

@@ -123,8 +123,6 @@ class _SpectralSettings:
         bank = options.filterbank(index, plan.fft_size)
         n_bins = plan.fft_size // 2 + 1
         taps = options.taps() if options.perceptual_weighting else _NO_TAPS
-        if options.perceptual_weighting and mix is None:   # the span stage reads a mix
-            mix = np.eye(est3.shape[1], dtype=est3.dtype)
         option_plan = OptionPlan(
             0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
             options.w_phs > 0 or self.output == "full", options.perceptual_weighting,
@@ -198,8 +196,7 @@ class _SpectralSettings:
         return backend, est3, ref3
 
 
-_NO_TAPS = np.zeros(1)
-_NO_TAPS.flags.writeable = False   # typed as the cached taps: one compiled kernel
+_NO_TAPS = np.zeros(1)   # a placeholder without perceptual weighting
 
 
 def _plain(value):

@@ -2,7 +2,9 @@
 magnitudes, a sparse filterbank (mel or chroma), the per-band terms with a scale and a
 generalised log, and the phase term.
 
-Each writes into a caller's buffer or returns sums, and allocates nothing.
+Each writes into a caller's buffer or returns sums, and allocates nothing. They are
+called once per frame, not inlined: a call per frame costs nothing next to the loop over
+bins inside, and every inlined copy would be compiled again.
 """
 
 import math
@@ -21,7 +23,7 @@ def floor_power(power, eps, added):
     return power + eps if added else max(power, eps)
 
 
-@cpu_function
+@cpu_function(inline=False)   # called once per frame
 def floored_magnitudes(spec, eps, added, out):
     """out[f] = sqrt(floor_power(re_f**2 + im_f**2)) in float64, for the F = n // 2 + 1
     bins of a spectrum in FFTPACK's half-complex order (see terms.spectrum_terms)."""
@@ -35,7 +37,7 @@ def floored_magnitudes(spec, eps, added, out):
         out[n_fft // 2] = math.sqrt(floor_power(np.float64(spec[n_fft - 1]) ** 2, eps, added))
 
 
-@cpu_function
+@cpu_function(inline=False)   # called once per frame
 def apply_filterbank(mags, starts, offsets, weights, out):
     """out[b] = sum_k weights[offsets[b] + k] * mags[starts[b] + k] over band b's support."""
     for b in range(out.shape[0]):
@@ -47,7 +49,7 @@ def apply_filterbank(mags, starts, offsets, weights, out):
         out[b] = total
 
 
-@cpu_function
+@cpu_function(inline=False)   # called once per frame
 def band_terms(x_est, x_ref, alpha, options, log_mode, lin_mode):
     """Sums over bands of (sc_num, sc_den, log_dist, lin_dist, dot) for one frame.
 
@@ -90,7 +92,7 @@ def band_terms(x_est, x_ref, alpha, options, log_mode, lin_mode):
     return sc_num, sc_den, log_dist, lin_dist, dot
 
 
-@cpu_function
+@cpu_function(inline=False)   # called once per frame
 def phase_distance(spec_e, spec_r):
     """Sum over the F bins of (angle_e - angle_r)**2, each angle in (-pi, pi]; the DC and
     Nyquist bins are real (angle 0 or pi), as numpy.angle gives for rfft's output."""

@@ -68,13 +68,25 @@ def read_mixed_frame(channels, weights, start, frame, lo, hi):
     frame[n] = sum over c of weights[c] * channels[c, padded position start + n]. With
     weights (1, 1) and (1, -1) this is the sum and difference signal, each sample rounded
     once in the input's precision, exactly as L + R and L - R; neither signal is made.
+    Channels of weight 0 are never read, so a row of the identity matrix is a plain copy of
+    its channel (bit for bit, and a NaN elsewhere stays out of it).
     """
-    read_frame(channels[0], start, frame, lo, hi)
-    if weights[0] != 1:
+    first = True
+    for c in range(channels.shape[0]):
+        weight = weights[c]
+        if weight == 0:
+            continue
+        if first:
+            read_frame(channels[c], start, frame, lo, hi)
+            if weight != 1:
+                for n in range(uint64(lo), uint64(hi)):
+                    frame[n] *= weight
+            first = False
+        else:
+            add_weighted_frame(channels[c], weight, start, frame, lo, hi)
+    if first:   # every weight 0
         for n in range(uint64(lo), uint64(hi)):
-            frame[n] *= weights[0]
-    for c in range(1, channels.shape[0]):
-        add_weighted_frame(channels[c], weights[c], start, frame, lo, hi)
+            frame[n] = 0
 
 
 @cpu_function
@@ -84,14 +96,19 @@ def apply_window(frame, window, lo, hi):
         frame[n] *= window[n]
 
 
-@cpu_function
-def read_frame_zero_padded(signal, start, frame, lo, hi):
-    """Like `read_frame`, with zeros outside the signal instead of reflections (frames
-    that run past either end, as tf.signal.stft's pad_end)."""
-    length = signal.shape[0]
+@cpu_function(inline=False)
+def read_mixed_frame_zero_padded(channels, weights, start, frame, lo, hi):
+    """Like `read_mixed_frame`, with zeros outside the signal instead of reflections
+    (frames that run past either end, as tf.signal.stft's pad_end)."""
+    length = channels.shape[1]
     for n in range(lo, hi):
-        position = start + n
-        frame[n] = signal[position] if 0 <= position < length else 0.0
+        frame[n] = 0
+    for c in range(channels.shape[0]):
+        weight = weights[c]
+        if weight == 0:
+            continue
+        for n in range(max(lo, -start), min(hi, length - start)):
+            frame[n] += weight * channels[c, start + n]
 
 
 @cpu_function
@@ -108,7 +125,7 @@ def span_bounds(frame_start, frame_stop, length):
     return first, min(stop, length)
 
 
-@cpu_function
+@cpu_function(inline=False)
 def fir_span(channels, weights, taps, first, stop, raw, out):
     """out[n - first] = FIR of the weighted channel mix at sample n, for first <= n < stop.
 
@@ -133,7 +150,7 @@ def fir_span(channels, weights, taps, first, stop, raw, out):
         out[i] = total
 
 
-@cpu_function
+@cpu_function(inline=False)
 def read_frame_from_span(span, first, length, start, frame, lo, hi):
     """Like `read_frame`, from a span holding signal samples [first, ...) (see fir_span)."""
     for n in range(lo, hi):
