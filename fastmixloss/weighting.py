@@ -9,6 +9,9 @@ convolution with zero padding (auraloss's conv1d with padding ntaps // 2).
 """
 
 import functools
+import importlib.metadata
+import os
+import pathlib
 
 import numpy as np
 
@@ -23,8 +26,48 @@ _A1000_DB = 1.9997
 
 @functools.lru_cache(maxsize=16)
 def a_weighting_taps(sample_rate, n_taps=N_TAPS):
-    """The FIR taps (n_taps,) float64, auraloss's design. Raises ParameterError without
-    SciPy."""
+    """The FIR taps (n_taps,) float64, auraloss's design, read-only.
+
+    Designed with SciPy once per sample rate and SciPy version, then kept on disk beside
+    Numba's kernel cache: importing scipy.signal costs about 45 MB of process memory,
+    which a later process then does not pay. Raises ParameterError without SciPy.
+    """
+    path = _cache_path(sample_rate, n_taps)
+    if path is not None and path.is_file():
+        try:
+            taps = np.load(path)
+            if taps.shape == (n_taps,) and taps.dtype == np.float64:
+                taps.flags.writeable = False
+                return taps
+        except (OSError, ValueError):
+            pass   # a damaged cache file: design again
+    taps = design_a_weighting(sample_rate, n_taps)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(temporary, taps)
+            os.replace(temporary, path)
+        except OSError:
+            pass   # a read-only install: design in every process
+    taps.flags.writeable = False   # shared through the cache
+    return taps
+
+
+def _cache_path(sample_rate, n_taps):
+    """Where the taps for this design are kept, or None when SciPy is not installed."""
+    try:
+        scipy_version = importlib.metadata.version("scipy")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    folder = (pathlib.Path(folder) / "fastmixloss" if folder
+              else pathlib.Path(__file__).parent / "__pycache__")
+    return folder / f"a_weighting_{float(sample_rate)!r}_{n_taps}_scipy{scipy_version}.npy"
+
+
+def design_a_weighting(sample_rate, n_taps=N_TAPS):
+    """Design the taps with SciPy (see the module docstring); float64 (n_taps,)."""
     try:
         import scipy.signal
     except ImportError as error:
@@ -38,9 +81,7 @@ def a_weighting_taps(sample_rate, n_taps=N_TAPS):
                              [1, 2 * np.pi * _F2])
     b, a = scipy.signal.bilinear(numerator, denominator, fs=sample_rate)
     frequencies, response = scipy.signal.freqz(b, a, worN=512, fs=sample_rate)
-    taps = scipy.signal.firls(n_taps, frequencies, np.abs(response), fs=sample_rate)
-    taps.flags.writeable = False   # shared through the cache
-    return taps
+    return scipy.signal.firls(n_taps, frequencies, np.abs(response), fs=sample_rate)
 
 
 def taps_for(sample_rate, compat=False):

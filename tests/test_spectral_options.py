@@ -78,8 +78,22 @@ def test_a_weighting_taps_match_auraloss_design():
 def test_missing_scipy_is_a_clear_error(monkeypatch):
     weighting.a_weighting_taps.cache_clear()
     monkeypatch.setitem(sys.modules, "scipy.signal", None)
+    monkeypatch.setattr(weighting, "_cache_path", lambda *args: None)
     with pytest.raises(fm.ParameterError, match="SciPy"):
         fm.STFTLoss(perceptual_weighting=True, sample_rate=SR)
+    weighting.a_weighting_taps.cache_clear()
+
+
+def test_designed_taps_are_kept_on_disk(monkeypatch, tmp_path):
+    pytest.importorskip("scipy")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    weighting.a_weighting_taps.cache_clear()
+    designed = weighting.a_weighting_taps(32000.0)
+    (path,) = (tmp_path / "fastmixloss").glob("a_weighting_32000.0_101_scipy*.npy")
+    weighting.a_weighting_taps.cache_clear()
+    monkeypatch.setitem(sys.modules, "scipy.signal", None)   # no design this time
+    np.testing.assert_array_equal(weighting.a_weighting_taps(32000.0), designed)
+    np.testing.assert_array_equal(np.load(path), designed)
     weighting.a_weighting_taps.cache_clear()
 
 
