@@ -44,6 +44,7 @@ DEFAULT_SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 TICKS_PER_BEAT = 480
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 PEAK = 0.89
+MELODIC = ("bass", "keys", "pad", "lead")  # MIDI channels 1-4, in this order
 
 # GM drum notes
 KICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH, RIDE, CLAP = 36, 38, 42, 46, 49, 51, 39
@@ -64,9 +65,9 @@ SONGS = {
     "funk_e_98": dict(tempo=98, beats=4, tonic=28, scale=MINOR, progression=(0, 0, 3, 4),
                       bars=12, programs=dict(bass=36, keys=16, pad=89, lead=65),
                       drums="funk", seed=3),
-    "waltz_bb_150": dict(tempo=150, beats=3, tonic=34, scale=MAJOR, progression=(0, 3, 4, 0, 5, 1, 4, 4),
-                         bars=24, programs=dict(bass=42, keys=6, pad=50, lead=71),
-                         drums="waltz", seed=4),
+    "waltz_bb_150": dict(tempo=150, beats=3, tonic=34, scale=MAJOR,
+                         progression=(0, 3, 4, 0, 5, 1, 4, 4), bars=24,
+                         programs=dict(bass=42, keys=6, pad=50, lead=71), drums="waltz", seed=4),
 }
 
 # reference balance: gain (dB) and pan (-1 left .. 1 right) per stem
@@ -290,7 +291,7 @@ def make_song(name, song, out_dir, sf2, listing, notes_out):
     raw = {}
     with tempfile.TemporaryDirectory() as tmp:
         for part, notes in parts.items():
-            channel = DRUM_CHANNEL if part == "drums" else ["bass", "keys", "pad", "lead"].index(part)
+            channel = DRUM_CHANNEL if part == "drums" else MELODIC.index(part)
             program = song["programs"].get(part, 0)
             midi_path = os.path.join(midi_dir, part + ".mid")
             with open(midi_path, "wb") as f:

@@ -35,7 +35,8 @@ import traceback
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parent), str(HERE)]
 
-from peer_inputs import INPUTS, as_rows, peer_input, recipe   # noqa: E402
+from peer_inputs import (INPUTS, RENDER_EXCERPTS, as_rows, peer_input,  # noqa: E402
+                         recipe, write_render_excerpts)
 
 OUT = HERE.parent / "data" / "peers_golden.json"
 DEFAULT_SRC = pathlib.Path(os.environ.get("PEER_SRC", "/work/tmp/peer-src"))
@@ -61,6 +62,9 @@ SOURCES = {
 
 MR = dict(fft_sizes=[1024, 2048, 512], hop_sizes=[120, 240, 50], win_lengths=[600, 1200, 240])
 S, M = "music_b2_stereo", "music_b1_mono"
+# --music: the same cases on excerpts of the renders (values kept beside the renders)
+MUSIC_INPUTS = {S: "render_b2_stereo", M: "render_b1_mono"}
+MUSIC_OUT = pathlib.Path("/work/music/peers_golden_music.json")
 F32, F64 = "float32", "float64"
 
 # auraloss cases: (name, class in auraloss.freq, kwargs, inputs, dtypes, extra)
@@ -151,47 +155,49 @@ def _kwargs_text(kwargs):
 
 # --- workers (each runs in the peer's own interpreter) ------------------------------------
 
-def work_auraloss(src):
+def auraloss_case(name, cls_name, kwargs, inp, dtype, extra):
+    """Run one auraloss case with the auraloss importable now; the stored case dict."""
     import numpy as np
+    import auraloss.freq
+    import torch
+    cls = getattr(auraloss.freq, cls_name)
+    est, ref = peer_input(inp, dtype)
+    case = dict(name=name, call=f"auraloss.freq.{cls_name}({_kwargs_text(kwargs)})(est, ref)",
+                kwargs=kwargs, input=inp, dtype=dtype, sample_rate=kwargs.get("sample_rate"))
+    try:
+        if "numpy_seed" in extra:
+            np.random.seed(extra["numpy_seed"])
+            case["draw"] = (f"np.random.seed({extra['numpy_seed']}) before construction; "
+                            "the resolutions are those of the first forward call "
+                            "(construction draws, then the first forward redraws)")
+        module = cls(**kwargs)
+        with torch.no_grad():
+            out = module(torch.from_numpy(est), torch.from_numpy(ref))
+        if isinstance(out, tuple):
+            case["values"] = dict(zip(TERMS[cls_name], _number(list(out))))
+        else:
+            case["values"] = {"loss": _number(out)}
+        if "numpy_seed" in extra:
+            case["resolutions"] = [dict(fft_size=f.fft_size, hop_size=f.hop_size,
+                                        win_length=f.win_length, window=_window_name(f))
+                                   for f in module.stft_losses]
+    except Exception as exc:  # the peer's failure is a result
+        case["error"] = _error(exc)
+    return case
+
+
+def work_auraloss(src):
     import torch
     torch.set_num_threads(1)
     if src is not None:
         sys.path.insert(0, str(src))
     import auraloss
-    import auraloss.freq
-    origin = auraloss.__file__
-    results = []
-    for name, cls_name, kwargs, inputs, dtypes, extra in AURALOSS_CASES:
-        cls = getattr(auraloss.freq, cls_name)
-        for inp in inputs:
-            for dtype in dtypes:
-                est, ref = peer_input(inp, dtype)
-                case = dict(name=name, call=f"auraloss.freq.{cls_name}({_kwargs_text(kwargs)})"
-                            "(est, ref)", kwargs=kwargs, input=inp, dtype=dtype,
-                            sample_rate=kwargs.get("sample_rate"))
-                try:
-                    if "numpy_seed" in extra:
-                        np.random.seed(extra["numpy_seed"])
-                        case["draw"] = (f"np.random.seed({extra['numpy_seed']}) before "
-                                        "construction; the draws below are those of the "
-                                        "first forward call (construction draws too, "
-                                        "then forward redraws)")
-                    module = cls(**kwargs)
-                    with torch.no_grad():
-                        out = module(torch.from_numpy(est), torch.from_numpy(ref))
-                    if isinstance(out, tuple):
-                        case["values"] = dict(zip(TERMS[cls_name], _number(list(out))))
-                    else:
-                        case["values"] = {"loss": _number(out)}
-                    if "numpy_seed" in extra:
-                        case["resolutions"] = [
-                            dict(fft_size=f.fft_size, hop_size=f.hop_size,
-                                 win_length=f.win_length, window=_window_name(f))
-                            for f in module.stft_losses]
-                except Exception as exc:  # the peer's failure is a result
-                    case["error"] = _error(exc)
-                results.append(case)
-    return dict(origin=origin, torch=torch.__version__, cases=results)
+    music = S in RENDER_EXCERPTS
+    results = [auraloss_case(name, cls_name, kwargs, MUSIC_INPUTS[inp] if music else inp, dtype,
+                             extra)
+               for name, cls_name, kwargs, inputs, dtypes, extra in AURALOSS_CASES
+               for inp in inputs for dtype in dtypes]
+    return dict(origin=auraloss.__file__, torch=torch.__version__, cases=results)
 
 
 def _window_name(stft_loss):
@@ -498,8 +504,8 @@ PEER_INFO = {
 }
 
 
-def run_worker(peer, python, src):
-    command = [python, __file__, "--worker", peer, "--src", str(src)]
+def run_worker(peer, python, src, music):
+    command = [python, __file__, "--worker", peer, "--src", str(src)] + (["--music"] * music)
     done = subprocess.run(command, capture_output=True, text=True,
                           env=dict(os.environ, CUDA_VISIBLE_DEVICES="",
                                    TF_CPP_MIN_LOG_LEVEL="3"))
@@ -520,7 +526,13 @@ def main():
     parser.add_argument("--tf-python", default="/work/tmp/venv-golden-tf/bin/python")
     parser.add_argument("--at-python", default="/work/tmp/venv-golden-at/bin/python")
     parser.add_argument("--peers", nargs="*", default=list(WORKERS))
+    parser.add_argument("--music", action="store_true",
+                        help="run on excerpts of the renders in /work/music instead; write "
+                             f"{MUSIC_OUT}")
     args = parser.parse_args()
+    global S, M, OUT
+    if args.music:
+        S, M, OUT = MUSIC_INPUTS[S], MUSIC_INPUTS[M], MUSIC_OUT
 
     if args.sources:
         copy_sources(args.src, args.mirrors)
@@ -538,12 +550,14 @@ def main():
         print(json.dumps(out))
         return
 
+    if args.music:
+        write_render_excerpts()
     stored = json.loads(OUT.read_text()) if OUT.exists() else {}
     peers = stored.get("peers", {})
     cases = [c for c in stored.get("cases", []) if c["peer"] not in args.peers]
     python_for = {"ddsp": args.tf_python, "dac": args.at_python}
     for peer in args.peers:
-        out = run_worker(peer, python_for.get(peer, args.python), args.src)
+        out = run_worker(peer, python_for.get(peer, args.python), args.src, args.music)
         info = dict(PEER_INFO[peer])
         if "failed" in out:
             info["failed"] = out["failed"]
@@ -563,7 +577,7 @@ def main():
         meta=dict(made_by="tests/parity/make_peer_golden.py", formulas="tests/parity/PEERS.md",
                   note="values are the peers' outputs as float64; 'error' is the peer's "
                        "exception (a documented failure, not a value)"),
-        inputs={name: recipe(name) for name in INPUTS},
+        inputs={name: recipe(name) for name in (RENDER_EXCERPTS if args.music else INPUTS)},
         peers={p: peers[p] for p in order if p in peers},
         cases=cases)
     OUT.write_text(json.dumps(document, indent=1) + "\n")
