@@ -31,6 +31,18 @@ def window(name, win_length):
     raise ValueError(name)
 
 
+def torch_float32_window(name, win_length):
+    """A periodic window as torch builds it in float32 (what auraloss and the torch-based
+    peers use): hann and hamming in float32 arithmetic, a - b * cos(n * float32(2 pi / N));
+    other windows as the float64 formula rounded to float32."""
+    coefficients = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46)}
+    if name not in coefficients:
+        return window(name, win_length).astype(np.float32).astype(np.float64)
+    a, b = (np.float32(c) for c in coefficients[name])
+    argument = np.float32(2 * np.pi / win_length) * np.arange(win_length, dtype=np.float32)
+    return (a - b * np.float32(np.cos(np.float64(argument)))).astype(np.float64)
+
+
 def fir_same(x, taps):
     """Each row of x (..., T) through the FIR `taps` (odd length), zero-padded "same":
     y[n] = sum_k taps[k] * x[n + k - len(taps) // 2], x = 0 outside [0, T) (torch's conv1d,
@@ -76,10 +88,12 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     phs: mean squared difference of the STFT bins' angles, each in (-pi, pi].
     """
     win_length = fft_size if win_length is None else win_length
-    if window_values is None:
-        window_values = window(window_name, win_length)
-    if compat:   # auraloss builds its window with torch in float32
+    if compat and window_values is None:   # auraloss builds its window with torch
+        window_values = torch_float32_window(window_name, win_length)
+    elif compat:
         window_values = np.asarray(window_values, dtype=np.float32).astype(np.float64)
+    elif window_values is None:
+        window_values = window(window_name, win_length)
     if fir_taps is not None:
         est, ref = fir_same(est, fir_taps), fir_same(ref, fir_taps)
     S_est = spectra(est, fft_size, hop_size, win_length, window_values)
@@ -234,9 +248,8 @@ def preset_loss(est, ref, preset, sample_rate=None):
     parts = []
     for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
                                                 preset.win_lengths)):
-        values = window("hann", win)
-        if preset.float32_window:
-            values = values.astype(np.float32).astype(np.float64)
+        values = (torch_float32_window("hann", win) if preset.float32_window
+                  else window("hann", win))
         full = np.zeros(fft)
         full[(fft - win) // 2:(fft - win) // 2 + win] = values
         mags = []
