@@ -48,6 +48,8 @@ WORKLOADS = {
     "W5-sisdr": Workload("W5-sisdr", "sisdr", (64, 2, 441000), reference_ok=False),
     "M1": Workload("M1", "mrstft", (8, 2, 44100), MR_DEFAULT, options=MEL_OPTIONS),
     "P1": Workload("P1", "preset", (8, 2, 44100), DAC_RESOLUTIONS, preset="dac"),
+    "M4": Workload("M4", "mrstft", (1, 2, 7938000), MR_DEFAULT, reference_ok=False,
+                   options=dict(MEL_OPTIONS, perceptual_weighting=True)),
     "G1": Workload("G1", "mrstft", (16, 2, 262144), MR_DEFAULT, gpu=True),
     "G2": Workload("G2", "sd", (64, 2, 131072), W2_RESOLUTIONS, gpu=True),
     "G3": Workload("G3", "mrstft", (1, 2, 7938000), MR_DEFAULT, gpu=True),
@@ -58,7 +60,7 @@ GPU_WORKLOADS = [w for w in WORKLOADS if WORKLOADS[w].gpu]
 # --quick: the same losses on small inputs, for a smoke test
 QUICK_SHAPES = {"W1": (2, 2, 8192), "W2": (2, 2, 16384), "W3": (2, 2, 16384),
                 "W4": (1, 2, 44100), "W5-mse": (4, 2, 44100), "W5-sisdr": (4, 2, 44100),
-                "M1": (2, 2, 16384), "P1": (2, 2, 16384)}
+                "M1": (2, 2, 16384), "P1": (2, 2, 16384), "M4": (1, 2, 44100)}
 
 
 def quick(workload):
