@@ -40,8 +40,7 @@ class STFTBreakdown:
     fft_size: int
     hop_size: int
     win_length: int
-    phs: Optional[Value] = None   # mean squared angle difference (w_phs or output="full"
-                                  # with a spectral option); None where not computed
+    phs: Optional[Value] = None   # mean squared angle difference; None unless w_phs > 0
 
     @property
     def label(self):

@@ -125,7 +125,7 @@ class _SpectralSettings:
         taps = options.taps() if options.perceptual_weighting else _NO_TAPS
         option_plan = OptionPlan(
             0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
-            options.w_phs > 0 or self.output == "full", options.perceptual_weighting,
+            options.w_phs > 0, options.perceptual_weighting,
             pad_left=plan.fft_size // 2, zero_pad=False, eps_added=False,
             log_threshold=0.0, log_floor=0.0)
         n_rows = est3.shape[1] if mix is None else mix.shape[0]
@@ -153,8 +153,8 @@ class _SpectralSettings:
         elements = n_rows * values_per_row
         log_mag = per_item[:, layout.LOG_DIST] / elements
         lin_mag = per_item[:, layout.LIN_DIST] / elements
-        with_phase = n_terms > layout.PHASE_DIST and (self.options.w_phs > 0
-                                                     or self.output == "full")
+        # the phase term costs two arctangents per bin: computed only when weighted
+        with_phase = n_terms > layout.PHASE_DIST and self.options.w_phs > 0
         phs = (per_item[:, layout.PHASE_DIST] / (n_rows * bins_per_row) if with_phase
                else np.zeros(n_items))
         if self.reduction == "mean":
