@@ -21,6 +21,8 @@ Setup (throwaway environments; nothing here is a dependency of fastmixloss)::
 
 Inputs are rebuilt from tests/signals.py (tests/parity/peer_inputs.py), so the stored file
 stays small; each case records its recipe, dtype, sample rate and the exact call.
+``--music`` runs the same cases on excerpts of the renders of bench/render_music.py and
+writes them beside the renders (/work/music/peers_golden_music.json), not into the repo.
 """
 
 import argparse
@@ -109,6 +111,12 @@ AURALOSS_CASES = [
      [S], [F32], {}),
     ("stft_scale_invariance", "STFTLoss", dict(scale_invariance=True, output="full"),
      [M, S], [F32, F64], {}),
+    # rows (2 items x 2 channels) == bins (4 mel bands): auraloss broadcasts alpha over
+    # the bins instead of the rows and returns a value (silently not the per-row scale);
+    # stored under "quirks", apart from the cases a faithful implementation should match
+    ("stft_mel4_scale_invariance_rows_eq_bins", "STFTLoss",
+     dict(sample_rate=44100, scale="mel", n_bins=4, scale_invariance=True, output="full"),
+     [S], [F32], {}),
     ("mrstft_scale_invariance", "MultiResolutionSTFTLoss", dict(MR, scale_invariance=True,
                                                                 output="full"),
      [M], [F32, F64], {}),
@@ -126,6 +134,8 @@ AURALOSS_CASES = [
     ("random_resolution_np_seed1", "RandomResolutionSTFTLoss", dict(resolutions=4),
      [S], [F64], dict(numpy_seed=1)),
 ]
+
+QUIRKS = ("stft_mel4_scale_invariance_rows_eq_bins",)
 
 TERMS = {"STFTLoss": ["loss", "sc_mag", "log_mag", "lin_mag", "phs"],
          "MelSTFTLoss": ["loss", "sc_mag", "log_mag", "lin_mag", "phs"],
@@ -554,7 +564,8 @@ def main():
         write_render_excerpts()
     stored = json.loads(OUT.read_text()) if OUT.exists() else {}
     peers = stored.get("peers", {})
-    cases = [c for c in stored.get("cases", []) if c["peer"] not in args.peers]
+    cases = [c for c in stored.get("cases", []) + stored.get("quirks", [])
+             if c["peer"] not in args.peers]
     python_for = {"ddsp": args.tf_python, "dac": args.at_python}
     for peer in args.peers:
         out = run_worker(peer, python_for.get(peer, args.python), args.src, args.music)
@@ -576,10 +587,12 @@ def main():
     document = dict(
         meta=dict(made_by="tests/parity/make_peer_golden.py", formulas="tests/parity/PEERS.md",
                   note="values are the peers' outputs as float64; 'error' is the peer's "
-                       "exception (a documented failure, not a value)"),
+                       "exception (a documented failure, not a value); 'quirks' are values "
+                       "a peer returns by a bug (see PEERS.md), kept out of 'cases'"),
         inputs={name: recipe(name) for name in (RENDER_EXCERPTS if args.music else INPUTS)},
         peers={p: peers[p] for p in order if p in peers},
-        cases=cases)
+        cases=[c for c in cases if c["name"] not in QUIRKS],
+        quirks=[c for c in cases if c["name"] in QUIRKS])
     OUT.write_text(json.dumps(document, indent=1) + "\n")
     print(f"wrote {len(cases)} cases to {OUT} ({OUT.stat().st_size // 1024} KB)")
 

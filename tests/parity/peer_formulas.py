@@ -111,9 +111,12 @@ def auraloss_stft(est, ref, fft_size=1024, hop_size=256, win_length=1024,
     if scale == "mel":
         bank = mel_filters(sample_rate, fft_size, n_bins)
         x_hat, x = apply_bank(x_hat, bank), apply_bank(x, bank)
-    if scale_invariance:  # per row (auraloss itself runs only with one row)
+    if scale_invariance:
         alpha = (x_hat * x).sum(axis=(1, 2)) / (x * x).sum(axis=(1, 2))
-        x = x * alpha[:, None, None]
+        if 1 < len(alpha) == x.shape[2]:  # auraloss's broadcast: alpha[k] scales bin k
+            x = x * alpha[None, None, :]
+        else:  # per row (auraloss raises for other row counts)
+            x = x * alpha[:, None, None]
 
     def distance(a, b):
         return np.mean(np.abs(a - b)) if mag_distance == "L1" else np.mean((a - b) ** 2)
