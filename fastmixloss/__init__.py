@@ -3,7 +3,9 @@
 Time domain: mse, l1, esr, dc, logcosh, snr, sisdr, sdsdr.
 Spectral: stft_loss, mrstft_loss, sum_and_difference_loss.
 Class forms with auraloss's names: MSELoss, ..., STFTLoss, MultiResolutionSTFTLoss,
-SumAndDifferenceSTFTLoss, MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss. `fastmixloss.reference` holds the plain NumPy versions.
+SumAndDifferenceSTFTLoss, MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss.
+Other projects' spectral losses by name: preset_loss(name) (PRESETS).
+`fastmixloss.reference` holds the plain NumPy versions.
 """
 
 __version__ = "0.1.0"
