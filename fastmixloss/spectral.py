@@ -320,7 +320,8 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
                  log_eps=0.0, log_fac=1.0):
         resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
         options = SpectralOptions(
-            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin,
+            fmax=fmax,
             perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
             w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
@@ -356,7 +357,8 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
                  log_eps=0.0, log_fac=1.0):
         resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
         options = SpectralOptions(
-            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin,
+            fmax=fmax,
             perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
             w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
@@ -382,26 +384,32 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
               w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
               reduction="mean", output="loss", compat=None, check_finite=True, device=None,
-              **options):
-    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters and the
-    spectral `options` (w_phs, sample_rate, scale, n_bins, ...)."""
+              w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
+              perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
+    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
     return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
                     w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
                     eps=eps, reduction=reduction, output=output, compat=compat,
-                    check_finite=check_finite, device=device, **options)(est, ref)
+                    check_finite=check_finite, device=device,
+                    w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins, fmin=fmin,
+                    fmax=fmax, perceptual_weighting=perceptual_weighting,
+                    scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
 
 
 def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
                 w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                output="loss", compat=None, check_finite=True, device=None, **options):
-    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters and
-    STFTLoss for the spectral `options`."""
+                output="loss", compat=None, check_finite=True, device=None,
+                w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
+                perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
+    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
     return MultiResolutionSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
         w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
         output=output, compat=compat, check_finite=check_finite, device=device,
-        **options)(est, ref)
+        w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins, fmin=fmin,
+        fmax=fmax, perceptual_weighting=perceptual_weighting,
+        scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
 
 
 def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
@@ -409,14 +417,17 @@ def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,
                             w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
                             output="loss", compat=None, check_finite=True, device=None,
-                            **options):
-    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters
-    and STFTLoss for the spectral `options`."""
+                            w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                            fmin=0.0, fmax=None, perceptual_weighting=False,
+                            scale_invariance=False, log_eps=0.0, log_fac=1.0):
+    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
     return SumAndDifferenceSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
         reduction=reduction, output=output, compat=compat, check_finite=check_finite,
-        device=device, **options)(est, ref)
+        device=device, w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins,
+        fmin=fmin, fmax=fmax, perceptual_weighting=perceptual_weighting,
+        scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
 
 
 class MelSTFTLoss(STFTLoss):
@@ -499,6 +510,10 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         self._stft_kwargs = dict(stft_kwargs)
         self._output = stft_kwargs.get("output", "loss")
         self._calls = 0
+        if stft_kwargs.get("scale") is not None:
+            # a filterbank that fits the smallest size fits every larger one: check it
+            # now rather than at a redraw in the middle of a run
+            STFTLoss(self.min_fft_size, self.min_fft_size, **dict(stft_kwargs, output="loss"))
         self.draw()
 
     def draw(self):

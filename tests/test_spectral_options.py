@@ -377,6 +377,12 @@ def filterbanks_windows():
     return ("hann", "bartlett", "blackman", "hamming", "kaiser")
 
 
+def test_random_resolution_checks_the_filterbank_at_the_smallest_size():
+    with pytest.raises(fm.ParameterError, match="fft_size=16"):
+        fm.RandomResolutionSTFTLoss(scale="mel", n_bins=40, sample_rate=SR, seed=0)
+    fm.RandomResolutionSTFTLoss(min_fft_size=2048, scale="mel", n_bins=40, sample_rate=SR)
+
+
 def test_random_resolution_refuses_short_signals():
     est, ref = _pair(1, 4000, np.float64)
     with pytest.raises(fm.ParameterError, match="max_fft_size=32768"):
