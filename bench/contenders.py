@@ -102,7 +102,11 @@ def _reference(workload, est, ref, threads):
         from fastmixloss.filterbanks import mel_matrix
         o = workload.options
         banks = [mel_matrix(o["sample_rate"], f, o["n_bins"]) for f in r["fft_sizes"]]
-        return lambda: float(reference.mrstft_loss(est, ref, filterbanks=banks,
+        taps = None
+        if o.get("perceptual_weighting"):
+            from fastmixloss.weighting import taps_for
+            taps = taps_for(o["sample_rate"])
+        return lambda: float(reference.mrstft_loss(est, ref, filterbanks=banks, fir_taps=taps,
                                                    **r)["loss"].mean())
     if workload.loss == "mrstft":
         return lambda: float(reference.mrstft_loss(est, ref, **r)["loss"].mean())
