@@ -122,3 +122,26 @@ def test_preset_input_errors():
         fm.preset_loss("auraloss")(np.zeros(500), np.zeros(500))
     with pytest.raises(fm.ParameterError, match="reduction"):
         fm.preset_loss("ddsp", reduction="sum")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=25)
+@given(name=st.sampled_from(["hifigan", "ddsp", "dac_stft", "parallel_wavegan_mel"]),
+       fft=st.integers(16, 600), hop_fraction=st.floats(0.1, 0.9),
+       extra=st.integers(1, 2000), seed=st.integers(0, 2 ** 16))
+def test_preset_framings_match_reference_for_any_size(name, fft, hop_fraction, extra, seed):
+    hop = max(1, int(fft * hop_fraction))
+    preset = PRESETS[name]
+    overrides = dict(fft_sizes=(fft,), hop_sizes=(hop,), win_lengths=(fft,))
+    if preset.n_mels is not None:
+        overrides.update(n_mels=(4,), fmin=0.0, fmax=None)
+    length = max(fft // 2, fft - 2 * ((fft - hop) // 2)) + extra
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((2, 1, length))
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    loss = fm.preset_loss(name, reduction="none", **overrides)
+    got = loss(est, ref)
+    expected = reference.preset_loss(est, ref, loss.preset, sample_rate=loss.sample_rate)
+    np.testing.assert_allclose(got, expected["loss"], rtol=1e-9, atol=1e-12)

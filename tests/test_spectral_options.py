@@ -431,3 +431,38 @@ def test_presets_give_zero_for_identical_signals(name):
     _, ref = _pair(2, 6000, np.float32)
     rate = 44100 if name == "dac" else None
     assert fm.preset_loss(name, sample_rate=rate)(ref, ref.copy()) == 0.0
+
+
+# ------------------------------------------------------------------ properties, odd sizes
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=25)
+@given(fft=st.integers(16, 700), hop_fraction=st.floats(0.05, 1.5),
+       win_fraction=st.floats(0.3, 1.0), extra=st.integers(1, 3000), seed=st.integers(0, 2 ** 16), mel=st.booleans(),
+       a_weighting=st.booleans(), invariance=st.booleans())
+def test_options_kernel_matches_reference_for_any_size(fft, hop_fraction, win_fraction, extra,
+                                                       seed, mel, a_weighting, invariance):
+    hop = max(1, int(fft * hop_fraction))
+    win = max(1, int(fft * win_fraction))
+    length = fft // 2 + extra   # from just past the reflect limit to many frames
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((2, 2, length))
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    n_bands = 8
+    kwargs = dict(scale="mel" if mel else None, n_bins=n_bands if mel else None,
+                  sample_rate=SR if (mel or a_weighting) else None,
+                  perceptual_weighting=a_weighting, scale_invariance=invariance, w_phs=0.5)
+    if mel and not filterbanks.mel_matrix(SR, fft, n_bands).any(axis=1).all():
+        with pytest.raises(fm.ParameterError, match="n_bins"):
+            fm.STFTLoss(fft, hop, win, **kwargs)
+        return
+    got = fm.stft_loss(est, ref, fft_size=fft, hop_size=hop, win_length=win, w_lin_mag=1.0,
+                       reduction="none", output="full", **kwargs)
+    expected = reference.stft_loss(
+        est, ref, fft_size=fft, hop_size=hop, win_length=win, w_lin_mag=1.0,
+        filterbank=filterbanks.mel_matrix(SR, fft, n_bands) if mel else None,
+        fir_taps=weighting.taps_for(SR) if a_weighting else None, scale_invariance=invariance)
+    for term in ("sc", "log_mag", "lin_mag"):
+        np.testing.assert_allclose(getattr(got, term), expected[term], rtol=1e-9, atol=1e-12)
