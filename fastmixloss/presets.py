@@ -24,7 +24,7 @@ import numpy as np
 from . import backend as backends
 from . import filterbanks
 from . import validation as check
-from .errors import ParameterError
+from .errors import DeviceError, ParameterError
 from .kernels import layout
 from .kernels.layout import FramePlan, OptionPlan, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown
@@ -165,6 +165,8 @@ class PresetLoss:
         source does (mean or sum), and each resolution's terms.
         Terms that are not part of the preset are reported as 0.
     check_finite : bool
+    device : None or "cpu"
+        Presets run on the CPU; "cuda", or inputs that live on a GPU, raise DeviceError.
     **overrides
         Fields of Preset to change, e.g. ParallelWaveGAN's hifigan.v1 vctk mel loss:
         PresetLoss("parallel_wavegan_mel", sample_rate=24000, fft_sizes=(2048,),
@@ -172,7 +174,7 @@ class PresetLoss:
     """
 
     def __init__(self, name, *, sample_rate=None, weight=1.0, reduction="mean",
-                 output="loss", check_finite=True, **overrides):
+                 output="loss", check_finite=True, device=None, **overrides):
         if name not in PRESETS:
             raise ParameterError(f"preset={name!r} is not one of {', '.join(PRESETS)}")
         self.name = name
@@ -188,6 +190,8 @@ class PresetLoss:
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
         self.check_finite = bool(check_finite)
+        if backends.check_device(device) == "cuda":
+            raise DeviceError(f"preset={name!r} runs on the CPU only; use device='cpu'")
         self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
 
     def _filterbank(self, index):
@@ -206,6 +210,9 @@ class PresetLoss:
         return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
 
     def __call__(self, est, ref):
+        if backends.on_cuda_device(est) or backends.on_cuda_device(ref):
+            raise DeviceError(f"preset={self.name!r} runs on the CPU only: copy est and ref "
+                              "to the host first")
         backend = backends.CPU
         est3, ref3, _ = backend.as_signal_pair(est, ref)
         if self.check_finite:

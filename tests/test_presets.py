@@ -122,6 +122,14 @@ def test_preset_input_errors():
         fm.preset_loss("auraloss")(np.zeros(500), np.zeros(500))
     with pytest.raises(fm.ParameterError, match="reduction"):
         fm.preset_loss("ddsp", reduction="sum")
+    with pytest.raises(fm.DeviceError, match="CPU only"):
+        fm.preset_loss("ddsp", device="cuda")
+
+    class OnGpu(np.ndarray):
+        __cuda_array_interface__ = {}
+    on_gpu = np.zeros(3000).view(OnGpu)
+    with pytest.raises(fm.DeviceError, match="copy est and ref"):
+        fm.preset_loss("ddsp")(on_gpu, on_gpu)
 
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
