@@ -203,8 +203,7 @@ class PresetLoss:
         # (a band of zeros is clamped to the log floor in both signals: it adds 0)
         matrix = filterbanks.mel_matrix(self.sample_rate, fft_size, preset.n_mels[index],
                                         preset.fmin, preset.fmax, np.float32)
-        bank = filterbanks.sparse(matrix)
-        return bank
+        return filterbanks.sparse(matrix)
 
     def __repr__(self):
         return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
