@@ -244,14 +244,12 @@ def raise_if_nonfinite(est3, ref3, rows=None):
 PORTING_HINTS = {
     "input": "pass the estimate as est, the first argument (auraloss's input)",
     "target": "pass the reference as ref, the second argument (auraloss's target)",
-    "sample_rate": "fastmixloss has no mel, chroma or perceptual weighting, which are what "
-                   "auraloss uses sample_rate for; leave it out",
-    "scale": "mel and chroma scales are not offered; leave it out",
-    "n_bins": "mel and chroma scales are not offered; leave it out",
-    "perceptual_weighting": "perceptual weighting is not offered; leave it out",
-    "scale_invariance": "scale invariance is not offered; leave it out",
-    "w_phs": "the phase term is not offered; leave it out",
 }
+# auraloss spectral options, given to a loss that does not take them
+for _name in ("sample_rate", "scale", "n_bins", "perceptual_weighting",
+              "scale_invariance", "w_phs"):
+    PORTING_HINTS[_name] = ("only the spectral losses (stft_loss, mrstft_loss, "
+                            "sum_and_difference_loss) take it; leave it out here")
 
 
 def unknown_keyword(function_name, keyword, known):
