@@ -1,0 +1,267 @@
+"""Mix-feature stages and kernels: per-frame spectral shape, stereo panning and dynamics.
+
+One pass per signal: each frame of every channel is read (times a gain), windowed and
+transformed (DUCC through rocket-fft), its magnitudes reduced to a handful of numbers, and
+the spectrum thrown away. Frames are uncentred: frame f covers samples
+[f*hop, f*hop + fft_size). Every frame is computed by one thread into its own output row,
+so the tracks are bit-identical for any thread count.
+
+The stages follow librosa's definitions (spectral_centroid, spectral_bandwidth with p=2,
+spectral_rolloff, spectral_flatness, spectral_contrast's band peaks and valleys) and the
+stereo panning spectrum of Tzanetakis, Jones and McNally (2007); see features/reference.py
+for the same formulas in plain NumPy.
+"""
+
+import math
+
+import numpy as np
+import rocket_fft
+from numba import prange
+
+from .jit import cpu_function, cpu_kernel
+
+# columns of the per-channel spectral tracks; contrast peaks and valleys follow
+CENTROID, BANDWIDTH, ROLLOFF, FLATNESS = range(4)
+N_SPECTRAL = 4
+# columns of the per-channel time-domain chunk sums
+SUM_SQUARES, SUM_LEVEL_DB, MAX_ABS = range(3)
+N_CHUNK_SUMS = 3
+# the toolkit's amplitude-to-dB floor: 20*log10(x + 1e-30)
+DB_OFFSET = 1e-30
+
+
+@cpu_function
+def read_gained_frame(signal, start, gain, window, frame):
+    """frame[n] = gain * signal[start + n] * window[n], in float64."""
+    for n in range(frame.shape[0]):
+        frame[n] = gain * np.float64(signal[start + n]) * window[n]
+
+
+@cpu_function
+def magnitudes(spectrum, mags):
+    """|X_k| for k = 0..n/2 from an FFTPACK half-complex spectrum of even length n."""
+    n_fft = spectrum.shape[0]
+    mags[0] = abs(spectrum[0])
+    for k in range(1, n_fft // 2):
+        re = spectrum[2 * k - 1]
+        im = spectrum[2 * k]
+        mags[k] = math.sqrt(re * re + im * im)
+    mags[n_fft // 2] = abs(spectrum[n_fft - 1])
+
+
+@cpu_function
+def centroid_bandwidth(mags, freqs, tiny):
+    """librosa's centroid and bandwidth (p=2) of one frame.
+
+    The weights are mags / sum(mags); a frame whose sum is below `tiny` is left
+    unnormalised, as librosa.util.normalize does.
+    """
+    total = 0.0
+    for k in range(mags.shape[0]):
+        total += mags[k]
+    scale = 1.0 / total if total >= tiny else 1.0
+    centroid = 0.0
+    for k in range(mags.shape[0]):
+        centroid += freqs[k] * (mags[k] * scale)
+    spread = 0.0
+    for k in range(mags.shape[0]):
+        deviation = freqs[k] - centroid
+        spread += (mags[k] * scale) * deviation * deviation
+    return centroid, math.sqrt(spread)
+
+
+@cpu_function
+def rolloff(mags, freqs, roll_percent):
+    """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the total."""
+    total = 0.0
+    for k in range(mags.shape[0]):
+        total += mags[k]
+    threshold = roll_percent * total
+    cumulative = 0.0
+    for k in range(mags.shape[0]):
+        cumulative += mags[k]
+        if cumulative >= threshold:
+            return freqs[k]
+    return freqs[mags.shape[0] - 1]
+
+
+@cpu_function
+def flatness(mags, amin):
+    """Geometric over arithmetic mean of the power spectrum, each bin floored at amin."""
+    log_sum = 0.0
+    power_sum = 0.0
+    for k in range(mags.shape[0]):
+        power = max(mags[k] * mags[k], amin)
+        log_sum += math.log(power)
+        power_sum += power
+    n = mags.shape[0]
+    return math.exp(log_sum / n) / (power_sum / n)
+
+
+@cpu_function
+def extreme_means(values, start, stop, count, lowest, highest):
+    """Means of the `count` smallest and of the `count` largest of values[start:stop].
+
+    lowest, highest: float64 scratch of at least `count` entries. Each holds its candidates
+    sorted, so most values are rejected with one comparison (no full sort).
+    """
+    n_low = 0
+    n_high = 0
+    for i in range(start, stop):
+        v = values[i]
+        if n_low < count or v < lowest[n_low - 1]:
+            j = n_low if n_low < count else count - 1
+            while j > 0 and lowest[j - 1] > v:
+                lowest[j] = lowest[j - 1]
+                j -= 1
+            lowest[j] = v
+            n_low = min(n_low + 1, count)
+        if n_high < count or v > highest[n_high - 1]:
+            j = n_high if n_high < count else count - 1
+            while j > 0 and highest[j - 1] < v:
+                highest[j] = highest[j - 1]
+                j -= 1
+            highest[j] = v
+            n_high = min(n_high + 1, count)
+    low = 0.0
+    high = 0.0
+    for j in range(count):
+        low += lowest[j]
+        high += highest[j]
+    return low / count, high / count
+
+
+@cpu_function
+def panning_band_sums(mags_left, mags_right, bands, out):
+    """Sum over each band's bins of SPS**2, SPS the stereo panning spectrum.
+
+    SPS_k = (1 - phi_k) * sign(|R_k| - |L_k|) with phi_k = 2|L_k||R_k| / (|L_k|^2 + |R_k|^2),
+    written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2), which is the same number without the
+    cancellation of 1 - phi; 0 where |L_k| = |R_k| (also where both are 0).
+    bands: (P, 2) int64 [first, stop) bins.
+    """
+    for p in range(bands.shape[0]):
+        total = 0.0
+        for k in range(bands[p, 0], bands[p, 1]):
+            left = mags_left[k]
+            right = mags_right[k]
+            if left != right:
+                d = left - right
+                sps = d * d / (left * left + right * right)
+                total += sps * sps
+        out[p] = total
+
+
+@cpu_kernel
+def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contrast_bands,
+                    panning_bands):
+    """Per frame and channel: centroid, bandwidth, rolloff, flatness, contrast peaks and
+    valleys; per frame: the panning spectrum's band sums of squares (stereo only).
+
+    signal: (C, T) any float dtype, read times `gain`. window: (fft_size,) float64.
+    freqs: (fft_size//2 + 1,) bin frequencies in Hz. settings: float64 (roll_percent,
+    flatness_amin, tiny). contrast_bands: (K, 3) int64 rows (first bin, stop bin, count)
+    of librosa's contrast sub-bands. panning_bands: (P, 2) int64, used when C == 2.
+    Returns (tracks (n_frames, C, N_SPECTRAL + 2K): columns CENTROID..FLATNESS, then K
+    peaks, then K valleys (linear means); panning (n_frames, P) float64).
+    """
+    n_channels = signal.shape[0]
+    fft_size = window.shape[0]
+    n_bins = fft_size // 2 + 1
+    n_contrast = contrast_bands.shape[0]
+    stereo = n_channels == 2
+    tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * n_contrast))
+    panning = np.zeros((n_frames, panning_bands.shape[0]))
+    roll_percent, amin, tiny = settings[0], settings[1], settings[2]
+    axes = np.array([1])
+    max_count = 1
+    for b in range(n_contrast):
+        max_count = max(max_count, contrast_bands[b, 2])
+    for f in prange(n_frames):
+        frames = np.empty((n_channels, fft_size))
+        spectra = np.empty((n_channels, fft_size))
+        mags = np.empty((n_channels, n_bins))
+        lowest = np.empty(max_count)
+        highest = np.empty(max_count)
+        for c in range(n_channels):
+            read_gained_frame(signal[c], f * hop, gain, window, frames[c])
+        rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
+        for c in range(n_channels):
+            magnitudes(spectra[c], mags[c])
+            row = tracks[f, c]
+            row[CENTROID], row[BANDWIDTH] = centroid_bandwidth(mags[c], freqs, tiny)
+            row[ROLLOFF] = rolloff(mags[c], freqs, roll_percent)
+            row[FLATNESS] = flatness(mags[c], amin)
+            for b in range(n_contrast):
+                valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
+                                             contrast_bands[b, 1], contrast_bands[b, 2],
+                                             lowest, highest)
+                row[N_SPECTRAL + b] = peak
+                row[N_SPECTRAL + n_contrast + b] = valley
+        if stereo:
+            panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
+    return tracks, panning
+
+
+@cpu_kernel
+def chunk_sums(signal, gain, chunk, n_chunks):
+    """Per channel and chunk of `chunk` samples of gain * signal: the sum of squares, the
+    sum of 20*log10(|x| + 1e-30) and the largest |x|. (C, n_chunks, N_CHUNK_SUMS) float64.
+
+    A frame of the dynamics features is a run of whole chunks, so each sample's logarithm
+    is taken once however much the frames overlap.
+    """
+    n_channels = signal.shape[0]
+    out = np.zeros((n_channels, n_chunks, N_CHUNK_SUMS))
+    for task in prange(n_channels * n_chunks):
+        c = task // n_chunks
+        start = (task % n_chunks) * chunk
+        squares = 0.0
+        level = 0.0
+        peak = 0.0
+        for n in range(start, start + chunk):
+            x = abs(gain * np.float64(signal[c, n]))
+            squares += x * x
+            level += 20.0 * math.log10(x + DB_OFFSET)
+            peak = max(peak, x)
+        out[c, task % n_chunks, SUM_SQUARES] = squares
+        out[c, task % n_chunks, SUM_LEVEL_DB] = level
+        out[c, task % n_chunks, MAX_ABS] = peak
+    return out
+
+
+@cpu_kernel
+def centred_mean_squares(signal, frame_length, hop, n_frames):
+    """Mean of x**2 over centred frames (zero padding of frame_length//2 each side):
+    frame f covers [f*hop - frame_length//2, f*hop - frame_length//2 + frame_length).
+    (C, n_frames) float64; librosa.feature.rms squared."""
+    n_channels, length = signal.shape
+    out = np.zeros((n_channels, n_frames))
+    for task in prange(n_channels * n_frames):
+        c = task // n_frames
+        f = task % n_frames
+        first = max(0, f * hop - frame_length // 2)
+        stop = min(length, f * hop - frame_length // 2 + frame_length)
+        total = 0.0
+        for n in range(first, stop):
+            x = np.float64(signal[c, n])
+            total += x * x
+        out[c, f] = total / frame_length
+    return out
+
+
+@cpu_kernel(fastmath=frozenset())
+def max_abs(signal):
+    """The largest |x| of a (C, T) signal, as float64 (max is exact: any thread order)."""
+    n_channels, length = signal.shape
+    chunk = 1 << 16
+    n_chunks = (length + chunk - 1) // chunk
+    peaks = np.zeros(n_channels * n_chunks)
+    for task in prange(n_channels * n_chunks):
+        c = task // n_chunks
+        start = (task % n_chunks) * chunk
+        peak = 0.0
+        for n in range(start, min(length, start + chunk)):
+            peak = max(peak, abs(np.float64(signal[c, n])))
+        peaks[task] = peak
+    return peaks.max() if peaks.shape[0] else 0.0
