@@ -16,25 +16,41 @@ from .jit import cpu_function, cpu_kernel
 
 
 @cpu_function
-def k_weight_step(x, coefficients, state):
-    """One sample through both stages; state: float64 (4,), zeros to start."""
-    y = coefficients[0, 0] * x + state[0]
-    state[0] = coefficients[0, 1] * x - coefficients[0, 3] * y + state[1]
-    state[1] = coefficients[0, 2] * x - coefficients[0, 4] * y
-    z = coefficients[1, 0] * y + state[2]
-    state[2] = coefficients[1, 1] * y - coefficients[1, 3] * z + state[3]
-    state[3] = coefficients[1, 2] * y - coefficients[1, 4] * z
-    return z
+def k_weight_step(x, k, s0, s1, s2, s3):
+    """One sample through both stages (transposed direct form II); k: the (2, 5)
+    coefficients; s0..s3: the state, zeros to start. Returns (output, new state...)."""
+    y = k[0, 0] * x + s0
+    s0 = k[0, 1] * x - k[0, 3] * y + s1
+    s1 = k[0, 2] * x - k[0, 4] * y
+    z = k[1, 0] * y + s2
+    s2 = k[1, 1] * y - k[1, 3] * z + s3
+    s3 = k[1, 2] * y - k[1, 4] * z
+    return z, s0, s1, s2, s3
 
 
 @cpu_function
-def k_weight(signal, start, stop, coefficients, state, out):
-    """out[n - start] = K-weighted signal[n] for start <= n < stop, from `state`.
+def k_weight(signal, start, stop, coefficients, out):
+    """out[n - start] = K-weighted signal[n] for start <= n < stop, from a zero state.
 
     signal: (T,) any float dtype; out: float64 buffer of at least stop - start entries.
     """
+    s0 = s1 = s2 = s3 = 0.0
     for n in range(start, stop):
-        out[n - start] = k_weight_step(np.float64(signal[n]), coefficients, state)
+        out[n - start], s0, s1, s2, s3 = k_weight_step(np.float64(signal[n]), coefficients,
+                                                       s0, s1, s2, s3)
+
+
+@cpu_function
+def k_weight_pair(first, second, start, stop, coefficients, out_first, out_second):
+    """`k_weight` of two signals in one loop: two independent recursions side by side, so
+    the CPU overlaps their latencies (a biquad alone waits on its own previous output)."""
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    for n in range(start, stop):
+        out_first[n - start], a0, a1, a2, a3 = k_weight_step(
+            np.float64(first[n]), coefficients, a0, a1, a2, a3)
+        out_second[n - start], b0, b1, b2, b3 = k_weight_step(
+            np.float64(second[n]), coefficients, b0, b1, b2, b3)
 
 
 @cpu_function
@@ -60,17 +76,22 @@ def frame_block_energies(signal, frame_length, hop, n_frames, blocks, coefficien
     energies = np.zeros((n_frames, n_channels, n_blocks))
     peaks = np.zeros(n_frames)
     for f in prange(n_frames):
-        filtered = np.empty(frame_length)
-        state = np.zeros(4)
+        filtered = np.empty((2, frame_length))
         start = f * hop
         peak = 0.0
         for c in range(n_channels):
             for n in range(start, start + frame_length):
                 peak = max(peak, abs(np.float64(signal[c, n])))
-            state[:] = 0.0
-            k_weight(signal[c], start, start + frame_length, coefficients, state, filtered)
-            for j in range(n_blocks):
-                energies[f, c, j] = sum_of_squares(filtered, blocks[j, 0], blocks[j, 1])
+        for c in range(0, n_channels, 2):
+            if c + 1 < n_channels:
+                k_weight_pair(signal[c], signal[c + 1], start, start + frame_length,
+                              coefficients, filtered[0], filtered[1])
+            else:
+                k_weight(signal[c], start, start + frame_length, coefficients, filtered[0])
+            for i in range(min(2, n_channels - c)):
+                for j in range(n_blocks):
+                    energies[f, c + i, j] = sum_of_squares(filtered[i], blocks[j, 0],
+                                                           blocks[j, 1])
         peaks[f] = peak
     return energies, peaks
 
@@ -87,12 +108,13 @@ def segment_energies(signals, cuts, coefficients):
     n_segments = cuts.shape[0] - 1
     out = np.zeros((n_rows, n_segments))
     for r in prange(n_rows):
-        state = np.zeros(4)
+        s0 = s1 = s2 = s3 = 0.0
         row = signals[r]
         for s in range(n_segments):
             total = 0.0
             for n in range(cuts[s], cuts[s + 1]):
-                z = k_weight_step(np.float64(row[n]), coefficients, state)
+                z, s0, s1, s2, s3 = k_weight_step(np.float64(row[n]), coefficients,
+                                                  s0, s1, s2, s3)
                 total += z * z
             out[r, s] = total
     return out
