@@ -28,6 +28,7 @@ class ItemTracks:
     rolloff: np.ndarray         # (C, F) Hz
     flatness_db: np.ndarray     # (C, F) 20*log10(flatness + 1e-30)
     panning_rms: np.ndarray     # (P, F) RMS of the stereo panning spectrum per band
+    panning_mean: np.ndarray    # (P, F) its mean: > 0 leans right, < 0 left
     rms_db: np.ndarray          # (C, F) frame RMS level, dB
     dynamic_spread: np.ndarray  # (C, F) mean over samples of dB(|x|) - rms_db
     crest_factor: np.ndarray    # (C, F) dB(peak) / rms_db (the toolkit's ratio of dBs)
@@ -142,14 +143,17 @@ def spectral_tracks(x, gain, settings):
     widths = (pan_bands[:, 1] - pan_bands[:, 0]).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         flatness_db = 20.0 * np.log10(tracks[:, :, 3].T + 1e-30)
-        panning_rms = np.sqrt(panning.T / widths[:, None])
+        n_pan = len(widths)
+        panning_mean = panning[:, :n_pan].T / widths[:, None]
+        panning_rms = np.sqrt(panning[:, n_pan:].T / widths[:, None])
     if x.shape[0] != 2:
         # the panning spectrum needs two channels; a mono signal is centred: 0
-        panning_rms = np.zeros((len(widths), n_frames)) if settings.fixed else \
-            np.full((len(widths), n_frames), np.nan)
+        fill = 0.0 if settings.fixed else np.nan
+        panning_rms = np.full(panning_rms.shape, fill)
+        panning_mean = np.full(panning_mean.shape, fill)
     return dict(centroid=tracks[:, :, 0].T, bandwidth=tracks[:, :, 1].T,
                 rolloff=tracks[:, :, 2].T, flatness_db=flatness_db, contrast=contrast,
-                panning_rms=panning_rms)
+                panning_rms=panning_rms, panning_mean=panning_mean)
 
 
 def dynamics_tracks(x, gain, settings):

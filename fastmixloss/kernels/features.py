@@ -137,23 +137,28 @@ def extreme_means(values, start, stop, count, lowest, highest):
 
 @cpu_function
 def panning_band_sums(mags_left, mags_right, bands, out):
-    """Sum over each band's bins of SPS**2, SPS the stereo panning spectrum.
+    """Per band, the sum over its bins of SPS and of SPS**2, SPS the stereo panning
+    spectrum: out[p] = sum SPS, out[P + p] = sum SPS**2.
 
     SPS_k = (1 - phi_k) * sign(|R_k| - |L_k|) with phi_k = 2|L_k||R_k| / (|L_k|^2 + |R_k|^2),
-    written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2), which is the same number without the
+    written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2) * sign, the same number without the
     cancellation of 1 - phi; 0 where |L_k| = |R_k| (also where both are 0).
     bands: (P, 2) int64 [first, stop) bins.
     """
-    for p in range(bands.shape[0]):
+    n_bands = bands.shape[0]
+    for p in range(n_bands):
         total = 0.0
+        squares = 0.0
         for k in range(bands[p, 0], bands[p, 1]):
             left = mags_left[k]
             right = mags_right[k]
             if left != right:
                 d = left - right
                 sps = d * d / (left * left + right * right)
-                total += sps * sps
+                squares += sps * sps
+                total += sps if right > left else -sps
         out[p] = total
+        out[n_bands + p] = squares
 
 
 @cpu_kernel
@@ -167,7 +172,8 @@ def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contra
     flatness_amin, tiny). contrast_bands: (K, 3) int64 rows (first bin, stop bin, count)
     of librosa's contrast sub-bands. panning_bands: (P, 2) int64, used when C == 2.
     Returns (tracks (n_frames, C, N_SPECTRAL + 2K): columns CENTROID..FLATNESS, then K
-    peaks, then K valleys (linear means); panning (n_frames, P) float64).
+    peaks, then K valleys (linear means); panning (n_frames, 2P): per band the sum of SPS,
+    then per band the sum of SPS**2), float64.
     """
     n_channels = signal.shape[0]
     fft_size = window.shape[0]
@@ -175,7 +181,7 @@ def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contra
     n_contrast = contrast_bands.shape[0]
     stereo = n_channels == 2
     tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * n_contrast))
-    panning = np.zeros((n_frames, panning_bands.shape[0]))
+    panning = np.zeros((n_frames, 2 * panning_bands.shape[0]))
     roll_percent, amin, tiny = settings[0], settings[1], settings[2]
     axes = np.array([1])
     max_count = 1
