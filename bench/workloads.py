@@ -38,6 +38,8 @@ WORKLOADS = {
     "W4": Workload("W4", "mrstft", (1, 2, 7938000), MR_DEFAULT, reference_ok=False),
     "W5-mse": Workload("W5-mse", "mse", (64, 2, 441000), reference_ok=False),
     "W5-sisdr": Workload("W5-sisdr", "sisdr", (64, 2, 441000), reference_ok=False),
+    # mix-feature metrics, automix-toolkit profile: 8 stereo 30-s pairs at 44.1 kHz
+    "W6": Workload("W6", "features", (8, 2, 30 * 44100), reference_ok=False),
     "G1": Workload("G1", "mrstft", (16, 2, 262144), MR_DEFAULT, gpu=True),
     "G2": Workload("G2", "sd", (64, 2, 131072), W2_RESOLUTIONS, gpu=True),
     "G3": Workload("G3", "mrstft", (1, 2, 7938000), MR_DEFAULT, gpu=True),
@@ -47,7 +49,8 @@ GPU_WORKLOADS = [w for w in WORKLOADS if WORKLOADS[w].gpu]
 
 # --quick: the same losses on small inputs, for a smoke test
 QUICK_SHAPES = {"W1": (2, 2, 8192), "W2": (2, 2, 16384), "W3": (2, 2, 16384),
-                "W4": (1, 2, 44100), "W5-mse": (4, 2, 44100), "W5-sisdr": (4, 2, 44100)}
+                "W4": (1, 2, 44100), "W5-mse": (4, 2, 44100), "W5-sisdr": (4, 2, 44100),
+                "W6": (2, 2, 3 * 44100)}
 
 
 def quick(workload):
