@@ -9,6 +9,7 @@ SumAndDifferenceSTFTLoss. `fastmixloss.reference` holds the plain NumPy versions
 __version__ = "0.1.0"
 
 from .errors import DeviceError, FastMixLossError, ParameterError
+from .features import FeatureComparison, compare_features, feature_tracks, integrated_loudness
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .spectral import (MultiResolutionSTFTLoss, STFTLoss, SumAndDifferenceSTFTLoss,
                        mrstft_loss, stft_loss, sum_and_difference_loss)
@@ -36,5 +37,6 @@ __all__ = [
     "stft_loss", "mrstft_loss", "sum_and_difference_loss",
     "MSELoss", "L1Loss", "ESRLoss", "DCLoss", "LogCoshLoss", "SNRLoss", "SISDRLoss",
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
-    "warmup",
+    "warmup", "compare_features", "feature_tracks", "integrated_loudness",
+    "FeatureComparison",
 ]

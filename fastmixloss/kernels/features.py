@@ -153,8 +153,12 @@ def panning_band_sums(mags_left, mags_right, bands, out):
             left = mags_left[k]
             right = mags_right[k]
             if left != right:
-                d = left - right
-                sps = d * d / (left * left + right * right)
+                # louder first, so that swapping the channels rounds identically (with
+                # fused multiply-adds, l*l + r*r and r*r + l*l can differ)
+                high = max(left, right)
+                low = min(left, right)
+                d = high - low
+                sps = d * d / (high * high + low * low)
                 squares += sps * sps
                 total += sps if right > left else -sps
         out[p] = total
