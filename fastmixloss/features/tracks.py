@@ -117,6 +117,7 @@ def power_to_db(values, top_db, amin=1e-10):
 
 def spectral_tracks(x, gain, settings):
     """Spectral and panning tracks of gain * x at the profile's STFT. Returns a dict."""
+    import numba
     from ..kernels.features import N_SPECTRAL, spectral_tracks as kernel
     fft, hop = settings.fft_size, settings.fft_hop
     n_frames = 1 + (x.shape[1] - fft) // hop
@@ -128,12 +129,15 @@ def spectral_tracks(x, gain, settings):
     knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
                       np.finfo(np.float32).tiny])
     same_stft = (settings.panning_fft_size, settings.panning_hop) == (fft, hop)
+    threads = numba.get_num_threads()
     tracks, panning = kernel(x, gain, sqrt_hann(fft), n_frames, hop, frequencies(rate, fft),
-                             knobs, ct_bands, pan_bands if same_stft else pan_bands[:0])
+                             knobs, ct_bands, pan_bands if same_stft else pan_bands[:0],
+                             threads)
     if not same_stft:
         p_fft, p_hop = settings.panning_fft_size, settings.panning_hop
         _, panning = kernel(x, gain, sqrt_hann(p_fft), 1 + (x.shape[1] - p_fft) // p_hop,
-                            p_hop, frequencies(rate, p_fft), knobs, ct_bands[:0], pan_bands)
+                            p_hop, frequencies(rate, p_fft), knobs, ct_bands[:0], pan_bands,
+                            threads)
     k = ct_bands.shape[0]
     peaks = tracks[:, :, N_SPECTRAL:N_SPECTRAL + k].transpose(1, 2, 0)      # (C, K, F)
     valleys = tracks[:, :, N_SPECTRAL + k:].transpose(1, 2, 0)

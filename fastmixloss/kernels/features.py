@@ -42,44 +42,54 @@ def read_gained_frame(signal, start, gain, window, frame):
 
 
 @cpu_function
-def magnitudes(spectrum, mags):
-    """|X_k| for k = 0..n/2 from an FFTPACK half-complex spectrum of even length n."""
+def magnitude_moments(spectrum, freqs, amin, mags):
+    """One pass over a frame's FFTPACK half-complex spectrum (even length n): writes
+    mags[k] = |X_k| for k = 0..n/2 and returns (sum |X_k|, sum f_k |X_k|,
+    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin))."""
     n_fft = spectrum.shape[0]
+    half = n_fft // 2
     mags[0] = abs(spectrum[0])
-    for k in range(1, n_fft // 2):
+    mags[half] = abs(spectrum[n_fft - 1])
+    total = mags[0] + mags[half]
+    first = freqs[half] * mags[half]
+    second = freqs[half] * first
+    p0 = max(mags[0] * mags[0], amin)
+    p1 = max(mags[half] * mags[half], amin)
+    log_sum = fast_log(p0) + fast_log(p1)
+    power_sum = p0 + p1
+    for k in range(1, half):
         re = spectrum[2 * k - 1]
         im = spectrum[2 * k]
-        mags[k] = math.sqrt(re * re + im * im)
-    mags[n_fft // 2] = abs(spectrum[n_fft - 1])
+        power = re * re + im * im
+        m = math.sqrt(power)
+        mags[k] = m
+        total += m
+        fm = freqs[k] * m
+        first += fm
+        second += freqs[k] * fm
+        floored = max(power, amin)
+        log_sum += fast_log(floored)   # floored >= amin: a normal float
+        power_sum += floored
+    return total, first, second, log_sum, power_sum
 
 
 @cpu_function
-def centroid_bandwidth(mags, freqs, tiny):
-    """librosa's centroid and bandwidth (p=2) of one frame.
-
-    The weights are mags / sum(mags); a frame whose sum is below `tiny` is left
-    unnormalised, as librosa.util.normalize does.
-    """
-    total = 0.0
-    for k in range(mags.shape[0]):
-        total += mags[k]
+def shape_features(total, first, second, log_sum, power_sum, n_bins, tiny):
+    """(centroid, bandwidth, flatness) from `magnitude_moments`' sums, as librosa defines
+    them: weights |X_k| / sum |X_k| (left unnormalised when the sum is below `tiny`),
+    bandwidth = sqrt(sum w_k (f_k - centroid)^2) = sqrt(E[f^2] - 2 c E[f] + c^2 sum w),
+    flatness = exp(mean ln P) / mean P."""
     scale = 1.0 / total if total >= tiny else 1.0
-    centroid = 0.0
-    for k in range(mags.shape[0]):
-        centroid += freqs[k] * (mags[k] * scale)
-    spread = 0.0
-    for k in range(mags.shape[0]):
-        deviation = freqs[k] - centroid
-        spread += (mags[k] * scale) * deviation * deviation
-    return centroid, math.sqrt(spread)
+    centroid = first * scale
+    spread = second * scale - 2.0 * centroid * first * scale + centroid * centroid * total * scale
+    return (centroid, math.sqrt(max(spread, 0.0)),
+            math.exp(log_sum / n_bins) / (power_sum / n_bins))
 
 
 @cpu_function
-def rolloff(mags, freqs, roll_percent):
-    """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the total."""
-    total = 0.0
-    for k in range(mags.shape[0]):
-        total += mags[k]
+def rolloff(mags, total, freqs, roll_percent):
+    """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the
+    total (librosa.feature.spectral_rolloff)."""
     threshold = roll_percent * total
     cumulative = 0.0
     for k in range(mags.shape[0]):
@@ -90,49 +100,50 @@ def rolloff(mags, freqs, roll_percent):
 
 
 @cpu_function
-def flatness(mags, amin):
-    """Geometric over arithmetic mean of the power spectrum, each bin floored at amin."""
-    log_sum = 0.0
-    power_sum = 0.0
-    for k in range(mags.shape[0]):
-        power = max(mags[k] * mags[k], amin)
-        log_sum += fast_log(power)   # power >= amin: a normal float
-        power_sum += power
-    n = mags.shape[0]
-    return math.exp(log_sum / n) / (power_sum / n)
-
-
-@cpu_function
 def extreme_means(values, start, stop, count, lowest, highest):
     """Means of the `count` smallest and of the `count` largest of values[start:stop].
 
-    lowest, highest: float64 scratch of at least `count` entries. Each holds its candidates
-    sorted, so most values are rejected with one comparison (no full sort).
+    lowest, highest: float64 scratch of at least `count` entries, each kept sorted. Once
+    they are full, a value is compared with the two current bounds only, so most values
+    cost two predictable comparisons (no full sort).
     """
-    n_low = 0
-    n_high = 0
-    for i in range(start, stop):
+    n = min(count, stop - start)
+    for i in range(n):   # the first `count` values, insertion-sorted into both buffers
+        v = values[start + i]
+        j = i
+        while j > 0 and lowest[j - 1] > v:
+            lowest[j] = lowest[j - 1]
+            j -= 1
+        lowest[j] = v
+        j = i
+        while j > 0 and highest[j - 1] < v:
+            highest[j] = highest[j - 1]
+            j -= 1
+        highest[j] = v
+    low_bound = lowest[n - 1]
+    high_bound = highest[n - 1]
+    for i in range(start + n, stop):
         v = values[i]
-        if n_low < count or v < lowest[n_low - 1]:
-            j = n_low if n_low < count else count - 1
+        if v < low_bound:
+            j = n - 1
             while j > 0 and lowest[j - 1] > v:
                 lowest[j] = lowest[j - 1]
                 j -= 1
             lowest[j] = v
-            n_low = min(n_low + 1, count)
-        if n_high < count or v > highest[n_high - 1]:
-            j = n_high if n_high < count else count - 1
+            low_bound = lowest[n - 1]
+        if v > high_bound:
+            j = n - 1
             while j > 0 and highest[j - 1] < v:
                 highest[j] = highest[j - 1]
                 j -= 1
             highest[j] = v
-            n_high = min(n_high + 1, count)
+            high_bound = highest[n - 1]
     low = 0.0
     high = 0.0
-    for j in range(count):
+    for j in range(n):
         low += lowest[j]
         high += highest[j]
-    return low / count, high / count
+    return low / n, high / n
 
 
 @cpu_function
@@ -167,7 +178,7 @@ def panning_band_sums(mags_left, mags_right, bands, out):
 
 @cpu_kernel
 def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contrast_bands,
-                    panning_bands):
+                    panning_bands, n_threads):
     """Per frame and channel: centroid, bandwidth, rolloff, flatness, contrast peaks and
     valleys; per frame: the panning spectrum's band sums of squares (stereo only).
 
@@ -175,6 +186,7 @@ def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contra
     freqs: (fft_size//2 + 1,) bin frequencies in Hz. settings: float64 (roll_percent,
     flatness_amin, tiny). contrast_bands: (K, 3) int64 rows (first bin, stop bin, count)
     of librosa's contrast sub-bands. panning_bands: (P, 2) int64, used when C == 2.
+    n_threads: workers (numba.get_num_threads(), read by the caller).
     Returns (tracks (n_frames, C, N_SPECTRAL + 2K): columns CENTROID..FLATNESS, then K
     peaks, then K valleys (linear means); panning (n_frames, 2P): per band the sum of SPS,
     then per band the sum of SPS**2), float64.
@@ -192,39 +204,43 @@ def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contra
     for b in range(n_contrast):
         max_count = max(max_count, contrast_bands[b, 2])
     n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
-    for block in prange(n_blocks):
-        first = block * SIMD_GROUP
-        count = min(SIMD_GROUP, n_frames - first)
-        # channel c's frames start at row c*SIMD_GROUP: DUCC transforms whole SIMD groups
+    n_workers = max(1, min(n_threads, n_blocks))
+    for worker in prange(n_workers):
+        # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
         # side by side and a ragged rest one by one, which rounds differently; this way
         # frame j of every channel (and of every signal) takes the same path, so equal
-        # channels give exactly equal magnitudes
+        # channels give exactly equal magnitudes. Rows past a short last block hold stale
+        # frames whose results are never read.
         frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
         spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
         mags = np.empty((n_channels, n_bins))
         lowest = np.empty(max_count)
         highest = np.empty(max_count)
-        for c in range(n_channels):
-            for j in range(count):
-                read_gained_frame(signal[c], (first + j) * hop, gain, window,
-                                  frames[c * SIMD_GROUP + j])
-        rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
-        for j in range(count):
-            f = first + j
+        for block in range(worker, n_blocks, n_workers):
+            first = block * SIMD_GROUP
+            count = min(SIMD_GROUP, n_frames - first)
             for c in range(n_channels):
-                magnitudes(spectra[c * SIMD_GROUP + j], mags[c])
-                row = tracks[f, c]
-                row[CENTROID], row[BANDWIDTH] = centroid_bandwidth(mags[c], freqs, tiny)
-                row[ROLLOFF] = rolloff(mags[c], freqs, roll_percent)
-                row[FLATNESS] = flatness(mags[c], amin)
-                for b in range(n_contrast):
-                    valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
-                                                 contrast_bands[b, 1], contrast_bands[b, 2],
-                                                 lowest, highest)
-                    row[N_SPECTRAL + b] = peak
-                    row[N_SPECTRAL + n_contrast + b] = valley
-            if stereo:
-                panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
+                for j in range(count):
+                    read_gained_frame(signal[c], (first + j) * hop, gain, window,
+                                      frames[c * SIMD_GROUP + j])
+            rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
+            for j in range(count):
+                f = first + j
+                for c in range(n_channels):
+                    sums = magnitude_moments(spectra[c * SIMD_GROUP + j], freqs, amin,
+                                             mags[c])
+                    row = tracks[f, c]
+                    row[CENTROID], row[BANDWIDTH], row[FLATNESS] = shape_features(
+                        sums[0], sums[1], sums[2], sums[3], sums[4], n_bins, tiny)
+                    row[ROLLOFF] = rolloff(mags[c], sums[0], freqs, roll_percent)
+                    for b in range(n_contrast):
+                        valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
+                                                     contrast_bands[b, 1],
+                                                     contrast_bands[b, 2], lowest, highest)
+                        row[N_SPECTRAL + b] = peak
+                        row[N_SPECTRAL + n_contrast + b] = valley
+                if stereo:
+                    panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
     return tracks, panning
 
 
