@@ -36,7 +36,9 @@ SIMD_GROUP = 8
 
 @cpu_function
 def read_gained_frame(signal, start, gain, window, frame):
-    """frame[n] = gain * signal[start + n] * window[n], in float64."""
+    """frame[n] = gain * signal[start + n] * window[n], in float64: the toolkit's STFT of
+    the normalised signal is float64 (stored as complex64), and float32 transforms would
+    move its low-level bins (flatness, contrast valleys) by more than it does."""
     for n in range(frame.shape[0]):
         frame[n] = gain * np.float64(signal[start + n]) * window[n]
 
@@ -48,8 +50,8 @@ def magnitude_moments(spectrum, freqs, amin, mags):
     sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin))."""
     n_fft = spectrum.shape[0]
     half = n_fft // 2
-    mags[0] = abs(spectrum[0])
-    mags[half] = abs(spectrum[n_fft - 1])
+    mags[0] = abs(np.float64(spectrum[0]))
+    mags[half] = abs(np.float64(spectrum[n_fft - 1]))
     total = mags[0] + mags[half]
     first = freqs[half] * mags[half]
     second = freqs[half] * first
@@ -58,8 +60,8 @@ def magnitude_moments(spectrum, freqs, amin, mags):
     log_sum = fast_log(p0) + fast_log(p1)
     power_sum = p0 + p1
     for k in range(1, half):
-        re = spectrum[2 * k - 1]
-        im = spectrum[2 * k]
+        re = np.float64(spectrum[2 * k - 1])
+        im = np.float64(spectrum[2 * k])
         power = re * re + im * im
         m = math.sqrt(power)
         mags[k] = m
@@ -100,49 +102,51 @@ def rolloff(mags, total, freqs, roll_percent):
 
 
 @cpu_function
+def keep_extremes(values, start, stop, step, count, kept, sign):
+    """Fill kept[:n] (n = min(count, band size)) with the n smallest (sign 1) or largest
+    (sign -1) of values[start:stop], scanning from `start` in steps of `step` (+1 or -1),
+    kept sorted with the current bound last. Returns n."""
+    n = min(count, abs(stop - start))
+    i = start
+    for filled in range(n):   # the first n values, insertion-sorted
+        v = sign * values[i]
+        j = filled
+        while j > 0 and kept[j - 1] > v:
+            kept[j] = kept[j - 1]
+            j -= 1
+        kept[j] = v
+        i += step
+    bound = kept[n - 1]
+    while i != stop:
+        v = sign * values[i]
+        if v < bound:
+            j = n - 1
+            while j > 0 and kept[j - 1] > v:
+                kept[j] = kept[j - 1]
+                j -= 1
+            kept[j] = v
+            bound = kept[n - 1]
+        i += step
+    return n
+
+
+@cpu_function
 def extreme_means(values, start, stop, count, lowest, highest):
     """Means of the `count` smallest and of the `count` largest of values[start:stop].
 
-    lowest, highest: float64 scratch of at least `count` entries, each kept sorted. Once
-    they are full, a value is compared with the two current bounds only, so most values
-    cost two predictable comparisons (no full sort).
+    lowest, highest: float64 scratch of at least `count` entries. Each is a sorted buffer,
+    so most values are rejected by one comparison with its bound. Spectra mostly fall with
+    frequency, so the smallest are searched from the top bin down and the largest from the
+    bottom up: that way few values displace a kept one (scanned the other way, nearly
+    every bin would, and shift the whole buffer).
     """
-    n = min(count, stop - start)
-    for i in range(n):   # the first `count` values, insertion-sorted into both buffers
-        v = values[start + i]
-        j = i
-        while j > 0 and lowest[j - 1] > v:
-            lowest[j] = lowest[j - 1]
-            j -= 1
-        lowest[j] = v
-        j = i
-        while j > 0 and highest[j - 1] < v:
-            highest[j] = highest[j - 1]
-            j -= 1
-        highest[j] = v
-    low_bound = lowest[n - 1]
-    high_bound = highest[n - 1]
-    for i in range(start + n, stop):
-        v = values[i]
-        if v < low_bound:
-            j = n - 1
-            while j > 0 and lowest[j - 1] > v:
-                lowest[j] = lowest[j - 1]
-                j -= 1
-            lowest[j] = v
-            low_bound = lowest[n - 1]
-        if v > high_bound:
-            j = n - 1
-            while j > 0 and highest[j - 1] < v:
-                highest[j] = highest[j - 1]
-                j -= 1
-            highest[j] = v
-            high_bound = highest[n - 1]
+    n = keep_extremes(values, stop - 1, start - 1, -1, count, lowest, 1.0)
+    keep_extremes(values, start, stop, 1, count, highest, -1.0)
     low = 0.0
     high = 0.0
     for j in range(n):
         low += lowest[j]
-        high += highest[j]
+        high -= highest[j]
     return low / n, high / n
 
 
