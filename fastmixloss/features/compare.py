@@ -156,6 +156,9 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
     if not settings.fixed and np.min(p_r) == 0.0:
         # the toolkit drops the frames where the reference's total panning RMS is 0
         keep = p_r[0] != 0
+        if not keep.any():
+            raise Undefined("the reference's panning is 0 in every frame (mono): the "
+                            "toolkit drops them all")
         p_r, p_e = p_r[:, keep], p_e[:, keep]
     n = _window(p_r.shape[1], settings)
     floor = settings.mape_floor_panning if settings.fixed else SKLEARN_EPS

@@ -32,7 +32,12 @@ def main(toolkit_path, songs):
                 ref, rate = sf.read(song / "ref.wav", dtype=dtype)
                 est, _ = sf.read(est_path, dtype=dtype)
                 start = time.perf_counter()
-                theirs = toolkit.get_features(ref.T, est.T, sr=rate)
+                try:
+                    theirs = toolkit.get_features(ref.T, est.T, sr=rate)
+                except Exception as exc:   # noqa: BLE001 -- the toolkit's known failures
+                    print(f"{song.name} {est_path.name} {dtype} at {rate} Hz: the toolkit "
+                          f"raises {type(exc).__name__}: {exc}")
+                    continue
                 t_theirs = time.perf_counter() - start
                 start = time.perf_counter()
                 ours = compare_features(est.T, ref.T, rate, profile="automix-toolkit").to_dict()
@@ -42,14 +47,15 @@ def main(toolkit_path, songs):
                     rel = diff / max(abs(value), 1e-300)
                     ok = diff <= max(1e-3 * abs(value), 1e-5)
                     failures += not ok
-                    if rel > worst[0]:
+                    if rel > worst[0] and abs(value) >= 1e-3:
                         worst = (rel, f"{song.name}/{est_path.name}/{dtype}/{key}")
                     if not ok:
                         print(f"FAIL {song.name} {est_path.name} {dtype} {key}: "
                               f"{ours[key]!r} vs {value!r}")
                 print(f"{song.name} {est_path.name} {dtype} ({ref.shape[0] / rate:.1f} s): "
                       f"toolkit {t_theirs:.2f} s, fastmixloss {t_ours:.2f} s")
-    print(f"worst relative difference {worst[0]:.2e} at {worst[1]}; failures: {failures}")
+    print(f"worst relative difference (values >= 1e-3) {worst[0]:.2e} at {worst[1]}; "
+          f"failures: {failures}")
     return failures
 
 
