@@ -230,7 +230,8 @@ def compute(settings, est, ref, sample_rate=CHECK_RATE):
                           f"in channel {', '.join(str(c + 1) for c in silent_ref)}")
             continue
         try:
-            result = loss_value(name, params, est, ref, settings.device, sample_rate)
+            rate = {"sample_rate": sample_rate} if name == "features" else {}
+            result = loss_value(name, params, est, ref, settings.device, **rate)
             columns = flatten(name, result)
         except FastMixLossError as exc:
             # a ParameterError here is about this pair (too short, mono for S/D, NaN);
