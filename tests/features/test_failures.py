@@ -3,6 +3,7 @@ profile; the toolkit profile says NaN and why."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fastmixloss.features import compare_features
 
@@ -63,3 +64,20 @@ def test_silent_reference_frames_floored_at_minus_70():
     assert tracks.lufs.min() == -70.0 and tracks.peak_db.min() == -70.0
     raw = feature_tracks(x, RATE, profile="automix-toolkit")[0]
     assert np.isneginf(raw.lufs).any()
+
+
+@settings(deadline=None, max_examples=30)
+@given(length=st.integers(1, 30000), rate=st.sampled_from([8000, 22050, 44100, 48000]),
+       channels=st.sampled_from([1, 2]), silent=st.sampled_from(["none", "est", "ref"]),
+       seed=st.integers(0, 1000), dtype=st.sampled_from([np.float32, np.float64]))
+def test_default_profile_never_raises_and_is_finite(length, rate, channels, silent, seed,
+                                                    dtype):
+    rng = np.random.default_rng(seed)
+    ref = (0.3 * rng.standard_normal((channels, length))).astype(dtype)
+    est = (0.5 * ref + 0.1 * rng.standard_normal(ref.shape)).astype(dtype)
+    if silent == "est":
+        est[:] = 0
+    elif silent == "ref":
+        ref[:] = 0
+    values = compare_features(est, ref, rate).to_dict()
+    assert all(np.isfinite(v) for v in values.values()), values
