@@ -69,3 +69,24 @@ def startup(repeats=5):
     return {"import_s": statistics.median(imports),
             "first_call_cold_s": sum(cold),
             "first_call_warm_s": statistics.median(warm)}
+
+
+def cold_start(dtypes=("float32", "float64"), repeats=3):
+    """The command line's default losses compiled from nothing, per dtype: each run in a
+    new process with its own empty NUMBA_CACHE_DIR (bench/cold.py). Returns per dtype the
+    median and the minimum over `repeats` runs of compile and import seconds, wall and
+    CPU (user + sys of the process)."""
+    report = {}
+    for dtype in dtypes:
+        runs = []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as cache:
+                out = _python(["-m", "bench.cold", dtype], {"NUMBA_CACHE_DIR": cache})
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+        row = {"runs": len(runs)}
+        for key in ("compile_wall_s", "compile_cpu_s", "import_wall_s", "import_cpu_s"):
+            values = [run[key] for run in runs]
+            row[key] = statistics.median(values)
+            row[key.replace("_s", "_min_s")] = min(values)
+        report[dtype] = row
+    return report

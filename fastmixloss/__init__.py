@@ -16,17 +16,7 @@ from .time_domain import (DCLoss, ESRLoss, L1Loss, LogCoshLoss, MSELoss, SDSDRLo
                           SISDRLoss, SNRLoss, dc, esr, l1, logcosh, mse, sdsdr, sisdr, snr)
 
 
-def warmup(dtypes=("float32", "float64")):
-    """Compile (or load from the on-disk cache) every CPU kernel for `dtypes` now, so
-    that the first real call does not pay for it."""
-    import numpy as np
-    for dtype in dtypes:
-        stereo = np.zeros((1, 2, 64), dtype=dtype)
-        for loss in (mse, logcosh):
-            loss(stereo, stereo)
-        stft_loss(stereo, stereo, fft_size=16, hop_size=8)
-        sum_and_difference_loss(stereo, stereo, fft_sizes=(16,), hop_sizes=(8,),
-                                win_lengths=(16,))
+from .startup import WarmupStep, warmup
 
 
 __all__ = [
@@ -36,5 +26,5 @@ __all__ = [
     "stft_loss", "mrstft_loss", "sum_and_difference_loss",
     "MSELoss", "L1Loss", "ESRLoss", "DCLoss", "LogCoshLoss", "SNRLoss", "SISDRLoss",
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
-    "warmup",
+    "warmup", "WarmupStep",
 ]

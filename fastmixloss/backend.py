@@ -41,10 +41,10 @@ class CpuBackend:
 
     @staticmethod
     def stft_term_sums(est3, ref3, mix, window, plan):
-        import numba
         from .kernels.stft import stft_term_sums
+        from .kernels.workers import thread_count
         # the thread count is read per call, so numba.set_num_threads takes effect
-        return stft_term_sums(est3, ref3, mix, window, plan, numba.get_num_threads())
+        return stft_term_sums(est3, ref3, mix, window, plan, thread_count())
 
     @staticmethod
     def time_sums(est2, ref2):

@@ -3,6 +3,7 @@
     fastmixloss compare EST REF [--plot FILE.png]
     fastmixloss score EST_DIR REF_DIR --out results.csv
     fastmixloss demo
+    fastmixloss warmup
 
 Only argparse is imported here; soundfile, matplotlib, tqdm and Dask are imported by the
 command that needs them, so `fastmixloss --help` is quick and `import fastmixloss` never
@@ -18,6 +19,7 @@ Loss functions for automatic music mixing, on audio files.
   compare EST REF            every default loss for one pair of files (--plot: a picture)
   score EST_DIR REF_DIR      one results row per pair of files, a summary, resumable
   demo                       synthesise example mixes with known differences and score them
+  warmup                     compile the kernels now, once per installation
 
 Lower is better for every loss (SNR and SI-SDR are negated dB)."""
 
@@ -132,6 +134,8 @@ def build_parser():
                       help="keep the audio and results here (default: a temporary folder, "
                            "removed afterwards)")
     demo.add_argument("--seconds", type=float, default=3.0, help="length (default 3)")
+    from .warmup import add_parser as add_warmup_parser
+    add_warmup_parser(commands)
     return parser
 
 
@@ -148,6 +152,8 @@ def main(argv=None):
 
             def run(args):
                 return run_score(args, _checked_settings(args))
+        elif args.command == "warmup":
+            from .warmup import run
         else:
             from .demo import run
         return run(args)

@@ -67,13 +67,25 @@ def read_mixed_frame(channels, weights, start, frame, lo, hi):
     frame[n] = sum over c of weights[c] * channels[c, padded position start + n]. With
     weights (1, 1) and (1, -1) this is the sum and difference signal, each sample rounded
     once in the input's precision, exactly as L + R and L - R; neither signal is made.
+    Channels of weight 0 are never read, so a row of the identity matrix is a plain copy of
+    its channel (bit for bit, and a NaN elsewhere stays out of it).
     """
-    read_frame(channels[0], start, frame, lo, hi)
-    if weights[0] != 1:
+    first = True
+    for c in range(channels.shape[0]):
+        weight = weights[c]
+        if weight == 0:
+            continue
+        if first:
+            read_frame(channels[c], start, frame, lo, hi)
+            if weight != 1:
+                for n in range(uint64(lo), uint64(hi)):
+                    frame[n] *= weight
+            first = False
+        else:
+            add_weighted_frame(channels[c], weight, start, frame, lo, hi)
+    if first:   # every weight 0
         for n in range(uint64(lo), uint64(hi)):
-            frame[n] *= weights[0]
-    for c in range(1, channels.shape[0]):
-        add_weighted_frame(channels[c], weights[c], start, frame, lo, hi)
+            frame[n] = 0
 
 
 @cpu_function

@@ -52,6 +52,9 @@ def bin_terms_formula(log):
 
 
 bin_terms = cpu_function(bin_terms_formula(fast_log))
+# The DC and Nyquist bins, once per frame: a call, not another inlined copy of the formula
+# (each copy costs compile time, and these two bins gain nothing from being inlined).
+edge_bin_terms = cpu_function(bin_terms_formula(fast_log), inline=False)
 
 
 @cpu_function
@@ -63,7 +66,7 @@ def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
     Returns the sums as floats (sc_num, sc_den, log_dist, lin_dist).
     """
     n_fft = spec_e.shape[0]
-    sc_num, sc_den, log_dist, lin_dist = bin_terms(
+    sc_num, sc_den, log_dist, lin_dist = edge_bin_terms(
         np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps, log_mode, lin_mode)
     # unsigned indices: no negative-index wraparound code, so the loop vectorises
     for f in range(uint64(1), uint64((n_fft + 1) // 2)):
@@ -76,7 +79,7 @@ def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
         log_dist += c
         lin_dist += d
     if n_fft % 2 == 0:   # the Nyquist bin is real
-        a, b, c, d = bin_terms(
+        a, b, c, d = edge_bin_terms(
             np.float64(spec_e[n_fft - 1]), 0.0, np.float64(spec_r[n_fft - 1]), 0.0,
             eps, log_mode, lin_mode)
         sc_num += a

@@ -10,9 +10,9 @@ not lose its small error to a difference of two large energies.
 import math
 
 import numpy as np
-from numba import prange as numba_prange
 
 from .jit import cpu_function, cpu_kernel
+from .workers import read_only, run_workers, thread_count
 
 from .layout import N_SHIFTS, N_TIME_SUMS, SHIFT_D, SHIFT_SAMPLES, SHIFT_Y  # noqa: F401
 
@@ -55,35 +55,50 @@ def accumulate_time_sums(est_row, ref_row, start, stop, k_y, k_d):
     return s_y, s_yy, s_d, s_dd, s_dy, s_abs_d
 
 
-@cpu_kernel
 def time_sums(est, ref):
     """Shifted sums per row and the shifts: ((N, N_TIME_SUMS), (N, N_SHIFTS)) float64.
 
-    est, ref: (N, T) arrays of one float dtype. A non-finite input sample makes its row's
-    sums non-finite, which is how the caller detects it without a separate scan.
+    est, ref: (N, T) C-contiguous arrays of one float dtype. A non-finite input sample
+    makes its row's sums non-finite, which is how the caller detects it without a
+    separate scan.
     """
     n_rows, length = est.shape
-    chunks_per_row = (length + CHUNK - 1) // CHUNK
-    n_tasks = n_rows * chunks_per_row
+    est, ref = read_only(est), read_only(ref)
+    n_threads = thread_count()
     shifts = np.empty((n_rows, N_SHIFTS))
-    for row in numba_prange(n_rows):
+    run_workers(row_shifts_worker, n_rows, n_threads, est, ref, shifts)
+    chunks_per_row = (length + CHUNK - 1) // CHUNK
+    partial = np.empty((n_rows, chunks_per_row, N_TIME_SUMS))
+    run_workers(time_sums_worker, n_rows * chunks_per_row, n_threads, est, ref, shifts,
+                partial)
+    # fixed order: deterministic for any thread count
+    return partial.sum(axis=1), shifts
+
+
+@cpu_kernel
+def row_shifts_worker(est, ref, shifts, worker, n_workers):
+    """shifts[row] = row_shifts of this worker's rows."""
+    for row in range(worker, est.shape[0], n_workers):
         k_y, k_d = row_shifts(est[row], ref[row])
         shifts[row, SHIFT_Y] = k_y
         shifts[row, SHIFT_D] = k_d
-    partial = np.empty((n_tasks, N_TIME_SUMS))
-    for task in numba_prange(n_tasks):
+
+
+@cpu_kernel
+def time_sums_worker(est, ref, shifts, partial, worker, n_workers):
+    """partial[row, chunk] = shifted sums of one CHUNK of one row, for this worker's
+    tasks (task = row * chunks_per_row + chunk)."""
+    n_rows, length = est.shape
+    chunks_per_row = partial.shape[1]
+    for task in range(worker, n_rows * chunks_per_row, n_workers):
         row = task // chunks_per_row
-        start = (task % chunks_per_row) * CHUNK
+        chunk = task % chunks_per_row
+        start = chunk * CHUNK
         stop = min(start + CHUNK, length)
         sums = accumulate_time_sums(est[row], ref[row], start, stop,
                                     shifts[row, SHIFT_Y], shifts[row, SHIFT_D])
         for s in range(N_TIME_SUMS):
-            partial[task, s] = sums[s]
-    totals = np.zeros((n_rows, N_TIME_SUMS))
-    for task in range(n_tasks):   # fixed order: deterministic for any thread count
-        for s in range(N_TIME_SUMS):
-            totals[task // chunks_per_row, s] += partial[task, s]
-    return totals, shifts
+            partial[row, chunk, s] = sums[s]
 
 
 @cpu_function
@@ -97,22 +112,31 @@ def log_cosh(x, eps):
     return ax - 0.6931471805599453 + math.log1p(math.exp(-2.0 * ax))
 
 
-@cpu_kernel
 def log_cosh_sums(est, ref, a, eps):
-    """Per row: sum over samples of ln(cosh(a * (est - ref)) + eps), float64 (N,)."""
+    """Per row: sum over samples of ln(cosh(a * (est - ref)) + eps), float64 (N,).
+
+    est, ref: (N, T) C-contiguous arrays of one float dtype; a, eps: floats.
+    """
     n_rows, length = est.shape
     chunks_per_row = (length + CHUNK - 1) // CHUNK
-    n_tasks = n_rows * chunks_per_row
-    partial = np.empty(n_tasks)
-    for task in numba_prange(n_tasks):
+    partial = np.empty((n_rows, chunks_per_row))
+    run_workers(log_cosh_worker, n_rows * chunks_per_row, thread_count(), read_only(est),
+                read_only(ref), float(a), float(eps), partial)
+    return partial.sum(axis=1)
+
+
+@cpu_kernel
+def log_cosh_worker(est, ref, a, eps, partial, worker, n_workers):
+    """partial[row, chunk] = the log-cosh sum of one CHUNK of one row, for this worker's
+    tasks."""
+    n_rows, length = est.shape
+    chunks_per_row = partial.shape[1]
+    for task in range(worker, n_rows * chunks_per_row, n_workers):
         row = task // chunks_per_row
-        start = (task % chunks_per_row) * CHUNK
+        chunk = task % chunks_per_row
+        start = chunk * CHUNK
         stop = min(start + CHUNK, length)
         total = 0.0
         for i in range(start, stop):
             total += log_cosh(a * (np.float64(est[row, i]) - np.float64(ref[row, i])), eps)
-        partial[task] = total
-    totals = np.zeros(n_rows)
-    for task in range(n_tasks):
-        totals[task // chunks_per_row] += partial[task]
-    return totals
+        partial[row, chunk] = total

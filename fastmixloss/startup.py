@@ -1,0 +1,153 @@
+"""Compiling the CPU kernels up front: what `fastmixloss.warmup()` and `fastmixloss warmup`
+run, step by step, with a report of each step.
+
+A step is one kernel (or the pair of kernels one family of losses needs) for one dtype. It
+is either compiled (seconds, once per installation and dtype), loaded from Numba's
+on-disk cache (tens of milliseconds), or already loaded in this process.
+"""
+
+import sys
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ParameterError
+
+DTYPES = ("float32", "float64")
+
+COMPILED = "compiled"
+LOADED = "loaded from cache"
+READY = "already loaded"
+
+
+class WarmupStep(NamedTuple):
+    """What one warm-up step did. `kernel` names it and the losses it serves."""
+
+    index: int          # 1-based position among `total` steps
+    total: int
+    kernel: str
+    dtype: str
+    status: str         # COMPILED, LOADED or READY
+    seconds: float      # wall time of the step
+
+    def describe(self):
+        return (f"[{self.index}/{self.total}] {self.dtype} {self.kernel}: {self.status} "
+                f"in {self.seconds:.2f} s")
+
+
+def _time_domain(stereo):
+    from . import time_domain
+    time_domain.mse(stereo, stereo, check_finite=False)
+
+
+def _log_cosh(stereo):
+    from . import time_domain
+    time_domain.logcosh(stereo, stereo, check_finite=False)
+
+
+def _finite_check(stereo):
+    from .kernels.checks import first_nonfinite
+    first_nonfinite(stereo)
+
+
+def _stft(stereo):
+    from . import spectral
+    spectral.stft_loss(stereo, stereo, fft_size=16, hop_size=8, check_finite=False)
+
+
+def _dispatchers(name):
+    """The compiled functions behind one step (for its cache statistics)."""
+    from .kernels import checks, stft, time as time_kernels
+    return {"time": (time_kernels.row_shifts_worker, time_kernels.time_sums_worker),
+            "logcosh": (time_kernels.log_cosh_worker,),
+            "finite": (checks.first_nonfinite_worker,),
+            "stft": (stft.stft_worker,)}[name]
+
+
+# (dispatcher group, description, call) in the order they run
+STEPS = (
+    ("time", "time-domain kernel (mse, l1, esr, dc, snr, sisdr, sdsdr)", _time_domain),
+    ("finite", "NaN/Inf check", _finite_check),
+    ("stft", "STFT kernel (stft, mrstft, sd)", _stft),
+    ("logcosh", "log-cosh kernel", _log_cosh),
+)
+
+
+def _counts(dispatchers):
+    hits = misses = 0
+    for dispatcher in dispatchers:
+        stats = dispatcher.stats
+        hits += sum(stats.cache_hits.values())
+        misses += sum(stats.cache_misses.values())
+    return hits, misses
+
+
+def print_step(step, stream=None):
+    """The progress=True reporter: one line per step on stderr."""
+    stream = sys.stderr if stream is None else stream
+    print(f"fastmixloss warmup {step.describe()}", file=stream, flush=True)
+
+
+def check_dtypes(dtypes):
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    try:
+        names = tuple(np.dtype(d).name for d in dtypes)
+    except TypeError:
+        names = ()
+    if not names or any(n not in DTYPES for n in names):
+        raise ParameterError(
+            f"dtypes={dtypes!r}: choose from {', '.join(DTYPES)} (a name or a sequence)")
+    return names
+
+
+def reporter(progress):
+    """None for no report, else a callable taking a WarmupStep."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return print_step
+    if callable(progress):
+        return progress
+    raise ParameterError(
+        f"progress={progress!r} must be True (a line per step on stderr), False, or a "
+        "callable that takes a fastmixloss.WarmupStep")
+
+
+def warmup(dtypes=DTYPES, progress=False):
+    """Compile (or load from the on-disk cache) every CPU kernel for `dtypes`.
+
+    Parameters
+    ----------
+    dtypes : str or sequence of str
+        "float32", "float64" or both (default).
+    progress : bool or callable
+        False (default): quiet. True: one line per step on stderr. A callable: called with
+        a WarmupStep after each step.
+
+    Returns
+    -------
+    list of WarmupStep
+        One per (kernel, dtype), in the order they ran.
+    """
+    dtypes = check_dtypes(dtypes)
+    report = reporter(progress)
+    total = len(dtypes) * len(STEPS)
+    done = []
+    for dtype in dtypes:
+        stereo = np.zeros((1, 2, 64), dtype=dtype)
+        for group, description, call in STEPS:
+            start = time.perf_counter()   # the first step also imports Numba
+            dispatchers = _dispatchers(group)
+            hits, misses = _counts(dispatchers)
+            call(stereo)
+            seconds = time.perf_counter() - start
+            new_hits, new_misses = _counts(dispatchers)
+            status = (COMPILED if new_misses > misses else
+                      LOADED if new_hits > hits else READY)
+            step = WarmupStep(len(done) + 1, total, description, dtype, status, seconds)
+            done.append(step)
+            if report is not None:
+                report(step)
+    return done

@@ -1,0 +1,89 @@
+"""warmup() and `fastmixloss warmup`: every kernel compiled or loaded, each step reported."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastmixloss as fm
+from fastmixloss.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_REPORT_STEPS = """
+import json, fastmixloss
+steps = []
+fastmixloss.warmup("float64", progress=steps.append)
+print(json.dumps([step._asdict() for step in steps]))
+"""
+
+
+def _warmup_in_new_process(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir),
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", _REPORT_STEPS], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""   # progress went to the callable only
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_cold_cache_compiles_every_kernel_and_the_next_process_loads_them(tmp_path):
+    first = _warmup_in_new_process(tmp_path)
+    second = _warmup_in_new_process(tmp_path)
+    assert [s["kernel"] for s in first] == [s["kernel"] for s in second]
+    assert len(first) == 4 and any("STFT" in s["kernel"] for s in first)
+    assert [(s["index"], s["total"], s["dtype"]) for s in first] == \
+        [(i, 4, "float64") for i in range(1, 5)]
+    assert {s["status"] for s in first} == {"compiled"}
+    assert {s["status"] for s in second} == {"loaded from cache"}
+    assert all(s["seconds"] > 0 for s in first + second)
+
+
+def test_warmup_is_quiet_by_default_and_a_second_call_finds_everything_loaded(capsys):
+    fm.warmup()
+    steps = fm.warmup()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert len(steps) == 8
+    assert {s.dtype for s in steps} == {"float32", "float64"}
+    assert {s.status for s in steps} == {"already loaded"}
+
+
+def test_progress_true_prints_one_line_per_kernel_on_stderr(capsys):
+    steps = fm.warmup(["float32"], progress=True)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == ""
+    assert len(lines) == len(steps) == 4
+    for line, step in zip(lines, steps):
+        assert step.kernel in line and "float32" in line and step.status in line
+        assert line.endswith(" s")
+
+
+@pytest.mark.parametrize("bad", [dict(progress="yes"), dict(dtypes=("int16",)),
+                                 dict(dtypes=()), dict(dtypes=42)])
+def test_bad_arguments_are_parameter_errors(bad):
+    with pytest.raises(fm.ParameterError, match="progress|dtypes"):
+        fm.warmup(**bad)
+
+
+def test_the_command_reports_each_kernel_on_stderr(capsys):
+    assert main(["warmup", "--dtypes", "float32"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 5
+    assert all("float32" in line for line in lines[:4])
+    assert "STFT kernel" in captured.err
+    assert lines[-1].startswith("fastmixloss warmup: 4 kernels ready")
+
+
+def test_the_command_is_silent_with_quiet_and_refuses_an_unknown_dtype(capsys):
+    assert main(["warmup", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["warmup", "--dtypes", "float16"]) == 2
+    assert "float16" in capsys.readouterr().err
