@@ -335,7 +335,6 @@ def test_parquet_journal_survives_a_kill_and_resumes(tmp_path):
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
-    pytest.importorskip("tqdm")   # without it there is no bar on a terminal either
     from fastmixloss.cli import score
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     bar = score.progress_bar(3, quiet=False)
