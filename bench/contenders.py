@@ -45,6 +45,8 @@ def applies(name, workload):
         return False, "the NumPy expression is the plain contender here"
     if name == "reference" and not workload.reference_ok:
         return False, "holds whole spectrograms: too big"
+    if name == "auraloss" and workload.preset:
+        return False, "not an auraloss loss"
     return True, ""
 
 
@@ -57,7 +59,8 @@ def _fastmixloss(workload, est, ref, threads):
     numba.set_num_threads(threads)
     r = workload.resolutions
     loss = {
-        "mrstft": lambda: fm.MultiResolutionSTFTLoss(**r),
+        "mrstft": lambda: fm.MultiResolutionSTFTLoss(**r, **workload.options),
+        "preset": lambda: fm.preset_loss(workload.preset, sample_rate=44100),
         "sd": lambda: fm.SumAndDifferenceSTFTLoss(**r),
         "stft": lambda: fm.STFTLoss(r["fft_sizes"][0], r["hop_sizes"][0], r["win_lengths"][0]),
         "mse": lambda: fm.MSELoss(),
@@ -73,7 +76,7 @@ def _auraloss(workload, est, ref, threads):
     device = "cuda" if workload.gpu else "cpu"
     r = {k: list(v) for k, v in workload.resolutions.items()}
     module = {
-        "mrstft": lambda: auraloss.freq.MultiResolutionSTFTLoss(**r),
+        "mrstft": lambda: auraloss.freq.MultiResolutionSTFTLoss(**r, **workload.options),
         "sd": lambda: auraloss.freq.SumAndDifferenceSTFTLoss(**r),
         "stft": lambda: auraloss.freq.STFTLoss(r["fft_sizes"][0], r["hop_sizes"][0],
                                                r["win_lengths"][0]),
@@ -92,6 +95,19 @@ def _auraloss(workload, est, ref, threads):
 
 def _reference(workload, est, ref, threads):
     r = workload.resolutions
+    if workload.preset:
+        preset = fm.PRESETS[workload.preset]
+        return lambda: float(reference.preset_loss(est, ref, preset, 44100)["loss"].mean())
+    if workload.loss == "mrstft" and workload.options:
+        from fastmixloss.filterbanks import mel_matrix
+        o = workload.options
+        banks = [mel_matrix(o["sample_rate"], f, o["n_bins"]) for f in r["fft_sizes"]]
+        taps = None
+        if o.get("perceptual_weighting"):
+            from fastmixloss.weighting import taps_for
+            taps = taps_for(o["sample_rate"])
+        return lambda: float(reference.mrstft_loss(est, ref, filterbanks=banks, fir_taps=taps,
+                                                   **r)["loss"].mean())
     if workload.loss == "mrstft":
         return lambda: float(reference.mrstft_loss(est, ref, **r)["loss"].mean())
     if workload.loss == "sd":
