@@ -30,3 +30,9 @@ def test_quick_bench_runs_and_contenders_agree(tmp_path):
                                    err_msg=f"{wid}: fastmixloss vs {other}")
         assert rows[other]["fastmixloss_ratio"] > 0
     assert "W1" in report["workloads"] and "W5-sisdr" in report["workloads"]
+    # the cold-start row: each dtype compiled from an empty kernel cache in a new process
+    for dtype in ("float32", "float64"):
+        row = report["cold_start"][dtype]
+        assert row["runs"] == 1
+        assert 0 < row["compile_cpu_s"] and 0 < row["compile_wall_s"]
+    assert "cold start" in done.stdout
