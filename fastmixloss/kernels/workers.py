@@ -44,8 +44,15 @@ def run_workers(kernel, n_tasks, n_threads, *args):
     n_workers = max(1, min(int(n_threads), int(n_tasks)))
     pool = _executor()
     futures = [pool.submit(kernel, *args, worker, n_workers) for worker in range(n_workers)]
-    for future in futures:
-        future.result()
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # Ctrl-C (or a failed worker): workers not yet started need not start; running
+        # ones finish their share, which nobody reads
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def read_only(array):
