@@ -21,7 +21,11 @@ Loss functions for automatic music mixing, on audio files.
   demo                       synthesise example mixes with known differences and score them
   warmup                     compile the kernels now, once per installation
 
-Lower is better for every loss (SNR and SI-SDR are negated dB)."""
+Lower is better for every loss (SNR, SI-SDR and SD-SDR are negated dB).
+
+Exit codes: 0 done, 1 some pair or loss could not be computed (said why), 2 bad
+arguments, 3 the run could not go on (e.g. a full disk), 130 interrupted, 141 the output
+pipe was closed (e.g. by `| head`)."""
 
 
 def _int_list(text):
@@ -40,7 +44,8 @@ def _loss_options(parser, losses_help):
     group.add_argument("--losses", metavar="NAMES", help=losses_help)
     group.add_argument("--config", metavar="FILE",
                        help="TOML or JSON file: losses = [...], length_policy, and a table "
-                            "of parameters per loss, e.g. [mrstft] fft_sizes = [512, 1024]")
+                            "of parameters per loss, e.g. [mrstft] fft_sizes = [512, 1024] "
+                            "(default: none, the library's defaults)")
     group.add_argument("--fft-sizes", type=_int_list, metavar="N,N,..",
                        help="mrstft and sd resolutions (default 1024,2048,512)")
     group.add_argument("--hop-sizes", type=_int_list, metavar="N,N,..",
@@ -58,11 +63,15 @@ def _loss_options(parser, losses_help):
                        help="log-magnitude weight (default 1)")
     group.add_argument("--w-lin-mag", type=float, metavar="W",
                        help="linear-magnitude weight (default 0)")
-    group.add_argument("--mag-distance", choices=("L1", "L2"))
-    group.add_argument("--w-sum", type=float, metavar="W", help="sd: weight of L+R")
-    group.add_argument("--w-diff", type=float, metavar="W", help="sd: weight of L-R")
+    group.add_argument("--mag-distance", choices=("L1", "L2"),
+                       help="distance of the magnitude terms (default L1)")
+    group.add_argument("--w-sum", type=float, metavar="W",
+                       help="sd: weight of L+R (default 1)")
+    group.add_argument("--w-diff", type=float, metavar="W",
+                       help="sd: weight of L-R (default 1)")
     group.add_argument("--compat", choices=("auraloss",),
-                       help="reproduce auraloss 0.4.0's numbers (halved S/D)")
+                       help="reproduce auraloss 0.4.0's numbers (halved S/D) (default: "
+                            "fastmixloss's own definitions)")
     group.add_argument("--length-policy", choices=("error", "trim", "pad"),
                        help="when the two files' lengths differ: an error (default), trim "
                             "both to the shorter, or zero-pad to the longer")
@@ -87,10 +96,20 @@ def build_parser():
     compare.add_argument("est", metavar="EST", help="the estimated mix (audio file)")
     compare.add_argument("ref", metavar="REF", help="the reference mix (audio file)")
     compare.add_argument("--plot", metavar="FILE.png",
-                         help="save where the mixes differ: log-magnitude difference of the "
-                              "sum and difference signals at each MR-STFT resolution")
+                         help="save where the mixes differ: the reference's spectrogram and "
+                              "the estimate's log magnitude minus the reference's, at each "
+                              "MR-STFT resolution; the format from the extension (.png, "
+                              ".pdf, .svg, .jpg, ...)")
     compare.add_argument("--plot-size", default="1200x900", metavar="WxH",
                          help="the picture's size in pixels (default 1200x900)")
+    compare.add_argument("--plot-range", type=float, metavar="DB",
+                         help="colour scale of the differences: -DB to +DB, the same for "
+                              "every picture (default: from this pair's differences, at "
+                              "most 60)")
+    compare.add_argument("--plot-view", choices=("all", "sd", "channels"), default="all",
+                         help="which signals' differences a stereo pair shows: sum and "
+                              "difference (sd), each channel (channels), or both (default "
+                              "all)")
     compare.add_argument("--all", action="store_true",
                          help="also every resolution's terms")
     compare.add_argument("--json", action="store_true",
@@ -105,23 +124,33 @@ def build_parser():
                     "its error. Running the same command again resumes. Exit code: 0 when "
                     "every pair was scored, 1 when some failed, 2 for bad arguments, 3 "
                     "when the run could not go on, 130 when interrupted.")
-    score.add_argument("est_dir", nargs="?", metavar="EST_DIR")
-    score.add_argument("ref_dir", nargs="?", metavar="REF_DIR")
+    score.add_argument("est_dir", nargs="?", metavar="EST_DIR",
+                       help="folder of estimated mixes (audio files, searched recursively)")
+    score.add_argument("ref_dir", nargs="?", metavar="REF_DIR",
+                       help="folder of reference mixes; each estimate is paired with the "
+                            "reference at the same relative path (or differing only in "
+                            "its audio extension)")
     score.add_argument("--pairs", metavar="MANIFEST.csv",
-                       help="CSV with columns est, ref (and optionally id), paths relative "
-                            "to the manifest")
+                       help="instead of the folders: a CSV with columns est, ref (and "
+                            "optionally id), paths relative to the manifest (default: "
+                            "none, the folders are paired)")
     score.add_argument("--out", default="results.csv", metavar="FILE",
                        help="results file: .csv (default results.csv), .jsonl or .parquet; "
-                            "the summary goes beside it as FILE.summary.json")
+                            "the summary goes beside it as FILE.summary.json (e.g. "
+                            "results.csv.summary.json)")
     score.add_argument("--overwrite", action="store_true",
                        help="start the results file again instead of resuming it")
+    score.add_argument("--retry-errors", action="store_true",
+                       help="when resuming, score again the pairs whose rows hold an "
+                            "error, keeping every other row")
     score.add_argument("--quiet", "-q", action="store_true",
                        help="no progress bar or notes (the summary is still printed)")
     score.add_argument("--read-ahead", type=int, default=2, metavar="N",
                        help="pairs read ahead while one is computed (default 2)")
     score.add_argument("--scheduler", metavar="ADDRESS",
                        help="run the pairs on this Dask distributed scheduler, e.g. "
-                            "tcp://10.0.0.5:8786 (needs fastmixloss[dask])")
+                            "tcp://10.0.0.5:8786 (needs fastmixloss[dask]; default: in "
+                            "this process)")
     _loss_options(score, "comma-separated (default mse,sisdr,mrstft,sd); choose from "
                          "mse, l1, esr, dc, logcosh, snr, sisdr, sdsdr, stft, mrstft, sd")
 
@@ -133,7 +162,8 @@ def build_parser():
     demo.add_argument("--out", metavar="DIR",
                       help="keep the audio and results here (default: a temporary folder, "
                            "removed afterwards)")
-    demo.add_argument("--seconds", type=float, default=3.0, help="length (default 3)")
+    demo.add_argument("--seconds", type=float, default=3.0,
+                      help="length in seconds, 0.5 to 60 (default 3)")
     from .warmup import add_parser as add_warmup_parser
     add_warmup_parser(commands)
     return parser
@@ -141,6 +171,43 @@ def build_parser():
 
 def main(argv=None):
     """Run the command line; returns the exit code."""
+    try:
+        try:
+            code = _run(argv)
+            sys.stdout.flush()   # a closed pipe shows here, not at exit
+            return code
+        except Exception as exc:   # noqa: BLE001 -- only to recognise an interrupt
+            # Numba may report Ctrl-C inside a kernel as a SystemError caused by it
+            from .losses import caused_by_interrupt
+            if not caused_by_interrupt(exc):
+                raise
+            print("\nfastmixloss: interrupted", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:
+            # at start-up (compiling), between pairs or in the final report: the score
+            # command saves its rows itself; nothing else needs cleaning up
+            print("\nfastmixloss: interrupted", file=sys.stderr)
+            return 130
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as command-line tools do, with
+        # the status of a process ended by SIGPIPE; nothing may be written any more, so
+        # Python's own flush at exit must not find the pipe either
+        _silence_closed_streams()
+        return 141
+
+
+def _silence_closed_streams():
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):   # no real file descriptor (captured in tests)
+            pass
+    os.close(devnull)
+
+
+def _run(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     from fastmixloss.errors import DeviceError, ParameterError
@@ -166,6 +233,13 @@ def main(argv=None):
             print(exc.code, file=sys.stderr)
             return 2
         raise
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # the file system refused (a read-only folder, a full disk): the run cannot go on
+        from .score import os_error_text
+        print(f"fastmixloss {args.command}: {os_error_text(exc)}", file=sys.stderr)
+        return 3
 
 
 def _checked_settings(args):

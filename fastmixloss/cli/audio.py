@@ -6,6 +6,7 @@ that pair's error column; the run goes on with the next pair.
 
 import csv
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,12 @@ def pairs_from_manifest(path):
             rows = list(reader)
     except OSError as exc:
         raise SystemExit(f"fastmixloss score: --pairs {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SystemExit(f"fastmixloss score: --pairs {path}: not UTF-8 text (byte "
+                         f"{exc.start}); save the manifest as UTF-8") from None
+    except csv.Error as exc:
+        raise SystemExit(f"fastmixloss score: --pairs {path}: not a CSV file fastmixloss "
+                         f"can read: {exc}") from None
     pairs = []
     for number, row in enumerate(rows, start=2):
         est = (row.get("est") or "").strip()
@@ -134,11 +141,20 @@ def read_audio(path, role):
     """(C, T) float32 samples and the sample rate; PairError naming the file if it cannot
     be read."""
     soundfile = soundfile_module()
-    if not os.path.exists(path):
-        # libsndfile would only say "System error"
-        raise PairError(f"{role} {path} does not exist")
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        # libsndfile would only say "System error"
+        raise PairError(f"{role} {path} does not exist") from None
+    except OSError as exc:
+        raise PairError(f"cannot read {role} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        # opening a FIFO or a device blocks, or reads forever: only regular files
+        raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
+    try:
+        # as bytes: soundfile encodes a str path strictly, which fails for a name that
+        # is not valid UTF-8 (Python holds its bytes as lone surrogates)
+        data, rate = soundfile.read(os.fsencode(path), dtype="float32", always_2d=True)
     except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
         # LibsndfileError carries libsndfile's own reason ("Format not recognised.")
         # in error_string; its str() repeats the path
@@ -147,6 +163,15 @@ def read_audio(path, role):
     if data.shape[0] == 0:
         raise PairError(f"{role} {path} has no samples")
     return np.ascontiguousarray(data.T), int(rate)
+
+
+def _file_kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a plain file"
 
 
 def load_pair(pair, length_policy):

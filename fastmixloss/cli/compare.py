@@ -1,32 +1,52 @@
 """`fastmixloss compare EST REF`: every loss for one pair of files, as a table."""
 
 import json
+import os
 import sys
 
 from .audio import Pair, PairError, load_pair
 from .config import settings_from_args
-from .losses import compute, loss_value
-from .summary import table
+from .losses import caused_by_interrupt, compute, loss_value, silent_channels
+from .results_file import stored_text
+from .summary import output_width, table
 
 # One line each for the table's last column, so a newcomer can read it without the docs.
 MEANINGS = {
     "mse": "mean squared error of the samples",
     "l1": "mean absolute error of the samples",
     "esr": "error-to-signal energy ratio",
-    "dc": "DC (mean) error relative to the signal's energy",
+    "dc": "DC (mean) error relative to signal energy",
     "logcosh": "log-cosh of the sample error",
     "snr": "negated SNR in dB",
-    "sisdr": "negated scale-invariant SDR in dB (ignores gain)",
-    "sdsdr": "negated scale-dependent SDR in dB",
-    "stft.loss": "STFT loss: sc + log_mag (+ lin_mag) at one resolution",
+    "sisdr": "negated SI-SDR in dB (ignores gain)",
+    "sdsdr": "negated SD-SDR in dB",
+    "stft.loss": "sc + log_mag (+ lin_mag), one resolution",
     "mrstft.loss": "multi-resolution STFT, channel by channel",
     "mrstft.sc": "  spectral convergence",
     "mrstft.log_mag": "  log-magnitude distance",
     "mrstft.lin_mag": "  linear-magnitude distance",
-    "sd.loss": "sum-and-difference: MR-STFT of L+R plus of L-R",
-    "sd.sum.loss": "  MR-STFT of the sum L+R (the mono mix)",
-    "sd.diff.loss": "  MR-STFT of the difference L-R (the stereo image)",
+    "sd.loss": "sum-and-difference: MR(L+R) + MR(L-R)",
+    "sd.sum.loss": "  MR-STFT of L+R (the mono mix)",
+    "sd.diff.loss": "  MR-STFT of L-R (the stereo image)",
+    "mrstft[channel 1].loss": "MR-STFT of channel 1 alone",
+    "mrstft[channel 2].loss": "MR-STFT of channel 2 alone",
 }
+
+
+def meanings(settings):
+    """MEANINGS, with the S/D line saying what the number is under these settings."""
+    out = dict(MEANINGS)
+    sd = dict(settings.losses).get("sd")
+    if sd is not None:
+        w_sum, w_diff = sd.get("w_sum", 1.0), sd.get("w_diff", 1.0)
+        parts = ("MR(L+R) + MR(L-R)" if w_sum == w_diff == 1 else
+                 f"{w_sum:g} MR(L+R) + {w_diff:g} MR(L-R)")
+        if sd.get("compat") == "auraloss":
+            # auraloss 0.4.0 halves the sum: the number is half of what the parts add to
+            out["sd.loss"] = f"S/D: ({parts}) / 2, as auraloss"
+        else:
+            out["sd.loss"] = f"sum-and-difference: {parts}"
+    return out
 
 
 def _shown(column, show_all):
@@ -47,53 +67,106 @@ def parse_size(text):
     return width, height
 
 
+def check_arguments(args):
+    """What can be wrong with the arguments themselves, before any audio is read:
+    SystemExit (exit code 2) with the reason."""
+    for name, path in (("EST", args.est), ("REF", args.ref)):
+        if os.path.isdir(path):
+            raise SystemExit(
+                f"fastmixloss compare: {name} {stored_text(path)} is a folder; compare "
+                "takes two audio files. To score folders of pairs, use: fastmixloss "
+                "score EST_DIR REF_DIR --out results.csv")
+    if args.plot:
+        from .plot import check_plot_path
+        try:
+            check_plot_path(args.plot)
+        except ValueError as exc:
+            raise SystemExit(f"fastmixloss compare: {exc}") from None
+        if args.plot_range is not None and not 0 < args.plot_range <= 200:
+            raise SystemExit(f"fastmixloss compare: --plot-range {args.plot_range:g} must "
+                             "be more than 0 and at most 200 dB")
+        try:
+            return parse_size(args.plot_size)
+        except PairError as exc:
+            raise SystemExit(f"fastmixloss compare: {exc}") from None
+    return None
+
+
+def per_channel_mrstft(settings, loaded, errors):
+    """MR-STFT of each channel alone (what a per-channel loss sees of a swap), when the
+    losses include a spectral one; a silent reference channel is undefined there, as in
+    the losses that divide by the reference's energy."""
+    chosen = dict(settings.losses)
+    if loaded.ref.shape[0] < 2 or not ({"mrstft", "sd"} & set(chosen)):
+        return {}
+    # the MR-STFT's parameters if it was chosen, else those S/D uses for its halves
+    params = chosen.get("mrstft") or {
+        k: v for k, v in chosen["sd"].items() if k not in ("w_sum", "w_diff")}
+    silent = silent_channels(loaded.ref)
+    values = {}
+    for c in range(loaded.ref.shape[0]):
+        if c in silent:
+            errors.append(f"mrstft[channel {c + 1}]: undefined, the reference is silent "
+                          f"(all samples zero) in channel {c + 1}: its spectral "
+                          "convergence divides by nothing")
+            continue
+        try:
+            value = loss_value("mrstft", params, loaded.est[c:c + 1],
+                               loaded.ref[c:c + 1], settings.device)
+            values[f"mrstft[channel {c + 1}].loss"] = float(value.loss)
+        except Exception as exc:   # noqa: BLE001 -- report it with the rest
+            if caused_by_interrupt(exc):
+                raise KeyboardInterrupt from exc
+            errors.append(f"mrstft[channel {c + 1}]: {exc}")
+    return values
+
+
 def run(args):
     settings = settings_from_args(args)
+    size = check_arguments(args)
     settings.with_columns()   # checks the parameters (and --device) before reading audio
     try:
-        size = parse_size(args.plot_size) if args.plot else None
         loaded = load_pair(Pair(args.est, args.est, args.ref), settings.length_policy)
     except PairError as exc:
-        print(f"fastmixloss compare: {exc}", file=sys.stderr)
+        print(f"fastmixloss compare: {stored_text(exc)}", file=sys.stderr)
         return 1
+    if args.plot:
+        from .plot import smallest_size
+        smallest = smallest_size(loaded.ref.shape[0], args.plot_view,
+                                 _plot_resolutions(settings))
+        if size[0] < smallest[0] or size[1] < smallest[1]:
+            raise SystemExit(
+                f"fastmixloss compare: --plot-size {args.plot_size} is too small for the "
+                f"panels of this pair; give at least {smallest[0]}x{smallest[1]} (or "
+                "--plot-view sd or channels for fewer)")
     values, errors = compute(settings, loaded.est, loaded.ref)
-    per_channel = {}
-    chosen = dict(settings.losses)
-    # the MR-STFT's parameters if it was chosen, else those S/D uses for its halves
-    mrstft_params = chosen.get("mrstft") or {
-        k: v for k, v in chosen.get("sd", {}).items() if k not in ("w_sum", "w_diff")}
-    if loaded.ref.shape[0] > 1:
-        # MR-STFT of each channel alone: what a per-channel loss sees of a swap
-        for c in range(loaded.ref.shape[0]):
-            try:
-                value = loss_value("mrstft", mrstft_params, loaded.est[c:c + 1],
-                                   loaded.ref[c:c + 1], settings.device)
-                per_channel[f"mrstft[channel {c + 1}].loss"] = float(value.loss)
-            except Exception as exc:   # noqa: BLE001 -- report it with the rest
-                errors.append(f"mrstft on channel {c + 1}: {exc}")
+    per_channel = per_channel_mrstft(settings, loaded, errors)
     channels, samples = loaded.ref.shape
-    info = {"estimate": args.est, "reference": args.ref, "sample_rate": loaded.sample_rate,
+    est_name, ref_name = stored_text(args.est), stored_text(args.ref)
+    info = {"estimate": est_name, "reference": ref_name, "sample_rate": loaded.sample_rate,
             "channels": channels, "samples": samples}
     if args.json:
         print(json.dumps({**info, "values": {**values, **per_channel}, "errors": errors},
                          indent=2))
     else:
-        print(f"estimate:  {args.est}\nreference: {args.ref}\n"
+        print(f"estimate:  {est_name}\nreference: {ref_name}\n"
               f"           {loaded.sample_rate} Hz, {channels} channel(s), "
               f"{samples / loaded.sample_rate:.2f} s\n")
-        rows = [[c, v, MEANINGS.get(c, "")] for c, v in {**values, **per_channel}.items()
+        meaning = meanings(settings)
+        rows = [[c, v, meaning.get(c, "")] for c, v in {**values, **per_channel}.items()
                 if _shown(c, args.all)]
         print(table(["loss", "value", "meaning (lower is better)"], rows,
-                    align=["<", ">", "<"]))
+                    align=["<", ">", "<"], width=output_width()))
         for error in errors:
-            print(f"not computed: {error}")
+            print(f"not computed: {stored_text(error)}")
     if args.plot:
         from .plot import difference_plot
         resolutions = _plot_resolutions(settings)
         difference_plot(loaded.est, loaded.ref, loaded.sample_rate, resolutions, args.plot,
-                        size, title=f"{args.est} vs {args.ref}")
+                        size, title=f"{est_name} vs {ref_name}", db_range=args.plot_range,
+                        view=args.plot_view)
         if not args.json:
-            print(f"\nplot: {args.plot}")
+            print(f"\nplot: {stored_text(args.plot)}")
     return 1 if errors else 0
 
 

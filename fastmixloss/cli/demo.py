@@ -99,6 +99,9 @@ def make_example_set(folder, seconds, seed=2026):
 def run(args):
     if not args.seconds or not 0.5 <= args.seconds <= 60:
         raise SystemExit(f"fastmixloss demo: --seconds {args.seconds} must be 0.5 to 60")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SystemExit(f"fastmixloss demo: --out {args.out} is a file; give a folder "
+                         "(it is made if missing) to keep the audio and results in")
     folder = args.out or tempfile.mkdtemp(prefix="fastmixloss-demo-")
     try:
         est_dir, ref_dir = make_example_set(folder, args.seconds)

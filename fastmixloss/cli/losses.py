@@ -9,12 +9,15 @@ computed with different parameters.
 import hashlib
 import inspect
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import fastmixloss
 from fastmixloss.errors import FastMixLossError, ParameterError
+
+from .results_file import one_line
 
 # name on the command line -> library function
 LOSS_FUNCTIONS = {
@@ -32,6 +35,25 @@ NEEDS_REFERENCE_ENERGY = ("esr", "dc", "snr", "sisdr", "sdsdr")
 
 # Fixed by the command line: a row is one pair, and it wants every term.
 _NOT_SETTABLE = ("est", "ref", "reduction", "output", "device")
+
+# The size parameters are checked against this before the parameter check allocates a
+# signal for them: 2**24 samples is over 6 minutes at 44.1 kHz, far beyond any STFT frame
+# worth computing, while 1e11 would ask for hundreds of GiB.
+SIZE_PARAMETERS = ("fft_size", "fft_sizes", "hop_size", "hop_sizes", "win_length",
+                   "win_lengths")
+MAX_SIZE = 2 ** 24
+
+
+def caused_by_interrupt(exc):
+    """Whether `exc` is, or was raised because of, a KeyboardInterrupt (Numba reports
+    one raised inside a kernel as a SystemError whose cause is the interrupt)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def settable_parameters(name):
@@ -108,6 +130,20 @@ class LossSettings:
                          for k, v in values.items()}
         return out
 
+    def check_sizes(self):
+        """Refuse a size parameter too large to compute before anything is allocated
+        for it (the library names any other bad value when the losses first run)."""
+        for name, given in self.losses:
+            for key in SIZE_PARAMETERS:
+                sizes = given.get(key)
+                sizes = sizes if isinstance(sizes, (tuple, list)) else (sizes,)
+                for size in sizes:
+                    if (isinstance(size, (int, np.integer)) and not isinstance(size, bool)
+                            and size > MAX_SIZE):
+                        raise ParameterError(
+                            f"{name}: {key} has {size}, larger than {MAX_SIZE} samples "
+                            f"(over 6 minutes at 44.1 kHz); choose at most {MAX_SIZE}")
+
     def min_length(self):
         """Samples a signal needs for every chosen resolution (reflect padding)."""
         longest = 0
@@ -119,7 +155,8 @@ class LossSettings:
                     sizes = values[key]
                     sizes = sizes if isinstance(sizes, (tuple, list)) else (sizes,)
                     longest = max([longest] + [int(s) for s in sizes
-                                               if isinstance(s, (int, np.integer))])
+                                               if isinstance(s, (int, np.integer))
+                                               and 0 < s <= MAX_SIZE])
         return longest // 2 + 1
 
     def with_columns(self):
@@ -127,6 +164,7 @@ class LossSettings:
         signal, and learn the columns they produce. Raises ParameterError (bad value)
         or DeviceError (--device cuda where it cannot run). This also compiles (or loads
         from Numba's cache) the kernels before the progress bar starts."""
+        self.check_sizes()
         length = max(256, self.min_length() + 1)
         rng = np.random.default_rng(0)
         ref = rng.standard_normal((2, length)).astype(np.float32)
@@ -137,6 +175,18 @@ class LossSettings:
                 value = loss_value(name, params, est, ref, self.device)
             except ParameterError as exc:
                 raise ParameterError(f"{name}: {exc}") from None
+            except FastMixLossError:
+                raise   # DeviceError: its own message says what to do
+            except Exception as exc:   # noqa: BLE001 -- see below
+                if caused_by_interrupt(exc):
+                    raise KeyboardInterrupt from exc
+                # the signal is a valid one made for this check: whatever the library
+                # raised, it was the parameters it could not take
+                given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
+                raise ParameterError(
+                    f"{name}: the library cannot take these parameters ({given}): "
+                    f"{type(exc).__name__}: {one_line(exc)}; check them against "
+                    f"help(fastmixloss.{LOSS_FUNCTIONS[name]})") from None
             columns.extend(flatten(name, value))
         return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
 
@@ -174,9 +224,19 @@ def compute(settings, est, ref):
                           f"in channel {', '.join(str(c + 1) for c in silent_ref)}")
             continue
         try:
-            values.update(flatten(name, loss_value(name, params, est, ref, settings.device)))
+            columns = flatten(name, loss_value(name, params, est, ref, settings.device))
         except FastMixLossError as exc:
             # a ParameterError here is about this pair (too short, mono for S/D, NaN);
             # the parameters themselves were checked before the run
             errors.append(f"{name}: {exc}")
+            continue
+        not_finite = sorted(c for c, v in columns.items() if not math.isfinite(v))
+        if not_finite:
+            # NaN is how the library says undefined; never let it pass as a value
+            errors.append(f"{name}: undefined for this pair (the library returned "
+                          f"{columns[not_finite[0]]} for {', '.join(not_finite[:3])}"
+                          f"{', ...' if len(not_finite) > 3 else ''})")
+            continue
+        values.update(columns)
     return values, errors
+

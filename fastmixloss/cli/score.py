@@ -9,18 +9,27 @@ come back here, where one writer appends them to the results file as they arrive
 import json
 import os
 import sys
+import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
-from .audio import Pair, PairError, load_pair, pairs_from_folders, pairs_from_manifest
-from .losses import compute
-from .results_file import BASE_COLUMNS, ResultsError, one_line, open_results, summary_path
+from .audio import (AUDIO_EXTENSIONS, Pair, PairError, load_pair, pairs_from_folders,
+                    pairs_from_manifest)
+from .losses import caused_by_interrupt, compute
+from .results_file import (BASE_COLUMNS, ResultsError, one_line, open_results,
+                           stored_text, summary_path, write_atomically)
 from .summary import summarize, summary_table
 
 
 class RunAborted(Exception):
     """The run cannot go on (not one pair's fault); finished rows are saved."""
+
+
+def os_error_text(exc):
+    """'PATH: reason' for an OSError, on one line."""
+    reason = exc.strerror or one_line(exc) or type(exc).__name__
+    return f"{stored_text(exc.filename)}: {reason}" if exc.filename else reason
 
 
 def _row(pair, settings, loaded=None, values=None, errors=()):
@@ -41,6 +50,10 @@ def score_loaded(pair, loaded, settings):
     try:
         values, errors = compute(settings, loaded.est, loaded.ref)
     except Exception as exc:   # noqa: BLE001 -- one pair's failure must not end the run
+        if caused_by_interrupt(exc):
+            # Ctrl-C inside a kernel can surface as a SystemError: it is the user's
+            # interrupt, not this pair's failure, and the pair must be scored on resume
+            raise KeyboardInterrupt from exc
         values, errors = {}, [f"{type(exc).__name__}: {exc}"]
     return _row(pair, settings, loaded, values, errors)
 
@@ -60,26 +73,38 @@ def score_pair(pair, settings):
     return score_loaded(pair, _load(pair, settings.length_policy), settings)
 
 
+def _in_background(function, *args):
+    """function(*args) on a daemon thread, as a Future. Daemon, not a thread pool's
+    worker: a read stuck in the file system (a hung network share) must not keep Ctrl-C
+    from ending the process, and a pool is joined at exit."""
+    future = Future()
+
+    def work():
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:   # noqa: BLE001 -- handed to the waiting thread
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="fastmixloss-read", daemon=True).start()
+    return future
+
+
 def rows_in_process(todo, settings, read_ahead):
     """Rows in the order of `todo`; up to `read_ahead` pairs are read while one computes."""
-    pool = ThreadPoolExecutor(max(1, read_ahead), thread_name_prefix="fastmixloss-read")
     pending = deque()
     pairs = iter(todo)
 
     def submit():
         pair = next(pairs, None)
         if pair is not None:
-            pending.append((pair, pool.submit(_load, pair, settings.length_policy)))
+            pending.append((pair, _in_background(_load, pair, settings.length_policy)))
 
-    try:
-        for _ in range(max(1, read_ahead)):
-            submit()
-        while pending:
-            pair, future = pending.popleft()
-            submit()
-            yield score_loaded(pair, future.result(), settings)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    for _ in range(max(1, read_ahead)):
+        submit()
+    while pending:
+        pair, future = pending.popleft()
+        submit()
+        yield score_loaded(pair, future.result(), settings)
 
 
 def rows_on_dask(todo, settings, address):
@@ -145,8 +170,9 @@ class _NoBar:
         pass
 
 
-def progress_bar(total, quiet):
-    """tqdm on a terminal (pairs done, pairs/s, time left); nothing in logs and pipes."""
+def progress_bar(total, quiet, done=0):
+    """tqdm on a terminal (pairs done of all, pairs/s, time left); nothing in logs and
+    pipes. `done`: pairs already in the results file (a resumed run starts there)."""
     if quiet or not sys.stderr.isatty():
         return _NoBar()
     try:
@@ -155,20 +181,50 @@ def progress_bar(total, quiet):
         print("fastmixloss: no progress bar (install tqdm, part of fastmixloss[cli])",
               file=sys.stderr)
         return _NoBar()
-    return tqdm(total=total, unit="pair", dynamic_ncols=True, file=sys.stderr)
+    return tqdm(total=total, initial=done, unit="pair", dynamic_ncols=True,
+                file=sys.stderr)
 
 
-def run(args, settings):
-    """The score command once the settings are checked. Returns the exit code."""
+def find_pairs(args):
+    """The pairs named by the arguments; SystemExit (exit code 2) when there are none."""
     if args.pairs:
         if args.est_dir or args.ref_dir:
             raise SystemExit("fastmixloss score: give EST_DIR REF_DIR or --pairs, not both")
         pairs = pairs_from_manifest(args.pairs)
+        if not pairs:
+            raise SystemExit(f"fastmixloss score: --pairs {args.pairs} lists no pairs; "
+                             "nothing to score")
     else:
         if not (args.est_dir and args.ref_dir):
             raise SystemExit("fastmixloss score: give EST_DIR and REF_DIR, "
                              "or --pairs manifest.csv")
         pairs = pairs_from_folders(args.est_dir, args.ref_dir)
+        if not pairs:
+            raise SystemExit(
+                f"fastmixloss score: no audio files found under {args.est_dir} or "
+                f"{args.ref_dir} (looked for {', '.join(AUDIO_EXTENSIONS)}); nothing to "
+                "score")
+    keys = [stored_text(p.key) for p in pairs]
+    if len(set(keys)) != len(keys):
+        # two names that differ only in bytes or control characters the results file
+        # writes as escapes
+        raise SystemExit("fastmixloss score: two pairs would have the same name in the "
+                         "results file; give the pairs explicitly with --pairs "
+                         "manifest.csv and an id column")
+    return pairs
+
+
+def _close_after_failure(results):
+    """Close the results file after a write failed; what it held on disk stays."""
+    try:
+        results.abandon()
+    except OSError:
+        pass
+
+
+def run(args, settings):
+    """The score command once the settings are checked. Returns the exit code."""
+    pairs = find_pairs(args)
     note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
 
     columns = BASE_COLUMNS + settings.columns
@@ -176,6 +232,10 @@ def run(args, settings):
         results = open_results(args.out, columns, overwrite=args.overwrite)
     except ResultsError as exc:
         raise SystemExit(f"fastmixloss score: {exc}") from None
+    except OSError as exc:
+        print(f"fastmixloss score: cannot open --out {args.out}: {os_error_text(exc)}",
+              file=sys.stderr)
+        return 3
     settings_id = settings.settings_id()
     try:
         other = {r["settings"] for r in results.existing} - {settings_id}
@@ -187,19 +247,24 @@ def run(args, settings):
         if results.dropped_bytes:
             note(f"fastmixloss: cut an incomplete last line ({results.dropped_bytes} bytes) "
                  f"left by an interrupted run from {args.out}; that pair is scored again")
+        if args.retry_errors:
+            retried = results.drop_error_rows()
+            if retried:
+                note(f"fastmixloss: scoring again the {len(retried)} pair"
+                     f"{'s' if len(retried) != 1 else ''} whose rows held an error")
         done = {r["pair"] for r in results.existing}
-        todo = [p for p in pairs if p.key not in done]
+        todo = [p for p in pairs if stored_text(p.key) not in done]
         if done:
             note(f"fastmixloss: resuming {args.out}: {len(pairs) - len(todo)} of "
                  f"{len(pairs)} pairs already scored, {len(todo)} to go")
         rows = (rows_on_dask(todo, settings, args.scheduler) if args.scheduler else
                 rows_in_process(todo, settings, args.read_ahead))
         written, audio_seconds = [], 0.0
-        bar = progress_bar(len(todo), args.quiet)
+        bar = progress_bar(len(pairs), args.quiet, done=len(pairs) - len(todo))
         start = time.perf_counter()
         try:
             for row in rows:
-                results.write(row)
+                row = results.write(row)
                 written.append(row)
                 if row.get("samples"):
                     audio_seconds += row["samples"] / row["sample_rate"]
@@ -219,20 +284,41 @@ def run(args, settings):
         print(f"fastmixloss score: {exc}\nThe finished rows are in {args.out}; run the "
               "same command again to resume.", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        _close_after_failure(results)
+        raise   # stderr was closed: the command line ends quietly
+    except OSError as exc:
+        # the results file cannot be written (a full disk, a quota, a file size limit)
+        _close_after_failure(results)
+        print(f"fastmixloss score: cannot write the results: {os_error_text(exc)}\n"
+              f"The finished rows are in {args.out}; when the cause is fixed, run the "
+              "same command again to resume.", file=sys.stderr)
+        return 3
     except BaseException:
-        results.close()
+        _close_after_failure(results)
         raise
     existing = results.existing
-    results.close()
+    try:
+        results.close()
+    except OSError as exc:   # Parquet's final rewrite; its journal keeps every row
+        print(f"fastmixloss score: cannot write {args.out}: {os_error_text(exc)}\n"
+              f"Every row is in {args.out}.partial.jsonl; run the same command again to "
+              "finish.", file=sys.stderr)
+        return 3
 
     summary = summarize(existing + written, settings.columns)
     summary["this_run"] = _throughput(len(written), elapsed, audio_seconds, args)
-    summary["results"] = os.path.abspath(args.out)
+    summary["results"] = stored_text(os.path.abspath(args.out))
     summary["settings"] = {"id": settings_id, "length_policy": settings.length_policy,
                            "device": settings.device or "cpu", "losses": settings.describe()}
-    with open(summary_path(args.out), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, allow_nan=False, default=_no_nan)
-        f.write("\n")
+    try:
+        write_atomically(summary_path(args.out),
+                         json.dumps(summary, indent=2, allow_nan=False, default=_no_nan)
+                         + "\n")
+    except OSError as exc:
+        print(f"fastmixloss score: cannot write the summary: {os_error_text(exc)}\n"
+              f"Every row is in {args.out}.", file=sys.stderr)
+        return 3
     print(report(summary, args.out))
     return 1 if summary["failed"] else 0
 
@@ -262,11 +348,11 @@ def report(summary, out):
     run = summary["this_run"]
     if run["pairs"]:
         lines.append(f"this run: {run['pairs']} pair{'s' if run['pairs'] != 1 else ''} "
-                     f"in {run['seconds']:.2f} s "
-                     f"({run['where']}): {run['pairs_per_second']:.2f} pairs/s, "
+                     f"in {run['seconds']:.2f} s ({run['where']}):\n"
+                     f"  {run['pairs_per_second']:.2f} pairs/s, "
                      f"{run['files_per_second']:.2f} files/s, "
                      f"{run['audio_seconds_per_second']:.1f} s of audio per second")
     else:
         lines.append("this run: nothing left to score")
-    lines.append(f"results: {out}; summary: {summary_path(out)}")
+    lines.append(f"results: {stored_text(out)}; summary: {stored_text(summary_path(out))}")
     return "\n".join(lines)

@@ -1,6 +1,9 @@
 """Statistics over a results file's rows, and plain-text tables to print them."""
 
 import math
+import os
+import sys
+import textwrap
 
 import numpy as np
 
@@ -51,9 +54,36 @@ def number(value):
     return f"{value:.6g}"
 
 
-def table(header, rows, align=None):
-    """A plain-text table; numbers right-aligned, text left-aligned."""
+def output_width():
+    """Columns to fit printed tables in: $COLUMNS, else the terminal's, else 80 (logs
+    and pipes are read in 80-column windows too)."""
+    try:
+        return max(40, int(os.environ["COLUMNS"]))
+    except (KeyError, ValueError):
+        pass
+    try:
+        if sys.stdout.isatty():
+            return max(40, os.get_terminal_size(sys.stdout.fileno()).columns)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 80
+
+
+def table(header, rows, align=None, width=None):
+    """A plain-text table; numbers right-aligned, text left-aligned. With `width`, the
+    last column (text) is wrapped onto continuation lines to fit in that many columns."""
     cells = [[c if isinstance(c, str) else number(c) for c in row] for row in rows]
+    if width is not None and cells:
+        fixed = sum(max(len(str(header[i])), *(len(r[i]) for r in cells)) + 2
+                    for i in range(len(header) - 1))
+        room = max(len(str(header[-1])), 20, width - fixed)
+        wrapped = []
+        for row in cells:
+            # keep a leading indent (a term under its loss) on the first line only
+            lines = textwrap.wrap(row[-1], room, drop_whitespace=False) or [""]
+            wrapped.append(row[:-1] + [lines[0].rstrip()])
+            wrapped += [[""] * (len(row) - 1) + [line.strip()] for line in lines[1:]]
+        cells = wrapped
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
               for i, h in enumerate(header)]
     if align is None:
@@ -65,7 +95,24 @@ def table(header, rows, align=None):
     return "\n".join(lines)
 
 
-def summary_table(summary):
-    rows = [[column] + [stats.get(s) for s in STATISTICS]
-            for column, stats in summary["columns"].items() if headline(column)]
-    return table(["loss"] + list(STATISTICS), rows)
+# The printed summary's statistics in the order they are dropped to fit the width (the
+# JSON summary has them all).
+_BY_IMPORTANCE = ("count", "mean", "median", "min", "max", "p95", "std", "p5", "p75",
+                  "p25")
+
+
+def summary_table(summary, width=None):
+    """The headline columns' statistics, as many as fit in `width` (default: the
+    output's width)."""
+    width = output_width() if width is None else width
+    columns = [(c, s) for c, s in summary["columns"].items() if headline(c)]
+    chosen = []
+    for statistic in _BY_IMPORTANCE:
+        trial = [s for s in STATISTICS if s in chosen or s == statistic]
+        text = table(["loss"] + trial, [[c] + [s.get(t) for t in trial]
+                                        for c, s in columns])
+        if len(chosen) > 2 and max(map(len, text.splitlines())) > width:
+            break
+        chosen.append(statistic)
+    shown = [s for s in STATISTICS if s in chosen]
+    return table(["loss"] + shown, [[c] + [s.get(t) for t in shown] for c, s in columns])

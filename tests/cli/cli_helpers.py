@@ -56,6 +56,80 @@ def subprocess_env():
                 PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+def full_pipe():
+    """(read fd, write fd) of a pipe whose buffer is full.
+
+    A process given the write end as its stderr blocks at its first write there: in
+    `score`, the message of the first error row, printed just after that row is written.
+    That stops a run at a known point (as a slow disk would) without any hook in the
+    code under test; reading the pipe lets it go on."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    for chunk in (65536, 1):   # then byte by byte: a pipe takes a small write whole or not
+        try:
+            while True:
+                os.write(write_end, b"x" * chunk)
+        except BlockingIOError:
+            pass
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
+def drain(read_end):
+    """Read the pipe on a thread until its writers are gone; returns the thread, whose
+    `.data` is what was read after the filler."""
+    import threading
+
+    def read():
+        chunks = []
+        while True:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(read_end)
+        thread.data = b"".join(chunks).lstrip(b"x").decode(errors="replace")
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def start_blocked_score(root, out, *extra):
+    """`score ROOT/est ROOT/ref --out OUT` in a child whose stderr is a full pipe (see
+    full_pipe). Returns (process, read end)."""
+    read_end, write_end = full_pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fastmixloss", "score", f"{root}/est", f"{root}/ref",
+             "--out", str(out), "--read-ahead", "1", *SPECTRAL_FLAGS, *extra],
+            stdout=subprocess.DEVNULL, stderr=write_end, env=subprocess_env())
+    finally:
+        os.close(write_end)
+    return process, read_end
+
+
+def wait_for_rows(process, out, rows, timeout=60):
+    """Wait until OUT (CSV) holds `rows` rows and the process is still running."""
+    import time
+
+    def lines():
+        if not os.path.exists(out):
+            return 0
+        with open(out, "rb") as f:
+            return f.read().count(b"\n")
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lines() == rows + 1:
+            time.sleep(0.2)   # blocked: nothing more may come
+            if lines() == rows + 1:
+                return
+        assert process.poll() is None, f"the run ended early ({process.returncode})"
+        time.sleep(0.02)
+    raise AssertionError(f"the run never stopped at {rows} rows (it has {lines() - 1})")
+
+
 def run_subprocess(*args, timeout=120, **kwargs):
     """`python -m fastmixloss ...` in a fresh process, with this checkout importable."""
     env = subprocess_env()

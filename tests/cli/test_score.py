@@ -4,14 +4,13 @@ import json
 import os
 import signal
 import struct
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, library_values, make_good_pairs,
-                      read_csv, read_jsonl, subprocess_env, write)
+from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, drain, library_values,
+                         make_good_pairs, read_csv, read_jsonl, start_blocked_score,
+                         wait_for_rows, write)
 
 from fastmixloss.cli.results_file import drop_torn_tail
 
@@ -40,7 +39,7 @@ def test_rows_equal_the_library_and_bad_pairs_become_error_rows(dataset, cli, tm
     assert silent["mrstft.loss"] is not None
     assert rows["corrupt.wav"]["mse"] is None
 
-    summary = json.loads((tmp_path / "results.summary.json").read_text())
+    summary = json.loads((tmp_path / "results.csv.summary.json").read_text())
     assert (summary["pairs"], summary["failed"]) == (len(good) + len(bad), len(bad))
     mse = [rows[n]["mse"] for n in rows if rows[n]["mse"] is not None]
     stats = summary["columns"]["mse"]
@@ -94,7 +93,7 @@ def test_jsonl_output_holds_the_same_rows(dataset, cli, tmp_path):
     as_jsonl = read_jsonl(tmp_path / "r.jsonl")
     assert as_jsonl == as_csv
     assert as_jsonl["a.wav"]["channels"] == 2 and isinstance(as_jsonl["a.wav"]["channels"], int)
-    assert (tmp_path / "r.summary.json").exists()
+    assert (tmp_path / "r.jsonl.summary.json").exists()
 
 
 def test_parquet_output(dataset, cli, tmp_path):
@@ -203,51 +202,37 @@ def test_killed_run_resumes_with_every_row_once(tmp_path, cli):
     """A real process killed with SIGKILL mid-run, a torn last line, then the same
     command again: every pair exactly once, with the values of an uninterrupted run.
 
-    The 7th pair's estimate is a named pipe, so the run blocks reading it after exactly
-    six rows (a slow network file, in effect): the kill lands at a known point."""
+    The 7th pair's estimate is corrupt, and the run's stderr is a full pipe: it blocks
+    printing that pair's error just after writing its row (a slow terminal, in effect),
+    so the kill lands at a known point, after seven rows."""
     names = [f"p{i:02d}.wav" for i in range(12)]
     root = str(tmp_path / "data")
     make_good_pairs(root, names)
+    with open(os.path.join(root, "est", names[6]), "wb") as f:
+        f.write(b"not audio")
     clean = tmp_path / "clean.csv"
     cli("score", f"{root}/est", f"{root}/ref", "--out", clean, *SPECTRAL_FLAGS)
 
-    blocked = os.path.join(root, "est", names[6])
-    os.rename(blocked, blocked + ".real")
-    os.mkfifo(blocked)
     out = tmp_path / "r.csv"
-    env = subprocess_env()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fastmixloss", "score", f"{root}/est", f"{root}/ref",
-         "--out", str(out), "--read-ahead", "1", *SPECTRAL_FLAGS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    process, read_end = start_blocked_score(root, out)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if out.exists() and out.read_text().count("\n") >= 7:   # header + 6 rows
-                break
-            assert process.poll() is None, process.stderr.read().decode()
-            time.sleep(0.02)
-        else:
-            pytest.fail("the run never wrote six rows")
-        time.sleep(0.2)   # it is stuck on the pipe; nothing more can come
+        wait_for_rows(process, out, 7)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
-        process.stderr.close()
+        drain(read_end)
     assert process.returncode == -signal.SIGKILL
-    assert len(read_csv(out)) == 6
+    assert len(read_csv(out)) == 7
     # a kill in the middle of a write leaves a torn line: make one
     with open(out, "a") as f:
-        f.write("p06.wav,,est/p06.wav,ref/p06.wav,8000,2,2000,abc,0.12")
-    os.remove(blocked)
-    os.rename(blocked + ".real", blocked)
+        f.write("p07.wav,,est/p07.wav,ref/p07.wav,8000,2,2000,abc,0.12")
 
     code, _, err = cli("score", f"{root}/est", f"{root}/ref", "--out", out,
                        *SPECTRAL_FLAGS)
-    assert code == 0
-    assert "incomplete last line" in err and "6 of 12 pairs already scored" in err
+    assert code == 1   # the corrupt pair
+    assert "incomplete last line" in err and "7 of 12 pairs already scored" in err
     assert read_csv(out) == read_csv(clean)   # read_csv fails on a pair written twice
 
 
@@ -353,7 +338,13 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     from fastmixloss.cli import score
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     bar = score.progress_bar(3, quiet=False)
-    assert type(bar).__name__ == "tqdm"
+    # tqdm is optional: without it, no bar (and a note saying why)
+    try:
+        import tqdm  # noqa: F401
+        has_tqdm = True
+    except ImportError:
+        has_tqdm = False
+    assert type(bar).__name__ == ("tqdm" if has_tqdm else "_NoBar")
     bar.close()
     assert isinstance(score.progress_bar(3, quiet=True), score._NoBar)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
