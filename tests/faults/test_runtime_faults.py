@@ -100,3 +100,24 @@ def test_losses_from_several_python_threads_under_workqueue_never_abort():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["layer"] == "workqueue"
     assert report["wrong"] == []   # bit-identical to the single-threaded values
+
+
+def test_the_cpu_seam_turns_an_interrupt_boxed_as_system_error_into_keyboard_interrupt():
+    from fastmixloss.backend import interrupt_is_keyboard_interrupt
+
+    def boxed_interrupt():
+        # what Numba raised when Ctrl-C arrived while a kernel's result was boxed
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("CPUDispatcher(<function k>) returned a result with an "
+                              "exception set") from interrupt
+
+    def other_system_error():
+        raise SystemError("something else")
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupt_is_keyboard_interrupt(boxed_interrupt)()
+    with pytest.raises(SystemError, match="something else"):
+        interrupt_is_keyboard_interrupt(other_system_error)()
+    assert interrupt_is_keyboard_interrupt(lambda x: x + 1)(1) == 2
