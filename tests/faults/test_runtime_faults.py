@@ -121,3 +121,25 @@ def test_the_cpu_seam_turns_an_interrupt_boxed_as_system_error_into_keyboard_int
     with pytest.raises(SystemError, match="something else"):
         interrupt_is_keyboard_interrupt(other_system_error)()
     assert interrupt_is_keyboard_interrupt(lambda x: x + 1)(1) == 2
+
+
+_FORK = """
+import os, sys, numpy as np, fastmixloss as fm
+x = np.random.default_rng(2).standard_normal((2, 2, 30000)).astype(np.float32)
+y = 0.5 * x
+expected = (fm.mse(x, y), fm.mrstft_loss(x, y))   # the parent's pool now exists
+pid = os.fork()
+if pid == 0:
+    ok = (fm.mse(x, y), fm.mrstft_loss(x, y)) == expected
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_computes_with_its_own_worker_threads():
+    done = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
+                          timeout=300, env=_child_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["0"]
