@@ -8,7 +8,12 @@ the workload once and returns its loss value (None for the floors, which compute
 - fft-floor: scipy.fft.rfft over the already framed and windowed frames that the
   workload needs, estimate and reference, same workers. Nothing else is in it.
 - read-floor: one parallel pass reading both arrays (W5's floor).
+- automix-toolkit: csteinmetz1/automix-toolkit's get_features (W6), run in this process,
+  item by item; importable as automix.evaluation.utils_evaluation, or from the file named
+  by $FASTMIXLOSS_AUTOMIX_EVAL (its utils_evaluation.py at commit e4a6ecf).
 """
+
+import os
 
 import numpy as np
 
@@ -29,6 +34,8 @@ def available(name):
             import torch  # noqa: F401
         elif name == "fft-floor":
             import scipy.fft  # noqa: F401
+        elif name == "automix-toolkit":
+            _toolkit_module()
     except ImportError as exc:
         return False, f"not installed ({exc.name})"
     return True, ""
@@ -37,6 +44,10 @@ def available(name):
 def applies(name, workload):
     """(True, "") or (False, why) for a contender on a workload."""
     time_domain = workload.loss in ("mse", "sisdr")
+    features = workload.loss == "features"
+    if (name == "automix-toolkit") != features and name != "fastmixloss":
+        return False, ("the feature workload's contender is automix-toolkit" if features
+                       else "feature workloads only")
     if name == "fft-floor" and time_domain:
         return False, "no FFT in a time-domain loss"
     if name in ("read-floor", "numpy") and not time_domain:
@@ -45,6 +56,8 @@ def applies(name, workload):
         return False, "the NumPy expression is the plain contender here"
     if name == "reference" and not workload.reference_ok:
         return False, "holds whole spectrograms: too big"
+    if name == "auraloss" and workload.preset:
+        return False, "not an auraloss loss"
     return True, ""
 
 
@@ -57,13 +70,47 @@ def _fastmixloss(workload, est, ref, threads):
     numba.set_num_threads(threads)
     r = workload.resolutions
     loss = {
-        "mrstft": lambda: fm.MultiResolutionSTFTLoss(**r),
+        "mrstft": lambda: fm.MultiResolutionSTFTLoss(**r, **workload.options),
+        "preset": lambda: fm.preset_loss(workload.preset, sample_rate=44100),
         "sd": lambda: fm.SumAndDifferenceSTFTLoss(**r),
         "stft": lambda: fm.STFTLoss(r["fft_sizes"][0], r["hop_sizes"][0], r["win_lengths"][0]),
         "mse": lambda: fm.MSELoss(),
         "sisdr": lambda: fm.SISDRLoss(),
+        "features": lambda: _features_value,
     }[workload.loss]()
     return lambda: loss(est, ref)
+
+
+# W6's value: the sum of the four group means, averaged over the items
+GROUP_MEANS = ("mean_mape_loudness", "mean_mape_spectral", "mean_mape_panning",
+               "mean_mape_dynamic")
+
+
+def _features_value(est, ref):
+    from fastmixloss.features import compare_features
+    result = compare_features(est, ref, 44100, profile="automix-toolkit")
+    return float(sum(getattr(result, key) for key in GROUP_MEANS))
+
+
+def _toolkit_module():
+    path = os.environ.get("FASTMIXLOSS_AUTOMIX_EVAL")
+    if path:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("automix_utils_evaluation", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    from automix.evaluation import utils_evaluation
+    return utils_evaluation
+
+
+def _automix_toolkit(workload, est, ref, threads):
+    toolkit = _toolkit_module()
+
+    def run():
+        values = [toolkit.get_features(r, e, sr=44100) for e, r in zip(est, ref)]
+        return float(np.mean([sum(v[key] for key in GROUP_MEANS) for v in values]))
+    return run
 
 
 def _auraloss(workload, est, ref, threads):
@@ -73,7 +120,7 @@ def _auraloss(workload, est, ref, threads):
     device = "cuda" if workload.gpu else "cpu"
     r = {k: list(v) for k, v in workload.resolutions.items()}
     module = {
-        "mrstft": lambda: auraloss.freq.MultiResolutionSTFTLoss(**r),
+        "mrstft": lambda: auraloss.freq.MultiResolutionSTFTLoss(**r, **workload.options),
         "sd": lambda: auraloss.freq.SumAndDifferenceSTFTLoss(**r),
         "stft": lambda: auraloss.freq.STFTLoss(r["fft_sizes"][0], r["hop_sizes"][0],
                                                r["win_lengths"][0]),
@@ -92,6 +139,19 @@ def _auraloss(workload, est, ref, threads):
 
 def _reference(workload, est, ref, threads):
     r = workload.resolutions
+    if workload.preset:
+        preset = fm.PRESETS[workload.preset]
+        return lambda: float(reference.preset_loss(est, ref, preset, 44100)["loss"].mean())
+    if workload.loss == "mrstft" and workload.options:
+        from fastmixloss.filterbanks import mel_matrix
+        o = workload.options
+        banks = [mel_matrix(o["sample_rate"], f, o["n_bins"]) for f in r["fft_sizes"]]
+        taps = None
+        if o.get("perceptual_weighting"):
+            from fastmixloss.weighting import taps_for
+            taps = taps_for(o["sample_rate"])
+        return lambda: float(reference.mrstft_loss(est, ref, filterbanks=banks, fir_taps=taps,
+                                                   **r)["loss"].mean())
     if workload.loss == "mrstft":
         return lambda: float(reference.mrstft_loss(est, ref, **r)["loss"].mean())
     if workload.loss == "sd":
@@ -170,5 +230,6 @@ def _read_floor(workload, est, ref, threads):
 
 
 _PREPARE = {"fastmixloss": _fastmixloss, "auraloss": _auraloss, "reference": _reference,
-            "numpy": _numpy, "fft-floor": _fft_floor, "read-floor": _read_floor}
+            "numpy": _numpy, "fft-floor": _fft_floor, "read-floor": _read_floor,
+            "automix-toolkit": _automix_toolkit}
 CONTENDERS = tuple(_PREPARE)

@@ -11,11 +11,15 @@ A backend provides:
   raise_if_nonfinite(est3, ref3, rows=None)
   check_fft_size(fft_size)  -> raises where this backend cannot transform that size
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
+  stft_option_sums(...) -> (B, R, N_OPTION_TERMS)  (CPU only; spectral_options refuses
+      the options on other devices before any kernel runs)
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
 """
 
 import functools
+
+import numpy as np
 
 from . import validation
 from .errors import ParameterError
@@ -73,6 +77,19 @@ class CpuBackend:
 
     @staticmethod
     @interrupt_is_keyboard_interrupt
+    def stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha):
+        """The options kernel's sums (B, R, N_OPTION_TERMS); CPU only for now."""
+        from .kernels.stft_options import stft_option_sums
+        from .kernels.workers import thread_count
+        if filterbank is None:
+            starts, offsets, weights = _NO_FILTERBANK
+        else:
+            starts, offsets, weights = filterbank.starts, filterbank.offsets, filterbank.weights
+        return stft_option_sums(est3, ref3, mix, window, plan, options, starts, offsets,
+                                weights, taps, alpha, thread_count())
+
+    @staticmethod
+    @interrupt_is_keyboard_interrupt
     def time_sums(est2, ref2):
         from .kernels.time import time_sums
         return time_sums(est2, ref2)
@@ -83,6 +100,10 @@ class CpuBackend:
         from .kernels.time import log_cosh_sums
         return log_cosh_sums(est2, ref2, a, eps)
 
+
+# Placeholders of a filterbank's array types, for losses without one (the kernel takes
+# read-only views of every array, so one signature serves both).
+_NO_FILTERBANK = (np.zeros(1, "int64"), np.zeros(1, "int64"), np.zeros(1))
 
 CPU = CpuBackend()
 

@@ -31,8 +31,32 @@ def window(name, win_length):
     raise ValueError(name)
 
 
-def magnitudes(x, fft_size, hop_size, win_length, window_values, eps=EPS):
-    """|STFT| of each row of x (..., T): shape (..., frames, fft_size // 2 + 1)."""
+def torch_float32_window(name, win_length):
+    """A periodic window as torch builds it in float32 (what auraloss and the torch-based
+    peers use): hann and hamming in float32 arithmetic, a - b * cos(n * float32(2 pi / N));
+    other windows as the float64 formula rounded to float32."""
+    coefficients = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46)}
+    if name not in coefficients:
+        return window(name, win_length).astype(np.float32).astype(np.float64)
+    a, b = (np.float32(c) for c in coefficients[name])
+    argument = np.float32(2 * np.pi / win_length) * np.arange(win_length, dtype=np.float32)
+    return (a - b * np.float32(np.cos(np.float64(argument)))).astype(np.float64)
+
+
+def fir_same(x, taps):
+    """Each row of x (..., T) through the FIR `taps` (odd length), zero-padded "same":
+    y[n] = sum_k taps[k] * x[n + k - len(taps) // 2], x = 0 outside [0, T) (torch's conv1d,
+    a correlation; the A-weighting taps are symmetric, so it is also a convolution)."""
+    x = np.asarray(x, dtype=np.float64)
+    taps = np.asarray(taps, dtype=np.float64)
+    half = taps.shape[0] // 2
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)])
+    length = x.shape[-1]
+    return sum(taps[k] * padded[..., k:k + length] for k in range(taps.shape[0]))
+
+
+def spectra(x, fft_size, hop_size, win_length, window_values):
+    """Complex STFT of each row of x (..., T): shape (..., frames, fft_size // 2 + 1)."""
     x = np.asarray(x, dtype=np.float64)
     pad = fft_size // 2
     padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
@@ -42,44 +66,77 @@ def magnitudes(x, fft_size, hop_size, win_length, window_values, eps=EPS):
     full_window[left:left + win_length] = window_values
     frames = np.stack([padded[..., k * hop_size:k * hop_size + fft_size]
                        for k in range(n_frames)], axis=-2)
-    spectrum = np.fft.rfft(frames * full_window, axis=-1)
+    return np.fft.rfft(frames * full_window, axis=-1)
+
+
+def magnitudes(x, fft_size, hop_size, win_length, window_values, eps=EPS):
+    """|STFT| of each row of x (..., T): shape (..., frames, fft_size // 2 + 1)."""
+    spectrum = spectra(x, fft_size, hop_size, win_length, window_values)
     return np.sqrt(np.maximum(spectrum.real ** 2 + spectrum.imag ** 2, eps))
 
 
 def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_name="hann",
-               window_values=None, mag_distance="L1", eps=EPS, compat=False):
-    """Per item: sc, log_mag, lin_mag over all of the item's channels (B, C, T input)."""
+               window_values=None, mag_distance="L1", eps=EPS, compat=False,
+               filterbank=None, fir_taps=None, scale_invariance=False, log_eps=0.0,
+               log_fac=1.0):
+    """Per item: sc, log_mag, lin_mag, phs over all of the item's channels (B, C, T input).
+
+    Options, in the order they act: fir_taps (prefilter both signals, `fir_same`);
+    the floored magnitudes; filterbank (a dense (bands, F) matrix applied to each frame's
+    magnitudes); scale_invariance (the reference magnitudes of each row (item, channel)
+    times alpha = <X_est, X> / <X, X>); the log distance of log(log_fac * X + log_eps).
+    phs: mean squared difference of the STFT bins' angles, each in (-pi, pi].
+    """
     win_length = fft_size if win_length is None else win_length
-    if window_values is None:
-        window_values = window(window_name, win_length)
-    if compat:   # auraloss builds its window with torch in float32
+    if compat and window_values is None:   # auraloss builds its window with torch
+        window_values = torch_float32_window(window_name, win_length)
+    elif compat:
         window_values = np.asarray(window_values, dtype=np.float32).astype(np.float64)
-    X_est = magnitudes(est, fft_size, hop_size, win_length, window_values, eps)
-    X_ref = magnitudes(ref, fft_size, hop_size, win_length, window_values, eps)
+    elif window_values is None:
+        window_values = window(window_name, win_length)
+    if fir_taps is not None:
+        est, ref = fir_same(est, fir_taps), fir_same(ref, fir_taps)
+    S_est = spectra(est, fft_size, hop_size, win_length, window_values)
+    S_ref = spectra(ref, fft_size, hop_size, win_length, window_values)
+    X_est = np.sqrt(np.maximum(S_est.real ** 2 + S_est.imag ** 2, eps))
+    X_ref = np.sqrt(np.maximum(S_ref.real ** 2 + S_ref.imag ** 2, eps))
+    if filterbank is not None:
+        X_est = X_est @ np.asarray(filterbank, dtype=np.float64).T
+        X_ref = X_ref @ np.asarray(filterbank, dtype=np.float64).T
+    if scale_invariance:
+        alpha = (X_est * X_ref).sum(axis=(-2, -1)) / (X_ref ** 2).sum(axis=(-2, -1))
+        X_ref = X_ref * alpha[..., None, None]
     power = np.abs if mag_distance == "L1" else np.square
-    log_dist = power(np.log(X_est) - np.log(X_ref))
+    log_dist = power(np.log(log_fac * X_est + log_eps) - np.log(log_fac * X_ref + log_eps))
     lin_dist = power(X_est - X_ref)
+    phs_dist = (np.angle(S_est) - np.angle(S_ref)) ** 2
     if compat:   # auraloss: one norm ratio over the batch; means over all elements
         sc = np.linalg.norm((X_ref - X_est).ravel()) / np.linalg.norm(X_ref.ravel())
-        return {"sc": sc, "log_mag": log_dist.mean(), "lin_mag": lin_dist.mean()}
+        return {"sc": sc, "log_mag": log_dist.mean(), "lin_mag": lin_dist.mean(),
+                "phs": phs_dist.mean()}
     axes = (1, 2, 3)
     sc = (np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes))
           / np.sqrt((X_ref ** 2).sum(axis=axes)))
-    return {"sc": sc, "log_mag": log_dist.mean(axis=axes), "lin_mag": lin_dist.mean(axis=axes)}
+    return {"sc": sc, "log_mag": log_dist.mean(axis=axes), "lin_mag": lin_dist.mean(axis=axes),
+            "phs": phs_dist.mean(axis=axes)}
 
 
-def stft_loss(est, ref, w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, **kwargs):
-    """w_sc*SC + w_log_mag*log + w_lin_mag*lin per item; kwargs as stft_terms."""
+def stft_loss(est, ref, w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, w_phs=0.0, **kwargs):
+    """w_sc*SC + w_log_mag*log + w_lin_mag*lin + w_phs*phs per item; kwargs as stft_terms."""
     t = stft_terms(est, ref, **kwargs)
-    t["loss"] = w_sc * t["sc"] + w_log_mag * t["log_mag"] + w_lin_mag * t["lin_mag"]
+    t["loss"] = (w_sc * t["sc"] + w_log_mag * t["log_mag"] + w_lin_mag * t["lin_mag"]
+                 + w_phs * t["phs"])
     return t
 
 
 def mrstft_loss(est, ref, fft_sizes=(1024, 2048, 512), hop_sizes=(120, 240, 50),
-                win_lengths=(600, 1200, 240), **kwargs):
-    """(1/M) * sum over resolutions of stft_loss, term by term."""
-    parts = [stft_loss(est, ref, fft_size=f, hop_size=h, win_length=w, **kwargs)
-             for f, h, w in zip(fft_sizes, hop_sizes, win_lengths)]
+                win_lengths=(600, 1200, 240), filterbanks=None, **kwargs):
+    """(1/M) * sum over resolutions of stft_loss, term by term; `filterbanks`: one dense
+    matrix (or None) per resolution."""
+    filterbanks = filterbanks or [None] * len(fft_sizes)
+    parts = [stft_loss(est, ref, fft_size=f, hop_size=h, win_length=w, filterbank=fb,
+                       **kwargs)
+             for f, h, w, fb in zip(fft_sizes, hop_sizes, win_lengths, filterbanks)]
     return {key: sum(p[key] for p in parts) / len(parts) for key in parts[0]}
 
 
@@ -160,3 +217,61 @@ def sdsdr(est, ref, zero_mean=True, eps=EPS):
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
     return _per_item(_neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps))
+
+
+# --------------------------------------------------------------------------- presets
+
+def preset_frames(x, fft_size, hop_size, framing):
+    """Frames (..., K, fft_size) of rows x (..., T) for presets.Preset's framings:
+    "centred" (reflect pad fft_size // 2), "hifigan" (reflect pad (fft_size - hop) // 2,
+    uncentred), "uncentred" (frames at k * hop, K = ceil(T / hop), zeros past the end)."""
+    x = np.asarray(x, dtype=np.float64)
+    length = x.shape[-1]
+    edges = [(0, 0)] * (x.ndim - 1)
+    if framing == "uncentred":
+        n_frames = -(-length // hop_size)
+        end = (n_frames - 1) * hop_size + fft_size - length
+        padded = np.pad(x, edges + [(0, max(end, 0))])
+    else:
+        pad = fft_size // 2 if framing == "centred" else (fft_size - hop_size) // 2
+        padded = np.pad(x, edges + [(pad, pad)], mode="reflect")
+        n_frames = 1 + (padded.shape[-1] - fft_size) // hop_size
+    return np.stack([padded[..., k * hop_size:k * hop_size + fft_size]
+                     for k in range(n_frames)], axis=-2)
+
+
+def preset_loss(est, ref, preset, sample_rate=None):
+    """A presets.Preset computed from its fields, per item (B, C, T input): a dict of
+    (B,) arrays loss, sc, log_mag, lin_mag, each combined over resolutions as the preset
+    says (sum or mean); spectral convergence per item (batch_sc is the caller's)."""
+    from .filterbanks import mel_matrix
+    parts = []
+    for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
+                                                preset.win_lengths)):
+        values = (torch_float32_window("hann", win) if preset.float32_window
+                  else window("hann", win))
+        full = np.zeros(fft)
+        full[(fft - win) // 2:(fft - win) // 2 + win] = values
+        mags = []
+        for x in (est, ref):
+            spectrum = np.fft.rfft(preset_frames(x, fft, hop, preset.framing) * full, axis=-1)
+            power = spectrum.real ** 2 + spectrum.imag ** 2
+            power = power + preset.eps if preset.eps_added else np.maximum(power, preset.eps)
+            mag = np.sqrt(power)
+            if preset.n_mels is not None:
+                bank = mel_matrix(sample_rate, fft, preset.n_mels[index], preset.fmin,
+                                  preset.fmax, np.float32).astype(np.float64)
+                mag = mag @ bank.T
+            mags.append(mag)
+        X_est, X_ref = mags
+        floor = lambda v: np.where(v > preset.log_threshold, v, preset.log_floor)
+        axes = (1, 2, 3)
+        log_mag = (np.abs(np.log(floor(X_est)) - np.log(floor(X_ref))).mean(axis=axes)
+                   * preset.log_factor)
+        lin_mag = np.abs(X_est - X_ref).mean(axis=axes)
+        sc = (np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes)) /
+              np.sqrt((X_ref ** 2).sum(axis=axes))) if preset.w_sc else 0.0 * lin_mag
+        loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
+        parts.append({"loss": loss, "sc": sc, "log_mag": log_mag, "lin_mag": lin_mag})
+    combine = np.sum if preset.sum_resolutions else np.mean
+    return {key: combine([p[key] for p in parts], axis=0) for key in parts[0]}

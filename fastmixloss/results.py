@@ -6,7 +6,7 @@ form the command line writes as columns.
 """
 
 from dataclasses import dataclass, fields
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -21,14 +21,14 @@ def _flatten(obj, prefix, out):
                 _flatten(res, f"{prefix}{res.label}.", out)
         elif hasattr(value, "__dataclass_fields__"):
             _flatten(value, f"{prefix}{f.name}.", out)
-        elif f.name not in ("fft_size", "hop_size", "win_length"):
+        elif f.name not in ("fft_size", "hop_size", "win_length") and value is not None:
             out[prefix + f.name] = value
     return out
 
 
 @dataclass(frozen=True)
 class STFTBreakdown:
-    """One resolution: loss = w_sc*sc + w_log_mag*log_mag + w_lin_mag*lin_mag.
+    """One resolution: loss = w_sc*sc + w_log_mag*log_mag + w_lin_mag*lin_mag + w_phs*phs.
 
     With output="full" every term is computed, also those whose weight is zero.
     """
@@ -40,6 +40,7 @@ class STFTBreakdown:
     fft_size: int
     hop_size: int
     win_length: int
+    phs: Optional[Value] = None   # mean squared angle difference; None unless w_phs > 0
 
     @property
     def label(self):
@@ -58,6 +59,7 @@ class MultiResolutionBreakdown:
     log_mag: Value
     lin_mag: Value
     resolutions: Tuple[STFTBreakdown, ...]
+    phs: Optional[Value] = None
 
     def to_dict(self):
         return _flatten(self, "", {})

@@ -14,8 +14,9 @@ from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
-from .kernels.layout import FramePlan, frame_count, frames_per_block
+from .kernels.layout import FramePlan, OptionPlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
+from .spectral_options import SpectralOptions
 from .windows import padded_window, window_name, window_values
 
 DEFAULT_FFT_SIZES = (1024, 2048, 512)
@@ -65,7 +66,7 @@ class _SpectralSettings:
     """Validated parameters shared by the three spectral losses."""
 
     def __init__(self, resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance,
-                 eps, reduction, output, compat, check_finite, device):
+                 eps, reduction, output, compat, check_finite, device, options=None):
         self.resolutions = resolutions
         self.window = window_name(window)
         if not isinstance(self.window, str):   # an array must fit every resolution
@@ -90,9 +91,12 @@ class _SpectralSettings:
         full = self.output == "full"   # a breakdown reports every term, weighted or not
         self.log_mode = distance if (full or self.w_log_mag) else layout.NO_TERM
         self.lin_mode = distance if (full or self.w_lin_mag) else layout.NO_TERM
+        self.options = options or SpectralOptions(len(resolutions), compat=self.compat)
+        self.options.check_resolutions(resolutions)   # empty mel bands, SciPy: now
 
-    def term_sums(self, backend, est3, ref3, mix, resolution):
-        """Kernel sums (B, R, N_TERMS) for one resolution, and the bins per row."""
+    def term_sums(self, backend, est3, ref3, mix, resolution, index=0):
+        """Kernel sums (B, R, N_TERMS or N_OPTION_TERMS) for resolution `index`, and the
+        counts per row: (values of the magnitude terms, bins of the phase term)."""
         length = est3.shape[-1]
         if length <= resolution.fft_size // 2:
             raise ParameterError(
@@ -108,40 +112,73 @@ class _SpectralSettings:
                          self.log_mode, self.lin_mode, self.eps)
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
-        sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
-        return sums, n_frames * (resolution.fft_size // 2 + 1)
+        n_bins = resolution.fft_size // 2 + 1
+        if not self.options.active:
+            sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
+            return sums, (n_frames * n_bins, n_frames * n_bins)
+        return self._option_sums(backend, est3, ref3, mix, window, plan, index)
 
-    def breakdown(self, sums, bins_per_row, resolution):
-        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS)."""
-        n_items, n_rows, _ = sums.shape
+    def _option_sums(self, backend, est3, ref3, mix, window, plan, index):
+        options = self.options
+        bank = options.filterbank(index, plan.fft_size)
+        n_bins = plan.fft_size // 2 + 1
+        taps = options.taps() if options.perceptual_weighting else _NO_TAPS
+        option_plan = OptionPlan(
+            0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
+            options.w_phs > 0, options.perceptual_weighting,
+            pad_left=plan.fft_size // 2, zero_pad=False, eps_added=False,
+            log_threshold=0.0, log_floor=0.0)
+        n_rows = est3.shape[1] if mix is None else mix.shape[0]
+        alpha = np.ones((est3.shape[0], n_rows))
+        if options.scale_invariance:   # a first pass for each row's optimal scale
+            first = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan,
+                                             bank, taps, alpha)
+            alpha = first[..., layout.DOT] / first[..., layout.SC_DEN]
+        sums = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan, bank,
+                                        taps, alpha)
+        n_values = n_bins if bank is None else bank.n_bands
+        return sums, (plan.n_frames * n_values, plan.n_frames * n_bins)
+
+    def breakdown(self, sums, counts, resolution):
+        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS or N_OPTION_TERMS)
+        and the counts per row from term_sums."""
+        n_items, n_rows, n_terms = sums.shape
+        values_per_row, bins_per_row = counts
         per_item = sums.sum(axis=1)
         if self.compat == "auraloss":   # one spectral convergence for the whole batch
             total = per_item.sum(axis=0)
             sc = np.full(n_items, np.sqrt(total[layout.SC_NUM]) / np.sqrt(total[layout.SC_DEN]))
         else:
             sc = np.sqrt(per_item[:, layout.SC_NUM]) / np.sqrt(per_item[:, layout.SC_DEN])
-        elements = n_rows * bins_per_row
+        elements = n_rows * values_per_row
         log_mag = per_item[:, layout.LOG_DIST] / elements
         lin_mag = per_item[:, layout.LIN_DIST] / elements
+        # the phase term costs two arctangents per bin: computed only when weighted
+        with_phase = n_terms > layout.PHASE_DIST and self.options.w_phs > 0
+        phs = (per_item[:, layout.PHASE_DIST] / (n_rows * bins_per_row) if with_phase
+               else np.zeros(n_items))
         if self.reduction == "mean":
-            sc, log_mag, lin_mag = sc.mean(), log_mag.mean(), lin_mag.mean()
+            sc, log_mag, lin_mag, phs = sc.mean(), log_mag.mean(), lin_mag.mean(), phs.mean()
         elif self.reduction == "sum":
             if self.compat == "auraloss":
                 # auraloss sums the magnitude terms over elements; its SC stays a ratio
                 sc = sc[0]
                 log_mag = per_item[:, layout.LOG_DIST].sum()
                 lin_mag = per_item[:, layout.LIN_DIST].sum()
+                phs = phs.mean()   # its phase term is torch's mse_loss: always a mean
             else:
-                sc, log_mag, lin_mag = sc.sum(), log_mag.sum(), lin_mag.sum()
-        loss = self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
+                sc, log_mag, lin_mag, phs = sc.sum(), log_mag.sum(), lin_mag.sum(), phs.sum()
+        loss = (self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
+                + self.options.w_phs * phs)
         return STFTBreakdown(_plain(loss), _plain(sc), _plain(log_mag), _plain(lin_mag),
-                             resolution.fft_size, resolution.hop_size, resolution.win_length)
+                             resolution.fft_size, resolution.hop_size, resolution.win_length,
+                             phs=_plain(phs) if with_phase else None)
 
     def multi_resolution(self, backend, est3, ref3, mix, groups):
         """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
         per_group = [[] for _ in groups]
-        for resolution in self.resolutions:
-            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution)
+        for index, resolution in enumerate(self.resolutions):
+            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution, index)
             for parts, rows in zip(per_group, groups):
                 parts.append(self.breakdown(sums[:, rows], bins, resolution))
         return [_mean_over_resolutions(parts) for parts in per_group]
@@ -149,6 +186,7 @@ class _SpectralSettings:
     def prepare(self, est, ref, channels=None):
         """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
         backend = backends.select(self.device, est, ref)
+        self.options.check_device(backend.name)
         for resolution in self.resolutions:   # before any kernel runs
             backend.check_fft_size(resolution.fft_size)
         est3, ref3, _ = backend.as_signal_pair(
@@ -158,6 +196,9 @@ class _SpectralSettings:
         return backend, est3, ref3
 
 
+_NO_TAPS = np.zeros(1)   # a placeholder without perceptual weighting
+
+
 def _plain(value):
     return float(value) if np.ndim(value) == 0 else value
 
@@ -165,8 +206,9 @@ def _plain(value):
 def _mean_over_resolutions(parts):
     def mean(field):
         return _plain(sum(getattr(p, field) for p in parts) / len(parts))
+    phs = None if parts[0].phs is None else mean("phs")
     return MultiResolutionBreakdown(mean("loss"), mean("sc"), mean("log_mag"),
-                                    mean("lin_mag"), tuple(parts))
+                                    mean("lin_mag"), tuple(parts), phs=phs)
 
 
 class _SpectralLoss:
@@ -208,7 +250,28 @@ class STFTLoss(_SpectralLoss):
         Scan the inputs for NaN and Inf first (default True).
     device : None, "cpu" or "cuda"
         Where to compute. None (default): on the GPU when an input already lives there
-        (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU.
+        (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU. The spectral options
+        below run on the CPU only; device="cuda" refuses them (DeviceError).
+    w_phs : float
+        Weight of the phase term: mean over bins of (angle(X_est) - angle(X))**2, each
+        angle in (-pi, pi] (auraloss's; the difference is not re-wrapped).
+    sample_rate : float
+        In Hz; needed by scale and perceptual_weighting.
+    scale : None, "mel" or "chroma"
+        Apply a filterbank to the floored magnitudes of every frame before every term:
+        librosa.filters.mel (Slaney scale and norm, from fmin to fmax, default the
+        Nyquist frequency) or librosa.filters.chroma with their defaults.
+    n_bins : int or sequence of int
+        Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution.
+    perceptual_weighting : bool
+        Filter both signals with auraloss's 101-tap A-weighting FIR first (zero "same"
+        padding). Needs SciPy.
+    scale_invariance : bool
+        Scale each row's (channel's) reference values by its optimal alpha =
+        <X_est, X> / <X, X> before the terms (a first pass computes alpha).
+    log_eps, log_fac : float
+        The log term compares log(log_fac * X + log_eps) (auraloss main); defaults 0, 1
+        give log X.
 
     Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
     """
@@ -216,12 +279,18 @@ class STFTLoss(_SpectralLoss):
     def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann", *,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
         win_length = fft_size if win_length is None else win_length
         resolution = _resolution(fft_size, hop_size, win_length)
+        options = SpectralOptions(
+            1, scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin, fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings((resolution,), window, w_sc, w_log_mag, w_lin_mag,
                                            mag_distance, eps, reduction, output, compat,
-                                           check_finite, device)
+                                           check_finite, device, options)
 
     def _describe(self):
         return str(self._settings.resolutions[0])
@@ -238,18 +307,26 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     """The mean of STFTLoss over several resolutions (per channel).
 
     Defaults: fft_sizes (1024, 2048, 512), hop_sizes (120, 240, 50), win_lengths
-    (600, 1200, 240). Other parameters as STFTLoss; output="full" returns a
-    MultiResolutionBreakdown.
+    (600, 1200, 240). Other parameters as STFTLoss (n_bins may be one per resolution);
+    output="full" returns a MultiResolutionBreakdown.
     """
 
     def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sc=1.0,
                  w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
+        resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
+        options = SpectralOptions(
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin,
+            fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
-            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
+            resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance, eps, reduction,
+            output, compat, check_finite, device, options)
 
     def _describe(self):
         return "; ".join(str(r) for r in self._settings.resolutions)
@@ -275,10 +352,18 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
                  win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0, w_diff=1.0,
                  w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
                  reduction="mean", output="loss", compat=None, check_finite=True,
-                 device=None):
+                 device=None, w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 log_eps=0.0, log_fac=1.0):
+        resolutions = _resolutions(fft_sizes, hop_sizes, win_lengths)
+        options = SpectralOptions(
+            len(resolutions), scale=scale, n_bins=n_bins, sample_rate=sample_rate, fmin=fmin,
+            fmax=fmax,
+            perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance,
+            w_phs=w_phs, log_eps=log_eps, log_fac=log_fac, compat=compat)
         self._settings = _SpectralSettings(
-            _resolutions(fft_sizes, hop_sizes, win_lengths), window, w_sc, w_log_mag,
-            w_lin_mag, mag_distance, eps, reduction, output, compat, check_finite, device)
+            resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance, eps, reduction,
+            output, compat, check_finite, device, options)
         self.w_sum = check.weight("w_sum", w_sum)
         self.w_diff = check.weight("w_diff", w_diff)
 
@@ -298,33 +383,177 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 
 def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
               w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, mag_distance="L1", eps=1e-8,
-              reduction="mean", output="loss", compat=None, check_finite=True, device=None):
+              reduction="mean", output="loss", compat=None, check_finite=True, device=None,
+              w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
+              perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
     """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
     return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
                     w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
                     eps=eps, reduction=reduction, output=output, compat=compat,
-                    check_finite=check_finite, device=device)(est, ref)
+                    check_finite=check_finite, device=device,
+                    w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins, fmin=fmin,
+                    fmax=fmax, perceptual_weighting=perceptual_weighting,
+                    scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
 
 
 def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", w_sc=1.0, w_log_mag=1.0,
                 w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                output="loss", compat=None, check_finite=True, device=None):
+                output="loss", compat=None, check_finite=True, device=None,
+                w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
+                perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
     """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
     return MultiResolutionSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
         w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
-        output=output, compat=compat, check_finite=check_finite, device=device)(est, ref)
+        output=output, compat=compat, check_finite=check_finite, device=device,
+        w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins, fmin=fmin,
+        fmax=fmax, perceptual_weighting=perceptual_weighting,
+        scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
 
 
 def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
                             window="hann", w_sum=1.0, w_diff=1.0, w_sc=1.0, w_log_mag=1.0,
                             w_lin_mag=0.0, mag_distance="L1", eps=1e-8, reduction="mean",
-                            output="loss", compat=None, check_finite=True, device=None):
+                            output="loss", compat=None, check_finite=True, device=None,
+                            w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
+                            fmin=0.0, fmax=None, perceptual_weighting=False,
+                            scale_invariance=False, log_eps=0.0, log_fac=1.0):
     """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
     return SumAndDifferenceSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
         reduction=reduction, output=output, compat=compat, check_finite=check_finite,
-        device=device)(est, ref)
+        device=device, w_phs=w_phs, sample_rate=sample_rate, scale=scale, n_bins=n_bins,
+        fmin=fmin, fmax=fmax, perceptual_weighting=perceptual_weighting,
+        scale_invariance=scale_invariance, log_eps=log_eps, log_fac=log_fac)(est, ref)
+
+
+class MelSTFTLoss(STFTLoss):
+    """STFTLoss on a mel scale: STFTLoss(scale="mel", n_bins=n_mels), as auraloss's.
+
+    Parameters as STFTLoss; sample_rate is required, n_mels defaults to 128.
+    """
+
+    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
+                 window="hann", *, n_mels=128, **kwargs):
+        super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
+                         scale="mel", n_bins=n_mels, **kwargs)
+
+
+class ChromaSTFTLoss(STFTLoss):
+    """STFTLoss on chroma bands: STFTLoss(scale="chroma", n_bins=n_chroma).
+
+    auraloss 0.4.0's ChromaSTFTLoss raises a TypeError when constructed; this one computes
+    the intended loss (librosa.filters.chroma's defaults). sample_rate is required.
+    """
+
+    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
+                 window="hann", *, n_chroma=12, **kwargs):
+        super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
+                         scale="chroma", n_bins=n_chroma, **kwargs)
+
+
+_RANDOM_WINDOWS = ("hann", "bartlett", "blackman", "hamming", "kaiser")
+
+
+class RandomResolutionSTFTLoss(_SpectralLoss):
+    """The mean of STFTLoss over randomly drawn resolutions, redrawn every
+    `randomize_rate` calls (auraloss's RandomResolutionSTFTLoss).
+
+    Each of the `resolutions` draws, from `rng` (a numpy.random.Generator) or a new
+    Generator seeded with `seed`:
+      fft_size = 2**e, e uniform over the integers log2(min_fft_size) .. log2(max_fft_size),
+        both ends included;
+      hop_size = max(1, int(fft_size * u)), u uniform in [min_hop_size, max_hop_size);
+      win_length = int(fft_size * f), f one of 1, 0.5, 0.25;
+      window uniform over `windows`.
+    The first draw happens at construction and serves the first `randomize_rate` calls;
+    the drawn resolutions are in `self.resolutions`.
+
+    Differences from auraloss 0.4.0: auraloss draws from NumPy's global legacy generator
+    (so runs reproduce only through np.random.seed), throws its construction draw away by
+    redrawing on the first call, and never draws max_fft_size (numpy.random.randint
+    excludes its upper bound). Signals must be longer than max_fft_size // 2 samples (the
+    reflect padding of the largest size that can be drawn); auraloss asks for more than
+    max_fft_size.
+
+    Other keyword arguments (w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
+    n_bins, compat, reduction, ...) go to every STFTLoss; output="full" gives a
+    MultiResolutionBreakdown of the current draw.
+    """
+
+    def __init__(self, resolutions=3, min_fft_size=16, max_fft_size=32768,
+                 min_hop_size=0.1, max_hop_size=1.0, windows=_RANDOM_WINDOWS, *,
+                 randomize_rate=1, rng=None, seed=None, **stft_kwargs):
+        self.n_resolutions = check.positive_int("resolutions", resolutions)
+        self.min_fft_size = _power_of_two("min_fft_size", min_fft_size)
+        self.max_fft_size = _power_of_two("max_fft_size", max_fft_size)
+        if self.min_fft_size > self.max_fft_size:
+            raise ParameterError(f"min_fft_size={min_fft_size} is above "
+                                 f"max_fft_size={max_fft_size}")
+        self.min_hop_size = check.finite_float("min_hop_size", min_hop_size,
+                                               strictly_positive=True)
+        self.max_hop_size = check.finite_float("max_hop_size", max_hop_size,
+                                               strictly_positive=True)
+        if self.min_hop_size > self.max_hop_size:
+            raise ParameterError(f"min_hop_size={min_hop_size} is above "
+                                 f"max_hop_size={max_hop_size}")
+        self.windows = tuple(window_name(w) for w in check.sequence("windows", windows))
+        self.randomize_rate = check.positive_int("randomize_rate", randomize_rate)
+        if rng is not None and seed is not None:
+            raise ParameterError("give rng or seed, not both")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ParameterError(f"rng={rng!r} must be a numpy.random.Generator")
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._stft_kwargs = dict(stft_kwargs)
+        self._output = stft_kwargs.get("output", "loss")
+        self._calls = 0
+        if stft_kwargs.get("scale") is not None:
+            # a filterbank that fits the smallest size fits every larger one: check it
+            # now rather than at a redraw in the middle of a run
+            STFTLoss(self.min_fft_size, self.min_fft_size, **dict(stft_kwargs, output="loss"))
+        self.draw()
+
+    def draw(self):
+        """Draw new resolutions now (normally done every randomize_rate calls)."""
+        low = int(np.log2(self.min_fft_size))
+        high = int(np.log2(self.max_fft_size))
+        losses, drawn = [], []
+        for _ in range(self.n_resolutions):
+            fft_size = 2 ** int(self.rng.integers(low, high, endpoint=True))
+            fraction = self.rng.uniform(self.min_hop_size, self.max_hop_size)
+            hop_size = max(1, int(fft_size * fraction))
+            win_length = max(1, int(fft_size * self.rng.choice([1.0, 0.5, 0.25])))
+            window = self.windows[int(self.rng.integers(len(self.windows)))]
+            kwargs = dict(self._stft_kwargs, output="full")
+            losses.append(STFTLoss(fft_size, hop_size, win_length, window, **kwargs))
+            drawn.append((fft_size, hop_size, win_length, window))
+        self._losses = losses
+        self.resolutions = tuple(drawn)
+
+    def _describe(self):
+        return "; ".join(f"fft_size={f}, hop_size={h}, win_length={w}, window={n}"
+                         for f, h, w, n in self.resolutions)
+
+    def __call__(self, est, ref):
+        length = np.shape(est)[-1]
+        if length <= self.max_fft_size // 2:
+            raise ParameterError(
+                f"signals of {length} samples are too short for max_fft_size="
+                f"{self.max_fft_size}: the largest size that can be drawn needs more than "
+                f"{self.max_fft_size // 2}")
+        if self._calls > 0 and self._calls % self.randomize_rate == 0:
+            self.draw()
+        self._calls += 1
+        parts = [loss(est, ref) for loss in self._losses]
+        breakdown = _mean_over_resolutions(parts)
+        return breakdown if self._output == "full" else breakdown.loss
+
+
+def _power_of_two(name, value):
+    value = check.positive_int(name, value)
+    if value & (value - 1):
+        raise ParameterError(f"{name}={value} must be a power of two")
+    return value

@@ -18,7 +18,7 @@ def _extras():
 
 def test_dev_extra_holds_every_extra_the_tests_use():
     extras = _extras()
-    for name in ("cli", "test", "dask", "parquet", "parity", "cuda12"):
+    for name in ("cli", "test", "dask", "parquet", "parity", "cuda12", "weighting"):
         missing = extras[name] - extras["dev"]
         assert not missing, f"[dev] lacks {sorted(missing)} of [{name}]"
 

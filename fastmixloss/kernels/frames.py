@@ -6,6 +6,7 @@ function writes into a caller's buffer and allocates nothing, so the same code c
 a CUDA device function.
 """
 
+import numpy as np
 from numba import uint64
 
 from .jit import cpu_function
@@ -93,3 +94,64 @@ def apply_window(frame, window, lo, hi):
     """Multiply frame[lo:hi] by window[lo:hi] in place (the window is zero elsewhere)."""
     for n in range(uint64(lo), uint64(hi)):
         frame[n] *= window[n]
+
+
+@cpu_function(inline=False)
+def read_mixed_frame_zero_padded(channels, weights, start, frame, lo, hi):
+    """Like `read_mixed_frame`, with zeros outside the signal instead of reflections
+    (frames that run past either end, as tf.signal.stft's pad_end)."""
+    length = channels.shape[1]
+    for n in range(lo, hi):
+        frame[n] = 0
+    for c in range(channels.shape[0]):
+        weight = weights[c]
+        if weight == 0:
+            continue
+        for n in range(max(lo, -start), min(hi, length - start)):
+            frame[n] += weight * channels[c, start + n]
+
+
+@cpu_function
+def span_bounds(frame_start, frame_stop, length):
+    """[first, stop): the signal samples that frames covering padded positions
+    [frame_start, frame_stop) read, reflections included (pad < length)."""
+    first = frame_start
+    if frame_stop > length:
+        first = min(first, 2 * length - 1 - frame_stop)
+    first = max(first, 0)
+    stop = min(frame_stop, length)
+    if frame_start < 0:
+        stop = max(stop, 1 - frame_start)
+    return first, min(stop, length)
+
+
+@cpu_function(inline=False)
+def fir_span(channels, weights, taps, first, stop, raw, out):
+    """out[n - first] = FIR of the weighted channel mix at sample n, for first <= n < stop.
+
+    The mix sum_c weights[c] * channels[c] is zero outside the signal ("same" convolution
+    with zero padding, as auraloss's conv1d); out[n] = sum_k taps[k] * mix[n + k - K // 2]
+    for K taps. `raw` holds the mix with its K - 1 neighbours, in float64.
+    """
+    length = channels.shape[1]
+    half = taps.shape[0] // 2
+    n_raw = stop - first + 2 * half
+    for i in range(n_raw):
+        n = first - half + i
+        value = 0.0
+        if 0 <= n < length:
+            for c in range(channels.shape[0]):
+                value += weights[c] * np.float64(channels[c, n])
+        raw[i] = value
+    for i in range(uint64(0), uint64(stop - first)):
+        total = 0.0
+        for k in range(uint64(0), uint64(taps.shape[0])):
+            total += taps[k] * raw[i + k]
+        out[i] = total
+
+
+@cpu_function(inline=False)
+def read_frame_from_span(span, first, length, start, frame, lo, hi):
+    """Like `read_frame`, from a span holding signal samples [first, ...) (see fir_span)."""
+    for n in range(lo, hi):
+        frame[n] = span[reflect_index(start + n, length) - first]

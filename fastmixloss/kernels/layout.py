@@ -8,6 +8,9 @@ from typing import NamedTuple
 # STFT term sums per (item, row), see terms.py
 N_TERMS = 4
 SC_NUM, SC_DEN, LOG_DIST, LIN_DIST = range(N_TERMS)
+# the options kernel's sums (stft_options.py): the four above, then these
+N_OPTION_TERMS = 6
+PHASE_DIST, DOT = 4, 5
 # distance modes of the log and linear terms; NO_TERM skips a term whose weight is zero
 NO_TERM, L1, L2 = 0, 1, 2
 
@@ -36,6 +39,27 @@ class FramePlan(NamedTuple):
     log_mode: int           # NO_TERM, L1 or L2
     lin_mode: int
     eps: float
+
+
+class OptionPlan(NamedTuple):
+    """The spectral options as plain numbers (the arrays travel beside it)."""
+
+    n_bands: int            # bands of the filterbank; 0: none, terms over the F bins
+    log_fac: float          # the log term is of log(log_fac * X + log_eps)
+    log_eps: float
+    phase: bool             # add the phase term's sums
+    prefilter: bool         # filter both signals with the FIR taps before framing
+    # framing: frame k starts at k * hop - pad_left (torch's centring: fft_size // 2);
+    # outside the signal, reflection (numpy "reflect") or, with zero_pad, zeros
+    pad_left: int
+    zero_pad: bool
+    # magnitude sqrt(max(P, eps)), or sqrt(P + eps) with eps_added (HiFi-GAN)
+    eps_added: bool
+    # the log term's values v = log_fac * X + log_eps become log_floor where
+    # v <= log_threshold: a clamp max(v, c) is threshold = floor = c; DDSP's "safe log"
+    # (only exact zeros replaced by 1e-5) is threshold 0, floor 1e-5
+    log_threshold: float
+    log_floor: float
 
 
 def frame_count(length, fft_size, hop_size):

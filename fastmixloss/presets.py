@@ -1,0 +1,295 @@
+"""The spectral losses of other projects, by name, each giving its source's number.
+
+    loss = fastmixloss.preset_loss("dac", sample_rate=44100)
+    value = loss(est, ref)
+
+Each preset fixes the framing, window, floors, filterbank, terms and the reduction over
+resolutions of one project's loss; PRESETS lists them with their sources. The numbers
+are the source's within float32 1e-4 (the peers compute in float32) and are checked on
+every test run against values stored from the peers' own code
+(tests/data/peers_golden.json, tests/parity/PEERS.md).
+
+Items are computed independently: with reduction="none" each item's value is the
+source's value for that item alone; reduction="mean" is the source's number for the
+batch (its means run over all rows, items x channels, equal in size; its batch-wide
+spectral convergence, in "auraloss" and "parallel_wavegan", is reproduced too).
+"""
+
+import math
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import backend as backends
+from . import filterbanks
+from . import validation as check
+from .errors import DeviceError, ParameterError
+from .kernels import layout
+from .kernels.layout import FramePlan, OptionPlan, frames_per_block
+from .results import MultiResolutionBreakdown, STFTBreakdown
+from .windows import padded_window
+
+CENTRED, HIFIGAN, UNCENTRED = "centred", "hifigan", "uncentred"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One project's spectral loss, as plain settings (see PRESETS for each)."""
+
+    source: str                          # repository, file, version
+    fft_sizes: Tuple[int, ...]
+    hop_sizes: Tuple[int, ...]
+    win_lengths: Tuple[int, ...]
+    framing: str = CENTRED               # CENTRED (torch center=True), HIFIGAN, UNCENTRED
+    float32_window: bool = True          # the window as the source builds it (float32)
+    eps: float = 1e-8                    # power floor: sqrt(max(P, eps)); 0: none
+    eps_added: bool = False              # sqrt(P + eps) instead
+    n_mels: Optional[Tuple[int, ...]] = None   # mel bands per resolution; None: bins
+    fmin: float = 0.0
+    fmax: Optional[float] = None
+    sample_rate: Optional[float] = None  # the source's default, if it has one
+    w_sc: float = 0.0
+    w_log_mag: float = 1.0
+    w_lin_mag: float = 0.0
+    log_threshold: float = 0.0           # see layout.OptionPlan
+    log_floor: float = 0.0
+    log_factor: float = 1.0              # log term times this: 1/ln 10 for log10, ...
+    batch_sc: bool = False               # spectral convergence over the whole batch
+    sum_resolutions: bool = False        # sum over resolutions (else the mean)
+
+    @property
+    def uses_options_kernel(self):
+        return (self.n_mels is not None or self.framing != CENTRED or self.eps_added
+                or self.log_threshold != 0.0 or self.log_floor != 0.0 or self.eps == 0.0)
+
+
+_DAC_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
+_DDSP_SIZES = (2048, 1024, 512, 256, 128, 64)
+
+PRESETS = {
+    "auraloss": Preset(
+        "csteinmetz1/auraloss auraloss/freq.py MultiResolutionSTFTLoss, v0.4.0 defaults",
+        (1024, 2048, 512), (120, 240, 50), (600, 1200, 240),
+        w_sc=1.0, batch_sc=True),
+    "parallel_wavegan": Preset(
+        "kan-bayashi/ParallelWaveGAN parallel_wavegan/losses/stft_loss.py "
+        "MultiResolutionSTFTLoss @ 8674037",
+        (1024, 2048, 512), (120, 240, 50), (600, 1200, 240),
+        eps=1e-7, w_sc=1.0, batch_sc=True),
+    "parallel_wavegan_mel": Preset(
+        "kan-bayashi/ParallelWaveGAN parallel_wavegan/losses/mel_loss.py "
+        "MelSpectrogramLoss @ 8674037",
+        (1024,), (256,), (1024,), eps=1e-10, n_mels=(80,), fmin=80.0, fmax=7600.0,
+        sample_rate=22050.0, log_threshold=1e-10, log_floor=1e-10,
+        log_factor=1 / math.log(10)),
+    "hifigan": Preset(
+        "jik876/hifi-gan meldataset.py mel_spectrogram + train.py L1 @ 4769534 "
+        "(fmax_for_loss: sample_rate / 2)",
+        (1024,), (256,), (1024,), framing=HIFIGAN, eps=1e-9, eps_added=True,
+        n_mels=(80,), sample_rate=22050.0, log_threshold=1e-5, log_floor=1e-5),
+    "dac": Preset(
+        "descriptinc/descript-audio-codec dac/nn/loss.py MelSpectrogramLoss, "
+        "conf/base.yml @ c7cfc5d (audiotools 0.7.2)",
+        _DAC_WINDOWS, tuple(w // 4 for w in _DAC_WINDOWS), _DAC_WINDOWS, eps=0.0,
+        n_mels=(5, 10, 20, 40, 80, 160, 320), log_threshold=1e-5, log_floor=1e-5,
+        log_factor=1 / math.log(10), sum_resolutions=True),
+    "dac_stft": Preset(
+        "descriptinc/audiotools audiotools/metrics/spectral.py MultiScaleSTFTLoss, "
+        "0.7.2 (window_lengths [2048, 512] as DAC's conf/base.yml)",
+        (2048, 512), (512, 128), (2048, 512), eps=0.0, w_lin_mag=1.0,
+        log_threshold=1e-5, log_floor=1e-5, log_factor=2 / math.log(10),
+        sum_resolutions=True),
+    "ddsp": Preset(
+        "magenta/ddsp ddsp/losses.py SpectralLoss, spectral_ops.py compute_mag "
+        "@ 88621d2 (v3.7.0), ae.gin",
+        _DDSP_SIZES, tuple(int(s * 0.25) for s in _DDSP_SIZES), _DDSP_SIZES,
+        framing=UNCENTRED, eps=0.0, w_lin_mag=1.0, log_threshold=0.0, log_floor=1e-5,
+        sum_resolutions=True),
+}
+
+
+def _override(preset, overrides):
+    unknown = sorted(set(overrides) - set(Preset.__dataclass_fields__) - {"source"})
+    if unknown or "source" in overrides:
+        raise ParameterError(
+            f"{', '.join(unknown or ['source'])} cannot be set on a preset; the fields "
+            f"are {', '.join(f for f in Preset.__dataclass_fields__ if f != 'source')}")
+    preset = replace(preset, **{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in overrides.items()})
+    n = len(preset.fft_sizes)
+    lengths = [len(preset.hop_sizes), len(preset.win_lengths)]
+    if preset.n_mels is not None:
+        lengths.append(len(preset.n_mels))
+    if any(m != n for m in lengths):
+        raise ParameterError(
+            "fft_sizes, hop_sizes, win_lengths (and n_mels) must have one value per "
+            f"resolution: {n}, {lengths}")
+    for i, (f, h, w) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
+                                      preset.win_lengths)):
+        check.positive_int(f"fft_sizes[{i}]", f)
+        check.positive_int(f"hop_sizes[{i}]", h)
+        if check.positive_int(f"win_lengths[{i}]", w) > f:
+            raise ParameterError(f"win_lengths[{i}]={w} is longer than fft_sizes[{i}]={f}")
+    return preset
+
+
+def _framing(preset, fft_size, hop_size, length):
+    """(pad_left, n_frames, shortest length allowed) of one resolution."""
+    if preset.framing == CENTRED:
+        pad = fft_size // 2
+        return pad, 1 + (length + 2 * pad - fft_size) // hop_size, pad + 1
+    if preset.framing == HIFIGAN:   # reflect-pad (n_fft - hop) / 2, then uncentred frames
+        pad = (fft_size - hop_size) // 2
+        return pad, 1 + (length + 2 * pad - fft_size) // hop_size, max(pad + 1,
+                                                                      fft_size - 2 * pad)
+    return 0, -(-length // hop_size), 1   # tf.signal.stft(pad_end=True): ceil(T / hop)
+
+
+class PresetLoss:
+    """A named preset (see PRESETS) as a loss: call with (est, ref).
+
+    Parameters
+    ----------
+    name : str
+        A key of PRESETS.
+    sample_rate : float
+        For the mel presets; default the source's (22050 for parallel_wavegan_mel and
+        hifigan); required for "dac".
+    weight : float
+        Multiplies the loss (the sources' training weights: hifigan 45, dac 15, ...).
+    reduction : {"mean", "none"}
+        "mean": the source's number for the batch; "none": one value per item (B,).
+    output : {"loss", "full"}
+        "full": a MultiResolutionBreakdown, each field combined over resolutions as the
+        source does (mean or sum), and each resolution's terms.
+        Terms that are not part of the preset are reported as 0.
+    check_finite : bool
+    device : None or "cpu"
+        Presets run on the CPU; "cuda", or inputs that live on a GPU, raise DeviceError.
+    **overrides
+        Fields of Preset to change, e.g. ParallelWaveGAN's hifigan.v1 vctk mel loss:
+        PresetLoss("parallel_wavegan_mel", sample_rate=24000, fft_sizes=(2048,),
+        hop_sizes=(300,), win_lengths=(1200,), fmin=0.0, fmax=12000.0, log_factor=1.0).
+    """
+
+    def __init__(self, name, *, sample_rate=None, weight=1.0, reduction="mean",
+                 output="loss", check_finite=True, device=None, **overrides):
+        if name not in PRESETS:
+            raise ParameterError(f"preset={name!r} is not one of {', '.join(PRESETS)}")
+        self.name = name
+        self.preset = _override(PRESETS[name], overrides)
+        if sample_rate is None:
+            sample_rate = self.preset.sample_rate
+        if self.preset.n_mels is not None and sample_rate is None:
+            raise ParameterError(f"preset={name!r} needs sample_rate (in Hz)")
+        self.sample_rate = (None if sample_rate is None else
+                            check.finite_float("sample_rate", sample_rate,
+                                               strictly_positive=True))
+        self.weight = check.weight("weight", weight)
+        self.reduction = check.choice("reduction", reduction, ("mean", "none"))
+        self.output = check.choice("output", output, check.OUTPUTS)
+        self.check_finite = bool(check_finite)
+        if backends.check_device(device) == "cuda":
+            raise DeviceError(f"preset={name!r} runs on the CPU only; use device='cpu'")
+        self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
+
+    def _filterbank(self, index):
+        preset = self.preset
+        if preset.n_mels is None:
+            return None
+        fft_size = preset.fft_sizes[index]
+        # the sources multiply by librosa's float32 matrix; empty bands are allowed
+        # (a band of zeros is clamped to the log floor in both signals: it adds 0)
+        matrix = filterbanks.mel_matrix(self.sample_rate, fft_size, preset.n_mels[index],
+                                        preset.fmin, preset.fmax, np.float32)
+        return filterbanks.sparse(matrix)
+
+    def __repr__(self):
+        return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
+
+    def __call__(self, est, ref):
+        if backends.on_cuda_device(est) or backends.on_cuda_device(ref):
+            raise DeviceError(f"preset={self.name!r} runs on the CPU only: copy est and ref "
+                              "to the host first")
+        backend = backends.CPU
+        est3, ref3, _ = backend.as_signal_pair(est, ref)
+        if self.check_finite:
+            backend.raise_if_nonfinite(est3, ref3)
+        preset = self.preset
+        length = est3.shape[-1]
+        parts = []
+        for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
+                                                    preset.win_lengths)):
+            pad, n_frames, shortest = _framing(preset, fft, hop, length)
+            if length < shortest:
+                raise ParameterError(
+                    f"signals of {length} samples are too short for preset={self.name!r} "
+                    f"at fft_size={fft}: it needs at least {shortest}")
+            sums, values, bins = self._sums(backend, est3, ref3, index, pad, n_frames)
+            parts.append(self._terms(sums, values, fft, hop, win))
+        return self._combine(parts)
+
+    def _sums(self, backend, est3, ref3, index, pad, n_frames):
+        preset = self.preset
+        fft, hop, win = (preset.fft_sizes[index], preset.hop_sizes[index],
+                         preset.win_lengths[index])
+        window, lo, hi = padded_window("hann", win, fft, est3.dtype,
+                                       float32_window=preset.float32_window)
+        log_mode = layout.L1 if preset.w_log_mag else layout.NO_TERM
+        lin_mode = layout.L1 if preset.w_lin_mag else layout.NO_TERM
+        plan = FramePlan(fft, hop, lo, hi, n_frames, frames_per_block(fft, n_frames),
+                         log_mode, lin_mode, float(preset.eps))
+        bank = self._banks[index]
+        n_bins = fft // 2 + 1
+        if not preset.uses_options_kernel:
+            sums = backend.stft_term_sums(est3, ref3, None, window, plan)
+            return sums, n_frames * n_bins, n_frames * n_bins
+        options = OptionPlan(0 if bank is None else bank.n_bands, 1.0, 0.0, False, False,
+                             pad_left=int(pad), zero_pad=preset.framing == UNCENTRED,
+                             eps_added=preset.eps_added,
+                             log_threshold=float(preset.log_threshold),
+                             log_floor=float(preset.log_floor))
+        alpha = np.ones(est3.shape[:2])
+        sums = backend.stft_option_sums(est3, ref3, None, window, plan, options, bank,
+                                        _NO_TAPS, alpha)
+        n_values = n_bins if bank is None else bank.n_bands
+        return sums, n_frames * n_values, n_frames * n_bins
+
+    def _terms(self, sums, values_per_row, fft, hop, win):
+        preset = self.preset
+        n_items, n_rows, _ = sums.shape
+        per_item = sums.sum(axis=1)
+        elements = n_rows * values_per_row
+        if preset.batch_sc and self.reduction == "mean":
+            total = per_item.sum(axis=0)
+            sc = np.full(n_items, np.sqrt(total[layout.SC_NUM] / total[layout.SC_DEN]))
+        else:
+            sc = np.sqrt(per_item[:, layout.SC_NUM] / per_item[:, layout.SC_DEN])
+        log_mag = per_item[:, layout.LOG_DIST] / elements * preset.log_factor
+        lin_mag = per_item[:, layout.LIN_DIST] / elements
+        if not preset.w_sc:
+            sc = np.zeros(n_items)   # not a term of this preset (and undefined at eps 0)
+        loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
+        return STFTBreakdown(loss, sc, log_mag, lin_mag, fft, hop, win)
+
+    def _combine(self, parts):
+        combine = np.sum if self.preset.sum_resolutions else np.mean
+        reduce = (lambda v: float(np.mean(v))) if self.reduction == "mean" else (lambda v: v)
+        parts = [replace(p, loss=reduce(p.loss * self.weight), sc=reduce(p.sc),
+                         log_mag=reduce(p.log_mag), lin_mag=reduce(p.lin_mag))
+                 for p in parts]
+        def field(name):
+            value = combine([getattr(p, name) for p in parts], axis=0)
+            return float(value) if np.ndim(value) == 0 else value
+        breakdown = MultiResolutionBreakdown(field("loss"), field("sc"), field("log_mag"),
+                                             field("lin_mag"), tuple(parts))
+        return breakdown if self.output == "full" else breakdown.loss
+
+
+_NO_TAPS = np.zeros(1)   # the kernel's placeholder: no prefilter
+
+
+def preset_loss(name, **kwargs):
+    """PresetLoss(name, **kwargs): the named preset as a loss object."""
+    return PresetLoss(name, **kwargs)

@@ -1,0 +1,119 @@
+"""The options of the STFT family beyond the plain terms, checked in one place.
+
+scale ("mel" or "chroma", with n_bins, sample_rate, fmin, fmax), perceptual_weighting
+(A-weighting, needs sample_rate and SciPy), scale_invariance, w_phs (the phase term) and
+log_eps / log_fac (the log term of log(log_fac * |X| + log_eps), auraloss main's). With
+none of them set the losses run the plain kernel; with any, the options kernel.
+"""
+
+import functools
+
+import numpy as np
+
+from . import filterbanks
+from . import validation as check
+from .errors import DeviceError, ParameterError
+
+
+class SpectralOptions:
+    """Validated options; builds each resolution's filterbank and the FIR taps on demand.
+
+    n_bins is an int or one int per resolution (`n_resolutions`).
+    """
+
+    def __init__(self, n_resolutions, *, scale=None, n_bins=None, sample_rate=None,
+                 fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
+                 w_phs=0.0, log_eps=0.0, log_fac=1.0, compat=None):
+        self.scale = check.choice("scale", scale, filterbanks.SCALES)
+        self.perceptual_weighting = bool(perceptual_weighting)
+        self.scale_invariance = bool(scale_invariance)
+        self.w_phs = check.weight("w_phs", w_phs)
+        self.log_eps = check.finite_float("log_eps", log_eps, minimum=0.0)
+        self.log_fac = check.finite_float("log_fac", log_fac, strictly_positive=True)
+        self.compat = compat
+        needs_rate = self.scale is not None or self.perceptual_weighting
+        if needs_rate and sample_rate is None:
+            what = f"scale={scale!r}" if self.scale else "perceptual_weighting=True"
+            raise ParameterError(f"{what} needs sample_rate (in Hz), e.g. sample_rate=44100")
+        self.sample_rate = (None if sample_rate is None else
+                            check.finite_float("sample_rate", sample_rate,
+                                               strictly_positive=True))
+        self.n_bins = self._n_bins(n_bins, n_resolutions)
+        self.fmin = check.finite_float("fmin", fmin, minimum=0.0)
+        nyquist = None if self.sample_rate is None else self.sample_rate / 2
+        self.fmax = None if fmax is None else check.finite_float("fmax", fmax,
+                                                                 strictly_positive=True)
+        if self.scale == "mel" and self.fmax is not None and self.fmax <= self.fmin:
+            raise ParameterError(f"fmax={fmax!r} must be above fmin={fmin!r}")
+        if self.scale == "mel" and self.fmax is not None and self.fmax > nyquist:
+            raise ParameterError(
+                f"fmax={fmax!r} is above the Nyquist frequency sample_rate / 2 = {nyquist}")
+        if self.scale is None and (self.fmin != 0.0 or self.fmax is not None):
+            raise ParameterError("fmin and fmax apply to scale='mel' only")
+
+    def _n_bins(self, n_bins, n_resolutions):
+        if self.scale is None:
+            if n_bins is not None:
+                raise ParameterError(f"n_bins={n_bins!r} needs scale='mel' or 'chroma'")
+            return (None,) * n_resolutions
+        if n_bins is None:
+            n_bins = 128 if self.scale == "mel" else 12
+        if isinstance(n_bins, (list, tuple)):
+            if len(n_bins) != n_resolutions:
+                raise ParameterError(
+                    f"n_bins={list(n_bins)!r} has {len(n_bins)} values for "
+                    f"{n_resolutions} resolutions; give one int, or one per resolution")
+            return tuple(check.positive_int(f"n_bins[{i}]", n) for i, n in enumerate(n_bins))
+        return (check.positive_int("n_bins", n_bins),) * n_resolutions
+
+    @property
+    def active(self):
+        """True when the options kernel is needed."""
+        return (self.scale is not None or self.perceptual_weighting or self.scale_invariance
+                or self.w_phs > 0 or self.log_eps != 0.0 or self.log_fac != 1.0)
+
+    @property
+    def weights_dtype(self):
+        # auraloss multiplies by librosa's float32 filterbank and float32 FIR taps
+        return np.float32 if self.compat == "auraloss" else np.float64
+
+    def check_resolutions(self, resolutions):
+        """Build every filterbank now (ParameterError for an empty mel band) and the taps
+        (ParameterError without SciPy): before any kernel runs."""
+        for index, resolution in enumerate(resolutions):
+            self.filterbank(index, resolution.fft_size)
+        if self.perceptual_weighting:
+            self.taps()
+
+    def filterbank(self, index, fft_size):
+        """The Filterbank of resolution `index`, or None without a scale."""
+        if self.scale is None:
+            return None
+        return _filterbank(self.scale, self.sample_rate, fft_size, self.n_bins[index],
+                           self.fmin, self.fmax, np.dtype(self.weights_dtype).name)
+
+    def taps(self):
+        """The A-weighting FIR taps as float64 (float32-rounded with compat)."""
+        from .weighting import taps_for
+        return taps_for(self.sample_rate, compat=self.compat == "auraloss")
+
+    def check_device(self, backend_name):
+        """The CUDA kernels compute the plain terms only: refuse the options there."""
+        if self.active and backend_name != "cpu":
+            used = [name for name, on in (
+                ("scale", self.scale is not None),
+                ("perceptual_weighting", self.perceptual_weighting),
+                ("scale_invariance", self.scale_invariance), ("w_phs", self.w_phs > 0),
+                ("log_eps/log_fac", self.log_eps != 0.0 or self.log_fac != 1.0)) if on]
+            raise DeviceError(
+                f"device={backend_name!r} does not compute {', '.join(used)} yet; use "
+                f"device='cpu' (inputs on the GPU: copy them to the host first)")
+
+
+@functools.lru_cache(maxsize=64)
+def _filterbank(scale, sample_rate, fft_size, n_bands, fmin, fmax, dtype):
+    bank = filterbanks.build(scale, sample_rate, fft_size, n_bands, fmin, fmax,
+                             np.dtype(dtype))
+    for array in bank[:3]:
+        array.flags.writeable = False   # shared through the cache
+    return bank

@@ -1,0 +1,155 @@
+"""Presets: each against its source's stored values, against the NumPy reference built
+from its fields, per-item independence, and bad input."""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss import reference
+from fastmixloss.presets import PRESETS
+from signals import degrade, music
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "parity"))
+from peer_inputs import peer_input  # noqa: E402
+
+GOLDEN = json.loads((pathlib.Path(__file__).parent / "data" / "peers_golden.json")
+                    .read_text())["cases"]
+
+# (peer, stored case) -> (preset, keyword arguments, how to read the stored number)
+CASES = {
+    ("parallel_wavegan", "mrstft_defaults"):
+        ("parallel_wavegan", {}, lambda v: v["sc_loss"] + v["mag_loss"]),
+    ("parallel_wavegan", "mel_defaults"):
+        ("parallel_wavegan_mel", {}, lambda v: v["mel_loss"]),
+    ("parallel_wavegan", "mel_vctk_hifigan_v1"):
+        ("parallel_wavegan_mel", dict(sample_rate=24000, fft_sizes=(2048,),
+                                      hop_sizes=(300,), win_lengths=(1200,), fmin=0.0,
+                                      fmax=12000.0, log_factor=1.0),
+         lambda v: v["mel_loss"]),
+    ("hifigan", "mel_l1_fmax_for_loss"): ("hifigan", {}, lambda v: v["mel_l1"]),
+    ("hifigan", "mel_l1_fmax8000"): ("hifigan", dict(fmax=8000.0), lambda v: v["mel_l1"]),
+    ("dac", "mel_base_yml_44100"): ("dac", dict(sample_rate=44100), lambda v: v["loss"]),
+    ("dac", "mel_base_yml_24000"): ("dac", dict(sample_rate=24000), lambda v: v["loss"]),
+    ("dac", "mel_base_yml_48000"): ("dac", dict(sample_rate=48000), lambda v: v["loss"]),
+    ("dac", "audiotools_mel_base_yml_44100"):
+        ("dac", dict(sample_rate=44100), lambda v: v["loss"]),
+    ("bigvgan", "multiscale_mel_44100"):
+        ("dac", dict(sample_rate=44100), lambda v: v["loss"]),
+    ("bigvgan", "multiscale_mel_24000"):
+        ("dac", dict(sample_rate=24000), lambda v: v["loss"]),
+    ("dac", "stft_base_yml_44100"): ("dac_stft", {}, lambda v: v["loss"]),
+    ("dac", "audiotools_stft_base_yml_44100"): ("dac_stft", {}, lambda v: v["loss"]),
+    ("ddsp", "spectral_loss_ae_gin"): ("ddsp", {}, lambda v: v["loss"]),
+}
+
+
+def _stored():
+    return [c for c in GOLDEN if (c["peer"], c["name"]) in CASES and "values" in c]
+
+
+def test_every_preset_has_stored_values():
+    covered = {CASES[(c["peer"], c["name"])][0] for c in _stored()}
+    assert covered == set(PRESETS) - {"auraloss"}   # auraloss: tests/test_parity_auraloss
+
+
+@pytest.mark.parametrize("case", _stored(), ids=lambda c: c["id"])
+def test_preset_matches_its_source(case):
+    name, kwargs, read = CASES[(case["peer"], case["name"])]
+    est, ref = peer_input(case["input"], case["dtype"])
+    got = fm.preset_loss(name, **kwargs)(est, ref)
+    # the sources compute in float32 (DAC and DDSP cast float64 input): 1e-4 there;
+    # 1e-6 where the source ran in float64
+    ran_in_float64 = case["dtype"] == "float64" and "note" not in case
+    np.testing.assert_allclose(got, read(case["values"]),
+                               rtol=1e-6 if ran_in_float64 else 1e-4)
+
+
+def test_parallel_wavegan_reports_its_terms_apart():
+    case = next(c for c in _stored() if c["name"] == "mrstft_defaults"
+                and c["dtype"] == "float64")
+    est, ref = peer_input(case["input"], "float64")
+    got = fm.preset_loss("parallel_wavegan", output="full")(est, ref)
+    np.testing.assert_allclose([got.sc, got.log_mag],
+                               [case["values"]["sc_loss"], case["values"]["mag_loss"]],
+                               rtol=1e-6)
+    assert len(got.resolutions) == 3
+
+
+def test_dac_reports_each_scale():
+    case = next(c for c in _stored() if c["name"] == "mel_base_yml_44100"
+                and c["dtype"] == "float32")
+    est, ref = peer_input(case["input"], "float32")
+    got = fm.preset_loss("dac", sample_rate=44100, output="full")(est, ref)
+    np.testing.assert_allclose([p.loss for p in got.resolutions],
+                               case["values"]["per_scale"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_matches_reference_per_item(name, dtype):
+    ref = music(2, 6000, 11)
+    est = degrade(ref, 12)
+    est, ref = est.astype(dtype), ref.astype(dtype)
+    rate = 44100 if name == "dac" else None
+    loss = fm.preset_loss(name, sample_rate=rate, reduction="none", output="full")
+    got = loss(est, ref)
+    preset = PRESETS[name]
+    expected = reference.preset_loss(est, ref, preset, sample_rate=loss.sample_rate)
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    weights = {"loss": 1, "sc": preset.w_sc, "log_mag": preset.w_log_mag,
+               "lin_mag": preset.w_lin_mag}
+    for term in [t for t, w in weights.items() if w]:   # a preset reports its own terms
+        np.testing.assert_allclose(getattr(got, term), expected[term], rtol=rtol,
+                                   atol=1e-12)
+    alone = [loss(est[i:i + 1], ref[i:i + 1]).loss[0] for i in range(2)]
+    np.testing.assert_allclose(got.loss, alone, rtol=1e-12)
+
+
+def test_preset_input_errors():
+    with pytest.raises(fm.ParameterError, match="preset='bogus'"):
+        fm.preset_loss("bogus")
+    with pytest.raises(fm.ParameterError, match="sample_rate"):
+        fm.preset_loss("dac")
+    with pytest.raises(fm.ParameterError, match="colour"):
+        fm.preset_loss("ddsp", colour=1)
+    with pytest.raises(fm.ParameterError, match="one value per resolution"):
+        fm.preset_loss("ddsp", fft_sizes=(64,))
+    with pytest.raises(fm.ParameterError, match="too short"):
+        fm.preset_loss("auraloss")(np.zeros(500), np.zeros(500))
+    with pytest.raises(fm.ParameterError, match="reduction"):
+        fm.preset_loss("ddsp", reduction="sum")
+    with pytest.raises(fm.DeviceError, match="CPU only"):
+        fm.preset_loss("ddsp", device="cuda")
+
+    class OnGpu(np.ndarray):
+        __cuda_array_interface__ = {}
+    on_gpu = np.zeros(3000).view(OnGpu)
+    with pytest.raises(fm.DeviceError, match="copy est and ref"):
+        fm.preset_loss("ddsp")(on_gpu, on_gpu)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=25)
+@given(name=st.sampled_from(["hifigan", "ddsp", "dac_stft", "parallel_wavegan_mel"]),
+       fft=st.integers(16, 600), hop_fraction=st.floats(0.1, 0.9),
+       extra=st.integers(1, 2000), seed=st.integers(0, 2 ** 16))
+def test_preset_framings_match_reference_for_any_size(name, fft, hop_fraction, extra, seed):
+    hop = max(1, int(fft * hop_fraction))
+    preset = PRESETS[name]
+    overrides = dict(fft_sizes=(fft,), hop_sizes=(hop,), win_lengths=(fft,))
+    if preset.n_mels is not None:
+        overrides.update(n_mels=(4,), fmin=0.0, fmax=None)
+    length = max(fft // 2, fft - 2 * ((fft - hop) // 2)) + extra
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((2, 1, length))
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    loss = fm.preset_loss(name, reduction="none", **overrides)
+    got = loss(est, ref)
+    expected = reference.preset_loss(est, ref, loss.preset, sample_rate=loss.sample_rate)
+    np.testing.assert_allclose(got, expected["loss"], rtol=1e-9, atol=1e-12)
