@@ -36,3 +36,9 @@ def test_quick_bench_runs_and_contenders_agree(tmp_path):
         assert rows[other]["fastmixloss_ratio"] > 0
     assert "W1" in report["workloads"] and "W5-sisdr" in report["workloads"]
     assert "M1" in report["workloads"] and "P1" in report["workloads"]
+    # the cold-start row: each dtype compiled from an empty kernel cache in a new process
+    for dtype in ("float32", "float64"):
+        row = report["cold_start"][dtype]
+        assert row["runs"] == 1
+        assert 0 < row["compile_cpu_s"] and 0 < row["compile_wall_s"]
+    assert "cold start" in done.stdout
