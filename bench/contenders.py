@@ -8,7 +8,12 @@ the workload once and returns its loss value (None for the floors, which compute
 - fft-floor: scipy.fft.rfft over the already framed and windowed frames that the
   workload needs, estimate and reference, same workers. Nothing else is in it.
 - read-floor: one parallel pass reading both arrays (W5's floor).
+- automix-toolkit: csteinmetz1/automix-toolkit's get_features (W6), run in this process,
+  item by item; importable as automix.evaluation.utils_evaluation, or from the file named
+  by $FASTMIXLOSS_AUTOMIX_EVAL (its utils_evaluation.py at commit e4a6ecf).
 """
+
+import os
 
 import numpy as np
 
@@ -29,6 +34,8 @@ def available(name):
             import torch  # noqa: F401
         elif name == "fft-floor":
             import scipy.fft  # noqa: F401
+        elif name == "automix-toolkit":
+            _toolkit_module()
     except ImportError as exc:
         return False, f"not installed ({exc.name})"
     return True, ""
@@ -37,6 +44,10 @@ def available(name):
 def applies(name, workload):
     """(True, "") or (False, why) for a contender on a workload."""
     time_domain = workload.loss in ("mse", "sisdr")
+    features = workload.loss == "features"
+    if (name == "automix-toolkit") != features and name != "fastmixloss":
+        return False, ("the feature workload's contender is automix-toolkit" if features
+                       else "feature workloads only")
     if name == "fft-floor" and time_domain:
         return False, "no FFT in a time-domain loss"
     if name in ("read-floor", "numpy") and not time_domain:
@@ -65,8 +76,41 @@ def _fastmixloss(workload, est, ref, threads):
         "stft": lambda: fm.STFTLoss(r["fft_sizes"][0], r["hop_sizes"][0], r["win_lengths"][0]),
         "mse": lambda: fm.MSELoss(),
         "sisdr": lambda: fm.SISDRLoss(),
+        "features": lambda: _features_value,
     }[workload.loss]()
     return lambda: loss(est, ref)
+
+
+# W6's value: the sum of the four group means, averaged over the items
+GROUP_MEANS = ("mean_mape_loudness", "mean_mape_spectral", "mean_mape_panning",
+               "mean_mape_dynamic")
+
+
+def _features_value(est, ref):
+    from fastmixloss.features import compare_features
+    result = compare_features(est, ref, 44100, profile="automix-toolkit")
+    return float(sum(getattr(result, key) for key in GROUP_MEANS))
+
+
+def _toolkit_module():
+    path = os.environ.get("FASTMIXLOSS_AUTOMIX_EVAL")
+    if path:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("automix_utils_evaluation", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    from automix.evaluation import utils_evaluation
+    return utils_evaluation
+
+
+def _automix_toolkit(workload, est, ref, threads):
+    toolkit = _toolkit_module()
+
+    def run():
+        values = [toolkit.get_features(r, e, sr=44100) for e, r in zip(est, ref)]
+        return float(np.mean([sum(v[key] for key in GROUP_MEANS) for v in values]))
+    return run
 
 
 def _auraloss(workload, est, ref, threads):
@@ -186,5 +230,6 @@ def _read_floor(workload, est, ref, threads):
 
 
 _PREPARE = {"fastmixloss": _fastmixloss, "auraloss": _auraloss, "reference": _reference,
-            "numpy": _numpy, "fft-floor": _fft_floor, "read-floor": _read_floor}
+            "numpy": _numpy, "fft-floor": _fft_floor, "read-floor": _read_floor,
+            "automix-toolkit": _automix_toolkit}
 CONTENDERS = tuple(_PREPARE)

@@ -50,6 +50,8 @@ WORKLOADS = {
     "P1": Workload("P1", "preset", (8, 2, 44100), DAC_RESOLUTIONS, preset="dac"),
     "M4": Workload("M4", "mrstft", (1, 2, 7938000), MR_DEFAULT, reference_ok=False,
                    options=dict(MEL_OPTIONS, perceptual_weighting=True)),
+    # mix-feature metrics, automix-toolkit profile: 8 stereo 30-s pairs at 44.1 kHz
+    "W6": Workload("W6", "features", (8, 2, 30 * 44100), reference_ok=False),
     "G1": Workload("G1", "mrstft", (16, 2, 262144), MR_DEFAULT, gpu=True),
     "G2": Workload("G2", "sd", (64, 2, 131072), W2_RESOLUTIONS, gpu=True),
     "G3": Workload("G3", "mrstft", (1, 2, 7938000), MR_DEFAULT, gpu=True),
@@ -60,7 +62,8 @@ GPU_WORKLOADS = [w for w in WORKLOADS if WORKLOADS[w].gpu]
 # --quick: the same losses on small inputs, for a smoke test
 QUICK_SHAPES = {"W1": (2, 2, 8192), "W2": (2, 2, 16384), "W3": (2, 2, 16384),
                 "W4": (1, 2, 44100), "W5-mse": (4, 2, 44100), "W5-sisdr": (4, 2, 44100),
-                "M1": (2, 2, 16384), "P1": (2, 2, 16384), "M4": (1, 2, 44100)}
+                "M1": (2, 2, 16384), "P1": (2, 2, 16384), "M4": (1, 2, 44100),
+                "W6": (2, 2, 3 * 44100)}
 
 
 def quick(workload):

@@ -11,6 +11,7 @@ Other projects' spectral losses by name: preset_loss(name) (PRESETS).
 __version__ = "0.1.0"
 
 from .errors import DeviceError, FastMixLossError, KeywordError, ParameterError
+from .features import FeatureComparison, compare_features, feature_tracks, integrated_loudness
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .spectral import (ChromaSTFTLoss, MelSTFTLoss, MultiResolutionSTFTLoss,
                        RandomResolutionSTFTLoss, STFTLoss, SumAndDifferenceSTFTLoss,
@@ -49,4 +50,5 @@ __all__ = [
     "MSELoss", "L1Loss", "ESRLoss", "DCLoss", "LogCoshLoss", "SNRLoss", "SISDRLoss",
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
     "PRESETS", "PresetLoss", "preset_loss", "warmup", "WarmupStep",
+    "compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
 ]

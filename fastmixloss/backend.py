@@ -20,12 +20,35 @@ A backend provides:
       and L1 use time_sums where a backend lacks it)
 """
 
+import functools
+
 import numpy as np
 
 from . import validation
 from .errors import ParameterError
 
 DEVICES = (None, "cpu", "cuda")
+
+
+def interrupt_is_keyboard_interrupt(function):
+    """Let a Ctrl-C out as KeyboardInterrupt.
+
+    A compiled function that returns an array to Python calls back into Python to box it;
+    a Ctrl-C pending at that moment surfaced as `SystemError: CPUDispatcher(...) returned
+    a result with an exception set`, the KeyboardInterrupt only its cause. The CPU kernels
+    now run on worker threads and return nothing, so this is the safety net for any kernel
+    called straight from the main thread.
+    """
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except SystemError as exc:
+            for cause in (exc.__cause__, exc.__context__):
+                if isinstance(cause, KeyboardInterrupt):
+                    raise KeyboardInterrupt() from exc
+            raise
+    return call
 
 
 class CpuBackend:
@@ -39,10 +62,12 @@ class CpuBackend:
                                          channels=channels)
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def raise_if_nonfinite(est3, ref3, rows=None):
         validation.raise_if_nonfinite(est3, ref3, rows=rows)
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def finite_peak(est3, ref3):
         """(largest finite |sample| of both, any NaN or Inf in either), one pass each."""
         from .kernels.checks import finite_peak
@@ -54,6 +79,7 @@ class CpuBackend:
         """Every size works on the CPU (DUCC handles any length)."""
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def stft_term_sums(est3, ref3, mix, window, plan):
         from .kernels.stft import stft_term_sums
         from .kernels.workers import thread_count
@@ -61,6 +87,7 @@ class CpuBackend:
         return stft_term_sums(est3, ref3, mix, window, plan, thread_count())
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha):
         """The options kernel's sums (B, R, N_OPTION_TERMS); CPU only for now."""
         from .kernels.stft_options import stft_option_sums
@@ -73,16 +100,19 @@ class CpuBackend:
                                 weights, taps, alpha, thread_count())
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def time_sums(est2, ref2):
         from .kernels.time import time_sums
         return time_sums(est2, ref2)
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def difference_sums(est2, ref2):
         from .kernels.time import difference_sums
         return difference_sums(est2, ref2)
 
     @staticmethod
+    @interrupt_is_keyboard_interrupt
     def log_cosh_sums(est2, ref2, a, eps):
         from .kernels.time import log_cosh_sums
         return log_cosh_sums(est2, ref2, a, eps)

@@ -72,6 +72,9 @@ def _loss_options(parser, losses_help):
     group.add_argument("--compat", choices=("auraloss",),
                        help="reproduce auraloss 0.4.0's numbers (halved S/D) (default: "
                             "fastmixloss's own definitions)")
+    group.add_argument("--features-profile", choices=("default", "automix-toolkit", "fxnorm"),
+                       help="features: default (the toolkit's features, failures fixed), "
+                            "automix-toolkit (its numbers exactly) or fxnorm")
     group.add_argument("--length-policy", choices=("error", "trim", "pad"),
                        help="when the two files' lengths differ: an error (default), trim "
                             "both to the shorter, or zero-pad to the longer")

@@ -30,6 +30,12 @@ MEANINGS = {
     "sd.diff.loss": "  MR-STFT of L-R (the stereo image)",
     "mrstft[channel 1].loss": "MR-STFT of channel 1 alone",
     "mrstft[channel 2].loss": "MR-STFT of channel 2 alone",
+    "features.mean_mape_loudness": "features: loudness error (fraction, 0.1 = 10 %)",
+    "features.lufs_loudness": "  frame loudness (LUFS), running means",
+    "features.peak_loudness": "  frame sample peak (dBFS)",
+    "features.mean_mape_spectral": "features: spectral balance error",
+    "features.mean_mape_panning": "features: stereo panning error",
+    "features.mean_mape_dynamic": "features: dynamics error",
 }
 
 
@@ -139,7 +145,7 @@ def run(args):
                 f"fastmixloss compare: --plot-size {args.plot_size} is too small for the "
                 f"panels of this pair; give at least {smallest[0]}x{smallest[1]} (or "
                 "--plot-view sd or channels for fewer)")
-    values, errors = compute(settings, loaded.est, loaded.ref)
+    values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate)
     per_channel = per_channel_mrstft(settings, loaded, errors)
     channels, samples = loaded.ref.shape
     est_name, ref_name = stored_text(args.est), stored_text(args.ref)

@@ -26,6 +26,7 @@ from fastmixloss.errors import ParameterError
 from .losses import DEFAULT_LOSSES, LOSS_FUNCTIONS, SPECTRAL, LossSettings, check_loss_names
 
 _ALL = tuple(LOSS_FUNCTIONS)
+_LOSSES = tuple(n for n in LOSS_FUNCTIONS if n != "features")   # take compat
 
 # flag dest -> (library parameter, losses it applies to)
 FLAG_PARAMETERS = {
@@ -42,7 +43,8 @@ FLAG_PARAMETERS = {
     "mag_distance": ("mag_distance", SPECTRAL),
     "w_sum": ("w_sum", ("sd",)),
     "w_diff": ("w_diff", ("sd",)),
-    "compat": ("compat", _ALL),
+    "compat": ("compat", _LOSSES),
+    "features_profile": ("profile", ("features",)),
 }
 
 

@@ -34,6 +34,10 @@ CASES = (
 
 COLUMNS = (("mse", "MSE"), ("sisdr", "SI-SDR"), ("mrstft.loss", "MR-STFT"),
            ("sd.loss", "S/D"), ("sd.sum.loss", "S/D sum"), ("sd.diff.loss", "S/D diff"))
+FEATURE_COLUMNS = (("features.mean_mape_loudness", "loudness"),
+                   ("features.mean_mape_spectral", "spectral"),
+                   ("features.mean_mape_panning", "panning"),
+                   ("features.mean_mape_dynamic", "dynamics"))
 
 READING = """\
 How to read it (lower is better everywhere; SI-SDR is negated dB):
@@ -47,6 +51,17 @@ How to read it (lower is better everywhere; SI-SDR is negated dB):
 - late: 5 ms is enough for MSE and SI-SDR, which compare sample by sample, to rate it the
   worst of all; the magnitude losses, blind to phase within a frame, rate it below the
   swap."""
+
+FEATURE_READING = """\
+How to read it: each is a mean absolute percentage error of running means of frame
+features (automix-toolkit's evaluation, its failures fixed).
+- swapped: panning is 0, as for the copy: the panning features are RMS values of the
+  stereo panning spectrum, blind to its sign; spectral features compare channel by
+  channel and see the swap.
+- quieter: only loudness moves noticeably (spectral, panning and dynamics are measured after
+  normalising each mix's peak to -1 dBFS).
+- mono: panning is 1, all of it (the estimate's panning is 0 everywhere).
+- late: 5 ms barely moves any feature: they describe the mix, not its samples."""
 
 
 def reference_mix(seconds, rng):
@@ -112,7 +127,8 @@ def run(args):
         print("Scoring (the first run compiles the loss kernels; later runs load them "
               "from the cache) ...", file=sys.stderr)
         start = time.perf_counter()
-        settings = LossSettings.build(["mse", "sisdr", "mrstft", "sd"], {}).with_columns()
+        settings = LossSettings.build(["mse", "sisdr", "mrstft", "sd", "features"],
+                                      {}).with_columns()
         results_path = os.path.join(folder, "demo-results.csv")
         results = open_results(results_path, BASE_COLUMNS + settings.columns,
                                overwrite=True)
@@ -131,6 +147,15 @@ def run(args):
         print(table(["estimate"] + [label for _, label in COLUMNS], body))
         print()
         print(READING)
+        print("\nMix features (fastmixloss.compare_features, default profile): the error of "
+              "the estimate's\nloudness, spectral, panning and dynamics features, a fraction "
+              "(0.1 = 10 %):\n")
+        body = [[name.split("-", 1)[1]] + [rows[name + ".wav"].get(c)
+                                           for c, _ in FEATURE_COLUMNS]
+                for name, _ in CASES]
+        print(table(["estimate"] + [label for _, label in FEATURE_COLUMNS], body))
+        print()
+        print(FEATURE_READING)
         print(f"\n{len(rows)} pairs scored in {elapsed:.1f} s.", end=" ")
         if args.out:
             print(f"Audio and results are in {folder}; score them yourself with\n"

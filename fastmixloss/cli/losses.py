@@ -24,6 +24,7 @@ LOSS_FUNCTIONS = {
     "mse": "mse", "l1": "l1", "esr": "esr", "dc": "dc", "logcosh": "logcosh",
     "snr": "snr", "sisdr": "sisdr", "sdsdr": "sdsdr",
     "stft": "stft_loss", "mrstft": "mrstft_loss", "sd": "sum_and_difference_loss",
+    "features": "compare_features",   # mix-feature MAPEs: columns features.<key>
 }
 SPECTRAL = ("stft", "mrstft", "sd")
 DEFAULT_LOSSES = ("mse", "sisdr", "mrstft", "sd")
@@ -34,7 +35,9 @@ DEFAULT_LOSSES = ("mse", "sisdr", "mrstft", "sd")
 NEEDS_REFERENCE_ENERGY = ("esr", "dc", "snr", "sisdr", "sdsdr")
 
 # Fixed by the command line: a row is one pair, and it wants every term.
-_NOT_SETTABLE = ("est", "ref", "reduction", "output", "device")
+_NOT_SETTABLE = ("est", "ref", "reduction", "output", "device", "sample_rate")
+# the rate a parameter check runs the losses at (the features need one)
+CHECK_RATE = 44100
 
 # The size parameters are checked against this before the parameter check allocates a
 # signal for them: 2**24 samples is over 6 minutes at 44.1 kHz, far beyond any STFT frame
@@ -191,9 +194,12 @@ class LossSettings:
         return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
 
 
-def loss_value(name, params, est, ref, device):
-    """One loss on one pair of (C, T) signals: a float, or a breakdown for spectral ones."""
+def loss_value(name, params, est, ref, device, sample_rate=CHECK_RATE):
+    """One loss on one pair of (C, T) signals: a float, or a breakdown for spectral ones
+    (and the feature comparison for "features")."""
     function = getattr(fastmixloss, LOSS_FUNCTIONS[name])
+    if name == "features":
+        return function(est, ref, sample_rate, device=device, **params)
     extra = {"output": "full"} if name in SPECTRAL else {}
     # (1, C, T): one item, so that compat="auraloss" (which wants a batch) works too
     return function(est[None], ref[None], device=device, **extra, **params)
@@ -210,8 +216,8 @@ def silent_channels(signal):
     return [c for c in range(signal.shape[0]) if not np.any(signal[c])]
 
 
-def compute(settings, est, ref):
-    """Every loss of `settings` on one pair of (C, T) arrays.
+def compute(settings, est, ref, sample_rate=CHECK_RATE):
+    """Every loss of `settings` on one pair of (C, T) arrays at `sample_rate` (Hz).
 
     Returns (values, errors): the columns of the losses that could be computed, and one
     message per loss that could not. A loss failing does not stop the others.
@@ -224,14 +230,23 @@ def compute(settings, est, ref):
                           f"in channel {', '.join(str(c + 1) for c in silent_ref)}")
             continue
         try:
-            columns = flatten(name, loss_value(name, params, est, ref, settings.device))
+            rate = {"sample_rate": sample_rate} if name == "features" else {}
+            result = loss_value(name, params, est, ref, settings.device, **rate)
+            columns = flatten(name, result)
         except FastMixLossError as exc:
             # a ParameterError here is about this pair (too short, mono for S/D, NaN);
             # the parameters themselves were checked before the run
             errors.append(f"{name}: {exc}")
             continue
         not_finite = sorted(c for c, v in columns.items() if not math.isfinite(v))
-        if not_finite:
+        if not_finite and name == "features":
+            # a feature group can be undefined alone (automix-toolkit profile): keep the
+            # others, and say why for each undefined one
+            reasons = sorted({text for text in result.reasons.values()})
+            errors.append(f"features: {', '.join(not_finite)} undefined for this pair "
+                          f"({'; '.join(reasons)})")
+            columns = {c: v for c, v in columns.items() if c not in not_finite}
+        elif not_finite:
             # NaN is how the library says undefined; never let it pass as a value
             errors.append(f"{name}: undefined for this pair (the library returned "
                           f"{columns[not_finite[0]]} for {', '.join(not_finite[:3])}"

@@ -48,7 +48,7 @@ def score_loaded(pair, loaded, settings):
     if isinstance(loaded, PairError):
         return _row(pair, settings, errors=[str(loaded)])
     try:
-        values, errors = compute(settings, loaded.est, loaded.ref)
+        values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate)
     except Exception as exc:   # noqa: BLE001 -- one pair's failure must not end the run
         if caused_by_interrupt(exc):
             # Ctrl-C inside a kernel can surface as a SystemError: it is the user's

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import DeviceError, ParameterError
 from . import runtime, signals
-from .fft import log2_exact, twiddle_table
+from .fft import log2_exact, swizzle, twiddle_table
 
 MAX_FFT_SIZE = 32768
 
@@ -99,6 +99,7 @@ class StftLayout:
     def __init__(self, plan, n_signals_rows, itemsize, config, shared_limit):
         self.fft_size = plan.fft_size
         self.log2_m = log2_exact(plan.fft_size // 2)
+        self.swizzle = swizzle(self.log2_m, itemsize)     # (shift, mask), see fft.py
         per_frame = 2 * plan.fft_size * itemsize          # est + ref, re + im planes
         wanted = max(1, min(plan.n_frames, config.points_per_block // plan.fft_size))
         fits = shared_limit // per_frame
@@ -167,7 +168,7 @@ class CudaBackend:
             return tuple(np.int64(v) for v in (
                 plan.fft_size, layout.log2_m, plan.hop_size, plan.win_start,
                 plan.win_stop, plan.n_frames, layout.per_block, n_rows, layout.n_groups,
-                int(use_mix), plan.log_mode, plan.lin_mode))
+                int(use_mix), plan.log_mode, plan.lin_mode, *layout.swizzle))
 
         threads = config.stft_threads
         red_bytes = kernels.shared_bytes(threads)

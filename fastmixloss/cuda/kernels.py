@@ -8,23 +8,29 @@ uses an atomic minimum, which is order-independent.)
 
 Block sizes must be powers of two (the trees halve them) and at most MAX_THREADS.
 All shared memory is dynamic, and every dynamic shared array starts at its first byte: the
-reduction area (RED_BYTES_PER_THREAD per thread) and, in the fused STFT kernel, the
+reduction area (RED_BYTES_PER_THREAD per thread, sum s of thread t at red[s * threads +
+t], so that a warp's lanes touch consecutive words) and, in the fused STFT kernel, the
 transforms' buffer share it, the reduction writing only after every thread has read its
 bins (a barrier in between), so a block needs the larger of the two, not their sum;
 launches pass shared_bytes(...) of it. (Static shared arrays would also do on a GPU, but
 Numba's simulator hands them out with a race that can give two threads of a block
 different arrays.)
 Kernels never raise: the backend checks everything before launching.
+
+No kernel divides 64-bit integers (a slow software routine on the GPU): strided loops are
+while loops (a range() with a run-time step computes its trip count by division), index
+splits use divmod32, and powers of two use shifts and masks.
+tests/cuda/test_cuda_resources.py checks the compiled code for it.
 """
 
 import math
 
-from numba import cuda, float64
+from numba import cuda, float64, int64, uint32
 
 from ..kernels.frames import reflect_index as _cpu_reflect_index
 from ..kernels.layout import N_TERMS
 from ..kernels.layout import SHIFT_SAMPLES
-from .fft import bit_reverse, fft_stages, real_bin
+from .fft import bit_reverse, fft_stages, real_bin, slot
 from .terms import bin_terms, log_cosh
 
 MAX_THREADS = 256
@@ -42,21 +48,42 @@ reflect_index = cuda.jit(device=True)(_cpu_reflect_index.py_func)
 
 # STFT geometry tuple, by position
 (G_FFT_SIZE, G_LOG2_M, G_HOP, G_LO, G_HI, G_N_FRAMES, G_PER_BLOCK, G_N_ROWS, G_N_GROUPS,
- G_USE_MIX, G_LOG_MODE, G_LIN_MODE) = range(12)
+ G_USE_MIX, G_LOG_MODE, G_LIN_MODE, G_SWIZZLE_SHIFT, G_SWIZZLE_MASK) = range(14)
+N_GEOMETRY = 14
+
+
+@cuda.jit(device=True)
+def divmod32(a, b):
+    """(a // b, a % b) for 0 <= a < 2**32 and 0 < b < 2**32, by a 32-bit division."""
+    q = int64(uint32(a) // uint32(b))
+    return q, a - q * b
 
 
 @cuda.jit(device=True)
 def block_sum(red, n_sums):
-    """Add every thread's red[t * MAX_SUMS + s] into red[s], s < n_sums, by a fixed tree."""
+    """Add every thread's red[s * threads + t] into red[s * threads], s < n_sums, by a
+    fixed tree."""
     tid = cuda.threadIdx.x
+    threads = cuda.blockDim.x
     cuda.syncthreads()
-    stride = cuda.blockDim.x >> 1
+    stride = threads >> 1
     while stride > 0:
         if tid < stride:
             for s in range(n_sums):
-                red[tid * MAX_SUMS + s] += red[(tid + stride) * MAX_SUMS + s]
+                red[s * threads + tid] += red[s * threads + tid + stride]
         cuda.syncthreads()
         stride >>= 1
+
+
+@cuda.jit(device=True)
+def store_block_sums(red, n_sums, out, row):
+    """out[row, s] = the block's total of sum s (after block_sum), for s < n_sums; a block
+    may have fewer threads than sums."""
+    tid = cuda.threadIdx.x
+    s = tid
+    while s < n_sums:
+        out[row, s] = red[s * cuda.blockDim.x]
+        s += cuda.blockDim.x
 
 
 # ------------------------------------------------------------------------------- STFT
@@ -82,6 +109,19 @@ def windowed_sample(signal, item, row, mix, use_mix, start, n, window, lo, hi):
 
 
 @cuda.jit(device=True)
+def bin_term_sums(buf, plane, f, k, log2_m, twiddle, geo, eps):
+    """The four terms of bin k of frame f of the group (estimate: transform 2f,
+    reference: 2f + 1), in float64."""
+    m = 1 << log2_m
+    shift = geo[G_SWIZZLE_SHIFT]
+    mask = geo[G_SWIZZLE_MASK]
+    re_e, im_e = real_bin(buf, plane, (2 * f) << log2_m, k, m, twiddle, shift, mask)
+    re_r, im_r = real_bin(buf, plane, (2 * f + 1) << log2_m, k, m, twiddle, shift, mask)
+    return bin_terms(float64(re_e), float64(im_e), float64(re_r), float64(im_r), eps,
+                     geo[G_LOG_MODE], geo[G_LIN_MODE])
+
+
+@cuda.jit(device=True)
 def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, partial, red):
     """Term sums of one task, a group of up to per_block frames of one (item, row), into
     partial[task, :]. buf holds 2 * per_block half-size transforms (estimate and reference
@@ -91,65 +131,67 @@ def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, parti
     log2_m = geo[G_LOG2_M]
     m = 1 << log2_m
     per_block = geo[G_PER_BLOCK]
-    n_rows = geo[G_N_ROWS]
     n_groups = geo[G_N_GROUPS]
     lo = geo[G_LO]
     hi = geo[G_HI]
     use_mix = geo[G_USE_MIX]
+    shift = geo[G_SWIZZLE_SHIFT]
+    mask = geo[G_SWIZZLE_MASK]
     plane = per_block * 2 * m
 
-    item = task // (n_rows * n_groups)
-    rest = task - item * n_rows * n_groups
-    row = rest // n_groups
-    first = (rest - row * n_groups) * per_block
+    item, rest = divmod32(task, geo[G_N_ROWS] * n_groups)
+    row, group = divmod32(rest, n_groups)
+    first = group * per_block
     count = min(per_block, geo[G_N_FRAMES] - first)
-    pad = geo[G_FFT_SIZE] // 2
+    pad = geo[G_FFT_SIZE] >> 1
 
     # frames -> bit-reversed half-size complex inputs; transform t = 2 f + (0: est, 1: ref)
-    for q in range(tid, count * 2 * m, threads):
+    q = tid
+    while q < count * 2 * m:
         t = q >> log2_m
         j = q & (m - 1)
         start = (first + (t >> 1)) * geo[G_HOP] - pad
-        pos = (t << log2_m) + bit_reverse(j, log2_m)
-        if t & 1:
-            buf[pos] = windowed_sample(ref, item, row, mix, use_mix, start, 2 * j,
-                                       window, lo, hi)
-            buf[plane + pos] = windowed_sample(ref, item, row, mix, use_mix, start,
-                                               2 * j + 1, window, lo, hi)
-        else:
-            buf[pos] = windowed_sample(est, item, row, mix, use_mix, start, 2 * j,
-                                       window, lo, hi)
-            buf[plane + pos] = windowed_sample(est, item, row, mix, use_mix, start,
-                                               2 * j + 1, window, lo, hi)
+        pos = slot((t << log2_m) + bit_reverse(j, log2_m), shift, mask)
+        signal = ref if t & 1 else est
+        buf[pos] = windowed_sample(signal, item, row, mix, use_mix, start, 2 * j, window,
+                                   lo, hi)
+        buf[plane + pos] = windowed_sample(signal, item, row, mix, use_mix, start,
+                                           2 * j + 1, window, lo, hi)
+        q += threads
     cuda.syncthreads()
-    fft_stages(buf, plane, count * 2, log2_m, twiddle)
+    fft_stages(buf, plane, count * 2, log2_m, twiddle, shift, mask)
 
     sc_num = 0.0
     sc_den = 0.0
     log_dist = 0.0
     lin_dist = 0.0
-    bins = m + 1
-    for q in range(tid, count * bins, threads):
-        f = q // bins
-        k = q - f * bins
-        re_e, im_e = real_bin(buf, plane, (2 * f) << log2_m, k, m, twiddle)
-        re_r, im_r = real_bin(buf, plane, (2 * f + 1) << log2_m, k, m, twiddle)
-        a, b, c, d = bin_terms(float64(re_e), float64(im_e), float64(re_r), float64(im_r),
-                               eps, geo[G_LOG_MODE], geo[G_LIN_MODE])
+    # bins 0..m-1 of every frame by shifts and masks; the thread with bin 0 also takes
+    # bin m (both come from Z[0])
+    q = tid
+    while q < count << log2_m:
+        f = q >> log2_m
+        k = q & (m - 1)
+        a, b, c, d = bin_term_sums(buf, plane, f, k, log2_m, twiddle, geo, eps)
         sc_num += a
         sc_den += b
         log_dist += c
         lin_dist += d
+        if k == 0:
+            a, b, c, d = bin_term_sums(buf, plane, f, m, log2_m, twiddle, geo, eps)
+            sc_num += a
+            sc_den += b
+            log_dist += c
+            lin_dist += d
+        q += threads
     # in the fused kernel red overlays buf: no thread may write its sums over bins that
     # another is still reading
     cuda.syncthreads()
-    red[tid * MAX_SUMS + 0] = sc_num
-    red[tid * MAX_SUMS + 1] = sc_den
-    red[tid * MAX_SUMS + 2] = log_dist
-    red[tid * MAX_SUMS + 3] = lin_dist
+    red[0 * threads + tid] = sc_num
+    red[1 * threads + tid] = sc_den
+    red[2 * threads + tid] = log_dist
+    red[3 * threads + tid] = lin_dist
     block_sum(red, N_TERMS)
-    for s in range(tid, N_TERMS, threads):   # a block may have fewer threads than sums
-        partial[task, s] = red[s]
+    store_block_sums(red, N_TERMS, partial, task)
     # nobody may overwrite buf or red for a next task before these reads are done
     cuda.syncthreads()
 
@@ -159,7 +201,7 @@ def stft_shared(est, ref, mix, window, twiddle, geo, eps, partial):
     """The fused path: one block per task, transforms in dynamic shared memory of
     2 * per_block * fft_size elements of the signals' dtype; the reduction area overlays
     their first bytes once the bins are read."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     buf = cuda.shared.array(0, twiddle.dtype)
     frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, cuda.blockIdx.x,
                       partial, red)
@@ -169,11 +211,13 @@ def stft_shared(est, ref, mix, window, twiddle, geo, eps, partial):
 def stft_scratch(est, ref, mix, window, twiddle, geo, eps, partial, scratch):
     """The same computation with each block's transforms in its own row of global
     `scratch` (for transforms larger than shared memory); blocks loop over tasks."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     buf = scratch[cuda.blockIdx.x]
-    for task in range(cuda.blockIdx.x, partial.shape[0], cuda.gridDim.x):
+    task = cuda.blockIdx.x
+    while task < partial.shape[0]:
         frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, partial,
                           red)
+        task += cuda.gridDim.x
 
 
 # --------------------------------------------------------------------------- reduction
@@ -181,18 +225,20 @@ def stft_scratch(est, ref, mix, window, twiddle, geo, eps, partial, scratch):
 @cuda.jit(cache=True)
 def sum_groups(partial, out):
     """out[r, s] = sum over g of partial[r, g, s], one block per row r, fixed order."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     tid = cuda.threadIdx.x
+    threads = cuda.blockDim.x
     row = cuda.blockIdx.x
     n_sums = partial.shape[2]
     for s in range(n_sums):
         total = 0.0
-        for g in range(tid, partial.shape[1], cuda.blockDim.x):
+        g = tid
+        while g < partial.shape[1]:
             total += partial[row, g, s]
-        red[tid * MAX_SUMS + s] = total
+            g += threads
+        red[s * threads + tid] = total
     block_sum(red, n_sums)
-    for s in range(tid, n_sums, cuda.blockDim.x):
-        out[row, s] = red[s]
+    store_block_sums(red, n_sums, out, row)
 
 
 # -------------------------------------------------------------------------- time domain
@@ -201,32 +247,35 @@ def sum_groups(partial, out):
 def row_shifts(est, ref, shifts):
     """shifts[row] = (mean of ref, mean of est - ref) over the row's first samples, as
     kernels/time.py's row_shifts; one block per row of the (N, T) inputs."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     tid = cuda.threadIdx.x
+    threads = cuda.blockDim.x
     row = cuda.blockIdx.x
     n = min(est.shape[1], SHIFT_SAMPLES)
     k_y = 0.0
     k_d = 0.0
-    for i in range(tid, n, cuda.blockDim.x):
+    i = tid
+    while i < n:
         y = float64(ref[row, i])
         k_y += y
         k_d += float64(est[row, i]) - y
-    red[tid * MAX_SUMS + 0] = k_y
-    red[tid * MAX_SUMS + 1] = k_d
+        i += threads
+    red[tid] = k_y
+    red[threads + tid] = k_d
     block_sum(red, 2)
-    for s in range(tid, 2, cuda.blockDim.x):
-        shifts[row, s] = red[s] / n
+    if tid == 0:
+        shifts[row, 0] = red[0] / n
+        shifts[row, 1] = red[threads] / n
 
 
 @cuda.jit(cache=True)
 def time_sums(est, ref, shifts, chunk, partial):
     """partial[row, c, :] = the shifted sums (kernels/time.py's accumulate_time_sums) of
     samples [c * chunk, (c + 1) * chunk) of one row; one block per (row, c)."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     tid = cuda.threadIdx.x
-    n_chunks = partial.shape[1]
-    row = cuda.blockIdx.x // n_chunks
-    c = cuda.blockIdx.x - row * n_chunks
+    threads = cuda.blockDim.x
+    row, c = divmod32(cuda.blockIdx.x, partial.shape[1])
     stop = min((c + 1) * chunk, est.shape[1])
     k_y = shifts[row, 0]
     k_d = shifts[row, 1]
@@ -236,7 +285,8 @@ def time_sums(est, ref, shifts, chunk, partial):
     s_dd = 0.0
     s_dy = 0.0
     s_abs_d = 0.0
-    for i in range(c * chunk + tid, stop, cuda.blockDim.x):
+    i = c * chunk + tid
+    while i < stop:
         y = float64(ref[row, i])
         d = float64(est[row, i]) - y
         s_abs_d += abs(d)
@@ -247,30 +297,30 @@ def time_sums(est, ref, shifts, chunk, partial):
         s_d += d
         s_dd += d * d
         s_dy += d * y
-    red[tid * MAX_SUMS + 0] = s_y
-    red[tid * MAX_SUMS + 1] = s_yy
-    red[tid * MAX_SUMS + 2] = s_d
-    red[tid * MAX_SUMS + 3] = s_dd
-    red[tid * MAX_SUMS + 4] = s_dy
-    red[tid * MAX_SUMS + 5] = s_abs_d
+        i += threads
+    red[0 * threads + tid] = s_y
+    red[1 * threads + tid] = s_yy
+    red[2 * threads + tid] = s_d
+    red[3 * threads + tid] = s_dd
+    red[4 * threads + tid] = s_dy
+    red[5 * threads + tid] = s_abs_d
     block_sum(red, 6)
-    for s in range(tid, 6, cuda.blockDim.x):
-        partial[row, c, s] = red[s]
+    store_block_sums(red, 6, partial[row], c)
 
 
 @cuda.jit(cache=True)
 def log_cosh_sums(est, ref, a, eps, chunk, partial):
     """partial[row, c, 0] = sum of ln(cosh(a (est - ref)) + eps) over one chunk."""
-    red = cuda.shared.array(0, float64)      # reduction area: red[t * MAX_SUMS + s]
+    red = cuda.shared.array(0, float64)      # reduction area: red[s * threads + t]
     tid = cuda.threadIdx.x
-    n_chunks = partial.shape[1]
-    row = cuda.blockIdx.x // n_chunks
-    c = cuda.blockIdx.x - row * n_chunks
+    row, c = divmod32(cuda.blockIdx.x, partial.shape[1])
     stop = min((c + 1) * chunk, est.shape[1])
     total = 0.0
-    for i in range(c * chunk + tid, stop, cuda.blockDim.x):
+    i = c * chunk + tid
+    while i < stop:
         total += log_cosh(a * (float64(est[row, i]) - float64(ref[row, i])), eps)
-    red[tid * MAX_SUMS + 0] = total
+        i += cuda.blockDim.x
+    red[tid] = total
     block_sum(red, 1)
     if tid == 0:
         partial[row, c, 0] = red[0]
@@ -285,25 +335,32 @@ def first_nonfinite(flat_est, flat_ref, found):
     depend on the order."""
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
-    for i in range(start, flat_est.shape[0], stride):
+    i = start
+    while i < flat_est.shape[0]:
         if not math.isfinite(flat_est[i]):
             cuda.atomic.min(found, 0, i)
             break
-    for i in range(start, flat_ref.shape[0], stride):
+        i += stride
+    i = start
+    while i < flat_ref.shape[0]:
         if not math.isfinite(flat_ref[i]):
             cuda.atomic.min(found, 1, i)
             break
+        i += stride
 
 
 @cuda.jit(cache=True)
 def copy_3d(src, dst):
-    """dst[...] = src[...] with a cast to dst's dtype; src may have any strides."""
-    channels = dst.shape[1]
-    length = dst.shape[2]
-    per_item = channels * length
-    for i in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
-        b = i // per_item
-        rest = i - b * per_item
-        c = rest // length
-        t = rest - c * length
-        dst[b, c, t] = src[b, c, t]
+    """dst[...] = src[...] with a cast to dst's dtype; src may have any strides. Grid:
+    x along samples, y along channels, z along items, each looping where the grid is
+    smaller (no index is split by division)."""
+    b = cuda.blockIdx.z
+    while b < dst.shape[0]:
+        c = cuda.blockIdx.y
+        while c < dst.shape[1]:
+            t = cuda.grid(1)
+            while t < dst.shape[2]:
+                dst[b, c, t] = src[b, c, t]
+                t += cuda.gridsize(1)
+            c += cuda.gridDim.y
+        b += cuda.gridDim.z

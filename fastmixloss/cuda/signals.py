@@ -145,8 +145,12 @@ def _to_device(entry, shape3, dtype, stream):
     # another dtype or a strided layout: one copy on the GPU, in the caller's stream
     copy = cuda.device_array(shape3, dtype=dtype, stream=stream)
     from .kernels import copy_3d
-    blocks = max(1, min(_COPY_BLOCKS, -(-copy.size // _COPY_THREADS)))
-    copy_3d[blocks, _COPY_THREADS, stream](view, copy)
+    # grid (samples, channels, items); y and z are capped at the hardware's 65535 and
+    # x keeps the total near _COPY_BLOCKS (the kernel loops over what the grid misses)
+    channels = max(1, min(shape3[1], 65535))
+    items = max(1, min(shape3[0], 65535))
+    along = max(1, min(-(-shape3[2] // _COPY_THREADS), _COPY_BLOCKS // (channels * items)))
+    copy_3d[(along, channels, items), _COPY_THREADS, stream](view, copy)
     return DeviceSignal(copy, stream)
 
 

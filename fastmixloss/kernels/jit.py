@@ -43,6 +43,7 @@ def cpu_kernel(fn=None, *, fastmath=VECTOR_FASTMATH):
 
     Called as kernel(*args, worker, n_workers) by `workers.run_workers`; it does the
     tasks worker, worker + n_workers, ... and returns nothing (so no result is boxed).
+    A `prange` in it is a plain `range`: parallelism comes from run_workers only.
     """
     def wrap(f):
         return numba.njit(fastmath=set(fastmath), **_COMMON)(f)

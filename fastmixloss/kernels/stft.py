@@ -87,16 +87,16 @@ def stft_worker(est, ref, mix, window, plan, partial, worker, n_workers):
         first = (task % n_blocks) * per_block
         count = min(per_block, plan.n_frames - first)
         offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP   # ref's first row
+        weights = mix[row]
         # estimate frames at rows [0, count), reference frames at [offset, offset + count);
         # one loop over both keeps a single inlined copy of the framing code
-        for k in range(2 * count):
-            side = k // count
-            j = k - side * count
+        for side in range(2):
             signal = est[item] if side == 0 else ref[item]
-            frame = frames[side * offset + j]
-            read_mixed_frame(signal, mix[row], (first + j) * plan.hop_size - pad, frame,
-                             lo, hi)
-            apply_window(frame, window, lo, hi)
+            for j in range(count):
+                frame = frames[side * offset + j]
+                read_mixed_frame(signal, weights, (first + j) * plan.hop_size - pad, frame,
+                                 lo, hi)
+                apply_window(frame, window, lo, hi)
         rocket_fft.r2r_fftpack(frames[:2 * offset], spectra[:2 * offset], fft_axes,
                                True, True, 1.0, 1)
         sc_num = 0.0

@@ -90,8 +90,12 @@ def test_dask_local_cluster_gives_the_in_process_rows(tmp_path, cli, monkeypatch
     # workers inherit the environment: one Numba thread each, this checkout importable
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
     monkeypatch.setenv("PYTHONPATH", REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # No dashboard, and the scheduler's HTTP server (which it starts anyway) on a free
+    # port: on its default, 8787, any other Dask on the machine makes it warn, and the
+    # suite's warnings are errors.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": ":0"},
                                   timeout="60s") as cluster:
         code, out, err = cli(*args, "--out", tmp_path / "dask.csv",
                              "--scheduler", cluster.scheduler_address)

@@ -249,3 +249,24 @@ def test_unchecked_nan_comes_out_as_nan(cuda_backend, rng):
         assert np.isnan(fm.stft_loss(est, ref, device="cuda", fft_size=16, hop_size=4,
                                      check_finite=False))
         assert np.isnan(fm.mse(est, ref, device="cuda", check_finite=False))
+
+
+@pytest.mark.parametrize("loss, dtype", [(fm.mrstft_loss, np.float32),
+                                         (fm.sum_and_difference_loss, np.float64)])
+def test_default_resolutions_match_the_cpu(cuda_backend, rng, loss, dtype):
+    """MR-STFT's default resolutions (fft 1024/2048/512, hop 120/240/50, win 600/1200/240)
+    on a short stereo signal, beside the tiny sizes above: the real transform lengths, with
+    their swizzled shared-memory layout (float32's and float64's differ), frames per
+    block and window supports. Default launch settings but one warp per block: the
+    simulator runs every CUDA thread as a Python thread. 1100 samples is just longer than
+    the largest resolution's padding (1024)."""
+    est, ref = pair(rng, (1, 2, 1100), dtype)
+    with launch_config(stft_threads=32):
+        gpu = loss(est, ref, device="cuda", output="full")
+    cpu = loss(est, ref, device="cpu", output="full")
+    parts = (lambda r: [r]) if loss is fm.mrstft_loss else (lambda r: [r.sum, r.diff])
+    for g, c in zip(parts(gpu), parts(cpu)):
+        assert_breakdowns_close(g, c, rel_tol(dtype))
+        for g_res, c_res in zip(g.resolutions, c.resolutions):
+            assert_breakdowns_close(g_res, c_res, rel_tol(dtype))
+    assert gpu.loss == pytest.approx(cpu.loss, rel=rel_tol(dtype))

@@ -1,0 +1,154 @@
+"""Mix-feature metrics: loudness, spectral shape, stereo panning and dynamics.
+
+Two entry points:
+- `feature_tracks(x, sample_rate)`: the per-frame features of a mix (B, C, T);
+- `compare_features(est, ref, sample_rate)`: the percentage errors of an estimated mix's
+  features against the reference's, with the keys of automix-toolkit's `get_features`.
+Profiles: "default" (the toolkit's features with its failures fixed), "automix-toolkit"
+(its numbers exactly), "fxnorm" (FxNorm-automix's evaluation choices). CPU only.
+"""
+
+from dataclasses import dataclass, field, fields
+from typing import Dict, Tuple, Union
+
+import numpy as np
+
+from .. import validation as check
+from ..errors import DeviceError, ParameterError
+from .compare import KEYS, compare_item
+from .loudness import channel_count_ok, integrated_loudness
+from .profiles import PROFILES, resolve
+from .tracks import ItemTracks, item_tracks, peak_gain
+
+Value = Union[float, np.ndarray]
+
+
+@dataclass(frozen=True)
+class FeatureComparison:
+    """One value per key: a float for reduction "mean"/"sum", a (B,) array for "none".
+
+    Each value is a MAPE (a fraction: 0.1 is 10 %) of the estimate's running means against
+    the reference's; mean_mape_* are the group means. `reasons` maps (item, key) to why a
+    value is NaN (the profile leaves it undefined where automix-toolkit raises).
+    """
+
+    lufs_loudness: Value
+    peak_loudness: Value
+    mean_mape_loudness: Value
+    centroid: Value
+    bandwidth: Value
+    contrast: Value
+    rolloff: Value
+    flatness: Value
+    mean_mape_spectral: Value
+    panning_rms_total: Value
+    panning_rms_lows: Value
+    panning_rms_mids: Value
+    panning_rms_highs: Value
+    mean_mape_panning: Value
+    rms_level: Value
+    dynamic_spread: Value
+    crest_factor: Value
+    mean_mape_dynamic: Value
+    profile: str = "default"
+    reasons: Dict[Tuple[int, str], str] = field(default_factory=dict)
+
+    def to_dict(self):
+        """{key: value} for the 18 feature keys."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("profile", "reasons")}
+
+
+def _device(device):
+    if device not in (None, "cpu"):
+        if device == "cuda":
+            raise DeviceError("the mix-feature metrics run on the CPU only: there is no "
+                              "CUDA version yet; pass device='cpu' (or leave it out)")
+        raise ParameterError(f"device={device!r} is not one of None, 'cpu', 'cuda'")
+
+
+def _rate(sample_rate):
+    return check.finite_float("sample_rate", sample_rate, strictly_positive=True)
+
+
+def compare_features(est, ref, sample_rate, *, profile="default", reduction="mean",
+                     device=None):
+    """Feature errors of an estimated mix against a reference mix.
+
+    Parameters
+    ----------
+    est, ref : arrays of one shape, (T,), (C, T) or (B, C, T), float32 or float64
+        Estimate first, reference second (automix-toolkit's get_features takes the
+        reference first). Channels first; C <= 5; panning needs C = 2 (C = 1 counts as
+        centred in the default profile).
+    sample_rate : float
+        Hz.
+    profile : {"default", "automix-toolkit", "fxnorm"}
+    reduction : {"mean", "sum", "none"}
+        Over the B items.
+    device : None or "cpu"
+        "cuda" raises DeviceError: no GPU version exists yet.
+
+    Returns
+    -------
+    FeatureComparison
+    """
+    _device(device)
+    rate = _rate(sample_rate)
+    settings = resolve(profile, rate)
+    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+    est3, ref3, _ = check.as_signal_pair(est, ref)
+    channel_count_ok(est3.shape[1], "est")
+    check.raise_if_nonfinite(est3, ref3)
+    per_item = np.full((est3.shape[0], len(KEYS)), np.nan)
+    reasons = {}
+    for b in range(est3.shape[0]):   # items one by one: a value never depends on the batch
+        values, why = compare_item(est3[b], ref3[b], settings)
+        per_item[b] = [values[k] for k in KEYS]
+        reasons.update({(b, key): text for key, text in why.items()})
+    if reduction == "mean":
+        reduced = [float(v) for v in per_item.mean(axis=0)]
+    elif reduction == "sum":
+        reduced = [float(v) for v in per_item.sum(axis=0)]
+    else:
+        reduced = list(per_item.T.copy())
+    return FeatureComparison(**dict(zip(KEYS, reduced)), profile=profile, reasons=reasons)
+
+
+def feature_tracks(x, sample_rate, *, profile="default", device=None):
+    """The per-frame features of each item of a mix.
+
+    The signal is taken as it is (no trimming); spectral, panning and dynamics tracks are
+    computed after the profile's peak normalisation (-1 dBFS), loudness before.
+
+    Parameters
+    ----------
+    x : array, (T,), (C, T) or (B, C, T), float32 or float64
+    sample_rate : float
+    profile : {"default", "automix-toolkit", "fxnorm"}
+
+    Returns
+    -------
+    list of B `ItemTracks` (see fastmixloss.features.tracks.ItemTracks for the fields and
+    their shapes).
+    """
+    _device(device)
+    settings = resolve(profile, _rate(sample_rate))
+    x3, _, _ = check.as_signal_pair(x, x)
+    channel_count_ok(x3.shape[1])
+    check.raise_if_nonfinite(x3, x3)
+    needed = max(settings.loudness_frame, settings.fft_size, settings.panning_fft_size)
+    if x3.shape[2] < needed:
+        raise ParameterError(
+            f"x has {x3.shape[2]} samples; the {profile!r} profile's frames need at least "
+            f"{needed} at {rate_text(settings.sample_rate)}")
+    return [item_tracks(item, settings, peak_gain(item, settings.peak_target_db, True))
+            for item in x3]
+
+
+def rate_text(rate):
+    return f"{rate:g} Hz"
+
+
+__all__ = ["compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
+           "ItemTracks", "PROFILES"]

@@ -1,0 +1,231 @@
+"""Comparison of an estimated mix with a reference through their feature tracks.
+
+Per item, as automix-toolkit's `get_features` (commit e4a6ecf): trim the reference's
+leading and trailing silence and cut the estimate at the same samples; loudness tracks of
+both; peak-normalise each to -1 dBFS; spectral, panning and dynamics tracks; running
+means over 40 frames; and the mean absolute percentage error (MAPE, scikit-learn's: a
+fraction, |ref| floored at float64's eps) of the estimate's running means against the
+reference's. Where the toolkit raises, the toolkit profile gives NaN and says why; the
+default profile gives a defined number instead (see profiles.py and the README).
+"""
+
+import numpy as np
+
+from . import loudness as bs1770
+from .tracks import item_tracks, loudness_tracks, peak_gain
+
+LOUDNESS_KEYS = ("lufs_loudness", "peak_loudness", "mean_mape_loudness")
+SPECTRAL_KEYS = ("centroid", "bandwidth", "contrast", "rolloff", "flatness",
+                 "mean_mape_spectral")
+PANNING_KEYS = ("panning_rms_total", "panning_rms_lows", "panning_rms_mids",
+                "panning_rms_highs", "mean_mape_panning")
+DYNAMIC_KEYS = ("rms_level", "dynamic_spread", "crest_factor", "mean_mape_dynamic")
+GROUPS = {"loudness": LOUDNESS_KEYS, "spectral": SPECTRAL_KEYS, "panning": PANNING_KEYS,
+          "dynamic": DYNAMIC_KEYS}
+KEYS = LOUDNESS_KEYS + SPECTRAL_KEYS + PANNING_KEYS + DYNAMIC_KEYS
+SKLEARN_EPS = np.finfo(np.float64).eps
+
+
+class Undefined(Exception):
+    """A group's value does not exist (the toolkit raises here); the message says why."""
+
+
+def running_mean(values, n):
+    """Means of every n consecutive values, by the toolkit's cumulative-sum difference."""
+    cumulative = np.cumsum(np.insert(values, 0, 0))
+    return (cumulative[n:] - cumulative[:-n]) / float(n)
+
+
+def mape(reference, estimate, floor):
+    """mean(|estimate - reference| / max(|reference|, floor)); Undefined where scikit-learn
+    raises (empty or non-finite input)."""
+    reference = np.asarray(reference, np.float64)
+    estimate = np.asarray(estimate, np.float64)
+    if reference.size == 0:
+        raise Undefined("fewer frames than the running mean's length")
+    if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(estimate))):
+        raise Undefined("a running mean is NaN or infinite (silence gives -inf dB, or a "
+                        "silent signal cannot be peak-normalised)")
+    return float(np.mean(np.abs(estimate - reference)
+                         / np.maximum(np.abs(reference), floor)))
+
+
+def _window(n_frames, settings):
+    """The running-mean length: 40 frames; the fixed profile shortens it to what exists."""
+    if n_frames < 1:
+        raise Undefined("the signal is shorter than one frame")
+    if settings.fixed:
+        return min(settings.running_n, n_frames)
+    if n_frames < settings.running_n:
+        raise Undefined(f"{n_frames} frames, fewer than the running mean's "
+                        f"{settings.running_n}")
+    return settings.running_n
+
+
+def trim_bounds(ref, settings):
+    """[start, stop) of the reference without its leading and trailing silence, as
+    librosa.effects.trim(top_db, frame, hop): centred frames, zero-padded; a frame is
+    silent when its RMS in dB, the loudest channel's, relative to the loudest RMS of all
+    channels and frames (both floored at 1e-5), is at most -top_db."""
+    from ..kernels.features import centred_mean_squares
+    frame, hop = settings.trim_frame, settings.trim_hop
+    length = ref.shape[1]
+    mean_squares = centred_mean_squares(ref, frame, hop, 1 + length // hop)
+    db = 10.0 * np.log10(np.maximum(1e-10, mean_squares))
+    db -= 10.0 * np.log10(np.maximum(1e-10, mean_squares.max()))
+    loud = np.flatnonzero(db.max(axis=0) > -settings.trim_top_db)
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0] * hop), int(min(length, (loud[-1] + 1) * hop))
+
+
+def _loudness(est, ref, settings):
+    floor = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
+    if settings.loudness == "integrated":
+        if ref.shape[1] < settings.loudness_block_s * settings.sample_rate:
+            raise Undefined("shorter than one 0.4-s loudness block")
+        values = []
+        for x in (ref, est):
+            lufs = bs1770.integrated_loudness(x, settings.sample_rate)
+            with np.errstate(divide="ignore"):
+                peak = 20.0 * np.log10(_max_abs(x))
+            values.append((lufs, peak))
+        (lufs_r, peak_r), (lufs_e, peak_e) = values
+        lufs_value = mape([lufs_r], [lufs_e], floor)
+        peak_value = mape([peak_r], [peak_e], floor)
+    else:
+        if not settings.fixed and (settings.loudness_frame
+                                   < settings.loudness_block_s * settings.sample_rate):
+            raise Undefined(f"loudness frames of {settings.loudness_frame} samples are "
+                            f"shorter than the meter's 0.4-s block at "
+                            f"{settings.sample_rate:g} Hz")
+        if ref.shape[1] < settings.loudness_frame:
+            raise Undefined("the signal is shorter than one loudness frame")
+        lufs_r, peak_r = loudness_tracks(ref, settings)
+        lufs_e, peak_e = loudness_tracks(est, settings)
+        n = lufs_r.shape[0]
+        eps = settings.loudness_eps
+        if n > settings.running_n:
+            mean = lambda v: running_mean(v + eps, settings.running_n)  # noqa: E731
+        else:   # the toolkit's fallback: one mean over all frames
+            mean = lambda v: np.array([np.mean(v + eps)])  # noqa: E731
+        lufs_value = mape(mean(lufs_r), mean(lufs_e), floor)
+        peak_value = mape(mean(peak_r), mean(peak_e), floor)
+    return {"lufs_loudness": lufs_value, "peak_loudness": peak_value,
+            "mean_mape_loudness": float(np.mean([peak_value, lufs_value]))}
+
+
+def _max_abs(x):
+    from ..kernels.features import max_abs
+    return max_abs(x)
+
+
+def _spectral(tracks_e, tracks_r, settings):
+    n = _window(tracks_r.centroid.shape[1], settings)
+    floor = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
+    eps = settings.spectral_eps
+    per_channel = {key: [] for key in ("centroid", "bandwidth", "low", "mid", "high",
+                                       "rolloff", "flatness")}
+    for c in range(tracks_r.centroid.shape[0]):
+        for key, shift in (("centroid", eps), ("bandwidth", eps), ("rolloff", eps)):
+            per_channel[key].append(mape(
+                running_mean(getattr(tracks_r, key)[c] + shift, n),
+                running_mean(getattr(tracks_e, key)[c] + shift, n), floor))
+        # flatness in dB, projected to 1 - dB so that it stays away from 0
+        per_channel["flatness"].append(mape(
+            running_mean(1.0 - tracks_r.flatness_db[c], n),
+            running_mean(1.0 - tracks_e.flatness_db[c], n), floor))
+        ct_r = np.array([running_mean(band, n) for band in tracks_r.contrast[c]])
+        ct_e = np.array([running_mean(band, n) for band in tracks_e.contrast[c]])
+        per_channel["low"].append(mape(ct_r[0], ct_e[0], floor))
+        per_channel["mid"].append(mape(np.mean(ct_r[1:4], axis=0),
+                                       np.mean(ct_e[1:4], axis=0), floor))
+        per_channel["high"].append(mape(ct_r[-1], ct_e[-1], floor))
+    means = {key: float(np.mean(values)) for key, values in per_channel.items()}
+    out = {"centroid": means["centroid"], "bandwidth": means["bandwidth"],
+           "contrast": float(np.mean([means["low"], means["mid"], means["high"]])),
+           "rolloff": means["rolloff"], "flatness": means["flatness"]}
+    out["mean_mape_spectral"] = float(np.mean([out[k] for k in SPECTRAL_KEYS[:-1]]))
+    return out
+
+
+def _panning(tracks_e, tracks_r, n_channels, settings):
+    if n_channels != 2 and not (settings.fixed and n_channels == 1):
+        raise Undefined(f"the panning spectrum needs 2 channels, not {n_channels}")
+    p_r, p_e = tracks_r.panning_rms, tracks_e.panning_rms
+    if not settings.fixed and np.min(p_r) == 0.0:
+        # the toolkit drops the frames where the reference's total panning RMS is 0
+        keep = p_r[0] != 0
+        if not keep.any():
+            raise Undefined("the reference's panning is 0 in every frame (mono): the "
+                            "toolkit drops them all")
+        p_r, p_e = p_r[:, keep], p_e[:, keep]
+    n = _window(p_r.shape[1], settings)
+    floor = settings.mape_floor_panning if settings.fixed else SKLEARN_EPS
+    values = [mape(running_mean(p_r[b], n), running_mean(p_e[b], n), floor)
+              for b in range(p_r.shape[0])]
+    out = dict(zip(PANNING_KEYS[:-1], values))
+    out["mean_mape_panning"] = float(np.mean(values))
+    return out
+
+
+def _dynamic(tracks_e, tracks_r, settings):
+    n = _window(tracks_r.rms_db.shape[1], settings)
+    floor_db = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
+    floor_crest = settings.mape_floor_crest if settings.fixed else SKLEARN_EPS
+    out = {}
+    for key, field, project, floor in (("rms_level", "rms_db", True, floor_db),
+                                       ("dynamic_spread", "dynamic_spread", True, floor_db),
+                                       ("crest_factor", "crest_factor", False, floor_crest)):
+        r = np.mean(getattr(tracks_r, field), axis=0)   # mean over channels
+        e = np.mean(getattr(tracks_e, field), axis=0)
+        if project:   # 1 - dB keeps the values away from 0
+            r, e = 1.0 - r, 1.0 - e
+        out[key] = mape(running_mean(r, n), running_mean(e, n), floor)
+    out["mean_mape_dynamic"] = float(np.mean([out[k] for k in DYNAMIC_KEYS[:-1]]))
+    return out
+
+
+def _zero_pad(x, length):
+    if x.shape[1] >= length:
+        return x
+    padded = np.zeros((x.shape[0], length), x.dtype)
+    padded[:, :x.shape[1]] = x
+    return padded
+
+
+def compare_item(est, ref, settings):
+    """(values, reasons) for one item: est, ref (C, T) arrays of one dtype. values maps
+    every key to a float (NaN where undefined); reasons maps a NaN's key to why."""
+    values = dict.fromkeys(KEYS, np.nan)
+    reasons = {}
+    if settings.trim:
+        start, stop = trim_bounds(ref, settings)
+        est, ref = est[:, start:stop], ref[:, start:stop]
+    if settings.fixed:   # short signals: zero-pad to one frame of each kind
+        needed = max(settings.loudness_frame, settings.fft_size, settings.panning_fft_size)
+        est, ref = _zero_pad(est, needed), _zero_pad(ref, needed)
+
+    def group(name, compute):
+        try:
+            values.update(compute())
+        except Undefined as why:
+            for key in GROUPS[name]:
+                reasons[key] = str(why)
+
+    group("loudness", lambda: _loudness(est, ref, settings))
+    longest = max(settings.fft_size, settings.panning_fft_size)
+    if ref.shape[1] < longest:
+        for name in ("spectral", "panning", "dynamic"):
+            for key in GROUPS[name]:
+                reasons[key] = "the signal is shorter than one STFT frame"
+        return values, reasons
+    gain_r = peak_gain(ref, settings.peak_target_db, settings.fixed)
+    gain_e = peak_gain(est, settings.peak_target_db, settings.fixed)
+    with np.errstate(invalid="ignore"):
+        tracks_r = item_tracks(ref, settings, gain_r, loudness=False)
+        tracks_e = item_tracks(est, settings, gain_e, loudness=False)
+    group("spectral", lambda: _spectral(tracks_e, tracks_r, settings))
+    group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))
+    group("dynamic", lambda: _dynamic(tracks_e, tracks_r, settings))
+    return values, reasons

@@ -1,0 +1,143 @@
+"""ITU-R BS.1770-4 loudness as pyloudnorm computes it: K-weighting, 0.4-s gating blocks
+with 75 % overlap, absolute gate -70 LUFS, relative gate -10 LU.
+
+The kernels (kernels/loudness.py) return sums of squared K-weighted samples; this module
+holds the filter design, the block bounds and the gating, in NumPy.
+"""
+
+import numpy as np
+
+from .. import validation as check
+from ..errors import ParameterError
+
+# channel weights G_i for L, R, C, Ls, Rs
+CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
+ABSOLUTE_GATE = -70.0      # LUFS
+RELATIVE_GATE = -10.0      # LU below the absolutely gated loudness
+LOUDNESS_OFFSET = -0.691   # dB
+
+
+def _biquad(gain_db, q, fc, rate, kind):
+    """RBJ cookbook biquad, as pyloudnorm designs its K-weighting stages: b0, b1, b2, a1, a2
+    normalised by a0."""
+    a = 10 ** (gain_db / 40.0)
+    w0 = 2.0 * np.pi * (fc / rate)
+    alpha = np.sin(w0) / (2.0 * q)
+    cos = np.cos(w0)
+    if kind == "high_shelf":
+        b = [a * ((a + 1) + (a - 1) * cos + 2 * np.sqrt(a) * alpha),
+             -2 * a * ((a - 1) + (a + 1) * cos),
+             a * ((a + 1) + (a - 1) * cos - 2 * np.sqrt(a) * alpha)]
+        den = [(a + 1) - (a - 1) * cos + 2 * np.sqrt(a) * alpha,
+               2 * ((a - 1) - (a + 1) * cos),
+               (a + 1) - (a - 1) * cos - 2 * np.sqrt(a) * alpha]
+    else:   # high_pass
+        b = [(1 + cos) / 2, -(1 + cos), (1 + cos) / 2]
+        den = [1 + alpha, -2 * cos, 1 - alpha]
+    b = np.array(b) / den[0]
+    den = np.array(den) / den[0]
+    return [b[0], b[1], b[2], den[1], den[2]]
+
+
+def k_weighting(rate):
+    """(2, 5) float64: the high shelf (+4 dB, Q 1/sqrt 2, 1500 Hz), then the high pass
+    (Q 0.5, 38 Hz), each row b0, b1, b2, a1, a2."""
+    return np.array([_biquad(4.0, 1 / np.sqrt(2), 1500.0, rate, "high_shelf"),
+                     _biquad(0.0, 0.5, 38.0, rate, "high_pass")])
+
+
+def block_bounds(n_samples, rate, block_s=0.4, overlap=0.75):
+    """(J, 2) int64 [lower, upper) bounds of the gating blocks of n_samples samples, exactly
+    pyloudnorm's (its float expressions), upper clipped to n_samples."""
+    step = 1.0 - overlap
+    duration = n_samples / rate
+    n_blocks = int(np.round((duration - block_s) / (block_s * step))) + 1
+    bounds = np.empty((max(n_blocks, 0), 2), np.int64)
+    for j in range(n_blocks):
+        bounds[j, 0] = int(block_s * (j * step) * rate)
+        bounds[j, 1] = min(int(block_s * (j * step + 1) * rate), n_samples)
+    return bounds
+
+
+def gated_loudness(energies, rate, block_s=0.4):
+    """Integrated loudness from block energies (..., C, J) (sums of squared K-weighted
+    samples): LUFS (...,), -inf where no block passes the gates (pyloudnorm's value)."""
+    mean_squares = energies / (block_s * rate)
+    n_channels = energies.shape[-2]
+    weights = np.array(CHANNEL_WEIGHTS[:n_channels])[:, None]
+    weighted = np.sum(weights * mean_squares, axis=-2)                 # (..., J)
+    with np.errstate(divide="ignore"):
+        block_loudness = LOUDNESS_OFFSET + 10.0 * np.log10(weighted)
+    above_absolute = block_loudness >= ABSOLUTE_GATE
+    n_abs = above_absolute.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_abs = (np.sum(np.where(above_absolute, weighted, 0.0), axis=-1)
+                    / np.maximum(n_abs, 1))
+        relative = LOUDNESS_OFFSET + 10.0 * np.log10(mean_abs) + RELATIVE_GATE
+    relative = np.where(n_abs > 0, relative, np.nan)
+    passed = (block_loudness > relative[..., None]) & (block_loudness > ABSOLUTE_GATE)
+    n_passed = passed.sum(axis=-1)
+    total = np.sum(np.where(passed, weighted, 0.0), axis=-1) / np.maximum(n_passed, 1)
+    with np.errstate(divide="ignore"):
+        return np.where(n_passed > 0, LOUDNESS_OFFSET + 10.0 * np.log10(total), -np.inf)
+
+
+def channel_count_ok(n_channels, name="x"):
+    if n_channels > len(CHANNEL_WEIGHTS):
+        raise ParameterError(
+            f"{name} has {n_channels} channels; BS.1770 loudness is defined for at most 5 "
+            "(L, R, C, Ls, Rs)")
+
+
+def integrated_loudness(x, sample_rate, *, block_size=0.4):
+    """Integrated loudness (ITU-R BS.1770-4, gated) in LUFS, as pyloudnorm's
+    ``Meter(sample_rate).integrated_loudness``.
+
+    Parameters
+    ----------
+    x : array, shape (T,), (C, T) or (B, C, T)
+        float32 or float64, channels first (pyloudnorm takes (T, C)); C <= 5.
+    sample_rate : float
+        Hz.
+    block_size : float
+        Gating block in seconds (0.4 in BS.1770).
+
+    Returns
+    -------
+    float for (T,) and (C, T) input, (B,) float64 array for (B, C, T). -inf when no block
+    passes the absolute gate (digital silence), as pyloudnorm.
+    """
+    from ..kernels.loudness import segment_energies
+    x = check.as_array(x, "x")
+    if x.ndim not in (1, 2, 3) or x.size == 0:
+        raise ParameterError(f"x has shape {x.shape}; expected (T,), (C, T) or (B, C, T)")
+    rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
+    block_size = check.finite_float("block_size", block_size, strictly_positive=True)
+    x3 = np.ascontiguousarray(x.reshape((1,) * (3 - x.ndim) + x.shape),
+                              dtype=x.dtype.newbyteorder("="))
+    n_items, n_channels, n_samples = x3.shape
+    channel_count_ok(n_channels)
+    if n_samples < block_size * rate:
+        raise ParameterError(
+            f"x has {n_samples} samples, shorter than one {block_size}-s block at "
+            f"{rate} Hz ({block_size * rate:g} samples); pass a longer signal")
+    check.raise_if_nonfinite(x3, x3)
+    bounds = block_bounds(n_samples, rate, block_size)
+    cuts = np.unique(np.concatenate(([0], bounds.ravel(), [n_samples])))
+    segments = segment_energies(x3.reshape(n_items * n_channels, n_samples), cuts,
+                                k_weighting(rate))
+    energies = block_energies(segments, cuts, bounds).reshape(n_items, n_channels, -1)
+    result = gated_loudness(energies, rate, block_size)
+    return float(result[0]) if x.ndim < 3 else result
+
+
+def block_energies(segments, cuts, bounds):
+    """Each block's energy, the sum of the segments it spans: (R, S) -> (R, J)."""
+    first = np.searchsorted(cuts, bounds[:, 0])
+    stop = np.searchsorted(cuts, bounds[:, 1])
+    out = np.zeros((segments.shape[0], bounds.shape[0]))
+    for offset in range(int((stop - first).max(initial=0))):
+        index = first + offset
+        inside = index < stop
+        out[:, inside] += segments[:, index[inside]]
+    return out

@@ -1,0 +1,191 @@
+"""The feature tracks of one item (C, T): the per-frame values every comparison starts from.
+
+Stages, each a kernel call: loudness frames (K-weighted block energies and peaks), the
+peak-normalisation gain, the spectral and panning pass over STFT frames, and the dynamics
+from per-chunk sums. The post-processing here is per-track NumPy on arrays of frame
+counts, never on samples.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import loudness as bs1770
+
+N_PANNING_BANDS = 4   # total, low (< 250 Hz), mid (250-2500 Hz), high (> 2500 Hz)
+
+
+@dataclass
+class ItemTracks:
+    """Per-frame features of one item. Spectral and dynamics frames share the STFT's
+    framing; loudness frames are their own. Arrays are float64."""
+
+    lufs: np.ndarray            # (F_l,) momentary (frame) loudness, LUFS
+    peak_db: np.ndarray         # (F_l,) frame sample peak, dBFS
+    centroid: np.ndarray        # (C, F) Hz
+    bandwidth: np.ndarray       # (C, F) Hz
+    contrast: np.ndarray        # (C, K + 1, F) dB, librosa's octave bands from contrast_fmin
+    rolloff: np.ndarray         # (C, F) Hz
+    flatness_db: np.ndarray     # (C, F) 20*log10(flatness + 1e-30)
+    panning_rms: np.ndarray     # (P, F) RMS of the stereo panning spectrum per band
+    panning_mean: np.ndarray    # (P, F) its mean: > 0 leans right, < 0 left
+    rms_db: np.ndarray          # (C, F) frame RMS level, dB
+    dynamic_spread: np.ndarray  # (C, F) mean over samples of dB(|x|) - rms_db
+    crest_factor: np.ndarray    # (C, F) dB(peak) / rms_db (the toolkit's ratio of dBs)
+
+
+def frequencies(sample_rate, fft_size):
+    return np.linspace(0, sample_rate / 2, 1 + fft_size // 2)
+
+
+def contrast_bands(settings, fft_size):
+    """(K + 1, 3) int64 rows (first bin, stop bin, count) of librosa.feature.spectral_contrast's
+    sub-bands: octaves from fmin, the first from 0 Hz, the last to Nyquist; each but the last
+    drops its top bin, each but the first gains the bin below; count = max(1, rint(quantile *
+    bins in the band before the drop))."""
+    freq = frequencies(settings.sample_rate, fft_size)
+    n_bands = settings.contrast_bands
+    edges = np.zeros(n_bands + 2)
+    edges[1:] = settings.contrast_fmin * (2.0 ** np.arange(0, n_bands + 1))
+    rows = []
+    for k, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        band = np.logical_and(freq >= low, freq <= high)
+        index = np.flatnonzero(band)
+        if k > 0:
+            band[index[0] - 1] = True
+        if k == n_bands:
+            band[index[-1] + 1:] = True
+        bins = np.flatnonzero(band)
+        count = int(max(np.rint(settings.contrast_quantile * band.sum()), 1))
+        stop = bins[-1] + 1 if k == n_bands else bins[-1]
+        rows.append((bins[0], stop, count))
+    return np.array(rows, np.int64)
+
+
+def panning_bands(sample_rate, fft_size):
+    """(P, 2) int64 [first, stop) bins of the toolkit's panning bands: [0, sr//2], [0, 250],
+    [250, 2500], [2500, sr//2] Hz, each edge floor(f * fft_size / sr)."""
+    nyquist = int(sample_rate) // 2
+    edges = ((0, nyquist), (0, 250), (250, 2500), (2500, nyquist))
+    return np.array([[int(np.floor(lo * fft_size / sample_rate)),
+                      int(np.floor(hi * fft_size / sample_rate))] for lo, hi in edges],
+                    np.int64)
+
+
+def sqrt_hann(fft_size):
+    """The toolkit's analysis window: square root of a periodic Hann."""
+    return np.sqrt(np.hanning(fft_size + 1)[:-1])
+
+
+def peak_gain(x, target_db, fixed):
+    """Gain that brings the item's largest |sample| to target_db dBFS (pyloudnorm's
+    normalize.peak). Silence: NaN (the toolkit divides by zero), or 1 in the fixed profile."""
+    from ..kernels.features import max_abs
+    peak = max_abs(x)
+    if peak == 0.0:
+        return 1.0 if fixed else np.nan
+    return float(np.power(10.0, target_db / 20.0) / peak)
+
+
+def loudness_tracks(x, settings):
+    """(lufs (F_l,), peak_db (F_l,)) of the loudness frames of x (C, T): each frame's gated
+    loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
+    both at silence_floor_db instead of -inf."""
+    from ..kernels.loudness import frame_block_energies
+    frame, hop = settings.loudness_frame, settings.loudness_hop
+    n_frames = 1 + (x.shape[1] - frame) // hop
+    rate = settings.sample_rate
+    blocks = bs1770.block_bounds(frame, rate, settings.loudness_block_s,
+                                 settings.loudness_overlap)
+    energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
+                                           bs1770.k_weighting(rate))
+    lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s)
+    with np.errstate(divide="ignore"):
+        peak_db = 20.0 * np.log10(peaks)
+    if settings.fixed:
+        lufs = np.maximum(lufs, settings.silence_floor_db)
+        peak_db = np.maximum(peak_db, settings.silence_floor_db)
+    return lufs, peak_db
+
+
+def power_to_db(values, top_db, amin=1e-10):
+    """librosa.power_to_db with ref 1: 10*log10(max(amin, v)), clipped to top_db below the
+    array's maximum."""
+    db = 10.0 * np.log10(np.maximum(amin, values))
+    return np.maximum(db, db.max() - top_db)
+
+
+def spectral_tracks(x, gain, settings):
+    """Spectral and panning tracks of gain * x at the profile's STFT. Returns a dict."""
+    import numba
+    from ..kernels.features import N_SPECTRAL, spectral_tracks as kernel
+    fft, hop = settings.fft_size, settings.fft_hop
+    n_frames = 1 + (x.shape[1] - fft) // hop
+    rate = settings.sample_rate
+    ct_bands = contrast_bands(settings, fft)
+    pan_bands = panning_bands(rate, settings.panning_fft_size)
+    # librosa leaves a frame unnormalised below float32's tiny: the toolkit's spectrogram
+    # is complex64 whatever the input
+    knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
+                      np.finfo(np.float32).tiny])
+    same_stft = (settings.panning_fft_size, settings.panning_hop) == (fft, hop)
+    threads = numba.get_num_threads()
+    tracks, panning = kernel(x, gain, sqrt_hann(fft), n_frames, hop, frequencies(rate, fft),
+                             knobs, ct_bands, pan_bands if same_stft else pan_bands[:0],
+                             threads)
+    if not same_stft:
+        p_fft, p_hop = settings.panning_fft_size, settings.panning_hop
+        _, panning = kernel(x, gain, sqrt_hann(p_fft), 1 + (x.shape[1] - p_fft) // p_hop,
+                            p_hop, frequencies(rate, p_fft), knobs, ct_bands[:0], pan_bands,
+                            threads)
+    k = ct_bands.shape[0]
+    peaks = tracks[:, :, N_SPECTRAL:N_SPECTRAL + k].transpose(1, 2, 0)      # (C, K, F)
+    valleys = tracks[:, :, N_SPECTRAL + k:].transpose(1, 2, 0)
+    contrast = np.stack([power_to_db(peaks[c], settings.contrast_top_db)
+                         - power_to_db(valleys[c], settings.contrast_top_db)
+                         for c in range(x.shape[0])])
+    widths = (pan_bands[:, 1] - pan_bands[:, 0]).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flatness_db = 20.0 * np.log10(tracks[:, :, 3].T + 1e-30)
+        n_pan = len(widths)
+        panning_mean = panning[:, :n_pan].T / widths[:, None]
+        panning_rms = np.sqrt(panning[:, n_pan:].T / widths[:, None])
+    if x.shape[0] != 2:
+        # the panning spectrum needs two channels; a mono signal is centred: 0
+        fill = 0.0 if settings.fixed else np.nan
+        panning_rms = np.full(panning_rms.shape, fill)
+        panning_mean = np.full(panning_mean.shape, fill)
+    return dict(centroid=tracks[:, :, 0].T, bandwidth=tracks[:, :, 1].T,
+                rolloff=tracks[:, :, 2].T, flatness_db=flatness_db, contrast=contrast,
+                panning_rms=panning_rms, panning_mean=panning_mean)
+
+
+def dynamics_tracks(x, gain, settings):
+    """(rms_db, dynamic_spread, crest_factor), each (C, F), over the STFT's frames of
+    gain * x, from per-chunk sums (chunk = gcd(fft_size, hop))."""
+    from ..kernels.features import MAX_ABS, SUM_LEVEL_DB, SUM_SQUARES, chunk_sums
+    fft, hop = settings.fft_size, settings.fft_hop
+    chunk = int(np.gcd(fft, hop))
+    n_frames = 1 + (x.shape[1] - fft) // hop
+    per_frame, step = fft // chunk, hop // chunk
+    n_chunks = (n_frames - 1) * step + per_frame
+    sums = chunk_sums(x, gain, chunk, n_chunks)                  # (C, n_chunks, 3)
+    index = np.arange(n_frames)[:, None] * step + np.arange(per_frame)[None, :]
+    squares = sums[:, index, SUM_SQUARES].sum(axis=-1)           # (C, F)
+    level = sums[:, index, SUM_LEVEL_DB].sum(axis=-1)
+    peak = sums[:, index, MAX_ABS].max(axis=-1)
+    rms_db = 20.0 * np.log10(np.sqrt(squares / fft) + 1e-30)
+    spread = level / fft - rms_db
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crest = 20.0 * np.log10(peak + 1e-30) / rms_db
+    return rms_db, spread, crest
+
+
+def item_tracks(x, settings, gain, loudness=True):
+    """All tracks of one item x (C, T) (long enough for one frame of each kind); without
+    the loudness tracks (None) when `loudness` is False."""
+    lufs, peak_db = loudness_tracks(x, settings) if loudness else (None, None)
+    spectral = spectral_tracks(x, gain, settings)
+    rms_db, spread, crest = dynamics_tracks(x, gain, settings)
+    return ItemTracks(lufs=lufs, peak_db=peak_db, rms_db=rms_db, dynamic_spread=spread,
+                      crest_factor=crest, **spectral)

@@ -1,0 +1,312 @@
+"""Mix-feature stages and kernels: per-frame spectral shape, stereo panning and dynamics.
+
+One pass per signal: each frame of every channel is read (times a gain), windowed and
+transformed (DUCC through rocket-fft), its magnitudes reduced to a handful of numbers, and
+the spectrum thrown away. Frames are uncentred: frame f covers samples
+[f*hop, f*hop + fft_size). Every frame is computed by one thread into its own output row,
+so the tracks are bit-identical for any thread count.
+
+The stages follow librosa's definitions (spectral_centroid, spectral_bandwidth with p=2,
+spectral_rolloff, spectral_flatness, spectral_contrast's band peaks and valleys) and the
+stereo panning spectrum of Tzanetakis, Jones and McNally (2007); see features/reference.py
+for the same formulas in plain NumPy.
+"""
+
+import math
+
+import numpy as np
+import rocket_fft
+from numba import prange
+
+from .fastlog import fast_log
+from .jit import cpu_function, cpu_kernel
+
+# columns of the per-channel spectral tracks; contrast peaks and valleys follow
+CENTROID, BANDWIDTH, ROLLOFF, FLATNESS = range(4)
+N_SPECTRAL = 4
+# columns of the per-channel time-domain chunk sums
+SUM_SQUARES, SUM_LEVEL_DB, MAX_ABS = range(3)
+N_CHUNK_SUMS = 3
+# the toolkit's amplitude-to-dB floor: 20*log10(x + 1e-30)
+DB_OFFSET = 1e-30
+DB_PER_NEPER = 20.0 / math.log(10.0)   # 20*log10(x) = DB_PER_NEPER * ln(x)
+# frames per FFT call and channel: DUCC's SIMD width for float64 with AVX-512 (8)
+SIMD_GROUP = 8
+
+
+@cpu_function
+def read_gained_frame(signal, start, gain, window, frame):
+    """frame[n] = gain * signal[start + n] * window[n], in float64: the toolkit's STFT of
+    the normalised signal is float64 (stored as complex64), and float32 transforms would
+    move its low-level bins (flatness, contrast valleys) by more than it does."""
+    for n in range(frame.shape[0]):
+        frame[n] = gain * np.float64(signal[start + n]) * window[n]
+
+
+@cpu_function
+def magnitude_moments(spectrum, freqs, amin, mags):
+    """One pass over a frame's FFTPACK half-complex spectrum (even length n): writes
+    mags[k] = |X_k| for k = 0..n/2 and returns (sum |X_k|, sum f_k |X_k|,
+    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin))."""
+    n_fft = spectrum.shape[0]
+    half = n_fft // 2
+    mags[0] = abs(np.float64(spectrum[0]))
+    mags[half] = abs(np.float64(spectrum[n_fft - 1]))
+    total = mags[0] + mags[half]
+    first = freqs[half] * mags[half]
+    second = freqs[half] * first
+    p0 = max(mags[0] * mags[0], amin)
+    p1 = max(mags[half] * mags[half], amin)
+    log_sum = fast_log(p0) + fast_log(p1)
+    power_sum = p0 + p1
+    for k in range(1, half):
+        re = np.float64(spectrum[2 * k - 1])
+        im = np.float64(spectrum[2 * k])
+        power = re * re + im * im
+        m = math.sqrt(power)
+        mags[k] = m
+        total += m
+        fm = freqs[k] * m
+        first += fm
+        second += freqs[k] * fm
+        floored = max(power, amin)
+        log_sum += fast_log(floored)   # floored >= amin: a normal float
+        power_sum += floored
+    return total, first, second, log_sum, power_sum
+
+
+@cpu_function
+def shape_features(total, first, second, log_sum, power_sum, n_bins, tiny):
+    """(centroid, bandwidth, flatness) from `magnitude_moments`' sums, as librosa defines
+    them: weights |X_k| / sum |X_k| (left unnormalised when the sum is below `tiny`),
+    bandwidth = sqrt(sum w_k (f_k - centroid)^2) = sqrt(E[f^2] - 2 c E[f] + c^2 sum w),
+    flatness = exp(mean ln P) / mean P."""
+    scale = 1.0 / total if total >= tiny else 1.0
+    centroid = first * scale
+    spread = second * scale - 2.0 * centroid * first * scale + centroid * centroid * total * scale
+    return (centroid, math.sqrt(max(spread, 0.0)),
+            math.exp(log_sum / n_bins) / (power_sum / n_bins))
+
+
+@cpu_function
+def rolloff(mags, total, freqs, roll_percent):
+    """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the
+    total (librosa.feature.spectral_rolloff)."""
+    threshold = roll_percent * total
+    cumulative = 0.0
+    for k in range(mags.shape[0]):
+        cumulative += mags[k]
+        if cumulative >= threshold:
+            return freqs[k]
+    return freqs[mags.shape[0] - 1]
+
+
+@cpu_function
+def keep_extremes(values, start, stop, step, count, kept, sign):
+    """Fill kept[:n] (n = min(count, band size)) with the n smallest (sign 1) or largest
+    (sign -1) of values[start:stop], scanning from `start` in steps of `step` (+1 or -1),
+    kept sorted with the current bound last. Returns n."""
+    n = min(count, abs(stop - start))
+    i = start
+    for filled in range(n):   # the first n values, insertion-sorted
+        v = sign * values[i]
+        j = filled
+        while j > 0 and kept[j - 1] > v:
+            kept[j] = kept[j - 1]
+            j -= 1
+        kept[j] = v
+        i += step
+    bound = kept[n - 1]
+    while i != stop:
+        v = sign * values[i]
+        if v < bound:
+            j = n - 1
+            while j > 0 and kept[j - 1] > v:
+                kept[j] = kept[j - 1]
+                j -= 1
+            kept[j] = v
+            bound = kept[n - 1]
+        i += step
+    return n
+
+
+@cpu_function
+def extreme_means(values, start, stop, count, lowest, highest):
+    """Means of the `count` smallest and of the `count` largest of values[start:stop].
+
+    lowest, highest: float64 scratch of at least `count` entries. Each is a sorted buffer,
+    so most values are rejected by one comparison with its bound. Spectra mostly fall with
+    frequency, so the smallest are searched from the top bin down and the largest from the
+    bottom up: that way few values displace a kept one (scanned the other way, nearly
+    every bin would, and shift the whole buffer).
+    """
+    n = keep_extremes(values, stop - 1, start - 1, -1, count, lowest, 1.0)
+    keep_extremes(values, start, stop, 1, count, highest, -1.0)
+    low = 0.0
+    high = 0.0
+    for j in range(n):
+        low += lowest[j]
+        high -= highest[j]
+    return low / n, high / n
+
+
+@cpu_function
+def panning_band_sums(mags_left, mags_right, bands, out):
+    """Per band, the sum over its bins of SPS and of SPS**2, SPS the stereo panning
+    spectrum: out[p] = sum SPS, out[P + p] = sum SPS**2.
+
+    SPS_k = (1 - phi_k) * sign(|R_k| - |L_k|) with phi_k = 2|L_k||R_k| / (|L_k|^2 + |R_k|^2),
+    written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2) * sign, the same number without the
+    cancellation of 1 - phi; 0 where |L_k| = |R_k| (also where both are 0).
+    bands: (P, 2) int64 [first, stop) bins.
+    """
+    n_bands = bands.shape[0]
+    for p in range(n_bands):
+        total = 0.0
+        squares = 0.0
+        for k in range(bands[p, 0], bands[p, 1]):
+            left = mags_left[k]
+            right = mags_right[k]
+            if left != right:
+                # louder first, so that swapping the channels rounds identically (with
+                # fused multiply-adds, l*l + r*r and r*r + l*l can differ)
+                high = max(left, right)
+                low = min(left, right)
+                d = high - low
+                sps = d * d / (high * high + low * low)
+                squares += sps * sps
+                total += sps if right > left else -sps
+        out[p] = total
+        out[n_bands + p] = squares
+
+
+@cpu_kernel
+def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contrast_bands,
+                    panning_bands, n_threads):
+    """Per frame and channel: centroid, bandwidth, rolloff, flatness, contrast peaks and
+    valleys; per frame: the panning spectrum's band sums of squares (stereo only).
+
+    signal: (C, T) any float dtype, read times `gain`. window: (fft_size,) float64.
+    freqs: (fft_size//2 + 1,) bin frequencies in Hz. settings: float64 (roll_percent,
+    flatness_amin, tiny). contrast_bands: (K, 3) int64 rows (first bin, stop bin, count)
+    of librosa's contrast sub-bands. panning_bands: (P, 2) int64, used when C == 2.
+    n_threads: workers (numba.get_num_threads(), read by the caller).
+    Returns (tracks (n_frames, C, N_SPECTRAL + 2K): columns CENTROID..FLATNESS, then K
+    peaks, then K valleys (linear means); panning (n_frames, 2P): per band the sum of SPS,
+    then per band the sum of SPS**2), float64.
+    """
+    n_channels = signal.shape[0]
+    fft_size = window.shape[0]
+    n_bins = fft_size // 2 + 1
+    n_contrast = contrast_bands.shape[0]
+    stereo = n_channels == 2
+    tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * n_contrast))
+    panning = np.zeros((n_frames, 2 * panning_bands.shape[0]))
+    roll_percent, amin, tiny = settings[0], settings[1], settings[2]
+    axes = np.array([1])
+    max_count = 1
+    for b in range(n_contrast):
+        max_count = max(max_count, contrast_bands[b, 2])
+    n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
+    n_workers = max(1, min(n_threads, n_blocks))
+    for worker in prange(n_workers):
+        # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
+        # side by side and a ragged rest one by one, which rounds differently; this way
+        # frame j of every channel (and of every signal) takes the same path, so equal
+        # channels give exactly equal magnitudes. Rows past a short last block hold stale
+        # frames whose results are never read.
+        frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
+        spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
+        mags = np.empty((n_channels, n_bins))
+        lowest = np.empty(max_count)
+        highest = np.empty(max_count)
+        for block in range(worker, n_blocks, n_workers):
+            first = block * SIMD_GROUP
+            count = min(SIMD_GROUP, n_frames - first)
+            for c in range(n_channels):
+                for j in range(count):
+                    read_gained_frame(signal[c], (first + j) * hop, gain, window,
+                                      frames[c * SIMD_GROUP + j])
+            rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
+            for j in range(count):
+                f = first + j
+                for c in range(n_channels):
+                    sums = magnitude_moments(spectra[c * SIMD_GROUP + j], freqs, amin,
+                                             mags[c])
+                    row = tracks[f, c]
+                    row[CENTROID], row[BANDWIDTH], row[FLATNESS] = shape_features(
+                        sums[0], sums[1], sums[2], sums[3], sums[4], n_bins, tiny)
+                    row[ROLLOFF] = rolloff(mags[c], sums[0], freqs, roll_percent)
+                    for b in range(n_contrast):
+                        valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
+                                                     contrast_bands[b, 1],
+                                                     contrast_bands[b, 2], lowest, highest)
+                        row[N_SPECTRAL + b] = peak
+                        row[N_SPECTRAL + n_contrast + b] = valley
+                if stereo:
+                    panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
+    return tracks, panning
+
+
+@cpu_kernel
+def chunk_sums(signal, gain, chunk, n_chunks):
+    """Per channel and chunk of `chunk` samples of gain * signal: the sum of squares, the
+    sum of 20*log10(|x| + 1e-30) and the largest |x|. (C, n_chunks, N_CHUNK_SUMS) float64.
+
+    A frame of the dynamics features is a run of whole chunks, so each sample's logarithm
+    is taken once however much the frames overlap.
+    """
+    n_channels = signal.shape[0]
+    out = np.zeros((n_channels, n_chunks, N_CHUNK_SUMS))
+    for task in prange(n_channels * n_chunks):
+        c = task // n_chunks
+        start = (task % n_chunks) * chunk
+        squares = 0.0
+        level = 0.0
+        peak = 0.0
+        for n in range(start, start + chunk):
+            x = abs(gain * np.float64(signal[c, n]))
+            squares += x * x
+            level += DB_PER_NEPER * fast_log(x + DB_OFFSET)
+            peak = max(peak, x)
+        out[c, task % n_chunks, SUM_SQUARES] = squares
+        out[c, task % n_chunks, SUM_LEVEL_DB] = level
+        out[c, task % n_chunks, MAX_ABS] = peak
+    return out
+
+
+@cpu_kernel
+def centred_mean_squares(signal, frame_length, hop, n_frames):
+    """Mean of x**2 over centred frames (zero padding of frame_length//2 each side):
+    frame f covers [f*hop - frame_length//2, f*hop - frame_length//2 + frame_length).
+    (C, n_frames) float64; librosa.feature.rms squared."""
+    n_channels, length = signal.shape
+    out = np.zeros((n_channels, n_frames))
+    for task in prange(n_channels * n_frames):
+        c = task // n_frames
+        f = task % n_frames
+        first = max(0, f * hop - frame_length // 2)
+        stop = min(length, f * hop - frame_length // 2 + frame_length)
+        total = 0.0
+        for n in range(first, stop):
+            x = np.float64(signal[c, n])
+            total += x * x
+        out[c, f] = total / frame_length
+    return out
+
+
+@cpu_kernel(fastmath=frozenset())
+def max_abs(signal):
+    """The largest |x| of a (C, T) signal, as float64 (max is exact: any thread order)."""
+    n_channels, length = signal.shape
+    chunk = 1 << 16
+    n_chunks = (length + chunk - 1) // chunk
+    peaks = np.zeros(n_channels * n_chunks)
+    for task in prange(n_channels * n_chunks):
+        c = task // n_chunks
+        start = (task % n_chunks) * chunk
+        peak = 0.0
+        for n in range(start, min(length, start + chunk)):
+            peak = max(peak, abs(np.float64(signal[c, n])))
+        peaks[task] = peak
+    return peaks.max() if peaks.shape[0] else 0.0

@@ -1,0 +1,120 @@
+"""Loudness stages: the K-weighting biquads (ITU-R BS.1770) and the block energies.
+
+K-weighting is two biquads in series (a high shelf, then a high pass). They run in
+transposed direct form II in float64, the structure of scipy.signal.lfilter, which is what
+pyloudnorm filters with. Every kernel returns plain float64 sums of squared filtered
+samples; gating, channel weights and the decibels are NumPy (features/loudness.py).
+
+Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, a2
+(normalised so that a0 = 1).
+"""
+
+import numpy as np
+from numba import prange
+
+from .jit import cpu_function, cpu_kernel
+
+
+@cpu_function
+def k_weight_step(x, k, s0, s1, s2, s3):
+    """One sample through both stages (transposed direct form II); k: the (2, 5)
+    coefficients; s0..s3: the state, zeros to start. Returns (output, new state...)."""
+    y = k[0, 0] * x + s0
+    s0 = k[0, 1] * x - k[0, 3] * y + s1
+    s1 = k[0, 2] * x - k[0, 4] * y
+    z = k[1, 0] * y + s2
+    s2 = k[1, 1] * y - k[1, 3] * z + s3
+    s3 = k[1, 2] * y - k[1, 4] * z
+    return z, s0, s1, s2, s3
+
+
+@cpu_function
+def k_weight(signal, start, stop, coefficients, out):
+    """out[n - start] = K-weighted signal[n] for start <= n < stop, from a zero state.
+
+    signal: (T,) any float dtype; out: float64 buffer of at least stop - start entries.
+    """
+    s0 = s1 = s2 = s3 = 0.0
+    for n in range(start, stop):
+        out[n - start], s0, s1, s2, s3 = k_weight_step(np.float64(signal[n]), coefficients,
+                                                       s0, s1, s2, s3)
+
+
+@cpu_function
+def k_weight_pair(first, second, start, stop, coefficients, out_first, out_second):
+    """`k_weight` of two signals in one loop: two independent recursions side by side, so
+    the CPU overlaps their latencies (a biquad alone waits on its own previous output)."""
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    for n in range(start, stop):
+        out_first[n - start], a0, a1, a2, a3 = k_weight_step(
+            np.float64(first[n]), coefficients, a0, a1, a2, a3)
+        out_second[n - start], b0, b1, b2, b3 = k_weight_step(
+            np.float64(second[n]), coefficients, b0, b1, b2, b3)
+
+
+@cpu_function
+def sum_of_squares(values, start, stop):
+    total = 0.0
+    for n in range(start, stop):
+        total += values[n] * values[n]
+    return total
+
+
+@cpu_kernel
+def frame_block_energies(signal, frame_length, hop, n_frames, blocks, coefficients):
+    """Per frame, each channel K-weighted from a zero state, and its block energies.
+
+    signal: (C, T). Frame f is signal[:, f*hop : f*hop + frame_length], filtered on its own
+    (the meter is restarted for every frame, as the toolkit does). blocks: (J, 2) int64
+    [lower, upper) sample bounds of the gating blocks inside a frame, upper clipped to
+    frame_length. Returns (energies (n_frames, C, J): sums of squared filtered samples,
+    peaks (n_frames,): max |sample| of the frame over all channels), float64.
+    """
+    n_channels = signal.shape[0]
+    n_blocks = blocks.shape[0]
+    energies = np.zeros((n_frames, n_channels, n_blocks))
+    peaks = np.zeros(n_frames)
+    for f in prange(n_frames):
+        filtered = np.empty((2, frame_length))
+        start = f * hop
+        peak = 0.0
+        for c in range(n_channels):
+            for n in range(start, start + frame_length):
+                peak = max(peak, abs(np.float64(signal[c, n])))
+        for c in range(0, n_channels, 2):
+            if c + 1 < n_channels:
+                k_weight_pair(signal[c], signal[c + 1], start, start + frame_length,
+                              coefficients, filtered[0], filtered[1])
+            else:
+                k_weight(signal[c], start, start + frame_length, coefficients, filtered[0])
+            for i in range(min(2, n_channels - c)):
+                for j in range(n_blocks):
+                    energies[f, c + i, j] = sum_of_squares(filtered[i], blocks[j, 0],
+                                                           blocks[j, 1])
+        peaks[f] = peak
+    return energies, peaks
+
+
+@cpu_kernel
+def segment_energies(signals, cuts, coefficients):
+    """Sums of squared K-weighted samples between consecutive cuts, per row.
+
+    signals: (R, T), each row filtered once from a zero state over its whole length;
+    cuts: increasing int64 sample positions, cuts[0] = 0, cuts[-1] <= T. Returns
+    (R, len(cuts) - 1) float64. No buffer: memory does not grow with T.
+    """
+    n_rows = signals.shape[0]
+    n_segments = cuts.shape[0] - 1
+    out = np.zeros((n_rows, n_segments))
+    for r in prange(n_rows):
+        s0 = s1 = s2 = s3 = 0.0
+        row = signals[r]
+        for s in range(n_segments):
+            total = 0.0
+            for n in range(cuts[s], cuts[s + 1]):
+                z, s0, s1, s2, s3 = k_weight_step(np.float64(row[n]), coefficients,
+                                                  s0, s1, s2, s3)
+                total += z * z
+            out[r, s] = total
+    return out

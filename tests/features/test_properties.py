@@ -1,0 +1,137 @@
+"""Properties of the feature tracks and comparisons, and the oracles (librosa, pyloudnorm,
+scikit-learn) per feature on synthetic signals."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastmixloss as fm
+from fastmixloss.errors import DeviceError
+from fastmixloss.features import compare_features, feature_tracks
+
+from .signals import RATE, mix
+
+librosa = pytest.importorskip("librosa")
+pyln = pytest.importorskip("pyloudnorm")
+
+
+@settings(deadline=None, max_examples=8)
+@given(seed=st.integers(0, 2 ** 16), pan=st.floats(-0.9, 0.9))
+def test_channel_swap_mirrors_panning_sign_not_rms(seed, pan):
+    x = mix(2.0, seed=seed, pans=(pan, -pan / 2, pan / 3, 0.1))
+    a = feature_tracks(x, RATE)[0]
+    b = feature_tracks(x[::-1].copy(), RATE)[0]
+    np.testing.assert_array_equal(b.panning_rms, a.panning_rms)
+    np.testing.assert_array_equal(b.panning_mean, -a.panning_mean)
+
+
+@settings(deadline=None, max_examples=8)
+@given(seed=st.integers(0, 2 ** 16), gain_db=st.floats(-20, 6))
+def test_gain_changes_loudness_by_the_gain(seed, gain_db):
+    x = mix(3.0, seed=seed)
+    gain = 10 ** (gain_db / 20)
+    shift = fm.integrated_loudness(gain * x, RATE) - fm.integrated_loudness(x, RATE)
+    assert abs(shift - 20 * np.log10(gain)) < 1e-9
+    frames = feature_tracks(gain * x, RATE)[0].lufs - feature_tracks(x, RATE)[0].lufs
+    np.testing.assert_allclose(frames, 20 * np.log10(gain), atol=1e-9)
+
+
+@pytest.mark.parametrize("profile", ["default", "automix-toolkit", "fxnorm"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_identical_inputs_give_zero(profile, dtype):
+    x = mix(10.0, seed=11).astype(dtype)
+    values = compare_features(x, x, RATE, profile=profile).to_dict()
+    assert all(v == 0.0 for v in values.values()), values
+
+
+@pytest.mark.parametrize("rate", [16000, 22050, 44100, 48000, 96000])
+def test_integrated_loudness_is_pyloudnorm(rate):
+    x = mix(2.5, seed=rate, rate=rate)
+    x[:, : rate // 2] *= 1e-3   # some blocks fall under the relative gate
+    expected = pyln.Meter(rate).integrated_loudness(x.T)
+    assert abs(fm.integrated_loudness(x, rate) - expected) < 0.01
+
+
+def test_frame_loudness_is_pyloudnorm_per_frame():
+    x = mix(3.0, seed=12)
+    lufs = feature_tracks(x, RATE, profile="automix-toolkit")[0].lufs
+    for f in (0, 3, len(lufs) - 1):
+        frame = x[:, f * 8820:f * 8820 + 17640]
+        expected = pyln.Meter(RATE, block_size=0.4).integrated_loudness(frame.T)
+        assert abs(lufs[f] - expected) < 1e-9
+
+
+def test_spectral_tracks_are_librosa():
+    x = mix(2.0, seed=13, pans=(0.7, -0.7, 0.3, -0.2))
+    gain = 10 ** (-1 / 20) / np.abs(x).max()
+    tracks = feature_tracks(x, RATE, profile="automix-toolkit")[0]
+    window = np.sqrt(np.hanning(4097)[:-1])
+    for c in range(2):
+        S = np.abs(librosa.stft(gain * x[c], n_fft=4096, hop_length=1024, window=window,
+                                center=False))
+        centroid = librosa.feature.spectral_centroid(S=S, sr=RATE)[0]
+        bandwidth = librosa.feature.spectral_bandwidth(S=S, sr=RATE, centroid=centroid[None])
+        rolloff = librosa.feature.spectral_rolloff(S=S, sr=RATE, roll_percent=0.85)[0]
+        flat = librosa.feature.spectral_flatness(S=S, amin=1e-10, power=2.0)[0]
+        contrast = librosa.feature.spectral_contrast(S=S, sr=RATE, fmin=250.0, n_bands=4,
+                                                     quantile=0.02, linear=False)
+        np.testing.assert_allclose(tracks.centroid[c], centroid, rtol=1e-9)
+        np.testing.assert_allclose(tracks.bandwidth[c], bandwidth[0], rtol=1e-9)
+        np.testing.assert_allclose(tracks.rolloff[c], rolloff, rtol=1e-3)
+        np.testing.assert_allclose(tracks.flatness_db[c], 20 * np.log10(flat + 1e-30),
+                                   atol=1e-6)
+        np.testing.assert_allclose(tracks.contrast[c], contrast, atol=1e-6)
+
+
+def test_hard_panned_source_has_full_panning():
+    t = np.arange(2 * RATE) / RATE
+    tone = 0.3 * np.sin(2 * np.pi * 1000 * t)
+    right = np.stack([np.zeros_like(tone), tone])
+    tracks = feature_tracks(right, RATE)[0]
+    # bins carrying the tone are fully right (+1); empty bins (both 0) count 0
+    assert tracks.panning_mean[0].min() > 0
+    assert tracks.panning_rms[0].max() <= 1.0
+
+
+def test_mape_is_sklearn():
+    from sklearn.metrics import mean_absolute_percentage_error
+    from fastmixloss.features.compare import SKLEARN_EPS, mape
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(50), rng.standard_normal(50)
+    a[3] = 0.0
+    assert mape(a, b, SKLEARN_EPS) == pytest.approx(mean_absolute_percentage_error(a, b),
+                                                    rel=1e-12)
+
+
+def test_trim_is_librosa():
+    from fastmixloss.features.compare import trim_bounds
+    from fastmixloss.features.profiles import resolve
+    x = mix(6.0, seed=14, silence=(0.0, 1.5))
+    x[:, -RATE:] *= 1e-4
+    _, (start, stop) = librosa.effects.trim(x, top_db=45, frame_length=4096, hop_length=1024)
+    assert trim_bounds(x, resolve("automix-toolkit", RATE)) == (start, stop)
+
+
+def test_thread_count_and_batch_do_not_change_values():
+    import numba
+    est = np.stack([mix(3.0, seed=s, gains=(1.2, 1, 0.8, 1)) for s in (1, 2)])
+    ref = np.stack([mix(3.0, seed=s) for s in (1, 2)])
+    together = compare_features(est, ref, RATE, reduction="none").to_dict()
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        alone = compare_features(est[1], ref[1], RATE, reduction="none").to_dict()
+    finally:
+        numba.set_num_threads(before)
+    for key, values in together.items():
+        assert values[1] == alone[key][0], key
+
+
+def test_cuda_is_refused_and_bad_input_named():
+    x = mix(1.0, seed=1)
+    with pytest.raises(DeviceError, match="CPU only"):
+        compare_features(x, x, RATE, device="cuda")
+    with pytest.raises(fm.ParameterError, match="profile"):
+        compare_features(x, x, RATE, profile="toolkit")
+    with pytest.raises(fm.ParameterError, match="sample_rate"):
+        compare_features(x, x, -1)
