@@ -172,14 +172,15 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
 
 
 def check_layout(shape3, ndim):
-    """ParameterError where the channel axis cannot hold channels: more than MAX_CHANNELS,
-    or more channels than samples. A channel-last (T, C) array, as soundfile.read returns
-    it, always trips this once T > MAX_CHANNELS, so it is never read as T channels.
+    """ParameterError where the channel axis cannot hold channels: more than
+    MAX_CHANNELS. A channel-last (T, C) array, as soundfile.read returns it, trips this
+    once T > MAX_CHANNELS, so it is never read as T channels. (More channels than samples
+    is allowed: a stereo signal of one sample is a signal.)
 
     shape3: the (B, C, T) shape; ndim: the caller's ndim (1, 2 or 3).
     """
     n_channels, length = shape3[1], shape3[2]
-    if ndim < 2 or (n_channels <= MAX_CHANNELS and n_channels <= length):
+    if ndim < 2 or n_channels <= MAX_CHANNELS:
         return
     shape = tuple(shape3[3 - ndim:])
     if ndim == 2:
@@ -191,7 +192,7 @@ def check_layout(shape3, ndim):
     raise ParameterError(
         f"est and ref have shape {shape}, which reads as {n_channels} channels of {length} "
         f"samples; fastmixloss takes (T,), (C, T) or (B, C, T) with at most "
-        f"{MAX_CHANNELS} channels and no more channels than samples: {fixes}")
+        f"{MAX_CHANNELS} channels: {fixes}")
 
 
 # The spectral losses square magnitudes of up to 2 * fft_size * |sample| (the sum signal
