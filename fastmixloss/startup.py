@@ -61,14 +61,47 @@ def _stft(stereo):
     spectral.stft_loss(stereo, stereo, fft_size=16, hop_size=8, check_finite=False)
 
 
+def _stft_options(stereo):
+    from . import spectral
+    # the phase term is an option: it takes the options kernel whatever else is set
+    spectral.stft_loss(stereo, stereo, fft_size=16, hop_size=8, w_phs=1.0, check_finite=False)
+
+
+def _features(stereo):
+    """Every feature kernel once, with the argument types compare_features passes."""
+    from .kernels import features, loudness
+    x = stereo[0]
+    fft_size, hop = 16, 8
+    n_frames = 1 + (x.shape[1] - fft_size) // hop
+    freqs = np.linspace(0.0, 0.5, fft_size // 2 + 1)
+    settings = np.array([0.85, 1e-10, 1e-38])
+    contrast = np.array([[1, 5, 1]], np.int64)
+    panning = np.array([[0, fft_size // 2]], np.int64)
+    features.spectral_tracks(x, 1.0, np.hanning(fft_size), n_frames, hop, freqs, settings,
+                             contrast, panning, 1)
+    features.chunk_sums(x, 1.0, hop, x.shape[1] // hop)
+    features.centred_mean_squares(x, fft_size, hop, 1 + x.shape[1] // hop)
+    features.max_abs(x)
+    k_weighting = np.zeros((2, 5))
+    k_weighting[:, 0] = 1.0   # identity filters: the values do not matter here
+    loudness.frame_block_energies(x, 32, 16, 3, np.array([[0, 16], [8, 32]], np.int64),
+                                  k_weighting)
+    loudness.segment_energies(x, np.array([0, 32, x.shape[1]], np.int64), k_weighting)
+
+
 def _dispatchers(name):
     """The compiled functions behind one step (for its cache statistics)."""
-    from .kernels import checks, stft, time as time_kernels
+    from .kernels import checks, features, loudness, stft, stft_options, time as time_kernels
     return {"time": (time_kernels.row_shifts_worker, time_kernels.time_sums_worker,
                      time_kernels.difference_sums_worker),
             "logcosh": (time_kernels.log_cosh_worker,),
             "finite": (checks.first_nonfinite_worker, checks.finite_peak_worker),
-            "stft": (stft.stft_worker,)}[name]
+            "stft": (stft.stft_worker,),
+            "options": (stft_options.stft_option_worker,),
+            "features": (features.spectral_tracks_worker, features.chunk_sums_worker,
+                         features.centred_mean_squares_worker, features.max_abs_worker,
+                         loudness.frame_block_energies_worker,
+                         loudness.segment_energies_worker)}[name]
 
 
 # (dispatcher group, description, call) in the order they run
@@ -77,6 +110,10 @@ STEPS = (
     ("finite", "NaN/Inf check", _finite_check),
     ("stft", "STFT kernel (stft, mrstft, sd)", _stft),
     ("logcosh", "log-cosh kernel", _log_cosh),
+    ("options", "STFT options kernel (filterbanks, weighting, phase, scale invariance)",
+     _stft_options),
+    ("features", "mix-feature kernels (compare_features, feature_tracks, "
+     "integrated_loudness)", _features),
 )
 
 

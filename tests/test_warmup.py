@@ -35,9 +35,11 @@ def test_a_cold_cache_compiles_every_kernel_and_the_next_process_loads_them(tmp_
     first = _warmup_in_new_process(tmp_path)
     second = _warmup_in_new_process(tmp_path)
     assert [s["kernel"] for s in first] == [s["kernel"] for s in second]
-    assert len(first) == 4 and any("STFT" in s["kernel"] for s in first)
+    assert len(first) == 6 and any("STFT" in s["kernel"] for s in first)
+    assert any("options" in s["kernel"] for s in first)
+    assert any("feature" in s["kernel"] for s in first)
     assert [(s["index"], s["total"], s["dtype"]) for s in first] == \
-        [(i, 4, "float64") for i in range(1, 5)]
+        [(i, 6, "float64") for i in range(1, 7)]
     assert {s["status"] for s in first} == {"compiled"}
     assert {s["status"] for s in second} == {"loaded from cache"}
     assert all(s["seconds"] > 0 for s in first + second)
@@ -48,7 +50,7 @@ def test_warmup_is_quiet_by_default_and_a_second_call_finds_everything_loaded(ca
     steps = fm.warmup()
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
-    assert len(steps) == 8
+    assert len(steps) == 12
     assert {s.dtype for s in steps} == {"float32", "float64"}
     assert {s.status for s in steps} == {"already loaded"}
 
@@ -58,7 +60,7 @@ def test_progress_true_prints_one_line_per_kernel_on_stderr(capsys):
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
     assert captured.out == ""
-    assert len(lines) == len(steps) == 4
+    assert len(lines) == len(steps) == 6
     for line, step in zip(lines, steps):
         assert step.kernel in line and "float32" in line and step.status in line
         assert line.endswith(" s")
@@ -76,10 +78,10 @@ def test_the_command_reports_each_kernel_on_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
-    assert len(lines) == 5
-    assert all("float32" in line for line in lines[:4])
+    assert len(lines) == 7
+    assert all("float32" in line for line in lines[:6])
     assert "STFT kernel" in captured.err
-    assert lines[-1].startswith("fastmixloss warmup: 4 kernels ready")
+    assert lines[-1].startswith("fastmixloss warmup: 6 kernels ready")
 
 
 def test_the_command_is_silent_with_quiet_and_refuses_an_unknown_dtype(capsys):
@@ -87,3 +89,25 @@ def test_the_command_is_silent_with_quiet_and_refuses_an_unknown_dtype(capsys):
     assert capsys.readouterr().err == ""
     assert main(["warmup", "--dtypes", "float16"]) == 2
     assert "float16" in capsys.readouterr().err
+
+
+def test_after_warmup_the_features_and_spectral_options_compile_nothing_new():
+    """warmup's calls give the kernels the argument types the public functions pass, so
+    the signatures it compiles are the ones a user's call needs."""
+    import numpy as np
+    from fastmixloss.features import compare_features, integrated_loudness
+    from fastmixloss.startup import _dispatchers
+    fm.warmup()
+    dispatchers = _dispatchers("features") + _dispatchers("options")
+    before = [len(d.signatures) for d in dispatchers]
+    rng = np.random.default_rng(0)
+    rate = 22050
+    for dtype in (np.float32, np.float64):
+        est, ref = (0.1 * rng.standard_normal((2, 2 * rate))).astype(dtype), \
+            (0.1 * rng.standard_normal((2, 2 * rate))).astype(dtype)
+        for profile in ("default", "automix-toolkit", "fxnorm"):
+            compare_features(est, ref, rate, profile=profile)
+        integrated_loudness(ref, rate)
+        fm.stft_loss(est, ref, sample_rate=rate, scale="mel", n_bins=16,
+                     perceptual_weighting=True, scale_invariance=True)
+    assert [len(d.signatures) for d in dispatchers] == before

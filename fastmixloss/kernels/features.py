@@ -3,8 +3,10 @@
 One pass per signal: each frame of every channel is read (times a gain), windowed and
 transformed (DUCC through rocket-fft), its magnitudes reduced to a handful of numbers, and
 the spectrum thrown away. Frames are uncentred: frame f covers samples
-[f*hop, f*hop + fft_size). Every frame is computed by one thread into its own output row,
-so the tracks are bit-identical for any thread count.
+[f*hop, f*hop + fft_size). Each kernel is a Python wrapper that allocates the output and
+runs a serial `*_worker` on every worker (kernels/workers.py); every frame or chunk is
+computed by one worker into its own output entry, so the results are bit-identical for any
+thread count.
 
 The stages follow librosa's definitions (spectral_centroid, spectral_bandwidth with p=2,
 spectral_rolloff, spectral_flatness, spectral_contrast's band peaks and valleys) and the
@@ -16,10 +18,9 @@ import math
 
 import numpy as np
 import rocket_fft
-from numba import prange
-
 from .fastlog import fast_log
 from .jit import cpu_function, cpu_kernel
+from .workers import read_only, run_workers, thread_count
 
 # columns of the per-channel spectral tracks; contrast peaks and valleys follow
 CENTROID, BANDWIDTH, ROLLOFF, FLATNESS = range(4)
@@ -180,87 +181,123 @@ def panning_band_sums(mags_left, mags_right, bands, out):
         out[n_bands + p] = squares
 
 
-@cpu_kernel
 def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contrast_bands,
                     panning_bands, n_threads):
     """Per frame and channel: centroid, bandwidth, rolloff, flatness, contrast peaks and
     valleys; per frame: the panning spectrum's band sums of squares (stereo only).
 
-    signal: (C, T) any float dtype, read times `gain`. window: (fft_size,) float64.
-    freqs: (fft_size//2 + 1,) bin frequencies in Hz. settings: float64 (roll_percent,
-    flatness_amin, tiny). contrast_bands: (K, 3) int64 rows (first bin, stop bin, count)
-    of librosa's contrast sub-bands. panning_bands: (P, 2) int64, used when C == 2.
-    n_threads: workers (numba.get_num_threads(), read by the caller).
-    Returns (tracks (n_frames, C, N_SPECTRAL + 2K): columns CENTROID..FLATNESS, then K
-    peaks, then K valleys (linear means); panning (n_frames, 2P): per band the sum of SPS,
-    then per band the sum of SPS**2), float64.
+    Parameters
+    ----------
+    signal : (C, T) any float dtype, read times `gain` (float).
+    window : (fft_size,) float64.
+    n_frames, hop : int
+        Uncentred frames: frame f covers [f*hop, f*hop + fft_size).
+    freqs : (fft_size//2 + 1,) float64 bin frequencies in Hz.
+    settings : (3,) float64 (roll_percent, flatness_amin, tiny).
+    contrast_bands : (K, 3) int64 rows (first bin, stop bin, count) of librosa's contrast
+        sub-bands.
+    panning_bands : (P, 2) int64 [first, stop) bins, used when C == 2.
+    n_threads : int
+        Workers (numba.get_num_threads(), read by the caller).
+
+    Returns
+    -------
+    tracks : (n_frames, C, N_SPECTRAL + 2K) float64
+        Columns CENTROID..FLATNESS, then K peaks, then K valleys (linear means).
+    panning : (n_frames, 2P) float64
+        Per band the sum of SPS, then per band the sum of SPS**2.
     """
     n_channels = signal.shape[0]
+    tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * contrast_bands.shape[0]))
+    panning = np.zeros((n_frames, 2 * panning_bands.shape[0]))
+    n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
+    run_workers(spectral_tracks_worker, n_blocks, n_threads, _signal(signal), float(gain),
+                read_only(np.ascontiguousarray(window, np.float64)), int(hop),
+                read_only(np.ascontiguousarray(freqs, np.float64)),
+                read_only(np.ascontiguousarray(settings, np.float64)),
+                read_only(np.ascontiguousarray(contrast_bands, np.int64)),
+                read_only(np.ascontiguousarray(panning_bands, np.int64)), tracks, panning)
+    return tracks, panning
+
+
+@cpu_kernel
+def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_bands,
+                           panning_bands, tracks, panning, worker, n_workers):
+    """One worker's share of `spectral_tracks`: blocks of SIMD_GROUP frames worker,
+    worker + n_workers, ...; each frame's results go to its own rows of tracks and
+    panning, so any thread count gives the same bits."""
+    n_frames, n_channels, _ = tracks.shape
     fft_size = window.shape[0]
     n_bins = fft_size // 2 + 1
     n_contrast = contrast_bands.shape[0]
     stereo = n_channels == 2
-    tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * n_contrast))
-    panning = np.zeros((n_frames, 2 * panning_bands.shape[0]))
     roll_percent, amin, tiny = settings[0], settings[1], settings[2]
     axes = np.array([1])
     max_count = 1
     for b in range(n_contrast):
         max_count = max(max_count, contrast_bands[b, 2])
     n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
-    n_workers = max(1, min(n_threads, n_blocks))
-    for worker in prange(n_workers):
-        # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
-        # side by side and a ragged rest one by one, which rounds differently; this way
-        # frame j of every channel (and of every signal) takes the same path, so equal
-        # channels give exactly equal magnitudes. Rows past a short last block hold stale
-        # frames whose results are never read.
-        frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
-        spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
-        mags = np.empty((n_channels, n_bins))
-        lowest = np.empty(max_count)
-        highest = np.empty(max_count)
-        for block in range(worker, n_blocks, n_workers):
-            first = block * SIMD_GROUP
-            count = min(SIMD_GROUP, n_frames - first)
-            for c in range(n_channels):
-                for j in range(count):
-                    read_gained_frame(signal[c], (first + j) * hop, gain, window,
-                                      frames[c * SIMD_GROUP + j])
-            rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
+    # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
+    # side by side and a ragged rest one by one, which rounds differently; this way
+    # frame j of every channel (and of every signal) takes the same path, so equal
+    # channels give exactly equal magnitudes. Rows past a short last block hold stale
+    # frames whose results are never read.
+    frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
+    spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
+    mags = np.empty((n_channels, n_bins))
+    lowest = np.empty(max_count)
+    highest = np.empty(max_count)
+    for block in range(worker, n_blocks, n_workers):
+        first = block * SIMD_GROUP
+        count = min(SIMD_GROUP, n_frames - first)
+        for c in range(n_channels):
             for j in range(count):
-                f = first + j
-                for c in range(n_channels):
-                    sums = magnitude_moments(spectra[c * SIMD_GROUP + j], freqs, amin,
-                                             mags[c])
-                    row = tracks[f, c]
-                    row[CENTROID], row[BANDWIDTH], row[FLATNESS] = shape_features(
-                        sums[0], sums[1], sums[2], sums[3], sums[4], n_bins, tiny)
-                    row[ROLLOFF] = rolloff(mags[c], sums[0], freqs, roll_percent)
-                    for b in range(n_contrast):
-                        valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
-                                                     contrast_bands[b, 1],
-                                                     contrast_bands[b, 2], lowest, highest)
-                        row[N_SPECTRAL + b] = peak
-                        row[N_SPECTRAL + n_contrast + b] = valley
-                if stereo:
-                    panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
-    return tracks, panning
+                read_gained_frame(signal[c], (first + j) * hop, gain, window,
+                                  frames[c * SIMD_GROUP + j])
+        rocket_fft.r2r_fftpack(frames, spectra, axes, True, True, 1.0, 1)
+        for j in range(count):
+            f = first + j
+            for c in range(n_channels):
+                sums = magnitude_moments(spectra[c * SIMD_GROUP + j], freqs, amin, mags[c])
+                row = tracks[f, c]
+                row[CENTROID], row[BANDWIDTH], row[FLATNESS] = shape_features(
+                    sums[0], sums[1], sums[2], sums[3], sums[4], n_bins, tiny)
+                row[ROLLOFF] = rolloff(mags[c], sums[0], freqs, roll_percent)
+                for b in range(n_contrast):
+                    valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
+                                                 contrast_bands[b, 1],
+                                                 contrast_bands[b, 2], lowest, highest)
+                    row[N_SPECTRAL + b] = peak
+                    row[N_SPECTRAL + n_contrast + b] = valley
+            if stereo:
+                panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
 
 
-@cpu_kernel
 def chunk_sums(signal, gain, chunk, n_chunks):
     """Per channel and chunk of `chunk` samples of gain * signal: the sum of squares, the
-    sum of 20*log10(|x| + 1e-30) and the largest |x|. (C, n_chunks, N_CHUNK_SUMS) float64.
+    sum of 20*log10(|x| + 1e-30) and the largest |x|.
+
+    signal: (C, T) any float dtype, T >= chunk * n_chunks. Returns
+    (C, n_chunks, N_CHUNK_SUMS) float64.
 
     A frame of the dynamics features is a run of whole chunks, so each sample's logarithm
     is taken once however much the frames overlap.
     """
-    n_channels = signal.shape[0]
-    out = np.zeros((n_channels, n_chunks, N_CHUNK_SUMS))
-    for task in prange(n_channels * n_chunks):
+    out = np.zeros((signal.shape[0], n_chunks, N_CHUNK_SUMS))
+    run_workers(chunk_sums_worker, signal.shape[0] * n_chunks, thread_count(),
+                _signal(signal), float(gain), int(chunk), out)
+    return out
+
+
+@cpu_kernel
+def chunk_sums_worker(signal, gain, chunk, out, worker, n_workers):
+    """One worker's share of `chunk_sums`: tasks (channel, chunk) worker,
+    worker + n_workers, ..., each written to its own row of out (C, n_chunks, 3)."""
+    n_channels, n_chunks, _ = out.shape
+    for task in range(worker, n_channels * n_chunks, n_workers):
         c = task // n_chunks
-        start = (task % n_chunks) * chunk
+        k = task % n_chunks
+        start = k * chunk
         squares = 0.0
         level = 0.0
         peak = 0.0
@@ -269,20 +306,31 @@ def chunk_sums(signal, gain, chunk, n_chunks):
             squares += x * x
             level += DB_PER_NEPER * fast_log(x + DB_OFFSET)
             peak = max(peak, x)
-        out[c, task % n_chunks, SUM_SQUARES] = squares
-        out[c, task % n_chunks, SUM_LEVEL_DB] = level
-        out[c, task % n_chunks, MAX_ABS] = peak
+        out[c, k, SUM_SQUARES] = squares
+        out[c, k, SUM_LEVEL_DB] = level
+        out[c, k, MAX_ABS] = peak
+
+
+def centred_mean_squares(signal, frame_length, hop, n_frames):
+    """Mean of x**2 over centred frames (zero padding of frame_length//2 each side):
+    frame f covers [f*hop - frame_length//2, f*hop - frame_length//2 + frame_length).
+
+    signal: (C, T) any float dtype. Returns (C, n_frames) float64; librosa.feature.rms
+    squared.
+    """
+    out = np.zeros((signal.shape[0], n_frames))
+    run_workers(centred_mean_squares_worker, signal.shape[0] * n_frames, thread_count(),
+                _signal(signal), int(frame_length), int(hop), out)
     return out
 
 
 @cpu_kernel
-def centred_mean_squares(signal, frame_length, hop, n_frames):
-    """Mean of x**2 over centred frames (zero padding of frame_length//2 each side):
-    frame f covers [f*hop - frame_length//2, f*hop - frame_length//2 + frame_length).
-    (C, n_frames) float64; librosa.feature.rms squared."""
-    n_channels, length = signal.shape
-    out = np.zeros((n_channels, n_frames))
-    for task in prange(n_channels * n_frames):
+def centred_mean_squares_worker(signal, frame_length, hop, out, worker, n_workers):
+    """One worker's share of `centred_mean_squares`: tasks (channel, frame) worker,
+    worker + n_workers, ..., each written to out[channel, frame]."""
+    n_channels, n_frames = out.shape
+    length = signal.shape[1]
+    for task in range(worker, n_channels * n_frames, n_workers):
         c = task // n_frames
         f = task % n_frames
         first = max(0, f * hop - frame_length // 2)
@@ -292,21 +340,37 @@ def centred_mean_squares(signal, frame_length, hop, n_frames):
             x = np.float64(signal[c, n])
             total += x * x
         out[c, f] = total / frame_length
-    return out
+
+
+_PEAK_CHUNK = 1 << 16   # samples per task of max_abs
+
+
+def max_abs(signal):
+    """The largest |x| of a (C, T) signal of any float dtype, as a float (max is exact:
+    the same for any thread count)."""
+    n_channels, length = signal.shape
+    n_chunks = (length + _PEAK_CHUNK - 1) // _PEAK_CHUNK
+    peaks = np.zeros(n_channels * n_chunks)
+    run_workers(max_abs_worker, peaks.shape[0], thread_count(), _signal(signal), peaks)
+    return float(peaks.max()) if peaks.shape[0] else 0.0
 
 
 @cpu_kernel(fastmath=frozenset())
-def max_abs(signal):
-    """The largest |x| of a (C, T) signal, as float64 (max is exact: any thread order)."""
-    n_channels, length = signal.shape
-    chunk = 1 << 16
-    n_chunks = (length + chunk - 1) // chunk
-    peaks = np.zeros(n_channels * n_chunks)
-    for task in prange(n_channels * n_chunks):
+def max_abs_worker(signal, peaks, worker, n_workers):
+    """One worker's share of `max_abs`: tasks (channel, chunk of _PEAK_CHUNK samples)
+    worker, worker + n_workers, ..., each chunk's largest |x| written to peaks[task]."""
+    length = signal.shape[1]
+    n_chunks = (length + _PEAK_CHUNK - 1) // _PEAK_CHUNK
+    for task in range(worker, peaks.shape[0], n_workers):
         c = task // n_chunks
-        start = (task % n_chunks) * chunk
+        start = (task % n_chunks) * _PEAK_CHUNK
         peak = 0.0
-        for n in range(start, min(length, start + chunk)):
+        for n in range(start, min(length, start + _PEAK_CHUNK)):
             peak = max(peak, abs(np.float64(signal[c, n])))
         peaks[task] = peak
-    return peaks.max() if peaks.shape[0] else 0.0
+
+
+def _signal(signal):
+    """A C-contiguous read-only (C, T) view (a copy when the caller's is a strided slice,
+    such as a trimmed signal): one layout, so one compiled signature per dtype."""
+    return read_only(np.ascontiguousarray(signal))

@@ -3,16 +3,17 @@
 K-weighting is two biquads in series (a high shelf, then a high pass). They run in
 transposed direct form II in float64, the structure of scipy.signal.lfilter, which is what
 pyloudnorm filters with. Every kernel returns plain float64 sums of squared filtered
-samples; gating, channel weights and the decibels are NumPy (features/loudness.py).
+samples; gating, channel weights and the decibels are NumPy (features/loudness.py). Each
+kernel is a Python wrapper that allocates the output and runs a serial `*_worker` on every
+worker (kernels/workers.py), one frame or row per task: any thread count, same bits.
 
 Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, a2
 (normalised so that a0 = 1).
 """
 
 import numpy as np
-from numba import prange
-
 from .jit import cpu_function, cpu_kernel
+from .workers import read_only, run_workers, thread_count
 
 
 @cpu_function
@@ -61,22 +62,44 @@ def sum_of_squares(values, start, stop):
     return total
 
 
-@cpu_kernel
 def frame_block_energies(signal, frame_length, hop, n_frames, blocks, coefficients):
     """Per frame, each channel K-weighted from a zero state, and its block energies.
 
-    signal: (C, T). Frame f is signal[:, f*hop : f*hop + frame_length], filtered on its own
-    (the meter is restarted for every frame, as the toolkit does). blocks: (J, 2) int64
-    [lower, upper) sample bounds of the gating blocks inside a frame, upper clipped to
-    frame_length. Returns (energies (n_frames, C, J): sums of squared filtered samples,
-    peaks (n_frames,): max |sample| of the frame over all channels), float64.
+    Parameters
+    ----------
+    signal : (C, T) any float dtype
+        Frame f is signal[:, f*hop : f*hop + frame_length], filtered on its own (the meter
+        is restarted for every frame, as the toolkit does).
+    frame_length, hop, n_frames : int
+    blocks : (J, 2) int64
+        [lower, upper) sample bounds of the gating blocks inside a frame, upper clipped to
+        frame_length.
+    coefficients : (2, 5) float64, see the module's docstring.
+
+    Returns
+    -------
+    energies : (n_frames, C, J) float64
+        Sums of squared filtered samples.
+    peaks : (n_frames,) float64
+        Max |sample| of the frame over all channels.
     """
-    n_channels = signal.shape[0]
-    n_blocks = blocks.shape[0]
-    energies = np.zeros((n_frames, n_channels, n_blocks))
+    energies = np.zeros((n_frames, signal.shape[0], blocks.shape[0]))
     peaks = np.zeros(n_frames)
-    for f in prange(n_frames):
-        filtered = np.empty((2, frame_length))
+    run_workers(frame_block_energies_worker, n_frames, thread_count(),
+                read_only(np.ascontiguousarray(signal)), int(frame_length), int(hop),
+                read_only(np.ascontiguousarray(blocks, np.int64)),
+                read_only(np.ascontiguousarray(coefficients, np.float64)), energies, peaks)
+    return energies, peaks
+
+
+@cpu_kernel
+def frame_block_energies_worker(signal, frame_length, hop, blocks, coefficients, energies,
+                                peaks, worker, n_workers):
+    """One worker's share of `frame_block_energies`: frames worker, worker + n_workers,
+    ..., each written to its own rows of energies and peaks."""
+    n_frames, n_channels, n_blocks = energies.shape
+    filtered = np.empty((2, frame_length))
+    for f in range(worker, n_frames, n_workers):
         start = f * hop
         peak = 0.0
         for c in range(n_channels):
@@ -93,21 +116,30 @@ def frame_block_energies(signal, frame_length, hop, n_frames, blocks, coefficien
                     energies[f, c + i, j] = sum_of_squares(filtered[i], blocks[j, 0],
                                                            blocks[j, 1])
         peaks[f] = peak
-    return energies, peaks
 
 
-@cpu_kernel
 def segment_energies(signals, cuts, coefficients):
     """Sums of squared K-weighted samples between consecutive cuts, per row.
 
-    signals: (R, T), each row filtered once from a zero state over its whole length;
-    cuts: increasing int64 sample positions, cuts[0] = 0, cuts[-1] <= T. Returns
-    (R, len(cuts) - 1) float64. No buffer: memory does not grow with T.
+    signals: (R, T) any float dtype, each row filtered once from a zero state over its
+    whole length; cuts: increasing int64 sample positions, cuts[0] = 0, cuts[-1] <= T;
+    coefficients: (2, 5) float64. Returns (R, len(cuts) - 1) float64. No buffer: memory
+    does not grow with T.
     """
-    n_rows = signals.shape[0]
-    n_segments = cuts.shape[0] - 1
-    out = np.zeros((n_rows, n_segments))
-    for r in prange(n_rows):
+    out = np.zeros((signals.shape[0], cuts.shape[0] - 1))
+    run_workers(segment_energies_worker, signals.shape[0], thread_count(),
+                read_only(np.ascontiguousarray(signals)),
+                read_only(np.ascontiguousarray(cuts, np.int64)),
+                read_only(np.ascontiguousarray(coefficients, np.float64)), out)
+    return out
+
+
+@cpu_kernel
+def segment_energies_worker(signals, cuts, coefficients, out, worker, n_workers):
+    """One worker's share of `segment_energies`: rows worker, worker + n_workers, ...
+    (a row's recursion is serial), each written to its own row of out."""
+    n_rows, n_segments = out.shape
+    for r in range(worker, n_rows, n_workers):
         s0 = s1 = s2 = s3 = 0.0
         row = signals[r]
         for s in range(n_segments):
@@ -117,4 +149,3 @@ def segment_energies(signals, cuts, coefficients):
                                                   s0, s1, s2, s3)
                 total += z * z
             out[r, s] = total
-    return out

@@ -112,19 +112,55 @@ def test_trim_is_librosa():
     assert trim_bounds(x, resolve("automix-toolkit", RATE)) == (start, stop)
 
 
-def test_thread_count_and_batch_do_not_change_values():
+def _with_threads(n_threads, call):
     import numba
-    est = np.stack([mix(3.0, seed=s, gains=(1.2, 1, 0.8, 1)) for s in (1, 2)])
-    ref = np.stack([mix(3.0, seed=s) for s in (1, 2)])
-    together = compare_features(est, ref, RATE, reduction="none").to_dict()
     before = numba.get_num_threads()
-    numba.set_num_threads(1)
+    numba.set_num_threads(n_threads)
     try:
-        alone = compare_features(est[1], ref[1], RATE, reduction="none").to_dict()
+        return call()
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("profile", ["default", "fxnorm"])
+def test_thread_count_and_batch_do_not_change_values(profile):
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2 to compare 1 and 2 threads")
+    est = np.stack([mix(3.0, seed=s, gains=(1.2, 1, 0.8, 1)) for s in (1, 2)])
+    ref = np.stack([mix(3.0, seed=s) for s in (1, 2)])
+
+    def compare(e, r):
+        return compare_features(e, r, RATE, profile=profile, reduction="none").to_dict()
+
+    together = _with_threads(2, lambda: compare(est, ref))
+    alone = _with_threads(1, lambda: compare(est[1], ref[1]))
+    alone_two = _with_threads(2, lambda: compare(est[1], ref[1]))
     for key, values in together.items():
-        assert values[1] == alone[key][0], key
+        assert values[1] == alone[key][0] == alone_two[key][0], key
+
+
+def test_feature_kernels_run_on_every_thread(monkeypatch):
+    """Each feature kernel is handed to the worker pool with numba's thread count, not run
+    serially (a prange in a serial kernel would be one thread)."""
+    import numba
+    from fastmixloss.kernels import features as feature_kernels, loudness, workers
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    calls = {}
+
+    def recording(kernel, n_tasks, n_threads, *args):
+        calls[kernel.py_func.__name__] = n_threads
+        return workers.run_workers(kernel, n_tasks, n_threads, *args)
+
+    monkeypatch.setattr(feature_kernels, "run_workers", recording)
+    monkeypatch.setattr(loudness, "run_workers", recording)
+    est, ref = mix(3.0, seed=1), mix(3.0, seed=2)
+    for profile in ("default", "fxnorm"):
+        _with_threads(2, lambda: compare_features(est, ref, RATE, profile=profile))
+    assert calls == {name: 2 for name in (
+        "spectral_tracks_worker", "chunk_sums_worker", "centred_mean_squares_worker",
+        "max_abs_worker", "frame_block_energies_worker", "segment_energies_worker")}
 
 
 def test_cuda_is_refused_and_bad_input_named():
