@@ -42,17 +42,29 @@ def stft_term_sums(est, ref, mix, window, plan, n_threads):
     n_threads : int
         Workers to use (the caller reads numba.get_num_threads()).
     """
+    return row_block_sums(stft_worker, N_TERMS, est, ref, mix, window, plan, n_threads)
+
+
+def row_block_sums(worker, n_terms, est, ref, mix, window, plan, n_threads, *extra):
+    """Run an STFT worker over every (item, row, block) task; its sums per (item, row).
+
+    The worker is called as worker(est, ref, mix, window, plan, *extra, partial, w, n)
+    with read-only views (one compiled signature whatever the caller's flags) and writes
+    partial[task, :n_terms]; each row's blocks are added in block order, so the result is
+    the same for any thread count. mix=None means the identity (rows are the channels).
+    Returns float64 (B, R, n_terms).
+    """
     n_items, n_channels, _ = est.shape
     dtype = est.dtype
     mix = np.eye(n_channels, dtype=dtype) if mix is None else np.ascontiguousarray(mix, dtype)
     n_rows = mix.shape[0]
     n_blocks = block_count(plan)
     n_tasks = n_items * n_rows * n_blocks
-    partial = np.empty((n_tasks, N_TERMS))
-    run_workers(stft_worker, n_tasks, n_threads, read_only(est), read_only(ref),
-                read_only(mix), read_only(np.ascontiguousarray(window, dtype)), plan, partial)
-    # tasks are ordered (item, row, block): add each row's blocks in block order
-    return partial.reshape(n_items, n_rows, n_blocks, N_TERMS).sum(axis=2)
+    partial = np.empty((n_tasks, n_terms))
+    run_workers(worker, n_tasks, n_threads, read_only(est), read_only(ref), read_only(mix),
+                read_only(np.ascontiguousarray(window, dtype)), plan, *extra, partial)
+    # tasks are ordered (item, row, block)
+    return partial.reshape(n_items, n_rows, n_blocks, n_terms).sum(axis=2)
 
 
 @cpu_kernel

@@ -17,8 +17,8 @@ from .frames import (apply_window, fir_span, read_frame_from_span, read_mixed_fr
                      read_mixed_frame_zero_padded, span_bounds)
 from .jit import cpu_kernel
 from .layout import N_OPTION_TERMS
-from .stft import block_count
-from .workers import read_only, run_workers
+from .stft import row_block_sums
+from .workers import read_only
 
 _SIMD_GROUP = 8   # see stft.py: estimate and reference frames take the same FFT path
 
@@ -36,18 +36,10 @@ def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets
     taps : (K,) float64 FIR taps, K odd (a placeholder without options.prefilter).
     alpha : (B, R) float64 scale of the reference values (ones without scale invariance).
     """
-    n_items, n_channels, _ = est.shape
-    dtype = est.dtype
-    mix = np.eye(n_channels, dtype=dtype) if mix is None else np.ascontiguousarray(mix, dtype)
-    n_rows = mix.shape[0]
-    n_blocks = block_count(plan)
-    n_tasks = n_items * n_rows * n_blocks
-    partial = np.empty((n_tasks, N_OPTION_TERMS))
-    run_workers(stft_option_worker, n_tasks, n_threads, read_only(est), read_only(ref),
-                read_only(mix), read_only(np.ascontiguousarray(window, dtype)), plan, options,
-                read_only(fb_starts), read_only(fb_offsets), read_only(fb_weights),
-                read_only(taps), read_only(np.ascontiguousarray(alpha, np.float64)), partial)
-    return partial.reshape(n_items, n_rows, n_blocks, N_OPTION_TERMS).sum(axis=2)
+    return row_block_sums(stft_option_worker, N_OPTION_TERMS, est, ref, mix, window, plan,
+                          n_threads, options, read_only(fb_starts), read_only(fb_offsets),
+                          read_only(fb_weights), read_only(taps),
+                          read_only(np.ascontiguousarray(alpha, np.float64)))
 
 
 @cpu_kernel
