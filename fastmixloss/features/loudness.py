@@ -86,7 +86,8 @@ def channel_count_ok(n_channels, name="x"):
     if n_channels > len(CHANNEL_WEIGHTS):
         raise ParameterError(
             f"{name} has {n_channels} channels; BS.1770 loudness is defined for at most 5 "
-            "(L, R, C, Ls, Rs)")
+            f"(L, R, C, Ls, Rs). Signals are (C, T) or (B, C, T): pass {name}.T if the array "
+            "is channel-last (samples, channels), as soundfile.read returns it")
 
 
 def integrated_loudness(x, sample_rate, *, block_size=0.4):

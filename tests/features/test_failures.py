@@ -81,3 +81,13 @@ def test_default_profile_never_raises_and_is_finite(length, rate, channels, sile
         ref[:] = 0
     values = compare_features(est, ref, rate).to_dict()
     assert all(np.isfinite(v) for v in values.values()), values
+
+
+def test_channel_last_input_is_refused_with_the_fix():
+    """(T, 2) as soundfile.read returns it would read as T channels of 2 samples."""
+    import fastmixloss as fm
+    channel_last = mix(1, seed=7).T.copy()
+    with pytest.raises(fm.ParameterError, match=r"x\.T"):
+        fm.integrated_loudness(channel_last, RATE)
+    with pytest.raises(fm.ParameterError, match=r"x\.T"):
+        compare_features(channel_last, channel_last, RATE)
