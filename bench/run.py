@@ -46,7 +46,12 @@ def run_workload(workload, threads, repeats, memory, quick, log):
             row["value"] = contenders.floor_loss_value(workload, fn)
         del fn
         if memory:
-            row["peak_mb"] = measure.probe(workload.id, name, threads, quick=quick)["peak_mb"]
+            try:
+                row["peak_mb"] = measure.probe(workload.id, name, threads,
+                                               quick=quick)["peak_mb"]
+            except RuntimeError as exc:   # one contender's probe must not end the bench
+                row["probe_error"] = str(exc).strip().splitlines()[-1]
+                log(f"  {name}: memory probe failed: {row['probe_error']}")
         rows[name] = row
     ours = rows["fastmixloss"]["median_s"]
     for name, row in rows.items():

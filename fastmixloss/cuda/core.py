@@ -140,6 +140,11 @@ class CudaBackend:
         signals.raise_if_nonfinite(est3, ref3, rows=rows, threads=config.scan_threads,
                                    max_blocks=config.scan_blocks)
 
+    def finite_peak(self, est3, ref3):
+        config = self.launch
+        return signals.finite_peak(est3, ref3, threads=config.scan_threads,
+                                   max_blocks=config.scan_blocks)
+
     # --------------------------------------------------------------------------- STFT
     def check_fft_size(self, fft_size):
         if log2_exact(fft_size) < 1 or fft_size > MAX_FFT_SIZE:

@@ -350,6 +350,28 @@ def first_nonfinite(flat_est, flat_ref, found):
 
 
 @cuda.jit(cache=True)
+def finite_peak(flat_est, flat_ref, out):
+    """out[0]: the largest finite |sample| of both signals (an atomic maximum, so the
+    result does not depend on the order); out[1]: 1 where a NaN or Inf was seen. Both
+    are initialised to 0 by the caller; flat_est and flat_ref have one size."""
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    peak = 0.0
+    bad = False
+    while i < flat_est.shape[0]:
+        for value in (flat_est[i], flat_ref[i]):
+            magnitude = abs(float64(value))
+            if math.isfinite(magnitude):
+                peak = max(peak, magnitude)
+            else:
+                bad = True
+        i += stride
+    cuda.atomic.max(out, 0, peak)
+    if bad:
+        out[1] = 1.0
+
+
+@cuda.jit(cache=True)
 def copy_3d(src, dst):
     """dst[...] = src[...] with a cast to dst's dtype; src may have any strides. Grid:
     x along samples, y along channels, z along items, each looping where the grid is

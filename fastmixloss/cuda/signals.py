@@ -154,6 +154,23 @@ def _to_device(entry, shape3, dtype, stream):
     return DeviceSignal(copy, stream)
 
 
+def finite_peak(est3, ref3, threads=256, max_blocks=1024):
+    """(largest finite |sample| of est and ref, any NaN or Inf in either): one scan on the
+    GPU, as the CPU backend's finite_peak, for the spectral losses' size limit."""
+    from numba import cuda
+
+    from .kernels import finite_peak as finite_peak_kernel
+    stream = est3.stream
+    size = est3.size
+    out = cuda.to_device(np.zeros(2), stream=stream)
+    blocks = max(1, min(max_blocks, -(-size // threads)))
+    finite_peak_kernel[blocks, threads, stream](est3.array.reshape(-1),
+                                                ref3.array.reshape(-1), out)
+    peak, bad = out.copy_to_host(stream=stream)
+    runtime.synchronize(stream)
+    return float(peak), bool(bad)
+
+
 def raise_if_nonfinite(est3, ref3, rows=None, threads=256, max_blocks=1024):
     """Raise ParameterError naming the first NaN or Inf (est first), scanning on the GPU.
 

@@ -51,6 +51,7 @@ def signatures():
         yield kernels.log_cosh_sums, (a2, a2, f64, f64, i64, p3), name, TIME_THREADS
         yield (kernels.first_nonfinite, (a1, a1, types.Array(i64, 1, "C")), name,
                SCAN_THREADS)
+        yield kernels.finite_peak, (a1, a1, types.Array(f64, 1, "C")), name, SCAN_THREADS
         for src, label in ((a3, "C"), (a3_any, "A"), (types.Array(types.float32, 3, "A"),
                                                       "A float32")):
             yield kernels.copy_3d, (src, a3), f"{name} from {label}", signals._COPY_THREADS

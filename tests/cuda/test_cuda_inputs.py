@@ -220,3 +220,21 @@ def test_simulator_is_chosen_even_after_numba_was_loaded():
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "1.0"]
+
+
+@pytest.mark.parametrize("dtype,limit", [(np.float32, 1e30), (np.float64, 1e100)])
+def test_spectral_size_limit_is_checked_on_the_device(cuda_backend, rng, dtype, limit):
+    """The device scan finds the largest sample as the CPU's does: samples beyond the
+    limit are refused with the CPU's message, before any STFT kernel; below it the loss
+    is the CPU's."""
+    est = rng.standard_normal((2, 2, 64)).astype(dtype)
+    ref = rng.standard_normal((2, 2, 64)).astype(dtype)
+    loss = lambda e, r, **k: fm.stft_loss(e, r, fft_size=16, hop_size=4, **k)  # noqa: E731
+    with launch_config(**SMALL):
+        assert np.isclose(loss(est, ref, device="cuda"), loss(est, ref, device="cpu"),
+                          rtol=1e-4)
+        huge = ref.copy()
+        huge[1, 1, 40] = dtype(10 * limit)
+        cpu = message(lambda: loss(est, huge, device="cpu"))
+        assert message(lambda: loss(est, huge, device="cuda")) == cpu
+        assert "samples up to" in cpu

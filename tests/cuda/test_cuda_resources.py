@@ -51,11 +51,11 @@ def resources():
 
 
 def test_every_kernel_builds_for_sm90(resources):
-    # 2 dtypes x (2 STFT, 3 time-domain, scan, 3 copies) + the final sums
-    assert len(resources) == 19
+    # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums
+    assert len(resources) == 21
     assert {r["kernel"] for r in resources} == {
         "stft_shared", "stft_scratch", "row_shifts", "time_sums", "log_cosh_sums",
-        "first_nonfinite", "copy_3d", "sum_groups"}
+        "first_nonfinite", "finite_peak", "copy_3d", "sum_groups"}
 
 
 def test_no_spills_no_stack_no_static_shared(resources):
