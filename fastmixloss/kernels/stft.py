@@ -17,7 +17,7 @@ import numpy as np
 import rocket_fft
 
 from .frames import apply_window, read_mixed_frame
-from .jit import cpu_kernel
+from .jit import cpu_function, cpu_kernel
 from .layout import N_TERMS, FramePlan, frame_count, frames_per_block  # noqa: F401
 from .terms import spectrum_terms
 from .workers import read_only, run_workers
@@ -67,6 +67,19 @@ def row_block_sums(worker, n_terms, est, ref, mix, window, plan, n_threads, *ext
     return partial.reshape(n_items, n_rows, n_blocks, n_terms).sum(axis=2)
 
 
+@cpu_function
+def block_of_task(task, n_rows, n_blocks, plan):
+    """(item, row, first frame, frame count, offset) of task (item * n_rows + row) *
+    n_blocks + block. The reference's frames start at `offset` in the block buffer: the
+    next multiple of the SIMD group after the estimate's (see stft_worker)."""
+    item = task // (n_rows * n_blocks)
+    row = (task // n_blocks) % n_rows
+    first = (task % n_blocks) * plan.frames_per_block
+    count = min(plan.frames_per_block, plan.n_frames - first)
+    offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    return item, row, first, count, offset
+
+
 @cpu_kernel
 def stft_worker(est, ref, mix, window, plan, partial, worker, n_workers):
     """One worker's share of `stft_term_sums`: tasks worker, worker + n_workers, ...
@@ -94,11 +107,7 @@ def stft_worker(est, ref, mix, window, plan, partial, worker, n_workers):
     frames = np.zeros((2 * half, fft_size), est.dtype)
     spectra = np.empty((2 * half, fft_size), est.dtype)
     for task in range(worker, n_tasks, n_workers):
-        item = task // (n_rows * n_blocks)
-        row = (task // n_blocks) % n_rows
-        first = (task % n_blocks) * per_block
-        count = min(per_block, plan.n_frames - first)
-        offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP   # ref's first row
+        item, row, first, count, offset = block_of_task(task, n_rows, n_blocks, plan)
         weights = mix[row]
         # estimate frames at rows [0, count), reference frames at [offset, offset + count);
         # one loop over both keeps a single inlined copy of the framing code

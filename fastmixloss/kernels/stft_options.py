@@ -17,10 +17,9 @@ from .frames import (apply_window, fir_span, read_frame_from_span, read_mixed_fr
                      read_mixed_frame_zero_padded, span_bounds)
 from .jit import cpu_kernel
 from .layout import N_OPTION_TERMS
-from .stft import row_block_sums
+# estimate and reference frames take the same FFT path: see stft.py
+from .stft import _SIMD_GROUP, block_of_task, row_block_sums
 from .workers import read_only
-
-_SIMD_GROUP = 8   # see stft.py: estimate and reference frames take the same FFT path
 
 
 def stft_option_sums(est, ref, mix, window, plan, options, fb_starts, fb_offsets,
@@ -74,11 +73,7 @@ def stft_option_worker(est, ref, mix, window, plan, options, fb_starts, fb_offse
     span_r = np.empty(span_size)
     raw = np.empty(span_size + taps.shape[0] if options.prefilter else 0)
     for task in range(worker, n_tasks, n_workers):
-        item = task // (n_rows * n_blocks)
-        row = (task // n_blocks) % n_rows
-        first = (task % n_blocks) * per_block
-        count = min(per_block, plan.n_frames - first)
-        offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP   # ref's first row
+        item, row, first, count, offset = block_of_task(task, n_rows, n_blocks, plan)
         span_first = 0
         if options.prefilter:   # the block's span of both signals, filtered once
             span_first, span_stop = span_bounds(

@@ -102,6 +102,16 @@ def row_shifts_worker(est, ref, shifts, worker, n_workers):
         shifts[row, SHIFT_D] = k_d
 
 
+@cpu_function
+def chunk_of_task(task, chunks_per_row, length):
+    """(row, chunk, start, stop): the stretch of samples that task row * chunks_per_row +
+    chunk covers, CHUNK samples (fewer at a row's end)."""
+    row = task // chunks_per_row
+    chunk = task % chunks_per_row
+    start = chunk * CHUNK
+    return row, chunk, start, min(start + CHUNK, length)
+
+
 @cpu_kernel
 def time_sums_worker(est, ref, shifts, partial, worker, n_workers):
     """partial[row, chunk] = shifted sums of one CHUNK of one row, for this worker's
@@ -109,10 +119,7 @@ def time_sums_worker(est, ref, shifts, partial, worker, n_workers):
     n_rows, length = est.shape
     chunks_per_row = partial.shape[1]
     for task in range(worker, n_rows * chunks_per_row, n_workers):
-        row = task // chunks_per_row
-        chunk = task % chunks_per_row
-        start = chunk * CHUNK
-        stop = min(start + CHUNK, length)
+        row, chunk, start, stop = chunk_of_task(task, chunks_per_row, length)
         sums = accumulate_time_sums(est[row, start:stop], ref[row, start:stop],
                                     shifts[row, SHIFT_Y], shifts[row, SHIFT_D])
         for s in range(N_TIME_SUMS):
@@ -150,10 +157,7 @@ def log_cosh_worker(est, ref, a, eps, partial, worker, n_workers):
     n_rows, length = est.shape
     chunks_per_row = partial.shape[1]
     for task in range(worker, n_rows * chunks_per_row, n_workers):
-        row = task // chunks_per_row
-        chunk = task % chunks_per_row
-        start = chunk * CHUNK
-        stop = min(start + CHUNK, length)
+        row, chunk, start, stop = chunk_of_task(task, chunks_per_row, length)
         total = 0.0
         for i in range(start, stop):
             total += log_cosh(a * (np.float64(est[row, i]) - np.float64(ref[row, i])), eps)
@@ -181,10 +185,7 @@ def difference_sums_worker(est, ref, partial, worker, n_workers):
     n_rows, length = est.shape
     chunks_per_row = partial.shape[1]
     for task in range(worker, n_rows * chunks_per_row, n_workers):
-        row = task // chunks_per_row
-        chunk = task % chunks_per_row
-        start = chunk * CHUNK
-        stop = min(start + CHUNK, length)
+        row, chunk, start, stop = chunk_of_task(task, chunks_per_row, length)
         squares, absolute = accumulate_differences(est[row, start:stop],
                                                    ref[row, start:stop])
         partial[row, chunk, 0] = squares
