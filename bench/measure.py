@@ -13,16 +13,35 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def time_runs(fn, repeats, warmup=1):
     """Median and spread of `repeats` timed calls after `warmup` untimed ones."""
-    value = None
-    for _ in range(warmup):
-        value = fn()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds),
-            "max_s": max(seconds), "runs": seconds, "value": value}
+    return time_rounds({"fn": fn}, repeats, warmup)["fn"]
+
+
+def time_rounds(fns, repeats, warmup=1):
+    """Time several contenders in interleaved rounds: each round calls every one once,
+    in the given order on even rounds and reversed on odd ones. On a shared machine the
+    load drifts over a minute; timed side by side, round i of two contenders saw the same
+    load, so `paired_ratio` of their runs is steadier than a ratio of separate medians
+    (and the reversal cancels what one call leaves behind for the next, such as another
+    thread pool still spinning). Returns {name: row} as time_runs."""
+    values = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            values[name] = fn()
+    seconds = {name: [] for name in fns}
+    names = list(fns)
+    for round_ in range(repeats):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            fns[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: {"median_s": statistics.median(runs), "min_s": min(runs),
+                   "max_s": max(runs), "runs": runs, "value": values.get(name)}
+            for name, runs in seconds.items()}
+
+
+def paired_ratio(runs, other_runs):
+    """Median over rounds of runs[i] / other_runs[i] (see time_rounds)."""
+    return statistics.median(a / b for a, b in zip(runs, other_runs))
 
 
 def _python(args, env=None, timeout=3600):

@@ -1,7 +1,8 @@
 """`python -m bench`: every workload of SPEC.md for every available contender.
 
-Timings run in this process, all contenders with the same thread count, median of several
-runs after a warm-up; peak memory, import and first-call times come from fresh processes.
+Timings run in this process, all contenders with the same thread count, in interleaved
+rounds after a warm-up (median of the runs; ratios to fastmixloss are medians of the
+per-round ratios, see measure.time_rounds); peak memory, import and first-call times come from fresh processes.
 Results are printed as a table and saved as JSON (and the scaling plot as PNG) in
 bench/results/.
 """
@@ -30,7 +31,7 @@ def _cpu_name():
 
 def run_workload(workload, threads, repeats, memory, quick, log):
     est, ref = workloads.make_inputs(workload.shape)
-    rows = {}
+    rows, runs = {}, {}
     for name in contenders.CONTENDERS:
         ok, why = contenders.available(name)
         if ok:
@@ -38,25 +39,30 @@ def run_workload(workload, threads, repeats, memory, quick, log):
         if not ok:
             rows[name] = {"skipped": why}
             continue
-        fn = contenders.prepare(name, workload, est, ref, threads)
-        row = measure.time_runs(fn, repeats)
+        rows[name] = None
+        runs[name] = contenders.prepare(name, workload, est, ref, threads)
+    for name, row in measure.time_rounds(runs, repeats).items():
         row["threads"] = threads
         if (name == "fft-floor" and workload.reference_ok and not workload.options
                 and not workload.preset):   # the floor's own frames give the plain loss
-            row["value"] = contenders.floor_loss_value(workload, fn)
-        del fn
-        if memory:
+            row["value"] = contenders.floor_loss_value(workload, runs[name])
+        rows[name] = row
+    del runs
+    if memory:
+        for name, row in rows.items():
+            if "skipped" in row:
+                continue
             try:
                 row["peak_mb"] = measure.probe(workload.id, name, threads,
                                                quick=quick)["peak_mb"]
             except RuntimeError as exc:   # one contender's probe must not end the bench
                 row["probe_error"] = str(exc).strip().splitlines()[-1]
                 log(f"  {name}: memory probe failed: {row['probe_error']}")
-        rows[name] = row
-    ours = rows["fastmixloss"]["median_s"]
+    ours = rows["fastmixloss"]["runs"]
     for name, row in rows.items():
-        if "median_s" in row and name != "fastmixloss":
-            row["fastmixloss_ratio"] = ours / row["median_s"]
+        if "runs" in row and name != "fastmixloss":
+            # time / this contender's time, round by round (measure.time_rounds)
+            row["fastmixloss_ratio"] = measure.paired_ratio(ours, row["runs"])
     _print_workload(workload, rows, log)
     return rows
 
