@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from fastmixloss.kernels import terms
-from fastmixloss.kernels.checks import first_nonfinite
+from fastmixloss.kernels.checks import finite_peak, first_nonfinite
+from fastmixloss.kernels.features import extreme_means
 from fastmixloss.kernels.fastlog import fast_log
+from fastmixloss.kernels.peaks import largest_abs
 from fastmixloss.kernels.frames import (apply_window, read_frame, read_mixed_frame,
                                         reflect_index)
 from fastmixloss.kernels.stft import frame_count
@@ -137,6 +139,46 @@ def test_first_nonfinite_finds_the_first_bad_sample():
     y = np.zeros(10, np.float32)
     y[9] = -np.inf
     assert first_nonfinite(y) == 9
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_peak_is_the_largest_finite_magnitude_and_counts_the_rest(rng, dtype):
+    x = rng.standard_normal(200003).astype(dtype)
+    assert finite_peak(x) == (float(np.abs(x).max()), 0)
+    x[7] = -np.inf
+    x[70001] = np.nan
+    x[150000] = -np.finfo(dtype).max            # the largest finite magnitude, negative
+    x[150001] = np.finfo(dtype).smallest_subnormal
+    assert finite_peak(x) == (float(np.finfo(dtype).max), 2)
+    assert finite_peak(np.full(5, np.nan, dtype)) == (0.0, 5)
+    assert finite_peak(np.array([-0.0, 0.0], dtype)) == (0.0, 0)
+
+
+def test_largest_abs_is_the_scaled_peak(rng):
+    x = rng.standard_normal(1001).astype(np.float32)
+    assert largest_abs(x, -2.5) == float(np.abs(np.float64(-2.5) * x.astype(np.float64)).max())
+    assert largest_abs(x[:0], 1.0) == 0.0
+    y = np.array([1.0, np.nan, -3.0])
+    assert np.isnan(largest_abs(y, 1.0))   # a NaN is not hidden by a larger sample
+
+
+@pytest.mark.parametrize("size,count", [(1, 1), (5, 1), (5, 2), (5, 5), (4, 9), (93, 2),
+                                        (1864, 37), (300, 37)])
+@pytest.mark.parametrize("kind", ["noise", "falling", "flat", "ties"])
+def test_extreme_means_are_the_means_of_the_sorted_ends(rng, size, count, kind):
+    """The contrast bands' peaks and valleys: means of the `count` largest and smallest
+    (all of them in a band smaller than `count`), whatever the spectrum's shape."""
+    values = {"noise": lambda: rng.random(size),
+              "falling": lambda: np.geomspace(1.0, 1e-6, size) * (1 + 0.1 * rng.random(size)),
+              "flat": lambda: np.full(size, 0.25),
+              "ties": lambda: rng.integers(0, 3, size).astype(np.float64)}[kind]()
+    padded = np.concatenate([[-1e9], values, [1e9]])   # the band is [1, size + 1)
+    n = min(count, size)
+    kept, lows, highs = np.empty(count), np.empty(size + 2), np.empty(size + 2)
+    low, high = extreme_means(padded, 1, size + 1, count, kept, lows, highs)
+    ordered = np.sort(values)
+    np.testing.assert_allclose(low, ordered[:n].mean(), rtol=1e-14)
+    np.testing.assert_allclose(high, ordered[::-1][:n].mean(), rtol=1e-14)
 
 
 @pytest.mark.parametrize("length", [1, 100, 70000, 200003])   # one and several chunks

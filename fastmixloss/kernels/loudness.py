@@ -12,7 +12,10 @@ Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, 
 """
 
 import numpy as np
+from numba import uint64
+
 from .jit import cpu_function, cpu_kernel
+from .peaks import largest_abs
 from .workers import read_only, run_workers, thread_count
 
 
@@ -56,9 +59,11 @@ def k_weight_pair(first, second, start, stop, coefficients, out_first, out_secon
 
 @cpu_function
 def sum_of_squares(values, start, stop):
+    """Sum of values[start:stop] ** 2 (an unsigned loop over the slice: it vectorises)."""
+    span = values[start:stop]
     total = 0.0
-    for n in range(start, stop):
-        total += values[n] * values[n]
+    for n in range(uint64(0), uint64(span.shape[0])):
+        total += span[n] * span[n]
     return total
 
 
@@ -103,8 +108,7 @@ def frame_block_energies_worker(signal, frame_length, hop, blocks, coefficients,
         start = f * hop
         peak = 0.0
         for c in range(n_channels):
-            for n in range(start, start + frame_length):
-                peak = max(peak, abs(np.float64(signal[c, n])))
+            peak = max(peak, largest_abs(signal[c, start:start + frame_length], 1.0))
         for c in range(0, n_channels, 2):
             if c + 1 < n_channels:
                 k_weight_pair(signal[c], signal[c + 1], start, start + frame_length,
