@@ -7,7 +7,10 @@ call per worker on Python threads (the kernels release the GIL). Measured on thi
 STFT kernel: Numba's parfor lowering made the first compile 3-4x slower (7.6 s against
 2.2 s of CPU time per signature), Numba's `workqueue` threading layer aborts the process
 when two Python threads enter parallel kernels at once, and a Ctrl-C that arrived while a
-parallel kernel boxed its result surfaced as a SystemError.
+parallel kernel boxed its result surfaced as a SystemError. A `parallel=True` driver whose
+prange body only calls the serial STFT worker does not help: Numba compiles the callee
+again with the parallel flags, and the first MR-STFT and S/D calls took 8.3 s of CPU from
+an empty cache instead of 2.8 s (measured 2026-12-02), twice the 4-s budget of SPEC.md.
 """
 
 import numba
