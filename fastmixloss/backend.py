@@ -12,8 +12,8 @@ A backend provides:
   finite_peak(est3, ref3) -> (largest finite |sample|, any NaN/Inf)   (optional)
   check_fft_size(fft_size)  -> raises where this backend cannot transform that size
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
-  stft_option_sums(...) -> (B, R, N_OPTION_TERMS)  (CPU only; spectral_options refuses
-      the options on other devices before any kernel runs)
+  stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha)
+      -> host float64 (B, R, N_OPTION_TERMS): the spectral options' sums
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
   difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: MSE
@@ -89,7 +89,7 @@ class CpuBackend:
     @staticmethod
     @interrupt_is_keyboard_interrupt
     def stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha):
-        """The options kernel's sums (B, R, N_OPTION_TERMS); CPU only for now."""
+        """The options kernel's sums (B, R, N_OPTION_TERMS)."""
         from .kernels.stft_options import stft_option_sums
         from .kernels.workers import thread_count
         if filterbank is None:

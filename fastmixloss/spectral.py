@@ -190,7 +190,6 @@ class _SpectralSettings:
     def prepare(self, est, ref, channels=None):
         """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
         backend = backends.select(self.device, est, ref)
-        self.options.check_device(backend.name)
         for resolution in self.resolutions:   # before any kernel runs
             backend.check_fft_size(resolution.fft_size)
         est3, ref3, ndim = backend.as_signal_pair(
@@ -264,7 +263,7 @@ class STFTLoss(_SpectralLoss):
     device : None, "cpu" or "cuda"
         Where to compute. None (default): on the GPU when an input already lives there
         (CuPy, PyTorch CUDA, Numba device arrays), else on the CPU. The spectral options
-        below run on the CPU only; device="cuda" refuses them (DeviceError).
+        below run on both (the GPU takes power-of-two fft sizes only).
     w_phs : float
         Weight of the phase term: mean over bins of (angle(X_est) - angle(X))**2, each
         angle in (-pi, pi] (auraloss's; the difference is not re-wrapped).

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import filterbanks
 from . import validation as check
-from .errors import DeviceError, ParameterError
+from .errors import ParameterError
 
 
 class SpectralOptions:
@@ -96,18 +96,6 @@ class SpectralOptions:
         """The A-weighting FIR taps as float64 (float32-rounded with compat)."""
         from .weighting import taps_for
         return taps_for(self.sample_rate, compat=self.compat == "auraloss")
-
-    def check_device(self, backend_name):
-        """The CUDA kernels compute the plain terms only: refuse the options there."""
-        if self.active and backend_name != "cpu":
-            used = [name for name, on in (
-                ("scale", self.scale is not None),
-                ("perceptual_weighting", self.perceptual_weighting),
-                ("scale_invariance", self.scale_invariance), ("w_phs", self.w_phs > 0),
-                ("log_eps/log_fac", self.log_eps != 0.0 or self.log_fac != 1.0)) if on]
-            raise DeviceError(
-                f"device={backend_name!r} does not compute {', '.join(used)} yet; use "
-                f"device='cpu' (inputs on the GPU: copy them to the host first)")
 
 
 @functools.lru_cache(maxsize=64)

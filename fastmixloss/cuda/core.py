@@ -153,6 +153,44 @@ class CudaBackend:
                 f"powers of two from 2 to {MAX_FFT_SIZE}; use device='cpu' for it")
 
     def stft_term_sums(self, est3, ref3, mix, window, plan):
+        from ..kernels.layout import N_TERMS
+        from . import kernels
+        return self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_shared,
+                               kernels.stft_scratch, (), N_TERMS)
+
+    def stft_option_sums(self, est3, ref3, mix, window, plan, options, filterbank, taps,
+                         alpha):
+        """The spectral options' sums (B, R, N_OPTION_TERMS), as the CPU's options kernel
+        (kernels/stft_options.py) computes them."""
+        from numba import cuda
+
+        from ..backend import _NO_FILTERBANK
+        from ..kernels.layout import N_OPTION_TERMS
+        from . import options as kernels
+        if filterbank is None:
+            starts, offsets, weights = _NO_FILTERBANK
+        else:
+            starts, offsets, weights = filterbank.starts, filterbank.offsets, filterbank.weights
+        opt_int = tuple(np.int64(v) for v in (
+            options.n_bands, options.phase, options.prefilter, options.pad_left,
+            options.zero_pad, options.eps_added))
+        opt_float = tuple(float(v) for v in (
+            options.log_fac, options.log_eps, options.log_threshold, options.log_floor))
+        constants = self._constants
+        extra = (opt_int, opt_float,
+                 constants.get("fb_starts", np.ascontiguousarray(starts, np.int64)),
+                 constants.get("fb_offsets", np.ascontiguousarray(offsets, np.int64)),
+                 constants.get("fb_weights", np.ascontiguousarray(weights)),
+                 constants.get("taps", np.ascontiguousarray(taps, np.float64)),
+                 cuda.to_device(np.ascontiguousarray(alpha, np.float64), stream=est3.stream))
+        return self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_options_shared,
+                               kernels.stft_options_scratch, extra, N_OPTION_TERMS)
+
+    def _stft_sums(self, est3, ref3, mix, window, plan, fused_kernel, scratch_kernel,
+                   extra, n_sums):
+        """Launch one STFT kernel pair (fused or scratch path) over every (item, row,
+        frame group) task: host float64 (B, R, n_sums). `extra` are the kernel's
+        arguments between eps and the partial sums."""
         from numba import cuda
 
         from . import kernels
@@ -184,25 +222,27 @@ class CudaBackend:
             # (a host array types the partial sums as the device one would)
             probe = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, 0)
             budget = runtime.dynamic_shared_limit(
-                kernels.stft_shared,
+                fused_kernel,
                 (est3.array, ref3.array, d_mix, d_window, d_twiddle, geometry(probe), eps,
-                 np.zeros((1, 4))))
+                 *extra, np.zeros((1, n_sums))))
         layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
         geo = geometry(layout)
-        partial = cuda.device_array((layout.n_tasks, 4), dtype=np.float64, stream=stream)
-        args = (est3.array, ref3.array, d_mix, d_window, d_twiddle, geo, eps, partial)
+        partial = cuda.device_array((layout.n_tasks, n_sums), dtype=np.float64,
+                                    stream=stream)
+        args = (est3.array, ref3.array, d_mix, d_window, d_twiddle, geo, eps, *extra,
+                partial)
         if layout.fused:
-            kernels.stft_shared[layout.n_tasks, threads, stream,
-                                kernels.shared_bytes(threads, layout.shared_bytes)](*args)
+            fused_kernel[layout.n_tasks, threads, stream,
+                         kernels.shared_bytes(threads, layout.shared_bytes)](*args)
         else:
             blocks = min(layout.n_tasks, config.scratch_blocks
                          or 2 * runtime.multiprocessor_count())
             scratch = cuda.device_array((blocks, layout.buffer_elements), dtype=dtype,
                                         stream=stream)
-            kernels.stft_scratch[blocks, threads, stream, red_bytes](*args, scratch)
-        sums = self._sum_groups(partial.reshape(n_items * n_rows, layout.n_groups, 4),
-                                stream)
-        return sums.reshape(n_items, n_rows, 4)
+            scratch_kernel[blocks, threads, stream, red_bytes](*args, scratch)
+        sums = self._sum_groups(
+            partial.reshape(n_items * n_rows, layout.n_groups, n_sums), stream)
+        return sums.reshape(n_items, n_rows, n_sums)
 
     def _sum_groups(self, partial, stream):
         """Host float64 (rows, sums) from device partials (rows, groups, sums)."""

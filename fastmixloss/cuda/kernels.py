@@ -34,7 +34,8 @@ from .fft import bit_reverse, fft_stages, real_bin, slot
 from .terms import bin_terms, log_cosh
 
 MAX_THREADS = 256
-MAX_SUMS = 8     # width of the reduction area: N_TERMS = 4, N_TIME_SUMS = 6
+# width of the reduction area: N_TERMS = 4, N_TIME_SUMS = 6, N_OPTION_TERMS = 6
+MAX_SUMS = 8
 RED_BYTES_PER_THREAD = MAX_SUMS * 8
 
 

@@ -49,6 +49,38 @@ def apply_filterbank(mags, starts, offsets, weights, out):
         out[b] = total
 
 
+def value_terms_formula(log):
+    """The terms of one magnitude or band value pair, with `log` as the logarithm, as a
+    plain Python function: compiled here for the CPU (fast_log) and in cuda/options.py for
+    the GPU (math.log), one formula for both.
+
+    value_terms(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode) ->
+    (sc_num, sc_den, log_dist, lin_dist, dot) for the estimate's value e and the
+    reference's r (already scaled); the log distance is of log(v), v = log_fac * x +
+    log_eps floored as layout.OptionPlan says, from one logarithm of the ratio.
+    """
+    def value_terms(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode):
+        diff = e - r
+        log_term = 0.0
+        if log_mode != NO_TERM:
+            v_e = log_fac * e + log_eps
+            v_r = log_fac * r + log_eps
+            v_e = v_e if v_e > threshold else floor
+            v_r = v_r if v_r > threshold else floor
+            log_ratio = log(min(max(v_e / v_r, POWER_RATIO_MIN), POWER_RATIO_MAX))
+            log_term = abs(log_ratio) if log_mode == L1 else log_ratio * log_ratio
+        lin_term = 0.0
+        if lin_mode == L1:
+            lin_term = abs(diff)
+        elif lin_mode == L2:
+            lin_term = diff * diff
+        return diff * diff, r * r, log_term, lin_term, e * r
+    return value_terms
+
+
+value_terms = cpu_function(value_terms_formula(fast_log))
+
+
 @cpu_function(inline=False)   # called once per frame
 def band_terms(x_est, x_ref, alpha, options, log_mode, lin_mode):
     """Sums over bands of (sc_num, sc_den, log_dist, lin_dist, dot) for one frame.

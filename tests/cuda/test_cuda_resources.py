@@ -32,6 +32,9 @@ from fastmixloss.kernels.layout import FramePlan
 SCRIPT = Path(__file__).with_name("kernel_resources.py")
 ROOT = Path(__file__).resolve().parents[2]
 STFT_KERNELS = ("stft_shared", "stft_scratch")
+# the spectral options' kernels (cuda/options.py): more live values (the FIR, the
+# filterbank, six sums) than the plain STFT kernels, held to the same 3 blocks per SM
+OPTION_KERNELS = ("stft_options_shared", "stft_options_scratch")
 # MR-STFT's default resolutions, in frames of a 1 s signal at 44.1 kHz (hop 120/240/50)
 DEFAULT_RESOLUTIONS = [(1024, 368), (2048, 184), (512, 883)]
 SIZES = [1 << b for b in range(8, 16)]           # the fft sizes 256 .. 32768
@@ -51,11 +54,13 @@ def resources():
 
 
 def test_every_kernel_builds_for_sm90(resources):
-    # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums
-    assert len(resources) == 21
+    # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums, and the 2
+    # options kernels for float64, float32 and float32 with a float32 filterbank
+    assert len(resources) == 21 + 6
     assert {r["kernel"] for r in resources} == {
-        "stft_shared", "stft_scratch", "row_shifts", "time_sums", "log_cosh_sums",
-        "first_nonfinite", "finite_peak", "copy_3d", "sum_groups"}
+        "stft_shared", "stft_scratch", "stft_options_shared", "stft_options_scratch",
+        "row_shifts", "time_sums", "log_cosh_sums", "first_nonfinite", "finite_peak",
+        "copy_3d", "sum_groups"}
 
 
 def test_no_spills_no_stack_no_static_shared(resources):
@@ -68,10 +73,10 @@ def test_no_spills_no_stack_no_static_shared(resources):
 
 def test_registers_leave_room_for_several_blocks_per_sm(resources):
     """At the launch's threads per block (256): at least 2 blocks per SM for every kernel,
-    so one block's barriers never leave an SM idle; at least 3 for the STFT kernels, which
-    wait on shared memory between FFT stages."""
+    so one block's barriers never leave an SM idle; at least 3 for the STFT kernels (the
+    options' too), which wait on shared memory between FFT stages."""
     for r in resources:
-        needed = 3 if r["kernel"] in STFT_KERNELS else 2
+        needed = 3 if r["kernel"] in STFT_KERNELS + OPTION_KERNELS else 2
         got = blocks_per_sm(r["registers"], r["threads"])
         assert got >= needed, (f"{r['kernel']} ({r['dtype']}): {r['registers']} registers "
                                f"x {r['threads']} threads: {got} blocks per SM")
@@ -84,7 +89,7 @@ def test_no_64_bit_integer_division_in_loops(resources):
     for r in resources:
         assert r["ptx_div64_in_loops"] == 0, f"{r['kernel']} ({r['dtype']})"
     for r in resources:
-        if r["kernel"] in STFT_KERNELS:
+        if r["kernel"] in STFT_KERNELS + OPTION_KERNELS:
             assert r["ptx_div64"] == 0 and not r["div64_helpers"], r
 
 
