@@ -12,8 +12,9 @@ A backend provides:
   finite_peak(est3, ref3) -> (largest finite |sample|, any NaN/Inf)   (optional)
   check_fft_size(fft_size)  -> raises where this backend cannot transform that size
   stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
-  stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha)
-      -> host float64 (B, R, N_OPTION_TERMS): the spectral options' sums
+  stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
+      -> one host float64 (B, R, N_OPTION_TERMS) per layout.OptionJob: the spectral
+      options' sums of every resolution of a call (one prefilter serves them all)
   time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
   difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: MSE
@@ -88,16 +89,13 @@ class CpuBackend:
 
     @staticmethod
     @interrupt_is_keyboard_interrupt
-    def stft_option_sums(est3, ref3, mix, window, plan, options, filterbank, taps, alpha):
-        """The options kernel's sums (B, R, N_OPTION_TERMS)."""
+    def stft_option_sums(est3, ref3, mix, jobs, taps, alphas):
+        """The options kernel's sums, one (B, R, N_OPTION_TERMS) per job."""
         from .kernels.stft_options import stft_option_sums
         from .kernels.workers import thread_count
-        if filterbank is None:
-            starts, offsets, weights = _NO_FILTERBANK
-        else:
-            starts, offsets, weights = filterbank.starts, filterbank.offsets, filterbank.weights
-        return stft_option_sums(est3, ref3, mix, window, plan, options, starts, offsets,
-                                weights, taps, alpha, thread_count())
+        arrays = [(job.window, job.plan, job.options, *filterbank_arrays(job.filterbank))
+                  for job in jobs]
+        return stft_option_sums(est3, ref3, mix, arrays, taps, alphas, thread_count())
 
     @staticmethod
     @interrupt_is_keyboard_interrupt
@@ -121,6 +119,13 @@ class CpuBackend:
 # Placeholders of a filterbank's array types, for losses without one (the kernel takes
 # read-only views of every array, so one signature serves both).
 _NO_FILTERBANK = (np.zeros(1, "int64"), np.zeros(1, "int64"), np.zeros(1))
+
+
+def filterbank_arrays(filterbank):
+    """(starts, offsets, weights) of a sparse filterbank, or the placeholders for None."""
+    if filterbank is None:
+        return _NO_FILTERBANK
+    return filterbank.starts, filterbank.offsets, filterbank.weights
 
 CPU = CpuBackend()
 

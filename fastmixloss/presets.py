@@ -26,7 +26,7 @@ from . import filterbanks
 from . import validation as check
 from .errors import DeviceError, ParameterError
 from .kernels import layout
-from .kernels.layout import FramePlan, OptionPlan, frames_per_block
+from .kernels.layout import FramePlan, OptionJob, OptionPlan, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown
 from .windows import padded_window
 
@@ -251,8 +251,9 @@ class PresetLoss:
                              log_threshold=float(preset.log_threshold),
                              log_floor=float(preset.log_floor))
         alpha = np.ones(est3.shape[:2])
-        sums = backend.stft_option_sums(est3, ref3, None, window, plan, options, bank,
-                                        _NO_TAPS, alpha)
+        (sums,) = backend.stft_option_sums(est3, ref3, None,
+                                           [OptionJob(window, plan, options, bank)],
+                                           _NO_TAPS, [alpha])
         n_values = n_bins if bank is None else bank.n_bands
         return sums, n_frames * n_values, n_frames * n_bins
 

@@ -14,7 +14,7 @@ from . import backend as backends
 from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
-from .kernels.layout import FramePlan, OptionPlan, frame_count, frames_per_block
+from .kernels.layout import FramePlan, OptionJob, OptionPlan, frame_count, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .spectral_options import SpectralOptions
 from .windows import padded_window, window_name, window_values
@@ -103,45 +103,51 @@ class _SpectralSettings:
                     f"{resolution}: reflect padding needs more than "
                     f"fft_size // 2 = {resolution.fft_size // 2} samples")
 
-    def term_sums(self, backend, est3, ref3, mix, resolution, index=0):
-        """Kernel sums (B, R, N_TERMS or N_OPTION_TERMS) for resolution `index`, and the
-        counts per row: (values of the magnitude terms, bins of the phase term)."""
+    def term_sums(self, backend, est3, ref3, mix):
+        """Kernel sums (B, R, N_TERMS or N_OPTION_TERMS) of every resolution, each with
+        its counts per row: (values of the magnitude terms, bins of the phase term)."""
         length = est3.shape[-1]
-        window, lo, hi = padded_window(self.window, resolution.win_length,
-                                       resolution.fft_size, est3.dtype,
-                                       float32_window=self.compat == "auraloss")
-        n_frames = frame_count(length, resolution.fft_size, resolution.hop_size)
-        plan = FramePlan(resolution.fft_size, resolution.hop_size, lo, hi, n_frames,
-                         frames_per_block(resolution.fft_size, n_frames),
-                         self.log_mode, self.lin_mode, self.eps)
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
-        n_bins = resolution.fft_size // 2 + 1
+        plans = []
+        for resolution in self.resolutions:
+            window, lo, hi = padded_window(self.window, resolution.win_length,
+                                           resolution.fft_size, est3.dtype,
+                                           float32_window=self.compat == "auraloss")
+            n_frames = frame_count(length, resolution.fft_size, resolution.hop_size)
+            plans.append((window, FramePlan(
+                resolution.fft_size, resolution.hop_size, lo, hi, n_frames,
+                frames_per_block(resolution.fft_size, n_frames), self.log_mode,
+                self.lin_mode, self.eps)))
         if not self.options.active:
-            sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
-            return sums, (n_frames * n_bins, n_frames * n_bins)
-        return self._option_sums(backend, est3, ref3, mix, window, plan, index)
+            return [(backend.stft_term_sums(est3, ref3, mix, window, plan),
+                     (plan.n_frames * (plan.fft_size // 2 + 1),) * 2)
+                    for window, plan in plans]
+        return self._option_sums(backend, est3, ref3, mix, plans)
 
-    def _option_sums(self, backend, est3, ref3, mix, window, plan, index):
+    def _option_sums(self, backend, est3, ref3, mix, plans):
         options = self.options
-        bank = options.filterbank(index, plan.fft_size)
-        n_bins = plan.fft_size // 2 + 1
+        jobs = []
+        for index, (window, plan) in enumerate(plans):
+            bank = options.filterbank(index, plan.fft_size)
+            jobs.append(OptionJob(window, plan, OptionPlan(
+                0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
+                options.w_phs > 0, options.perceptual_weighting,
+                pad_left=plan.fft_size // 2, zero_pad=False, eps_added=False,
+                log_threshold=0.0, log_floor=0.0), bank))
         taps = options.taps() if options.perceptual_weighting else _NO_TAPS
-        option_plan = OptionPlan(
-            0 if bank is None else bank.n_bands, options.log_fac, options.log_eps,
-            options.w_phs > 0, options.perceptual_weighting,
-            pad_left=plan.fft_size // 2, zero_pad=False, eps_added=False,
-            log_threshold=0.0, log_floor=0.0)
         n_rows = est3.shape[1] if mix is None else mix.shape[0]
-        alpha = np.ones((est3.shape[0], n_rows))
+        alphas = [np.ones((est3.shape[0], n_rows))] * len(jobs)
         if options.scale_invariance:   # a first pass for each row's optimal scale
-            first = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan,
-                                             bank, taps, alpha)
-            alpha = first[..., layout.DOT] / first[..., layout.SC_DEN]
-        sums = backend.stft_option_sums(est3, ref3, mix, window, plan, option_plan, bank,
-                                        taps, alpha)
-        n_values = n_bins if bank is None else bank.n_bands
-        return sums, (plan.n_frames * n_values, plan.n_frames * n_bins)
+            first = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
+            alphas = [f[..., layout.DOT] / f[..., layout.SC_DEN] for f in first]
+        all_sums = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
+        counts = []
+        for job in jobs:
+            n_bins = job.plan.fft_size // 2 + 1
+            n_values = n_bins if job.filterbank is None else job.filterbank.n_bands
+            counts.append((job.plan.n_frames * n_values, job.plan.n_frames * n_bins))
+        return list(zip(all_sums, counts))
 
     def breakdown(self, sums, counts, resolution):
         """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS or N_OPTION_TERMS)
@@ -181,8 +187,8 @@ class _SpectralSettings:
     def multi_resolution(self, backend, est3, ref3, mix, groups):
         """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
         per_group = [[] for _ in groups]
-        for index, resolution in enumerate(self.resolutions):
-            sums, bins = self.term_sums(backend, est3, ref3, mix, resolution, index)
+        for resolution, (sums, bins) in zip(self.resolutions,
+                                            self.term_sums(backend, est3, ref3, mix)):
             for parts, rows in zip(per_group, groups):
                 parts.append(self.breakdown(sums[:, rows], bins, resolution))
         return [_mean_over_resolutions(parts) for parts in per_group]
@@ -313,7 +319,7 @@ class STFTLoss(_SpectralLoss):
         settings = self._settings
         backend, est3, ref3 = settings.prepare(est, ref)
         resolution = settings.resolutions[0]
-        sums, bins = settings.term_sums(backend, est3, ref3, None, resolution)
+        ((sums, bins),) = settings.term_sums(backend, est3, ref3, None)
         return self._result(settings.breakdown(sums, bins, resolution))
 
 

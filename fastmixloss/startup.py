@@ -63,8 +63,16 @@ def _stft(stereo):
 
 def _stft_options(stereo):
     from . import spectral
+    from .kernels.stft_options import fir_rows_worker
+    from .kernels.workers import read_only, run_workers
     # the phase term is an option: it takes the options kernel whatever else is set
     spectral.stft_loss(stereo, stereo, fft_size=16, hop_size=8, w_phs=1.0, check_finite=False)
+    # A-weighting's FIR worker, as its driver calls it (the taps' values do not matter
+    # here; the real ones are designed with SciPy)
+    signal = read_only(stereo)
+    spans = np.empty((2,) + stereo.shape, stereo.dtype)
+    run_workers(fir_rows_worker, 1, 1, signal, signal, read_only(np.eye(2, dtype=stereo.dtype)),
+                read_only(np.ones(3)), 0, stereo.shape[-1], spans[0], spans[1])
 
 
 def _features(stereo):
@@ -97,7 +105,7 @@ def _dispatchers(name):
             "logcosh": (time_kernels.log_cosh_worker,),
             "finite": (checks.first_nonfinite_worker, checks.finite_peak_worker),
             "stft": (stft.stft_worker,),
-            "options": (stft_options.stft_option_worker,),
+            "options": (stft_options.stft_option_worker, stft_options.fir_rows_worker),
             "features": (features.spectral_tracks_worker, features.chunk_sums_worker,
                          features.centred_mean_squares_worker, features.max_abs_worker,
                          loudness.frame_block_energies_worker,

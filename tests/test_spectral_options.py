@@ -168,6 +168,88 @@ def test_mrstft_mel_bins_per_resolution_and_sd_with_weighting(dtype):
     np.testing.assert_allclose(got, expected["loss"], rtol=RTOL[dtype])
 
 
+@pytest.fixture
+def small_segments(monkeypatch):
+    """The A-weighting driver with segments of 9000 frame starts and one item per group,
+    so that a 30000-sample signal spans four segments whose spans exceed a FIR task's
+    chunk (8192 samples) and every item is filtered on its own."""
+    from fastmixloss.kernels import stft_options
+    monkeypatch.setattr(stft_options, "SEGMENT", 9000)
+    monkeypatch.setattr(stft_options, "FILTERED_BUDGET", 1)
+    return stft_options
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighting_across_segments_and_item_groups_matches_reference(small_segments, dtype):
+    est, ref = _pair(3, 30000, dtype)
+    assert len(small_segments.segment_frames(30000, _jobs(30000), 9000)) == 4
+    sizes, hops, wins = (1024, 512, 256), (240, 128, 50), (1024, 400, 256)
+    kwargs = dict(fft_sizes=sizes, hop_sizes=hops, win_lengths=wins, sample_rate=SR,
+                  perceptual_weighting=True, reduction="none")
+    expected = reference.mrstft_loss(est, ref, fft_sizes=sizes, hop_sizes=hops,
+                                     win_lengths=wins, fir_taps=weighting.taps_for(SR))
+    np.testing.assert_allclose(fm.mrstft_loss(est, ref, **kwargs), expected["loss"],
+                               rtol=RTOL[dtype])
+    got = fm.sum_and_difference_loss(est, ref, scale_invariance=True, scale="mel",
+                                     n_bins=16, **kwargs)
+    expected = reference.sum_and_difference_loss(
+        est, ref, fft_sizes=sizes, hop_sizes=hops, win_lengths=wins,
+        fir_taps=weighting.taps_for(SR), scale_invariance=True,
+        filterbanks=[filterbanks.mel_matrix(SR, f, 16) for f in sizes])
+    np.testing.assert_allclose(got, expected["loss"], rtol=RTOL[dtype])
+
+
+def test_weighting_gives_each_item_the_same_bits_alone_in_a_batch_and_on_any_threads(
+        small_segments):
+    import numba
+    est, ref = _pair(3, 30000, np.float32)
+    loss = fm.MultiResolutionSTFTLoss(perceptual_weighting=True, sample_rate=SR,
+                                      reduction="none")
+    batch = loss(est, ref)
+    alone = [loss(est[i:i + 1], ref[i:i + 1])[0] for i in range(3)]
+    np.testing.assert_array_equal(batch, alone)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        np.testing.assert_array_equal(loss(est, ref), batch)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _jobs(length, sizes=(1024, 512, 256), hops=(240, 128, 50), pads=None):
+    from fastmixloss.kernels.layout import FramePlan, OptionPlan, frame_count
+    jobs = []
+    for i, (fft, hop) in enumerate(zip(sizes, hops)):
+        pad = fft // 2 if pads is None else pads[i]
+        plan = FramePlan(fft, hop, 0, fft, frame_count(length, fft, hop), 8, 1, 0, 1e-8)
+        options = OptionPlan(0, 1.0, 0.0, False, True, pad, False, False, 0.0, 0.0)
+        jobs.append((None, plan, options))
+    return jobs
+
+
+@pytest.mark.parametrize("length,segment", [(30000, 9000), (3000, 777), (2000, 1 << 17),
+                                            (513, 100)])
+def test_segments_split_every_resolution_and_hold_what_its_frames_read(length, segment):
+    from fastmixloss.kernels import stft_options
+    from fastmixloss.kernels.frames import reflect_index
+    jobs = _jobs(length)
+    segments = stft_options.segment_frames(length, jobs, segment)
+    for j, (_, plan, options) in enumerate(jobs):
+        # the frames of each resolution, in order, each in exactly one segment
+        ranges = [r[j] for _, _, r in segments]
+        assert ranges[0][0] == 0 and ranges[-1][1] == plan.n_frames
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        for index, (first, stop, r) in enumerate(segments):
+            k0, k1 = r[j]
+            for k in range(k0, k1):
+                assert index * segment <= k * plan.hop_size < (index + 1) * segment
+                positions = [reflect_index.py_func(k * plan.hop_size - options.pad_left + n,
+                                                   length) for n in range(plan.fft_size)]
+                assert first <= min(positions) and max(positions) < stop, (j, k)
+    # a segment never holds more than its frame starts and one longest frame
+    assert max(stop - first for first, stop, _ in segments) <= segment + 2 * 1024
+
+
 def test_scale_invariance_is_per_item_and_ignores_gain():
     est, ref = _pair(3, 6000, np.float64)
     loss = fm.STFTLoss(512, 128, scale_invariance=True, reduction="none")

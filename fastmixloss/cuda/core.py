@@ -158,19 +158,22 @@ class CudaBackend:
         return self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_shared,
                                kernels.stft_scratch, (), N_TERMS)
 
-    def stft_option_sums(self, est3, ref3, mix, window, plan, options, filterbank, taps,
+    def stft_option_sums(self, est3, ref3, mix, jobs, taps, alphas):
+        """The spectral options' sums, one (B, R, N_OPTION_TERMS) per layout.OptionJob, as
+        the CPU's options kernel (kernels/stft_options.py) computes them. Each job runs on
+        its own: the GPU kernel filters every sample it reads (no shared prefilter)."""
+        return [self._option_job_sums(est3, ref3, mix, job.window, job.plan, job.options,
+                                      job.filterbank, taps, alpha)
+                for job, alpha in zip(jobs, alphas)]
+
+    def _option_job_sums(self, est3, ref3, mix, window, plan, options, filterbank, taps,
                          alpha):
-        """The spectral options' sums (B, R, N_OPTION_TERMS), as the CPU's options kernel
-        (kernels/stft_options.py) computes them."""
         from numba import cuda
 
-        from ..backend import _NO_FILTERBANK
+        from ..backend import filterbank_arrays
         from ..kernels.layout import N_OPTION_TERMS
         from . import options as kernels
-        if filterbank is None:
-            starts, offsets, weights = _NO_FILTERBANK
-        else:
-            starts, offsets, weights = filterbank.starts, filterbank.offsets, filterbank.weights
+        starts, offsets, weights = filterbank_arrays(filterbank)
         opt_int = tuple(np.int64(v) for v in (
             options.n_bands, options.phase, options.prefilter, options.pad_left,
             options.zero_pad, options.eps_added))

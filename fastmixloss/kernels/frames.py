@@ -131,7 +131,8 @@ def fir_span(channels, weights, taps, first, stop, raw, out):
 
     The mix sum_c weights[c] * channels[c] is zero outside the signal ("same" convolution
     with zero padding, as auraloss's conv1d); out[n] = sum_k taps[k] * mix[n + k - K // 2]
-    for K taps. `raw` holds the mix with its K - 1 neighbours, in float64.
+    for K taps, summed in float64 and rounded once to out's dtype. `raw` holds the mix
+    with its K - 1 neighbours, in float64.
     """
     length = channels.shape[1]
     half = taps.shape[0] // 2
@@ -153,5 +154,10 @@ def fir_span(channels, weights, taps, first, stop, raw, out):
 @cpu_function(inline=False)
 def read_frame_from_span(span, first, length, start, frame, lo, hi):
     """Like `read_frame`, from a span holding signal samples [first, ...) (see fir_span)."""
-    for n in range(lo, hi):
-        frame[n] = span[reflect_index(start + n, length) - first]
+    if start + lo >= 0 and start + hi <= length:   # interior frame: a straight copy
+        offset = uint64(start + lo - first)
+        for n in range(uint64(0), uint64(hi - lo)):
+            frame[uint64(lo) + n] = span[offset + n]
+    else:
+        for n in range(lo, hi):
+            frame[n] = span[reflect_index(start + n, length) - first]

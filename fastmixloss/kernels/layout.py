@@ -51,7 +51,8 @@ class OptionPlan(NamedTuple):
     log_fac: float          # the log term is of log(log_fac * X + log_eps)
     log_eps: float
     phase: bool             # add the phase term's sums
-    prefilter: bool         # filter both signals with the FIR taps before framing
+    prefilter: bool         # filter both signals with the FIR taps before framing (on the
+                            # CPU: read frames from the filtered spans the driver made)
     # framing: frame k starts at k * hop - pad_left (torch's centring: fft_size // 2);
     # outside the signal, reflection (numpy "reflect") or, with zero_pad, zeros
     pad_left: int
@@ -77,3 +78,13 @@ def frames_per_block(fft_size, n_frames, target_samples=32768, simd_frames=8):
     32768 samples keep the four per-thread buffers near L2."""
     per_block = max(simd_frames, target_samples // fft_size // simd_frames * simd_frames)
     return int(max(1, min(n_frames, per_block)))
+
+
+class OptionJob(NamedTuple):
+    """One resolution's work for the options kernel: what backend.stft_option_sums takes,
+    a list of them per call, so that one prefilter serves every resolution."""
+
+    window: object          # (fft_size,) in the signals' dtype, zero outside the support
+    plan: FramePlan
+    options: OptionPlan
+    filterbank: object      # filterbanks.Filterbank, or None

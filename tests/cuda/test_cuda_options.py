@@ -12,7 +12,7 @@ import pytest
 import fastmixloss as fm
 from fastmixloss import backend as backends
 from fastmixloss.cuda import launch_config
-from fastmixloss.kernels.layout import L1, L2, FramePlan, OptionPlan
+from fastmixloss.kernels.layout import L1, L2, FramePlan, OptionJob, OptionPlan
 from fastmixloss.windows import window_values
 
 TIGHT = dict(stft_threads=8, points_per_block=96, reduce_threads=4, scan_threads=8,
@@ -118,11 +118,10 @@ def test_the_presets_framing_variants_match_the_cpu_kernel(cuda_backend, rng, va
                          log_threshold=variant.get("log_threshold", 0.0),
                          log_floor=variant.get("log_floor", 0.0))
     alpha = np.ones((2, 2))
+    jobs = [OptionJob(window, plan, options, None)]
     e3, r3, _ = cuda_backend.as_signal_pair(est, ref)
     with launch_config(**TIGHT):
-        gpu = cuda_backend.stft_option_sums(e3, r3, None, window, plan, options, None,
-                                            np.zeros(1), alpha)
-    cpu = backends.CPU.stft_option_sums(est, ref, None, window, plan, options, None,
-                                        np.zeros(1), alpha)
+        (gpu,) = cuda_backend.stft_option_sums(e3, r3, None, jobs, np.zeros(1), [alpha])
+    (cpu,) = backends.CPU.stft_option_sums(est, ref, None, jobs, np.zeros(1), [alpha])
     np.testing.assert_allclose(gpu, cpu, rtol=1e-10, atol=1e-300)
 
