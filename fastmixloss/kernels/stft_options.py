@@ -17,8 +17,10 @@ three resolutions), which cost more than the transforms.
 
 import numpy as np
 import rocket_fft
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 
-from .filterbank import apply_filterbank, band_terms, floored_magnitudes, phase_distance
+from .filterbank import block_terms
 from .frames import (apply_window, fir_span, read_frame_from_span, read_mixed_frame,
                      read_mixed_frame_zero_padded, span_bounds)
 from .jit import cpu_kernel
@@ -139,6 +141,20 @@ def _prefiltered_sums(est, ref, mix, jobs, taps, alphas, n_threads):
     return totals
 
 
+def complex_rows(n_rows, n_bins, dtype):
+    """An uninitialised (n_rows, n_bins) array of the complex type of a real dtype."""
+    return np.empty((n_rows, n_bins), np.result_type(dtype, np.complex64))
+
+
+@overload(complex_rows)
+def _complex_rows(n_rows, n_bins, dtype):
+    complex_dtype = np.result_type(as_dtype(dtype.dtype), np.complex64)
+
+    def impl(n_rows, n_bins, dtype):
+        return np.empty((n_rows, n_bins), complex_dtype)
+    return impl
+
+
 @cpu_kernel
 def fir_rows_worker(est, ref, mix, taps, first, stop, span_e, span_r, worker, n_workers):
     """One worker's share of filtering samples [first, stop) of every (item, row) of the
@@ -185,11 +201,9 @@ def stft_option_worker(est, ref, mix, window, plan, options, fb_starts, fb_offse
     fft_axes = np.array([1])
     half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     frames = np.zeros((2 * half, fft_size), est.dtype)
-    spectra = np.empty((2 * half, fft_size), est.dtype)
-    mags_e = np.empty(n_bins)
-    mags_r = np.empty(n_bins)
-    bands_e = np.empty(n_values)
-    bands_r = np.empty(n_values)
+    spectra = complex_rows(2 * half, n_bins, est.dtype)
+    mags = np.empty((2 * half, n_bins))
+    bands = np.empty((2 * half, n_values))
     for task in range(worker, n_tasks, n_workers):
         item, row, first, count, offset = block_of_task(task, n_rows, n_blocks, plan)
         for k in range(2 * count):
@@ -207,33 +221,12 @@ def stft_option_worker(est, ref, mix, window, plan, options, fb_starts, fb_offse
                 read_mixed_frame(est[item] if side == 0 else ref[item], mix[row], start,
                                  frame, lo, hi)
             apply_window(frame, window, lo, hi)
-        rocket_fft.r2r_fftpack(frames[:2 * offset], spectra[:2 * offset], fft_axes,
-                               True, True, 1.0, 1)
-        sc_num = 0.0
-        sc_den = 0.0
-        log_dist = 0.0
-        lin_dist = 0.0
-        phase = 0.0
-        dot = 0.0
-        scale = alpha[item, row]
-        for j in range(count):
-            floored_magnitudes(spectra[j], plan.eps, options.eps_added, mags_e)
-            floored_magnitudes(spectra[offset + j], plan.eps, options.eps_added, mags_r)
-            if options.n_bands > 0:
-                apply_filterbank(mags_e, fb_starts, fb_offsets, fb_weights, bands_e)
-                apply_filterbank(mags_r, fb_starts, fb_offsets, fb_weights, bands_r)
-                a, b, c, d, e = band_terms(bands_e, bands_r, scale, options,
-                                           plan.log_mode, plan.lin_mode)
-            else:
-                a, b, c, d, e = band_terms(mags_e, mags_r, scale, options,
-                                           plan.log_mode, plan.lin_mode)
-            sc_num += a
-            sc_den += b
-            log_dist += c
-            lin_dist += d
-            dot += e
-            if options.phase:
-                phase += phase_distance(spectra[j], spectra[offset + j])
+        # complex output (rfft's layout), so that the stages after it run flat over the
+        # block's bins
+        rocket_fft.r2c(frames[:2 * offset], spectra[:2 * offset], fft_axes, True, 1.0, 1)
+        sc_num, sc_den, log_dist, lin_dist, phase, dot = block_terms(
+            spectra, count, offset, plan, options, fb_starts, fb_offsets, fb_weights,
+            alpha[item, row], mags, bands)
         partial[task, 0] = sc_num
         partial[task, 1] = sc_den
         partial[task, 2] = log_dist
