@@ -109,14 +109,42 @@ PRESETS = {
 }
 
 
+def _sizes(name, value):
+    return tuple(check.positive_int(f"{name}[{i}]", v)
+                 for i, v in enumerate(check.sequence(name, value)))
+
+
+def _optional(checker):
+    return lambda name, value: None if value is None else checker(name, value)
+
+
+def _non_negative(name, value):
+    return check.finite_float(name, value, minimum=0.0)
+
+
+def _positive(name, value):
+    return check.finite_float(name, value, strictly_positive=True)
+
+
+# how each field of Preset that a caller may override is checked (and normalised)
+_FIELD_CHECKS = {
+    "fft_sizes": _sizes, "hop_sizes": _sizes, "win_lengths": _sizes,
+    "framing": lambda name, value: check.choice(name, value, (CENTRED, HIFIGAN, UNCENTRED)),
+    "float32_window": check.flag, "eps": _non_negative, "eps_added": check.flag,
+    "n_mels": _optional(_sizes), "fmin": _non_negative, "fmax": _optional(_positive),
+    "sample_rate": _optional(_positive), "w_sc": check.weight, "w_log_mag": check.weight,
+    "w_lin_mag": check.weight, "log_threshold": _non_negative, "log_floor": _non_negative,
+    "log_factor": _positive, "batch_sc": check.flag, "sum_resolutions": check.flag,
+}
+
+
 def _override(preset, overrides):
-    unknown = sorted(set(overrides) - set(Preset.__dataclass_fields__) - {"source"})
-    if unknown or "source" in overrides:
+    unknown = sorted(set(overrides) - set(_FIELD_CHECKS))
+    if unknown:
         raise ParameterError(
-            f"{', '.join(unknown or ['source'])} cannot be set on a preset; the fields "
-            f"are {', '.join(f for f in Preset.__dataclass_fields__ if f != 'source')}")
-    preset = replace(preset, **{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in overrides.items()})
+            f"{', '.join(unknown)} cannot be set on a preset; the fields are "
+            f"{', '.join(_FIELD_CHECKS)}")
+    preset = replace(preset, **{k: _FIELD_CHECKS[k](k, v) for k, v in overrides.items()})
     n = len(preset.fft_sizes)
     lengths = [len(preset.hop_sizes), len(preset.win_lengths)]
     if preset.n_mels is not None:
@@ -125,11 +153,8 @@ def _override(preset, overrides):
         raise ParameterError(
             "fft_sizes, hop_sizes, win_lengths (and n_mels) must have one value per "
             f"resolution: {n}, {lengths}")
-    for i, (f, h, w) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
-                                      preset.win_lengths)):
-        check.positive_int(f"fft_sizes[{i}]", f)
-        check.positive_int(f"hop_sizes[{i}]", h)
-        if check.positive_int(f"win_lengths[{i}]", w) > f:
+    for i, (f, w) in enumerate(zip(preset.fft_sizes, preset.win_lengths)):
+        if w > f:
             raise ParameterError(f"win_lengths[{i}]={w} is longer than fft_sizes[{i}]={f}")
     return preset
 
@@ -189,7 +214,7 @@ class PresetLoss:
         self.weight = check.weight("weight", weight)
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
-        self.check_finite = bool(check_finite)
+        self.check_finite = check.flag("check_finite", check_finite)
         if backends.check_device(device) == "cuda":
             raise DeviceError(f"preset={name!r} runs on the CPU only; use device='cpu'")
         self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
@@ -214,18 +239,19 @@ class PresetLoss:
                               "to the host first")
         backend = backends.CPU
         est3, ref3, _ = backend.as_signal_pair(est, ref)
-        if self.check_finite:
-            backend.raise_if_nonfinite(est3, ref3)
+        check.check_samples(backend, est3, ref3, self.check_finite)
         preset = self.preset
         length = est3.shape[-1]
-        parts = []
-        for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
-                                                    preset.win_lengths)):
-            pad, n_frames, shortest = _framing(preset, fft, hop, length)
+        resolutions = list(zip(preset.fft_sizes, preset.hop_sizes, preset.win_lengths))
+        framings = [_framing(preset, fft, hop, length) for fft, hop, _ in resolutions]
+        for (fft, _, _), (_, _, shortest) in zip(resolutions, framings):   # before any kernel
             if length < shortest:
                 raise ParameterError(
                     f"signals of {length} samples are too short for preset={self.name!r} "
                     f"at fft_size={fft}: it needs at least {shortest}")
+        parts = []
+        for index, ((fft, hop, win), (pad, n_frames, _)) in enumerate(zip(resolutions,
+                                                                          framings)):
             sums, values, bins = self._sums(backend, est3, ref3, index, pad, n_frames)
             parts.append(self._terms(sums, values, fft, hop, win))
         return self._combine(parts)
@@ -262,15 +288,16 @@ class PresetLoss:
         n_items, n_rows, _ = sums.shape
         per_item = sums.sum(axis=1)
         elements = n_rows * values_per_row
-        if preset.batch_sc and self.reduction == "mean":
+        if not preset.w_sc:
+            # not a term of this preset, and undefined for a silent reference at eps 0
+            sc = np.zeros(n_items)
+        elif preset.batch_sc and self.reduction == "mean":
             total = per_item.sum(axis=0)
             sc = np.full(n_items, np.sqrt(total[layout.SC_NUM] / total[layout.SC_DEN]))
         else:
             sc = np.sqrt(per_item[:, layout.SC_NUM] / per_item[:, layout.SC_DEN])
         log_mag = per_item[:, layout.LOG_DIST] / elements * preset.log_factor
         lin_mag = per_item[:, layout.LIN_DIST] / elements
-        if not preset.w_sc:
-            sc = np.zeros(n_items)   # not a term of this preset (and undefined at eps 0)
         loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
         return STFTBreakdown(loss, sc, log_mag, lin_mag, fft, hop, win)
 

@@ -202,16 +202,9 @@ class _SpectralSettings:
             est, ref, require_batch=self.compat == "auraloss", channels=channels)
         check.check_layout(est3.shape, ndim)
         self.check_length(est3.shape[-1])
-        finite_peak = getattr(backend, "finite_peak", None)
-        if finite_peak is None:   # a backend without the one-pass scan
-            if self.check_finite:
-                backend.raise_if_nonfinite(est3, ref3)
-            return backend, est3, ref3
-        peak, any_nonfinite = finite_peak(est3, ref3)
-        if any_nonfinite and self.check_finite:
-            backend.raise_if_nonfinite(est3, ref3)   # finds and names the sample
-        check.raise_if_too_large(peak, est3.dtype)
+        check.check_samples(backend, est3, ref3, self.check_finite)
         return backend, est3, ref3
+
 
 
 _NO_TAPS = np.zeros(1)   # a placeholder without perceptual weighting

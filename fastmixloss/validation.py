@@ -212,6 +212,21 @@ def raise_if_too_large(peak, dtype):
             f"overflow): scale both signals down")
 
 
+def check_samples(backend, est3, ref3, check_finite):
+    """Before any spectral kernel: NaN/Inf (when check_finite) and samples too large for
+    squared spectra (always: they would give NaN or a meaningless number), each a
+    ParameterError."""
+    finite_peak = getattr(backend, "finite_peak", None)
+    if finite_peak is None:   # a backend without the one-pass scan
+        if check_finite:
+            backend.raise_if_nonfinite(est3, ref3)
+        return
+    peak, any_nonfinite = finite_peak(est3, ref3)
+    if any_nonfinite and check_finite:
+        backend.raise_if_nonfinite(est3, ref3)   # finds and names the sample
+    raise_if_too_large(peak, est3.dtype)
+
+
 def raise_if_nonfinite(est3, ref3, rows=None):
     """Raise ParameterError naming the first NaN or Inf, looking in est, then ref.
 

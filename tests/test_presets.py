@@ -122,6 +122,8 @@ def test_preset_input_errors():
         fm.preset_loss("auraloss")(np.zeros(500), np.zeros(500))
     with pytest.raises(fm.ParameterError, match="reduction"):
         fm.preset_loss("ddsp", reduction="sum")
+    with pytest.raises(fm.ParameterError, match="check_finite"):
+        fm.preset_loss("ddsp", check_finite=np.array([1, 2]))
     with pytest.raises(fm.DeviceError, match="CPU only"):
         fm.preset_loss("ddsp", device="cuda")
 
@@ -130,6 +132,47 @@ def test_preset_input_errors():
     on_gpu = np.zeros(3000).view(OnGpu)
     with pytest.raises(fm.DeviceError, match="copy est and ref"):
         fm.preset_loss("ddsp")(on_gpu, on_gpu)
+
+
+@pytest.mark.parametrize("name", sorted(fm.PRESETS))
+@pytest.mark.parametrize("dtype,limit", [(np.float32, 1e30), (np.float64, 1e100)])
+def test_presets_refuse_samples_whose_squares_overflow(name, dtype, limit):
+    """As the spectral losses do: a NaN or a number from overflowed spectra is never a
+    result (1e200 in float64 gave NaN for three presets and 2156.6 for dac)."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 8000)).astype(dtype)
+    loss = fm.preset_loss(name, sample_rate=44100 if name == "dac" else None)
+    big = x.copy()
+    big[0, 1, 4000] = 10 * limit
+    with pytest.raises(fm.ParameterError, match="scale both signals down"):
+        loss(big, x)
+    with pytest.raises(fm.ParameterError, match="scale both signals down"):
+        loss(x, big)
+    assert np.isfinite(loss(x * (limit / 10), x * (limit / 20)))
+
+
+def test_every_preset_field_but_its_source_is_checked_when_overridden():
+    from fastmixloss import presets
+    assert set(presets._FIELD_CHECKS) == set(presets.Preset.__dataclass_fields__) - {"source"}
+    for field, bad in [("fft_sizes", float("nan")), ("fft_sizes", None), ("hop_sizes", 1.5),
+                       ("n_mels", [0]), ("eps", -1.0), ("framing", "sideways"),
+                       ("fmax", float("inf")), ("eps_added", "yes"), ("source", "x")]:
+        with pytest.raises(fm.ParameterError, match=field):
+            fm.preset_loss("ddsp", **{field: bad})
+
+
+def test_preset_checks_every_resolution_before_any_kernel(monkeypatch):
+    # 3000 samples suffice for DDSP's small sizes, not for 2048: nothing may run first
+    from fastmixloss import backend as backends
+    calls = []
+    monkeypatch.setattr(backends.CpuBackend, "stft_option_sums",
+                        staticmethod(lambda *args: calls.append(args)))
+    monkeypatch.setattr(backends.CpuBackend, "stft_term_sums",
+                        staticmethod(lambda *args: calls.append(args)))
+    x = np.zeros((1, 1, 1500))
+    with pytest.raises(fm.ParameterError, match="too short"):
+        fm.preset_loss("auraloss", fft_sizes=(512, 4096), hop_sizes=(128, 1024),
+                       win_lengths=(512, 4096))(x, x)
+    assert calls == []
 
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
