@@ -25,8 +25,8 @@ class SpectralOptions:
                  fmin=0.0, fmax=None, perceptual_weighting=False, scale_invariance=False,
                  w_phs=0.0, log_eps=0.0, log_fac=1.0, compat=None):
         self.scale = check.choice("scale", scale, filterbanks.SCALES)
-        self.perceptual_weighting = bool(perceptual_weighting)
-        self.scale_invariance = bool(scale_invariance)
+        self.perceptual_weighting = check.flag("perceptual_weighting", perceptual_weighting)
+        self.scale_invariance = check.flag("scale_invariance", scale_invariance)
         self.w_phs = check.weight("w_phs", w_phs)
         self.log_eps = check.finite_float("log_eps", log_eps, minimum=0.0)
         self.log_fac = check.finite_float("log_fac", log_fac, strictly_positive=True)
@@ -38,6 +38,9 @@ class SpectralOptions:
         self.sample_rate = (None if sample_rate is None else
                             check.finite_float("sample_rate", sample_rate,
                                                strictly_positive=True))
+        if self.perceptual_weighting:
+            from .weighting import check_sample_rate
+            check_sample_rate(self.sample_rate)
         self.n_bins = self._n_bins(n_bins, n_resolutions)
         self.fmin = check.finite_float("fmin", fmin, minimum=0.0)
         nyquist = None if self.sample_rate is None else self.sample_rate / 2

@@ -19,6 +19,11 @@ from .errors import ParameterError
 
 N_TAPS = 101
 
+# Sample rates the 101-tap design serves: its Nyquist frequency above the curve's 1 kHz
+# reference, and no higher than audio hardware goes. Beyond 768 kHz the fit drifts (at
+# 1e7 Hz the design gives NaN taps, at 1e8 Hz the 1 kHz gain is -46 dB).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 2000.0, 768000.0
+
 # IEC/CD 1672 analog A-weighting: pole frequencies (Hz) and the gain at 1 kHz (dB)
 _F1, _F2, _F3, _F4 = 20.598997, 107.65265, 737.86223, 12194.217
 _A1000_DB = 1.9997
@@ -81,7 +86,21 @@ def design_a_weighting(sample_rate, n_taps=N_TAPS):
                              [1, 2 * np.pi * _F2])
     b, a = scipy.signal.bilinear(numerator, denominator, fs=sample_rate)
     frequencies, response = scipy.signal.freqz(b, a, worN=512, fs=sample_rate)
-    return scipy.signal.firls(n_taps, frequencies, np.abs(response), fs=sample_rate)
+    taps = scipy.signal.firls(n_taps, frequencies, np.abs(response), fs=sample_rate)
+    if not np.isfinite(taps).all():   # never a NaN loss from a failed design
+        raise ParameterError(
+            f"the A-weighting design failed at sample_rate={sample_rate!r} (non-finite "
+            "taps); perceptual_weighting needs an audio sample rate")
+    return taps
+
+
+def check_sample_rate(sample_rate):
+    """ParameterError where the A-weighting FIR cannot be designed meaningfully."""
+    if not MIN_SAMPLE_RATE < sample_rate <= MAX_SAMPLE_RATE:
+        raise ParameterError(
+            f"perceptual_weighting=True needs {MIN_SAMPLE_RATE:g} < sample_rate <= "
+            f"{MAX_SAMPLE_RATE:g} Hz (its 101-tap A-weighting filter is not defined "
+            f"outside), got sample_rate={sample_rate!r}")
 
 
 def taps_for(sample_rate, compat=False):

@@ -4,6 +4,7 @@ against the NumPy reference, and the numbers against live auraloss where it runs
 
 import os
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -271,6 +272,21 @@ def test_options_are_checked():
         fm.STFTLoss(log_fac=0.0)
     with pytest.raises(fm.ParameterError, match="fmax"):
         fm.STFTLoss(scale="mel", sample_rate=16000, fmax=9000)
+    # flags are True or False, not arrays (bool() of one raised numpy's ValueError)
+    for flag in ("perceptual_weighting", "scale_invariance"):
+        with pytest.raises(fm.ParameterError, match=flag):
+            fm.STFTLoss(sample_rate=SR, **{flag: np.array([1, 2])})
+
+
+@pytest.mark.parametrize("rate", [1.5, 2000, 1e7, 2.0 ** 64])
+def test_weighting_refuses_rates_its_filter_is_not_defined_at(rate):
+    # at 1e7 Hz the design gave NaN taps (a NaN loss), at 1e8 a 1 kHz gain of -46 dB,
+    # and at 2**64 SciPy warned that the results may be meaningless
+    with pytest.raises(fm.ParameterError, match=re.escape(f"sample_rate={rate!r}")):
+        fm.STFTLoss(perceptual_weighting=True, sample_rate=rate)
+    with pytest.raises(fm.ParameterError, match="sample_rate"):
+        fm.mrstft_loss(np.zeros((2, 4096)), np.zeros((2, 4096)), perceptual_weighting=True,
+                       sample_rate=rate)
 
 
 # ---------------------------------------------------------------- against live auraloss
