@@ -1,9 +1,9 @@
 """A bounded, seeded random fuzz of the library's API (issue 9).
 
-Each case draws a loss, a shape, dtypes, memory layouts, signal content (scales from 1e-6
-to 1e6, scaled copies, silent channels, NaN samples, huge samples) and parameters, some
-of them bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last
-arrays). Every case must either raise ParameterError or return the value of
+Each case draws a loss (time-domain, spectral with or without the spectral options, or
+a preset), a shape, dtypes, memory layouts, signal content (scales from 1e-6 to 1e6,
+scaled copies, silent channels, NaN samples, huge samples) and parameters, some of them
+bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last arrays). Every case must either raise ParameterError or return the value of
 fastmixloss.reference within SPEC's tolerances; any other outcome fails.
 
 Default: 300 cases (well under a minute once the kernels are cached). The long form:
@@ -12,19 +12,23 @@ FASTMIXLOSS_FUZZ_SEED picks another stream of cases.
 """
 
 import collections
+import math
 import os
 
 import numpy as np
 import pytest
 
 import fastmixloss as fm
-from fastmixloss import ParameterError, reference
+from fastmixloss import ParameterError, filterbanks, reference, weighting
 
 N_CASES = int(os.environ.get("FASTMIXLOSS_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("FASTMIXLOSS_FUZZ_SEED", "20261125"))
 TIME = ["mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr"]
 SPECTRAL = ["stft_loss", "mrstft_loss", "sum_and_difference_loss"]
 RATIO = {"esr", "dc", "snr", "sisdr", "sdsdr"}
+PRESET = "preset_loss"
+PRESET_NAMES = sorted(fm.PRESETS)
+OPTION_RATE = 16000   # the spectral options' sample rate (mel bands, A-weighting)
 
 # a few bad values for any parameter
 BAD_VALUES = [-1, 0, 2 ** 64, 1.5, "x", None, np.array([1, 2]), [[1, 2], [3]], np.nan,
@@ -34,8 +38,8 @@ BAD_VALUES = [-1, 0, 2 ** 64, 1.5, "x", None, np.array([1, 2]), [[1, 2], [3]], n
 def _signals(rng, name):
     n_channels = 2 if name == "sum_and_difference_loss" or rng.random() < 0.5 else \
         int(rng.integers(1, 4))
-    spectral = name in SPECTRAL
-    length = int(rng.integers(600 if spectral else 1, 3000))
+    spectral = name in SPECTRAL or name == PRESET
+    length = int(rng.integers(600 if spectral else 1, 5000 if name == PRESET else 3000))
     shape = (int(rng.integers(1, 4)), n_channels, length)
     dtype = np.float32 if rng.random() < 0.4 else np.float64
     # float32 per-bin logs of near-silent bins differ (SPEC): spectral float32 stays loud
@@ -74,8 +78,35 @@ def _layout(rng, x):
     return x
 
 
+def _options(rng):
+    """Some of the STFT family's options (checked against the reference's twins)."""
+    options = {}
+    if rng.random() < 0.4:
+        options.update(scale="mel", n_bins=int(rng.choice([4, 8, 16])),
+                       sample_rate=OPTION_RATE)
+    if rng.random() < 0.4:
+        options.update(perceptual_weighting=True, sample_rate=OPTION_RATE)
+    if rng.random() < 0.3:
+        options["scale_invariance"] = True
+    if rng.random() < 0.3:
+        options.update(log_eps=float(10.0 ** rng.uniform(-6, 0)),
+                       log_fac=float(10.0 ** rng.uniform(0, 2)))
+    return options
+
+
 def _parameters(rng, name):
     params = {}
+    if name == PRESET:
+        params["name"] = PRESET_NAMES[rng.integers(len(PRESET_NAMES))]
+        if params["name"] == "dac":
+            params["sample_rate"] = 44100
+        params["reduction"] = "none"
+        params["check_finite"] = bool(rng.random() < 0.9)
+        if rng.random() < 0.2:
+            key = str(rng.choice(["weight", "reduction", "output", "sample_rate",
+                                  "fft_sizes", "frobnicate", "device"]))
+            params[key] = BAD_VALUES[rng.integers(len(BAD_VALUES))]
+        return params
     if name in SPECTRAL:
         if name == "stft_loss":
             fft = int(2 ** rng.integers(4, 10)) + int(rng.choice([0, 0, 0, 1, 3]))
@@ -90,6 +121,8 @@ def _parameters(rng, name):
                                            "hann_window"]))
         params["mag_distance"] = str(rng.choice(["L1", "L2"]))
         params["w_lin_mag"] = float(rng.choice([0.0, 1.0]))
+        if rng.random() < 0.3:
+            params.update(_options(rng))
     else:
         if name in ("snr", "sisdr", "sdsdr"):
             params["zero_mean"] = bool(rng.random() < 0.7)
@@ -108,6 +141,12 @@ def _parameters(rng, name):
 def _expected(name, est, ref, params):
     """Per-item values from fastmixloss.reference (float64 of the same inputs)."""
     e, r = est.astype(np.float64), ref.astype(np.float64)
+    if name == PRESET:
+        preset = fm.PRESETS[params["name"]]
+        # any finite weight >= 0 is valid (the bad values drawn for it include some)
+        rate = params.get("sample_rate")   # None: the preset's own
+        return params.get("weight", 1.0) * reference.preset_loss(
+            e, r, preset, sample_rate=preset.sample_rate if rate is None else rate)["loss"]
     if name in TIME:
         keys = {"zero_mean", "a"}
         return getattr(reference, name)(e, r, **{k: v for k, v in params.items()
@@ -115,12 +154,36 @@ def _expected(name, est, ref, params):
     keys = {"fft_size", "hop_size", "win_length", "fft_sizes", "hop_sizes", "win_lengths",
             "mag_distance", "w_lin_mag"}
     kwargs = {k: v for k, v in params.items() if k in keys}
+    kwargs.update(_reference_options(name, params))
     window = params.get("window", "hann").replace("_window", "")
     if name == "stft_loss":
         return reference.stft_loss(e, r, window_name=window, **kwargs)["loss"]
     if name == "mrstft_loss":
         return reference.mrstft_loss(e, r, window_name=window, **kwargs)["loss"]
     return reference.sum_and_difference_loss(e, r, window_name=window, **kwargs)["loss"]
+
+
+def _reference_options(name, params):
+    """The reference's spelling of the spectral options in params."""
+    options = {}
+    rate = params.get("sample_rate")   # a drawn bad value that is valid stays
+    if params.get("perceptual_weighting"):
+        options["fir_taps"] = weighting.taps_for(rate)
+    if params.get("scale_invariance"):
+        options["scale_invariance"] = True
+    for key in ("log_eps", "log_fac"):
+        if key in params:
+            options[key] = params[key]
+    if params.get("scale") == "mel":
+        sizes = ([params["fft_size"]] if name == "stft_loss"
+                 else params.get("fft_sizes", (1024, 2048, 512)))
+        n_bands = 128 if params["n_bins"] is None else params["n_bins"]   # the default
+        banks = [filterbanks.mel_matrix(rate, f, n_bands) for f in sizes]
+        if name == "stft_loss":
+            options["filterbank"] = banks[0]
+        else:
+            options["filterbanks"] = banks
+    return options
 
 
 def _reduce(values, reduction):
@@ -132,8 +195,9 @@ def _reduce(values, reduction):
 def run_case(index):
     """One case: returns its outcome ('value', 'parameter-error'); raises on a failure."""
     rng = np.random.default_rng([SEED, index])
-    name = TIME[rng.integers(len(TIME))] if rng.random() < 0.5 else \
-        SPECTRAL[rng.integers(len(SPECTRAL))]
+    draw = rng.random()
+    name = (TIME[rng.integers(len(TIME))] if draw < 0.45 else
+            SPECTRAL[rng.integers(len(SPECTRAL))] if draw < 0.85 else PRESET)
     est, ref = _signals(rng, name)
     params = _parameters(rng, name)
     if rng.random() < 0.1:   # channel-last, as soundfile.read returns it
@@ -145,7 +209,11 @@ def run_case(index):
     est_in, ref_in = _layout(rng, est), _layout(rng, ref)
     snapshots = est_in.copy(), ref_in.copy()
     try:
-        got = getattr(fm, name)(est_in, ref_in, **params)
+        if name == PRESET:
+            kwargs = {k: v for k, v in params.items() if k != "name"}
+            got = fm.preset_loss(params["name"], **kwargs)(est_in, ref_in)
+        else:
+            got = getattr(fm, name)(est_in, ref_in, **params)
     except ParameterError:
         return "parameter-error"
     finally:
@@ -153,16 +221,37 @@ def run_case(index):
         np.testing.assert_array_equal(ref_in, snapshots[1])
     if not params["check_finite"] and (np.isnan(est).any() or np.isnan(ref).any()):
         return "value"   # documented: NaN or Inf then, not compared
+    if (name == PRESET and est.dtype == np.float32
+            and fm.PRESETS[params["name"]].log_threshold == 0.0
+            and (np.ptp(est, axis=-1) == 0).any() | (np.ptp(ref, axis=-1) == 0).any()):
+        # DDSP's log has no floor but at exact zeros: the bins of a constant channel are
+        # float32 FFT rounding (SPEC: near-silent bins differ in float32), in any
+        # implementation, and their logs weigh as much as any other bin's
+        return "value-unfloored-log"
     shape3 = (1,) * (3 - est.ndim) + est.shape
     with np.errstate(all="ignore"):   # the plain reference may overflow where we do not
         values = _expected(name, est.reshape(shape3), ref.reshape(shape3), params)
         expected = _reduce(np.asarray(values, dtype=np.float64), params["reduction"])
         float32 = est.dtype == np.float32
         rtol = 1e-4 if float32 else 1e-9
-        # absolute floors: dB values near 0; losses of near-identical float32 signals
-        peak = float(np.abs(ref).max())
+        # absolute floors: dB values near 0; losses of near-identical signals, whose
+        # linear terms are differences of values of the louder signal's size
+        peak = max(float(np.abs(ref).max()), float(np.abs(est).max()))
         atol = (1e-6 if float32 else 1e-9) if name in ("snr", "sisdr", "sdsdr") else \
-            (1e-6 * peak ** (2 if name == "mse" else 1) if float32 else 1e-12)
+            (1e-6 * peak ** (2 if name == "mse" else 1) if float32 else
+             1e-12 * max(1.0, peak))
+        weighted = bool(params.get("perceptual_weighting"))
+        if params.get("scale_invariance") or weighted:
+            # A scaled copy's scale-invariant loss is 0 up to rounding, each
+            # implementation's own: in float64 the bins at the eps floor flip with it
+            # (1e-11); A-weighting has almost no gain at DC, so the lowest bins of the
+            # filtered signal are what is left of cancelling samples (2.6e-10), and in
+            # float32 the frames of the filtered signal are rounded where it is weakest
+            # (5e-4 against the reference's float64 frames). Weights scale it.
+            atol = max(atol, (1e-3 if weighted else 1e-4) if float32 else 1e-9)
+            lin = params.get("w_lin_mag")
+            if isinstance(lin, (int, float)) and math.isfinite(lin):
+                atol *= max(1.0, float(lin))
         if name in ("snr", "sisdr", "sdsdr"):
             # float64's floor: rounding each sample's residual leaves ~n * 2**-104 of the
             # signal's energy, so a ratio of 10**(-dB/10) is resolved only to
