@@ -24,7 +24,7 @@ import numpy as np
 from . import backend as backends
 from . import filterbanks
 from . import validation as check
-from .errors import DeviceError, ParameterError
+from .errors import ParameterError
 from .kernels import layout
 from .kernels.layout import FramePlan, OptionJob, OptionPlan, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown
@@ -190,8 +190,9 @@ class PresetLoss:
         source does (mean or sum), and each resolution's terms.
         Terms that are not part of the preset are reported as 0.
     check_finite : bool
-    device : None or "cpu"
-        Presets run on the CPU; "cuda", or inputs that live on a GPU, raise DeviceError.
+    device : None, "cpu" or "cuda"
+        As for the spectral losses: None computes on the GPU when an input lives there.
+        On the GPU every fft size must be a power of two (all the presets' are).
     **overrides
         Fields of Preset to change, e.g. ParallelWaveGAN's hifigan.v1 vctk mel loss:
         PresetLoss("parallel_wavegan_mel", sample_rate=24000, fft_sizes=(2048,),
@@ -215,8 +216,7 @@ class PresetLoss:
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
         self.check_finite = check.flag("check_finite", check_finite)
-        if backends.check_device(device) == "cuda":
-            raise DeviceError(f"preset={name!r} runs on the CPU only; use device='cpu'")
+        self.device = backends.check_device(device)
         self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
 
     def _filterbank(self, index):
@@ -234,21 +234,20 @@ class PresetLoss:
         return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
 
     def __call__(self, est, ref):
-        if backends.on_cuda_device(est) or backends.on_cuda_device(ref):
-            raise DeviceError(f"preset={self.name!r} runs on the CPU only: copy est and ref "
-                              "to the host first")
-        backend = backends.CPU
-        est3, ref3, _ = backend.as_signal_pair(est, ref)
-        check.check_samples(backend, est3, ref3, self.check_finite)
         preset = self.preset
+        backend = backends.select(self.device, est, ref)
+        for fft in preset.fft_sizes:   # every check before any kernel runs
+            backend.check_fft_size(fft)
+        est3, ref3, _ = backend.as_signal_pair(est, ref)
         length = est3.shape[-1]
         resolutions = list(zip(preset.fft_sizes, preset.hop_sizes, preset.win_lengths))
         framings = [_framing(preset, fft, hop, length) for fft, hop, _ in resolutions]
-        for (fft, _, _), (_, _, shortest) in zip(resolutions, framings):   # before any kernel
+        for (fft, _, _), (_, _, shortest) in zip(resolutions, framings):
             if length < shortest:
                 raise ParameterError(
                     f"signals of {length} samples are too short for preset={self.name!r} "
                     f"at fft_size={fft}: it needs at least {shortest}")
+        check.check_samples(backend, est3, ref3, self.check_finite)
         parts = []
         for index, ((fft, hop, win), (pad, n_frames, _)) in enumerate(zip(resolutions,
                                                                           framings)):

@@ -124,14 +124,8 @@ def test_preset_input_errors():
         fm.preset_loss("ddsp", reduction="sum")
     with pytest.raises(fm.ParameterError, match="check_finite"):
         fm.preset_loss("ddsp", check_finite=np.array([1, 2]))
-    with pytest.raises(fm.DeviceError, match="CPU only"):
-        fm.preset_loss("ddsp", device="cuda")
-
-    class OnGpu(np.ndarray):
-        __cuda_array_interface__ = {}
-    on_gpu = np.zeros(3000).view(OnGpu)
-    with pytest.raises(fm.DeviceError, match="copy est and ref"):
-        fm.preset_loss("ddsp")(on_gpu, on_gpu)
+    with pytest.raises(fm.ParameterError, match="device"):
+        fm.preset_loss("ddsp", device="tpu")
 
 
 @pytest.mark.parametrize("name", sorted(fm.PRESETS))

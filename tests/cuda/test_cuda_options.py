@@ -1,4 +1,4 @@
-"""The spectral options on the CUDA backend against the CPU's options kernel.
+"""The spectral options and the presets on the CUDA backend against the CPU.
 
 Each option alone and together, both dtypes, with launch settings turned down so that a
 tiny input spans many blocks (ragged frame groups, the global-scratch path). The CPU
@@ -10,10 +10,7 @@ import numpy as np
 import pytest
 
 import fastmixloss as fm
-from fastmixloss import backend as backends
 from fastmixloss.cuda import launch_config
-from fastmixloss.kernels.layout import L1, L2, FramePlan, OptionJob, OptionPlan
-from fastmixloss.windows import window_values
 
 TIGHT = dict(stft_threads=8, points_per_block=96, reduce_threads=4, scan_threads=8,
              scan_blocks=3)
@@ -97,31 +94,35 @@ def test_phase_term_matches_the_cpu(cuda_backend, rng, dtype):
     np.testing.assert_allclose(gpu.loss, cpu.loss, rtol=1e-3 if dtype == np.float32 else 1e-6)
 
 
-@pytest.mark.parametrize("variant", [
-    dict(zero_pad=True, pad_left=0),            # DDSP's framing: uncentred, zeros past the end
-    dict(pad_left=5, eps_added=True),           # HiFi-GAN's: its own pad, P + eps
-    dict(log_threshold=0.0, log_floor=1e-5),    # DDSP's safe log
-])
-def test_the_presets_framing_variants_match_the_cpu_kernel(cuda_backend, rng, variant):
-    """The presets run on the CPU only, but the GPU kernel takes OptionPlan's framing
-    fields too: checked at the backend seam."""
-    est, ref = pair(rng, (2, 2, 200), np.float64)
-    fft, hop = 32, 8
-    window = np.zeros(fft)
-    window[:fft] = window_values("hann", fft)
-    n_frames = 1 + 200 // hop
-    plan = FramePlan(fft, hop, 0, fft, n_frames, 8, L1, L2, 1e-7)
-    options = OptionPlan(n_bands=0, log_fac=1.0, log_eps=0.0, phase=False,
-                         prefilter=False, pad_left=variant.get("pad_left", fft // 2),
-                         zero_pad=variant.get("zero_pad", False),
-                         eps_added=variant.get("eps_added", False),
-                         log_threshold=variant.get("log_threshold", 0.0),
-                         log_floor=variant.get("log_floor", 0.0))
-    alpha = np.ones((2, 2))
-    jobs = [OptionJob(window, plan, options, None)]
-    e3, r3, _ = cuda_backend.as_signal_pair(est, ref)
-    with launch_config(**TIGHT):
-        (gpu,) = cuda_backend.stft_option_sums(e3, r3, None, jobs, np.zeros(1), [alpha])
-    (cpu,) = backends.CPU.stft_option_sums(est, ref, None, jobs, np.zeros(1), [alpha])
-    np.testing.assert_allclose(gpu, cpu, rtol=1e-10, atol=1e-300)
+# the presets at sizes the simulator runs quickly, each keeping its own framing, floors,
+# log clamps and mel bank (empty bands included)
+SMALL_PRESET = dict(fft_sizes=(64, 32), hop_sizes=(16, 8), win_lengths=(64, 24))
 
+
+# every preset in float64; in float32 one per framing (centred, HiFi-GAN's, DDSP's)
+PRESET_CASES = ([(name, np.float64) for name in sorted(fm.PRESETS)]
+                + [(name, np.float32) for name in ("dac", "hifigan", "ddsp")])
+
+
+@pytest.mark.parametrize("name,dtype", PRESET_CASES)
+def test_presets_match_the_cpu(cuda_backend, rng, name, dtype):
+    overrides = dict(SMALL_PRESET)
+    if fm.PRESETS[name].n_mels is not None:
+        overrides["n_mels"] = (8, 4)
+    rate = 44100 if name == "dac" else None
+    kwargs = dict(sample_rate=rate, reduction="none", output="full", **overrides)
+    est, ref = pair(rng, (1, 2, 200), dtype)
+    with launch_config(**TIGHT):
+        gpu = fm.preset_loss(name, device="cuda", **kwargs)(est, ref)
+    cpu = fm.preset_loss(name, device="cpu", **kwargs)(est, ref)
+    for field in ("loss", "sc", "log_mag", "lin_mag"):
+        np.testing.assert_allclose(getattr(gpu, field), getattr(cpu, field),
+                                   rtol=rel_tol(dtype), atol=1e-12, err_msg=field)
+
+
+def test_presets_refuse_sizes_the_gpu_does_not_take_before_any_kernel(cuda_backend):
+    x = np.zeros((1, 2, 4000))
+    loss = fm.preset_loss("auraloss", fft_sizes=(1024, 1000), hop_sizes=(256, 250),
+                          win_lengths=(1024, 1000), device="cuda")
+    with pytest.raises(fm.DeviceError, match="fft_size=1000"):
+        loss(x, x)

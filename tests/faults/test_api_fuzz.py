@@ -16,7 +16,6 @@ import math
 import os
 
 import numpy as np
-import pytest
 
 import fastmixloss as fm
 from fastmixloss import ParameterError, filterbanks, reference, weighting
