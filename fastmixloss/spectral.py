@@ -62,16 +62,35 @@ def _resolutions(fft_sizes, hop_sizes, win_lengths):
         for i, values in enumerate(zip(fft_sizes, hop_sizes, win_lengths)))
 
 
+def _windows(window, resolutions):
+    """One window (a name, or float64 values) per resolution. `window` is a name, one
+    array that fits every resolution, or a sequence of arrays, one per resolution (for
+    example auraloss's own torch windows, for bit-exact compat="auraloss")."""
+    name = window_name(window)
+    if isinstance(name, str):
+        return (name,) * len(resolutions)
+    per_resolution = (isinstance(window, (list, tuple)) and len(window) == len(resolutions)
+                      and all(np.ndim(w) == 1 for w in window))
+    if per_resolution:
+        return tuple(_window_values(w, res.win_length, f"window[{i}]")
+                     for i, (w, res) in enumerate(zip(window, resolutions)))
+    return tuple(_window_values(window, res.win_length, "window") for res in resolutions)
+
+
+def _window_values(window, win_length, name):
+    try:
+        return window_values(window, win_length)
+    except ParameterError as error:   # say which resolution's window it was
+        raise ParameterError(f"{name}: {error}") from None
+
+
 class _SpectralSettings:
     """Validated parameters shared by the three spectral losses."""
 
     def __init__(self, resolutions, window, w_sc, w_log_mag, w_lin_mag, mag_distance,
                  eps, reduction, output, compat, check_finite, device, options=None):
         self.resolutions = resolutions
-        self.window = window_name(window)
-        if not isinstance(self.window, str):   # an array must fit every resolution
-            for res in resolutions:
-                self.window = window_values(self.window, res.win_length)
+        self.windows = _windows(window, resolutions)
         self.w_sc = check.weight("w_sc", w_sc)
         self.w_log_mag = check.weight("w_log_mag", w_log_mag)
         self.w_lin_mag = check.weight("w_lin_mag", w_lin_mag)
@@ -110,8 +129,8 @@ class _SpectralSettings:
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
         plans = []
-        for resolution in self.resolutions:
-            window, lo, hi = padded_window(self.window, resolution.win_length,
+        for resolution, named_window in zip(self.resolutions, self.windows):
+            window, lo, hi = padded_window(named_window, resolution.win_length,
                                            resolution.fft_size, est3.dtype,
                                            float32_window=self.compat == "auraloss")
             n_frames = frame_count(length, resolution.fft_size, resolution.hop_size)
@@ -244,7 +263,11 @@ class STFTLoss(_SpectralLoss):
         default win_length = fft_size). Frames are centred with reflect padding.
     window : str or array
         "hann" (or auraloss's "hann_window"), "hamming", "blackman", "bartlett", "kaiser",
-        "rectangular", or win_length values.
+        "rectangular", or win_length values (for MultiResolutionSTFTLoss and
+        SumAndDifferenceSTFTLoss also one array per resolution: with compat="auraloss",
+        torch's own windows, e.g. [torch.hann_window(w).numpy() for w in win_lengths],
+        give auraloss's numbers to rounding; the named windows are torch's up to its
+        float32 cos).
     w_sc, w_log_mag, w_lin_mag : float
         Term weights (>= 0).
     mag_distance : {"L1", "L2"}

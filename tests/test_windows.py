@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 import pytest
 
+import fastmixloss as fm
 from fastmixloss.windows import torch_window
 
 STORED = json.loads((pathlib.Path(__file__).parent / "data" / "torch_windows.json")
@@ -57,3 +58,22 @@ def test_compat_uses_the_torch_windows():
     x, noise = rng.standard_normal((2, 1, 2, 5000))
     est = x + 0.1 * noise
     assert fm.stft_loss(est, x, compat="auraloss") != fm.stft_loss(est, x)
+
+
+def test_one_window_array_per_resolution():
+    from fastmixloss.windows import window_values
+    rng = np.random.default_rng(0)
+    est, ref = rng.standard_normal((2, 2, 6000)), rng.standard_normal((2, 2, 6000))
+    sizes = dict(fft_sizes=(256, 512), hop_sizes=(64, 128), win_lengths=(200, 512))
+    per_resolution = [window_values("hamming", 200), window_values("blackman", 512)]
+    got = fm.mrstft_loss(est, ref, window=per_resolution, output="full", **sizes)
+    for part, name, (fft, hop, win) in zip(got.resolutions, ("hamming", "blackman"),
+                                           zip(*sizes.values())):
+        assert part.loss == fm.stft_loss(est, ref, fft_size=fft, hop_size=hop,
+                                         win_length=win, window=name)
+    # the resolution whose window does not fit is named; a count that matches no
+    # resolution count is one array, which must then fit every resolution
+    with pytest.raises(fm.ParameterError, match=r"window\[1\].*win_length=512"):
+        fm.MultiResolutionSTFTLoss(window=[np.ones(200), np.ones(500)], **sizes)
+    with pytest.raises(fm.ParameterError, match="win_length=200"):
+        fm.MultiResolutionSTFTLoss(window=[np.ones(200)] * 3, **sizes)
