@@ -107,6 +107,22 @@ def test_silent_reference_is_nan_and_auraloss_keeps_its_value(name):
     assert np.isnan(getattr(fm, name)(est, ref))            # NaN propagates through mean
     kept = getattr(fm, name)(est, ref, compat="auraloss", reduction="none")
     assert np.isfinite(kept).all()
+    # auraloss's own value of the silent channel (its eps floor): the NumPy reference's
+    # compat twin, and auraloss itself where it is installed
+    from fastmixloss import reference
+    np.testing.assert_allclose(kept.mean(axis=-1),   # the reference: per-item means
+                               getattr(reference, name)(est, ref, compat=True), rtol=1e-9)
+    try:
+        import auraloss
+        import torch
+    except ImportError:
+        return
+    classes = {"esr": "ESRLoss", "dc": "DCLoss", "snr": "SNRLoss", "sisdr": "SISDRLoss",
+               "sdsdr": "SDSDRLoss"}
+    with torch.no_grad():
+        theirs = getattr(auraloss.time, classes[name])(reduction="none")(
+            torch.from_numpy(est), torch.from_numpy(ref)).numpy()
+    np.testing.assert_allclose(kept, theirs, rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["snr", "sisdr", "sdsdr"])
