@@ -48,6 +48,10 @@ def resources():
     result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
                             env=env, timeout=900)
     if result.returncode == 3:            # kernel_resources.TOOLCHAIN_MISSING
+        # CI installs the toolchain ([dev]): there a missing compiler is a failure, so
+        # the sm_90 checks can never stop running without a word
+        if os.environ.get("CI"):
+            pytest.fail("CI must build for sm_90, and cannot: " + result.stdout.strip())
         pytest.skip("cannot build for sm_90 here: " + result.stdout.strip())
     assert result.returncode == 0, result.stdout + result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
