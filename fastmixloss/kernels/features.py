@@ -20,6 +20,7 @@ import numpy as np
 import rocket_fft
 from numba import uint64
 
+from .extremes import extreme_means
 from .fastlog import fast_log
 from .jit import cpu_function, cpu_kernel
 from .peaks import largest_abs
@@ -107,96 +108,6 @@ def rolloff(mags, total, freqs, roll_percent):
 
 
 @cpu_function
-def keep_extremes(values, start, stop, count, kept):
-    """Fill kept[:n] (n = min(count, stop - start)) with the n smallest of
-    values[start:stop], sorted ascending (the current bound last). Returns n."""
-    n = min(count, stop - start)
-    for filled in range(n):   # the first n values, insertion-sorted
-        v = values[start + filled]
-        j = filled
-        while j > 0 and kept[j - 1] > v:
-            kept[j] = kept[j - 1]
-            j -= 1
-        kept[j] = v
-    bound = kept[n - 1]
-    for i in range(start + n, stop):
-        v = values[i]
-        if v < bound:
-            j = n - 1
-            while j > 0 and kept[j - 1] > v:
-                kept[j] = kept[j - 1]
-                j -= 1
-            kept[j] = v
-            bound = kept[n - 1]
-    return n
-
-
-@cpu_function
-def extreme_candidates(values, start, stop, count, lows, highs):
-    """Copy to `lows` the values of values[start:stop] that can be among its `count`
-    smallest, and to `highs` the negated values that can be among its `count` largest;
-    returns how many of each.
-
-    Split the band into `count` groups: each group's least value is at most the largest
-    of those least values, m, so at least `count` values are <= m, and every one of the
-    `count` smallest is too (likewise for the largest). Both passes are branch-free and
-    find both ends at once; on a music spectrum they keep about a tenth of the top
-    band's bins.
-    """
-    n = stop - start
-    low_bound = -np.inf
-    high_bound = -np.inf
-    for g in range(count):
-        low = np.inf
-        high = np.inf
-        for i in range(uint64(start + g * n // count), uint64(start + (g + 1) * n // count)):
-            low = min(low, values[i])
-            high = min(high, -values[i])
-        low_bound = max(low_bound, low)
-        high_bound = max(high_bound, high)
-    n_lows = 0
-    n_highs = 0
-    for i in range(uint64(start), uint64(stop)):
-        v = values[i]
-        lows[n_lows] = v
-        n_lows += 1 if v <= low_bound else 0
-        highs[n_highs] = -v
-        n_highs += 1 if -v <= high_bound else 0
-    return n_lows, n_highs
-
-
-@cpu_function
-def ascending_sum(values, n):
-    total = 0.0
-    for j in range(n):
-        total += values[j]
-    return total
-
-
-@cpu_function
-def extreme_means(values, start, stop, count, kept, lows, highs):
-    """Means of the `count` smallest and of the `count` largest of values[start:stop]
-    (all of them when the band is smaller), each summed in order from its extreme, so
-    the result does not depend on how the candidates were found.
-    kept: float64 scratch of at least `count` entries; lows, highs: of `stop - start`.
-    """
-    n = min(count, stop - start)
-    if n == 1:
-        low = np.inf
-        high = -np.inf
-        for i in range(uint64(start), uint64(stop)):
-            low = min(low, values[i])
-            high = max(high, values[i])
-        return low, high
-    n_lows, n_highs = extreme_candidates(values, start, stop, n, lows, highs)
-    keep_extremes(lows, 0, n_lows, n, kept)
-    low = ascending_sum(kept, n)
-    keep_extremes(highs, 0, n_highs, n, kept)
-    high = -ascending_sum(kept, n)
-    return low / n, high / n
-
-
-@cpu_function
 def panning_band_sums(mags_left, mags_right, bands, out):
     """Per band, the sum over its bins of SPS and of SPS**2, SPS the stereo panning
     spectrum: out[p] = sum SPS, out[P + p] = sum SPS**2.
@@ -279,9 +190,6 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     stereo = n_channels == 2
     roll_percent, amin, tiny = settings[0], settings[1], settings[2]
     axes = np.array([1])
-    max_count = 1
-    for b in range(n_contrast):
-        max_count = max(max_count, contrast_bands[b, 2])
     n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
     # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
     # side by side and a ragged rest one by one, which rounds differently; this way
@@ -291,9 +199,7 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
     spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
     mags = np.empty((n_channels, n_bins))
-    kept = np.empty(max_count)
-    lows = np.empty(n_bins)
-    highs = np.empty(n_bins)
+    extremes = np.empty((5, n_bins), np.int64)   # extreme_means' scratch
     for block in range(worker, n_blocks, n_workers):
         first = block * SIMD_GROUP
         count = min(SIMD_GROUP, n_frames - first)
@@ -313,7 +219,7 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
                 for b in range(n_contrast):
                     valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
                                                  contrast_bands[b, 1],
-                                                 contrast_bands[b, 2], kept, lows, highs)
+                                                 contrast_bands[b, 2], extremes)
                     row[N_SPECTRAL + b] = peak
                     row[N_SPECTRAL + n_contrast + b] = valley
             if stereo:
