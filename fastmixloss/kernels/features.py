@@ -21,7 +21,7 @@ import rocket_fft
 from numba import uint64
 
 from .extremes import extreme_means
-from .fastlog import fast_log
+from .fastlog import bits_float64, fast_log, float64_bits
 from .jit import cpu_function, cpu_kernel
 from .peaks import largest_abs
 from .workers import read_only, run_workers, thread_count
@@ -35,6 +35,14 @@ N_CHUNK_SUMS = 3
 # the toolkit's amplitude-to-dB floor: 20*log10(x + 1e-30)
 DB_OFFSET = 1e-30
 DB_PER_NEPER = 20.0 / math.log(10.0)   # 20*log10(x) = DB_PER_NEPER * ln(x)
+# bins whose power mantissas (each in [1, 2)) are multiplied before one logarithm: the
+# product stays below 2**256, far from overflow
+LOG_BLOCK = 256
+LN2 = math.log(2.0)
+_MANTISSA_BITS = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000   # the exponent field of 1.0
+# bins per block whose sum the rolloff search skips at once
+ROLLOFF_BLOCK = 64
 # frames per FFT call and channel: DUCC's SIMD width for float64 with AVX-512 (8)
 SIMD_GROUP = 8
 
@@ -50,10 +58,24 @@ def read_gained_frame(signal, start, gain, window, frame):
 
 
 @cpu_function
+def mantissa_exponent(x):
+    """(m, e) with x = m * 2**e and m in [1, 2), for a positive normal float64 x: its bit
+    fields, no arithmetic."""
+    bits = float64_bits(x)
+    return bits_float64((bits & _MANTISSA_BITS) | _ONE_BITS), (bits >> 52) - 1023
+
+
+@cpu_function
 def magnitude_moments(spectrum, freqs, amin, mags):
     """One pass over a frame's FFTPACK half-complex spectrum (even length n): writes
     mags[k] = |X_k| for k = 0..n/2 and returns (sum |X_k|, sum f_k |X_k|,
-    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin))."""
+    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin)).
+
+    The sum of logarithms is the logarithm of a product: per block of LOG_BLOCK bins the
+    floored powers' mantissas are multiplied and their exponents added, and one
+    logarithm is taken per block (a multiply per bin instead of a logarithm). amin must
+    be a positive normal number.
+    """
     n_fft = spectrum.shape[0]
     half = n_fft // 2
     mags[0] = abs(np.float64(spectrum[0]))
@@ -65,19 +87,33 @@ def magnitude_moments(spectrum, freqs, amin, mags):
     p1 = max(mags[half] * mags[half], amin)
     log_sum = fast_log(p0) + fast_log(p1)
     power_sum = p0 + p1
-    for k in range(uint64(1), uint64(half)):
-        re = np.float64(spectrum[2 * k - uint64(1)])
-        im = np.float64(spectrum[2 * k])
-        power = re * re + im * im
-        m = math.sqrt(power)
-        mags[k] = m
-        total += m
-        fm = freqs[k] * m
-        first += fm
-        second += freqs[k] * fm
-        floored = max(power, amin)
-        log_sum += fast_log(floored)   # floored >= amin: a normal float
-        power_sum += floored
+    # bins 1..half-1 as (re, im) pairs: indices 2j and 2j + 1 from the slices' starts;
+    # with 2k - 1 LLVM cannot bound the interleaved reads against the mags store and
+    # leaves the loop scalar (5x slower)
+    pairs = spectrum[1:n_fft - 1]
+    for block in range(1, half, LOG_BLOCK):
+        product = 1.0
+        exponents = 0
+        stop = min(half, block + LOG_BLOCK)
+        block_pairs = pairs[2 * (block - 1):2 * (stop - 1)]
+        block_mags = mags[block:stop]
+        block_freqs = freqs[block:stop]
+        for j in range(uint64(0), uint64(stop - block)):
+            re = np.float64(block_pairs[2 * j])
+            im = np.float64(block_pairs[2 * j + uint64(1)])
+            power = re * re + im * im
+            m = math.sqrt(power)
+            block_mags[j] = m
+            total += m
+            fm = block_freqs[j] * m
+            first += fm
+            second += block_freqs[j] * fm
+            floored = max(power, amin)
+            power_sum += floored
+            mantissa, exponent = mantissa_exponent(floored)
+            product *= mantissa   # < 2**LOG_BLOCK in any order of the products
+            exponents += exponent
+        log_sum += fast_log(product) + exponents * LN2
     return total, first, second, log_sum, power_sum
 
 
@@ -97,14 +133,31 @@ def shape_features(total, first, second, log_sum, power_sum, n_bins, tiny):
 @cpu_function
 def rolloff(mags, total, freqs, roll_percent):
     """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the
-    total (librosa.feature.spectral_rolloff)."""
+    total (librosa.feature.spectral_rolloff).
+
+    Whole blocks of ROLLOFF_BLOCK bins are skipped by their sums (a loop that vectorises)
+    while the threshold lies beyond them; the bins of the block that reaches it are then
+    added one by one. A block sum rounds differently from its bins added in turn, which
+    can move a crossing that falls within rounding of the threshold by a bin.
+    """
     threshold = roll_percent * total
+    n = mags.shape[0]
     cumulative = 0.0
-    for k in range(mags.shape[0]):
+    start = 0
+    while start < n:
+        block = mags[start:min(n, start + ROLLOFF_BLOCK)]
+        block_sum = 0.0
+        for k in range(uint64(0), uint64(block.shape[0])):
+            block_sum += block[k]
+        if cumulative + block_sum >= threshold:
+            break
+        cumulative += block_sum
+        start += ROLLOFF_BLOCK
+    for k in range(start, n):
         cumulative += mags[k]
         if cumulative >= threshold:
             return freqs[k]
-    return freqs[mags.shape[0] - 1]
+    return freqs[n - 1]
 
 
 @cpu_function
