@@ -6,6 +6,7 @@ from per-chunk sums. The post-processing here is per-track NumPy on arrays of fr
 counts, never on samples.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,14 +92,18 @@ def loudness_tracks(x, settings):
     """(lufs (F_l,), peak_db (F_l,)) of the loudness frames of x (C, T): each frame's gated
     loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
     both at silence_floor_db instead of -inf."""
-    from ..kernels.loudness import frame_block_energies
     frame, hop = settings.loudness_frame, settings.loudness_hop
     n_frames = 1 + (x.shape[1] - frame) // hop
     rate = settings.sample_rate
     blocks = bs1770.block_bounds(frame, rate, settings.loudness_block_s,
                                  settings.loudness_overlap)
-    energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
-                                           bs1770.k_weighting(rate))
+    if frame == 2 * hop:
+        energies, peaks = _energies_by_chunks(x, hop, n_frames, blocks,
+                                              bs1770.k_weighting(rate))
+    else:
+        from ..kernels.loudness import frame_block_energies
+        energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
+                                               bs1770.k_weighting(rate))
     lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s)
     with np.errstate(divide="ignore"):
         peak_db = 20.0 * np.log10(peaks)
@@ -106,6 +111,32 @@ def loudness_tracks(x, settings):
         lufs = np.maximum(lufs, settings.silence_floor_db)
         peak_db = np.maximum(peak_db, settings.silence_floor_db)
     return lufs, peak_db
+
+
+def _energies_by_chunks(x, hop, n_frames, blocks, coefficients):
+    """(energies (F, C, J), peaks (F,)) of frames of two hops: each hop-long chunk is
+    K-weighted once from rest, and a frame's second half is its second chunk plus the
+    first chunk's state run on with no input (the frames overlap by half: half the
+    filtering of restarting the filters per frame)."""
+    from ..kernels.loudness import chunk_energies
+    cuts = bs1770.chunk_cuts(blocks, hop)
+    basis, gram = _zero_input_basis(tuple(coefficients.ravel()), hop, tuple(cuts))
+    squares, dots, states, chunk_peaks = chunk_energies(x, hop, n_frames + 1, cuts,
+                                                        coefficients, basis)
+    energies = bs1770.frame_energies(squares, dots, states, gram, cuts, blocks, hop)
+    return energies, np.maximum(chunk_peaks[:-1], chunk_peaks[1:])
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_input_basis(coefficients, hop, cuts):
+    """kernels.loudness.zero_input_basis, kept for the next signal at the same rate (the
+    estimate after the reference), as read-only arrays."""
+    from ..kernels.loudness import zero_input_basis
+    basis, gram = zero_input_basis(np.array(coefficients).reshape(2, 5), hop,
+                                   np.array(cuts, np.int64))
+    basis.flags.writeable = False
+    gram.flags.writeable = False
+    return basis, gram
 
 
 def power_to_db(values, top_db, amin=1e-10):

@@ -9,6 +9,13 @@ worker (kernels/workers.py), one frame or row per task: any thread count, same b
 
 Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, a2
 (normalised so that a0 = 1).
+
+Loudness frames restart the filters per frame, and they overlap by half: filtered frame by
+frame, every sample is filtered twice. `chunk_energies` filters each hop-long chunk once
+from rest; a frame's second half is then its second chunk's output plus the zero-input
+output of the state its first chunk left (the filters are linear), whose sums need only
+dot products with a precomputed basis (`zero_input_basis`). features/loudness.py
+assembles the block energies.
 """
 
 import numpy as np
@@ -37,17 +44,20 @@ def k_weight(signal, start, stop, coefficients, out):
     """out[n - start] = K-weighted signal[n] for start <= n < stop, from a zero state.
 
     signal: (T,) any float dtype; out: float64 buffer of at least stop - start entries.
+    Returns the final state (s0, s1, s2, s3).
     """
     s0 = s1 = s2 = s3 = 0.0
     for n in range(start, stop):
         out[n - start], s0, s1, s2, s3 = k_weight_step(np.float64(signal[n]), coefficients,
                                                        s0, s1, s2, s3)
+    return s0, s1, s2, s3
 
 
 @cpu_function
 def k_weight_pair(first, second, start, stop, coefficients, out_first, out_second):
     """`k_weight` of two signals in one loop: two independent recursions side by side, so
-    the CPU overlaps their latencies (a biquad alone waits on its own previous output)."""
+    the CPU overlaps their latencies (a biquad alone waits on its own previous output).
+    Returns both final states, the first signal's first."""
     a0 = a1 = a2 = a3 = 0.0
     b0 = b1 = b2 = b3 = 0.0
     for n in range(start, stop):
@@ -55,6 +65,7 @@ def k_weight_pair(first, second, start, stop, coefficients, out_first, out_secon
             np.float64(first[n]), coefficients, a0, a1, a2, a3)
         out_second[n - start], b0, b1, b2, b3 = k_weight_step(
             np.float64(second[n]), coefficients, b0, b1, b2, b3)
+    return a0, a1, a2, a3, b0, b1, b2, b3
 
 
 @cpu_function
@@ -120,6 +131,146 @@ def frame_block_energies_worker(signal, frame_length, hop, blocks, coefficients,
                     energies[f, c + i, j] = sum_of_squares(filtered[i], blocks[j, 0],
                                                            blocks[j, 1])
         peaks[f] = peak
+
+
+# K-weighting's state: two values per biquad
+N_STATE = 4
+
+
+def zero_input_basis(coefficients, length, cuts):
+    """The K-weighting's output from each unit state with no input, and its Gram matrices.
+
+    Parameters
+    ----------
+    coefficients : (2, 5) float64
+    length : int
+    cuts : (S + 1,) int64, increasing, cuts[0] = 0, cuts[-1] = length
+
+    Returns
+    -------
+    basis : (N_STATE, length) float64
+        basis[i, m] = output m of the filters started from state e_i with zero input. The
+        filters are linear: run on from a state s, their output is the output from rest
+        plus sum_i s_i basis[i].
+    gram : (S, N_STATE, N_STATE) float64
+        gram[j] = sum over cuts[j] <= m < cuts[j + 1] of basis[:, m] basis[:, m]^T.
+    """
+    basis = np.zeros((N_STATE, length))
+    gram = np.zeros((cuts.shape[0] - 1, N_STATE, N_STATE))
+    # one task of 4 x length filter steps: run here, not on the pool
+    zero_input_basis_worker(read_only(np.ascontiguousarray(coefficients, np.float64)),
+                            read_only(np.ascontiguousarray(cuts, np.int64)), basis, gram,
+                            0, 1)
+    return basis, gram
+
+
+@cpu_kernel
+def zero_input_basis_worker(coefficients, cuts, basis, gram, worker, n_workers):
+    """The whole of `zero_input_basis` as one task (4 x length filter steps)."""
+    for i in range(N_STATE):
+        zero_input_response(coefficients, i, basis[i])
+    for j in range(cuts.shape[0] - 1):
+        for i in range(N_STATE):
+            for k in range(i + 1):
+                total = 0.0
+                for m in range(cuts[j], cuts[j + 1]):
+                    total += basis[i, m] * basis[k, m]
+                gram[j, i, k] = total
+                gram[j, k, i] = total
+
+
+@cpu_function(inline=False)
+def zero_input_response(coefficients, state, out):
+    """out[m] = the filters' output m from the unit state `state` (0..3), zero input."""
+    s0 = 1.0 if state == 0 else 0.0
+    s1 = 1.0 if state == 1 else 0.0
+    s2 = 1.0 if state == 2 else 0.0
+    s3 = 1.0 if state == 3 else 0.0
+    for m in range(out.shape[0]):
+        out[m], s0, s1, s2, s3 = k_weight_step(0.0, coefficients, s0, s1, s2, s3)
+
+
+@cpu_function
+def basis_dots(values, basis, start, stop, out):
+    """out[i] = sum of values[m] * basis[i, m] over start <= m < stop, i < N_STATE."""
+    v = values[start:stop]
+    g0, g1, g2, g3 = basis[0, start:stop], basis[1, start:stop], basis[2, start:stop], \
+        basis[3, start:stop]
+    d0 = d1 = d2 = d3 = 0.0
+    for m in range(uint64(0), uint64(v.shape[0])):   # unsigned: vectorises
+        d0 += v[m] * g0[m]
+        d1 += v[m] * g1[m]
+        d2 += v[m] * g2[m]
+        d3 += v[m] * g3[m]
+    out[0], out[1], out[2], out[3] = d0, d1, d2, d3
+
+
+def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
+    """Per chunk of `hop` samples, each channel K-weighted from a zero state: what the
+    loudness frames of two chunks need, each sample filtered once.
+
+    Parameters
+    ----------
+    signal : (C, T) any float dtype, T >= n_chunks * hop
+    hop : int
+    cuts : (S + 1,) int64, increasing, cuts[0] = 0, cuts[-1] = hop
+        Segments [cuts[j], cuts[j + 1]) of a chunk.
+    coefficients : (2, 5) float64
+    basis : (N_STATE, hop) float64, from `zero_input_basis`
+
+    Returns
+    -------
+    squares : (n_chunks, C, S) float64
+        Sums of squared filtered samples per segment.
+    dots : (n_chunks, C, S, N_STATE) float64
+        Per segment, the filtered samples' dot products with each basis row.
+    states : (n_chunks, C, N_STATE) float64
+        The filters' state after the chunk.
+    peaks : (n_chunks,) float64
+        Max |sample| of the chunk over all channels.
+    """
+    n_channels, n_segments = signal.shape[0], cuts.shape[0] - 1
+    squares = np.zeros((n_chunks, n_channels, n_segments))
+    dots = np.zeros((n_chunks, n_channels, n_segments, N_STATE))
+    states = np.zeros((n_chunks, n_channels, N_STATE))
+    peaks = np.zeros(n_chunks)
+    run_workers(chunk_energies_worker, n_chunks, thread_count(),
+                read_only(np.ascontiguousarray(signal)), int(hop),
+                read_only(np.ascontiguousarray(cuts, np.int64)),
+                read_only(np.ascontiguousarray(coefficients, np.float64)),
+                read_only(np.ascontiguousarray(basis, np.float64)), squares, dots, states,
+                peaks)
+    return squares, dots, states, peaks
+
+
+@cpu_kernel
+def chunk_energies_worker(signal, hop, cuts, coefficients, basis, squares, dots, states,
+                          peaks, worker, n_workers):
+    """One worker's share of `chunk_energies`: chunks worker, worker + n_workers, ...,
+    each written to its own rows of the outputs."""
+    n_chunks, n_channels, n_segments = squares.shape
+    filtered = np.empty((2, hop))
+    for k in range(worker, n_chunks, n_workers):
+        start = k * hop
+        peak = 0.0
+        for c in range(n_channels):
+            peak = max(peak, largest_abs(signal[c, start:start + hop], 1.0))
+        peaks[k] = peak
+        for c in range(0, n_channels, 2):
+            if c + 1 < n_channels:
+                (states[k, c, 0], states[k, c, 1], states[k, c, 2], states[k, c, 3],
+                 states[k, c + 1, 0], states[k, c + 1, 1], states[k, c + 1, 2],
+                 states[k, c + 1, 3]) = k_weight_pair(signal[c], signal[c + 1], start,
+                                                      start + hop, coefficients,
+                                                      filtered[0], filtered[1])
+            else:
+                (states[k, c, 0], states[k, c, 1], states[k, c, 2],
+                 states[k, c, 3]) = k_weight(signal[c], start, start + hop, coefficients,
+                                             filtered[0])
+            for i in range(min(2, n_channels - c)):
+                for j in range(n_segments):
+                    squares[k, c + i, j] = sum_of_squares(filtered[i], cuts[j], cuts[j + 1])
+                    basis_dots(filtered[i], basis, cuts[j], cuts[j + 1], dots[k, c + i, j])
 
 
 def segment_energies(signals, cuts, coefficients):
