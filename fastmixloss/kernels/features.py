@@ -305,14 +305,22 @@ def chunk_sums_worker(signal, gain, chunk, out, worker, n_workers):
         k = task % n_chunks
         start = k * chunk
         squares = 0.0
-        level = 0.0
+        log_sum = 0.0
         samples = signal[c, start:start + chunk]
-        for n in range(uint64(0), uint64(chunk)):   # unsigned: the loop vectorises
-            x = abs(gain * np.float64(samples[n]))
-            squares += x * x
-            level += DB_PER_NEPER * fast_log(x + DB_OFFSET)
+        # the sum of logarithms as the logarithm of a product, as in magnitude_moments
+        for block in range(0, chunk, LOG_BLOCK):
+            part = samples[block:min(chunk, block + LOG_BLOCK)]
+            product = 1.0
+            exponents = 0
+            for n in range(uint64(0), uint64(part.shape[0])):   # unsigned: vectorises
+                x = abs(gain * np.float64(part[n]))
+                squares += x * x
+                mantissa, exponent = mantissa_exponent(x + DB_OFFSET)   # a normal number
+                product *= mantissa
+                exponents += exponent
+            log_sum += fast_log(product) + exponents * LN2
         out[c, k, SUM_SQUARES] = squares
-        out[c, k, SUM_LEVEL_DB] = level
+        out[c, k, SUM_LEVEL_DB] = DB_PER_NEPER * log_sum
         out[c, k, MAX_ABS] = largest_abs(samples, gain)
 
 
