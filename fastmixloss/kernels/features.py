@@ -161,32 +161,40 @@ def rolloff(mags, total, freqs, roll_percent):
 
 
 @cpu_function
-def panning_band_sums(mags_left, mags_right, bands, out):
-    """Per band, the sum over its bins of SPS and of SPS**2, SPS the stereo panning
-    spectrum: out[p] = sum SPS, out[P + p] = sum SPS**2.
+def panning_spectrum(mags_left, mags_right, first, stop, sps):
+    """sps[k] = the stereo panning spectrum SPS_k for first <= k < stop.
 
     SPS_k = (1 - phi_k) * sign(|R_k| - |L_k|) with phi_k = 2|L_k||R_k| / (|L_k|^2 + |R_k|^2),
     written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2) * sign, the same number without the
     cancellation of 1 - phi; 0 where |L_k| = |R_k| (also where both are 0). Branch-free,
     so the bin loop vectorises.
-    bands: (P, 2) int64 [first, stop) bins.
     """
+    for k in range(uint64(first), uint64(stop)):
+        left = mags_left[k]
+        right = mags_right[k]
+        # louder first, so that swapping the channels rounds identically (with fused
+        # multiply-adds, l*l + r*r and r*r + l*l can differ) and only the sign changes
+        high = max(left, right)
+        low = min(left, right)
+        d = high - low
+        energy = high * high + low * low
+        value = d * d / energy if energy > 0.0 else 0.0
+        sps[k] = value if right > left else -value
+
+
+@cpu_function
+def panning_band_sums(sps, bands, out):
+    """Per band, the sum over its bins of SPS and of SPS**2: out[p] = sum SPS,
+    out[P + p] = sum SPS**2. bands: (P, 2) int64 [first, stop) bins; the bands may
+    overlap (the toolkit's "total" band holds the others), and each bin's SPS is
+    computed once by `panning_spectrum`."""
     n_bands = bands.shape[0]
     for p in range(n_bands):
         total = 0.0
         squares = 0.0
         for k in range(uint64(bands[p, 0]), uint64(bands[p, 1])):
-            left = mags_left[k]
-            right = mags_right[k]
-            # louder first, so that swapping the channels rounds identically (with
-            # fused multiply-adds, l*l + r*r and r*r + l*l can differ)
-            high = max(left, right)
-            low = min(left, right)
-            d = high - low
-            energy = high * high + low * low
-            sps = d * d / energy if energy > 0.0 else 0.0
-            squares += sps * sps
-            total += sps if right > left else -sps
+            total += sps[k]
+            squares += sps[k] * sps[k]
         out[p] = total
         out[n_bands + p] = squares
 
@@ -253,6 +261,13 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
     mags = np.empty((n_channels, n_bins))
     extremes = np.empty((5, n_bins), np.int64)   # extreme_means' scratch
+    sps = np.zeros(n_bins)
+    n_panning = panning_bands.shape[0]
+    pan_first = n_bins
+    pan_stop = 0
+    for p in range(n_panning):
+        pan_first = min(pan_first, panning_bands[p, 0])
+        pan_stop = max(pan_stop, panning_bands[p, 1])
     for block in range(worker, n_blocks, n_workers):
         first = block * SIMD_GROUP
         count = min(SIMD_GROUP, n_frames - first)
@@ -275,8 +290,9 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
                                                  contrast_bands[b, 2], extremes)
                     row[N_SPECTRAL + b] = peak
                     row[N_SPECTRAL + n_contrast + b] = valley
-            if stereo:
-                panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
+            if stereo and n_panning > 0:
+                panning_spectrum(mags[0], mags[1], pan_first, pan_stop, sps)
+                panning_band_sums(sps, panning_bands, panning[f])
 
 
 def chunk_sums(signal, gain, chunk, n_chunks):
