@@ -8,19 +8,21 @@ bit pattern, made to order like the value), and:
 1. one pass splits the band into G strided columns (G a multiple of the vector width,
    about 4 x count) and takes each column's least key (and least negated key);
 2. a bisection over those G minima finds a bound t with at least `count` of them <= t:
-   then at least `count` values are <= t, so the `count` smallest all are;
-3. only the columns whose minimum is <= t are read again, keeping their keys <= t (about
-   1.2 x count on a spectrum);
+   then at least `count` values are <= t, so the `count` smallest all are; on a
+   spectrum t keeps about 1.3 x count values;
+3. one pass marks the values <= t in 64-bit masks, and the marked values' keys are
+   collected in bin order;
 4. a bisection over those candidates finds the `count`-th smallest, and one pass sums
    the values below it (ties at it are added as often as they are taken).
 
-Every step but 3 is a branch-free pass that vectorises. The result is the exact mean of
-the `count` extremes, summed in the candidates' order: a deterministic function of the
+Steps 1, 3 and the passes of 2 and 4 are branch-free and vectorise. The result is the
+exact mean of the `count` extremes, summed in bin order: a deterministic function of the
 band, whatever the thread count.
 """
 
 import numpy as np
 from numba import uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .fastlog import bits_float64, float64_bits
 from .jit import cpu_function
@@ -113,28 +115,36 @@ def bound_of_least(keys, n, count, slack):
 
 
 @cpu_function
-def column_candidates(values, start, stop, n_columns, column_keys, bound, flip, columns,
-                      out):
-    """out[:m] = the keys <= bound of the columns whose least key is <= bound; returns m.
-    flip: 0 for the values' keys, -1 for the negated values' (key ^ -1 = ~key).
-    columns: int64 scratch of n_columns entries.
+def bound_masks(values, start, stop, low_bound, high_bound, low_masks, high_masks):
+    """Bit i of low_masks[w] is set where the key of values[start + 64 w + i] is <=
+    low_bound, of high_masks[w] where its negated value's key (~key) is <= high_bound.
+    One branch-free pass (it vectorises); returns the number of words."""
+    n_words = (stop - start + 63) // 64
+    for w in range(n_words):
+        word = values[start + 64 * w:min(stop, start + 64 * (w + 1))]
+        low = np.uint64(0)
+        high = np.uint64(0)
+        for i in range(uint64(0), uint64(word.shape[0])):
+            key = ordered_key(word[i])
+            low |= np.uint64(1 if key <= low_bound else 0) << i
+            high |= np.uint64(1 if ~key <= high_bound else 0) << i
+        low_masks[w] = low
+        high_masks[w] = high
+    return n_words
 
-    The columns are listed first and then read row by row, every loop branch-free: a
-    branch per column, taken for about a quarter of them at random, cost more than
-    reading the columns.
-    """
-    n_selected = 0
-    for g in range(uint64(0), uint64(n_columns)):
-        columns[n_selected] = g
-        n_selected += 1 if column_keys[g] <= bound else 0
+
+@cpu_function
+def masked_keys(values, start, masks, n_words, flip, out):
+    """out[:m] = the keys (^ flip) of the values whose bits are set in masks[:n_words]
+    (see `bound_masks`), in bin order; returns m."""
     m = 0
-    last = stop - 1
-    for row in range(start, stop, n_columns):   # the last row may be short
-        for j in range(uint64(0), uint64(n_selected)):
-            i = row + columns[j]
-            key = ordered_key(values[min(i, last)]) ^ flip
-            out[m] = key
-            m += 1 if (key <= bound) & (i <= last) else 0
+    for w in range(n_words):
+        bits = np.uint64(masks[w])
+        first = start + 64 * w
+        while bits != 0:
+            out[m] = ordered_key(values[first + trailing_zeros(bits)]) ^ flip
+            m += 1
+            bits &= bits - np.uint64(1)
     return m
 
 
@@ -184,15 +194,15 @@ def extreme_means(values, start, stop, count, scratch):
     # ~4 x count columns: about a quarter of them hold one of the extremes, so the bound
     # keeps little more than `count` values
     n_columns = min(size, LANES * ((4 * n + LANES - 1) // LANES))
-    low_keys, high_keys, lows, highs, columns = (scratch[0], scratch[1], scratch[2],
-                                                 scratch[3], scratch[4])
+    low_keys, high_keys, lows, highs = scratch[0], scratch[1], scratch[2], scratch[3]
+    words = (size + 63) // 64   # <= size / 2: both masks fit one scratch row
+    low_masks, high_masks = scratch[4, :words], scratch[4, words:]
     column_minima(values, start, stop, n_columns, low_keys, high_keys)
     low_bound = bound_of_least(low_keys, n_columns, n, n // 4)
     high_bound = bound_of_least(high_keys, n_columns, n, n // 4)
-    n_lows = column_candidates(values, start, stop, n_columns, low_keys, low_bound, 0,
-                               columns, lows)
-    n_highs = column_candidates(values, start, stop, n_columns, high_keys, high_bound, -1,
-                                columns, highs)
+    n_words = bound_masks(values, start, stop, low_bound, high_bound, low_masks, high_masks)
+    n_lows = masked_keys(values, start, low_masks, n_words, 0, lows)
+    n_highs = masked_keys(values, start, high_masks, n_words, -1, highs)
     low = sum_of_least(lows, n_lows, n, least_key(low_keys, n_columns) - 1, low_bound)
     high = -sum_of_least(highs, n_highs, n, least_key(high_keys, n_columns) - 1, high_bound)
     return low / n, high / n
