@@ -190,19 +190,48 @@ def zero_input_response(coefficients, state, out):
         out[m], s0, s1, s2, s3 = k_weight_step(0.0, coefficients, s0, s1, s2, s3)
 
 
+# independent recursions filtered side by side, one per lane: (chunk, channel) pairs.
+# Written as a loop over lanes inside the loop over samples, the lanes vectorise (Numba
+# leaves LLVM's SLP vectoriser off, so the lanes must be a loop); 16 lanes ran the
+# K-weighting 2x faster than two interleaved scalar recursions, bit for bit the same.
+K_LANES = 16
+# samples per block of the lanes' transposed input (16 lanes x 512 float64: 64 KiB)
+K_BLOCK = 512
+
+
 @cpu_function
-def basis_dots(values, basis, start, stop, out):
-    """out[i] = sum of values[m] * basis[i, m] over start <= m < stop, i < N_STATE."""
-    v = values[start:stop]
-    g0, g1, g2, g3 = basis[0, start:stop], basis[1, start:stop], basis[2, start:stop], \
-        basis[3, start:stop]
-    d0 = d1 = d2 = d3 = 0.0
-    for m in range(uint64(0), uint64(v.shape[0])):   # unsigned: vectorises
-        d0 += v[m] * g0[m]
-        d1 += v[m] * g1[m]
-        d2 += v[m] * g2[m]
-        d3 += v[m] * g3[m]
-    out[0], out[1], out[2], out[3] = d0, d1, d2, d3
+def k_weight_lanes(inputs, n_samples, coefficients, state, basis, squares, dots):
+    """Run the lanes' recursions over inputs[:n_samples] (n_samples x K_LANES, sample
+    major) and add each lane's output to its sums.
+
+    state : (N_STATE, K_LANES) float64, carried from call to call.
+    basis : (N_STATE, n_samples) float64, the zero-input basis at these samples.
+    squares : (K_LANES,) += sum of squared outputs; dots : (N_STATE, K_LANES) += sum of
+        outputs times basis rows.
+    """
+    b0, b1, b2, a1, a2 = (coefficients[0, 0], coefficients[0, 1], coefficients[0, 2],
+                          coefficients[0, 3], coefficients[0, 4])
+    c0, c1, c2, d1, d2 = (coefficients[1, 0], coefficients[1, 1], coefficients[1, 2],
+                          coefficients[1, 3], coefficients[1, 4])
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    g0, g1, g2, g3 = dots[0], dots[1], dots[2], dots[3]
+    for n in range(n_samples):
+        x_n = inputs[n]
+        e0, e1, e2, e3 = basis[0, n], basis[1, n], basis[2, n], basis[3, n]
+        for lane in range(uint64(0), uint64(K_LANES)):   # the lanes vectorise
+            x = x_n[lane]
+            # k_weight_step, written out over the lanes' state arrays
+            y = b0 * x + s0[lane]
+            s0[lane] = b1 * x - a1 * y + s1[lane]
+            s1[lane] = b2 * x - a2 * y
+            z = c0 * y + s2[lane]
+            s2[lane] = c1 * y - d1 * z + s3[lane]
+            s3[lane] = c2 * y - d2 * z
+            squares[lane] += z * z
+            g0[lane] += z * e0
+            g1[lane] += z * e1
+            g2[lane] += z * e2
+            g3[lane] += z * e3
 
 
 def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
@@ -234,8 +263,9 @@ def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
     dots = np.zeros((n_chunks, n_channels, n_segments, N_STATE))
     states = np.zeros((n_chunks, n_channels, N_STATE))
     peaks = np.zeros(n_chunks)
-    run_workers(chunk_energies_worker, n_chunks, thread_count(),
-                read_only(np.ascontiguousarray(signal)), int(hop),
+    per_group = max(1, K_LANES // n_channels)   # chunks whose channels fill the lanes
+    run_workers(chunk_energies_worker, (n_chunks + per_group - 1) // per_group,
+                thread_count(), read_only(np.ascontiguousarray(signal)), int(hop),
                 read_only(np.ascontiguousarray(cuts, np.int64)),
                 read_only(np.ascontiguousarray(coefficients, np.float64)),
                 read_only(np.ascontiguousarray(basis, np.float64)), squares, dots, states,
@@ -246,31 +276,55 @@ def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
 @cpu_kernel
 def chunk_energies_worker(signal, hop, cuts, coefficients, basis, squares, dots, states,
                           peaks, worker, n_workers):
-    """One worker's share of `chunk_energies`: chunks worker, worker + n_workers, ...,
-    each written to its own rows of the outputs."""
+    """One worker's share of `chunk_energies`: groups of chunks worker, worker +
+    n_workers, ..., a group's (chunk, channel) pairs filtered in the K_LANES lanes
+    (lanes past the last pair filter whatever the buffer holds and are not read). Each
+    pair's results go to its own rows of the outputs and do not depend on its lane or
+    group: any thread count, same bits."""
     n_chunks, n_channels, n_segments = squares.shape
-    filtered = np.empty((2, hop))
-    for k in range(worker, n_chunks, n_workers):
-        start = k * hop
-        peak = 0.0
-        for c in range(n_channels):
-            peak = max(peak, largest_abs(signal[c, start:start + hop], 1.0))
-        peaks[k] = peak
-        for c in range(0, n_channels, 2):
-            if c + 1 < n_channels:
-                (states[k, c, 0], states[k, c, 1], states[k, c, 2], states[k, c, 3],
-                 states[k, c + 1, 0], states[k, c + 1, 1], states[k, c + 1, 2],
-                 states[k, c + 1, 3]) = k_weight_pair(signal[c], signal[c + 1], start,
-                                                      start + hop, coefficients,
-                                                      filtered[0], filtered[1])
-            else:
-                (states[k, c, 0], states[k, c, 1], states[k, c, 2],
-                 states[k, c, 3]) = k_weight(signal[c], start, start + hop, coefficients,
-                                             filtered[0])
-            for i in range(min(2, n_channels - c)):
-                for j in range(n_segments):
-                    squares[k, c + i, j] = sum_of_squares(filtered[i], cuts[j], cuts[j + 1])
-                    basis_dots(filtered[i], basis, cuts[j], cuts[j + 1], dots[k, c + i, j])
+    per_group = max(1, K_LANES // n_channels)
+    n_groups = (n_chunks + per_group - 1) // per_group
+    inputs = np.zeros((K_BLOCK, K_LANES))
+    n_samples = signal.shape[1]
+    flat = signal.reshape(-1)
+    offsets = np.zeros(K_LANES, np.int64)
+    state = np.zeros((N_STATE, K_LANES))
+    lane_squares = np.zeros(K_LANES)
+    lane_dots = np.zeros((N_STATE, K_LANES))
+    for group in range(worker, n_groups, n_workers):
+        first = group * per_group
+        count = min(per_group, n_chunks - first)
+        n_lanes = count * n_channels
+        for j in range(count):
+            start = (first + j) * hop
+            peak = 0.0
+            for c in range(n_channels):
+                peak = max(peak, largest_abs(signal[c, start:start + hop], 1.0))
+            peaks[first + j] = peak
+        state[:] = 0.0
+        for segment in range(n_segments):
+            lane_squares[:] = 0.0
+            lane_dots[:] = 0.0
+            for block in range(cuts[segment], cuts[segment + 1], K_BLOCK):
+                length = min(K_BLOCK, cuts[segment + 1] - block)
+                for lane in range(n_lanes):
+                    offsets[lane] = ((lane % n_channels) * n_samples
+                                     + (first + lane // n_channels) * hop + block)
+                for n in range(length):   # transpose: sample-major lanes
+                    row = inputs[n]
+                    for lane in range(uint64(0), uint64(n_lanes)):
+                        row[lane] = np.float64(flat[offsets[lane] + n])
+                k_weight_lanes(inputs, length, coefficients, state,
+                               basis[:, block:block + length], lane_squares, lane_dots)
+            for lane in range(n_lanes):
+                k, c = first + lane // n_channels, lane % n_channels
+                squares[k, c, segment] = lane_squares[lane]
+                for i in range(N_STATE):
+                    dots[k, c, segment, i] = lane_dots[i, lane]
+        for lane in range(n_lanes):
+            k, c = first + lane // n_channels, lane % n_channels
+            for i in range(N_STATE):
+                states[k, c, i] = state[i, lane]
 
 
 def segment_energies(signals, cuts, coefficients):

@@ -96,6 +96,26 @@ def test_frames_of_two_chunks_have_the_energies_of_frames_filtered_from_rest():
         np.testing.assert_array_equal(peaks, direct_peaks)
 
 
+def test_chunk_sums_do_not_depend_on_the_lane_or_group_they_ran_in():
+    """chunk_energies filters (chunk, channel) pairs side by side in lanes: a chunk's
+    numbers are the same bits whichever lane and group it lands in."""
+    from fastmixloss.features import loudness as bs1770
+    from fastmixloss.kernels.loudness import chunk_energies, zero_input_basis
+    x = mix(4.0, seed=31)
+    hop = 4410
+    k = bs1770.k_weighting(RATE)
+    cuts = np.array([0, 1000, hop], np.int64)
+    basis, _ = zero_input_basis(k, hop, cuts)
+    n = x.shape[1] // hop
+    whole = chunk_energies(x, hop, n, cuts, k, basis)
+    shifted = chunk_energies(x[:, 3 * hop:], hop, n - 3, cuts, k, basis)   # other lanes
+    mono = chunk_energies(x[1:], hop, n, cuts, k, basis)                   # 16 per group
+    for a, b in zip(whole, shifted):
+        np.testing.assert_array_equal(a[3:], b)
+    for a, b in zip(whole[:3], mono[:3]):
+        np.testing.assert_array_equal(a[:, 1:], b)
+
+
 def test_spectral_tracks_are_librosa():
     x = mix(2.0, seed=13, pans=(0.7, -0.7, 0.3, -0.2))
     gain = 10 ** (-1 / 20) / np.abs(x).max()
