@@ -146,6 +146,23 @@ def power_to_db(values, top_db, amin=1e-10):
     return np.maximum(db, db.max() - top_db)
 
 
+@functools.lru_cache(maxsize=8)
+def _spectral_constants(settings):
+    """(contrast bands, panning bands, the kernel's knobs, window, bin frequencies) of a
+    profile at its rate, made once (read-only) for every item and signal."""
+    fft = settings.fft_size
+    # librosa leaves a frame unnormalised below float32's tiny: the toolkit's spectrogram
+    # is complex64 whatever the input
+    knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
+                      np.finfo(np.float32).tiny])
+    arrays = (contrast_bands(settings, fft),
+              panning_bands(settings.sample_rate, settings.panning_fft_size), knobs,
+              sqrt_hann(fft), frequencies(settings.sample_rate, fft))
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
 def spectral_tracks(x, gain, settings):
     """Spectral and panning tracks of gain * x at the profile's STFT. Returns a dict."""
     import numba
@@ -153,17 +170,11 @@ def spectral_tracks(x, gain, settings):
     fft, hop = settings.fft_size, settings.fft_hop
     n_frames = 1 + (x.shape[1] - fft) // hop
     rate = settings.sample_rate
-    ct_bands = contrast_bands(settings, fft)
-    pan_bands = panning_bands(rate, settings.panning_fft_size)
-    # librosa leaves a frame unnormalised below float32's tiny: the toolkit's spectrogram
-    # is complex64 whatever the input
-    knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
-                      np.finfo(np.float32).tiny])
+    ct_bands, pan_bands, knobs, window, freqs = _spectral_constants(settings)
     same_stft = (settings.panning_fft_size, settings.panning_hop) == (fft, hop)
     threads = numba.get_num_threads()
-    tracks, panning = kernel(x, gain, sqrt_hann(fft), n_frames, hop, frequencies(rate, fft),
-                             knobs, ct_bands, pan_bands if same_stft else pan_bands[:0],
-                             threads)
+    tracks, panning = kernel(x, gain, window, n_frames, hop, freqs, knobs, ct_bands,
+                             pan_bands if same_stft else pan_bands[:0], threads)
     if not same_stft:
         p_fft, p_hop = settings.panning_fft_size, settings.panning_hop
         _, panning = kernel(x, gain, sqrt_hann(p_fft), 1 + (x.shape[1] - p_fft) // p_hop,
@@ -201,10 +212,15 @@ def dynamics_tracks(x, gain, settings):
     per_frame, step = fft // chunk, hop // chunk
     n_chunks = (n_frames - 1) * step + per_frame
     sums = chunk_sums(x, gain, chunk, n_chunks)                  # (C, n_chunks, 3)
-    index = np.arange(n_frames)[:, None] * step + np.arange(per_frame)[None, :]
-    squares = sums[:, index, SUM_SQUARES].sum(axis=-1)           # (C, F)
-    level = sums[:, index, SUM_LEVEL_DB].sum(axis=-1)
-    peak = sums[:, index, MAX_ABS].max(axis=-1)
+    # frame f is chunks f*step ... f*step + per_frame - 1: added in that order
+    runs = [sums[:, j:j + (n_frames - 1) * step + 1:step] for j in range(per_frame)]
+    squares = runs[0][..., SUM_SQUARES].copy()                   # (C, F)
+    level = runs[0][..., SUM_LEVEL_DB].copy()
+    peak = runs[0][..., MAX_ABS].copy()
+    for run in runs[1:]:
+        squares += run[..., SUM_SQUARES]
+        level += run[..., SUM_LEVEL_DB]
+        np.maximum(peak, run[..., MAX_ABS], out=peak)
     rms_db = 20.0 * np.log10(np.sqrt(squares / fft) + 1e-30)
     spread = level / fft - rms_db
     with np.errstate(divide="ignore", invalid="ignore"):
