@@ -186,7 +186,9 @@ def sum_of_least(keys, n, count, low, high):
     return total + (count - taken) * key_value(high)
 
 
-@cpu_function
+# compiled once, not inlined into the spectral kernel: its body is large (the kernel's
+# first compile took 1.6 s longer with it inlined) and one call per band costs nothing
+@cpu_function(inline=False)
 def extreme_means(values, start, stop, count, scratch):
     """Means of the `count` smallest and of the `count` largest of values[start:stop]
     (all of them when the band is smaller), finite values.
