@@ -2,10 +2,12 @@
 
 K-weighting is two biquads in series (a high shelf, then a high pass). They run in
 transposed direct form II in float64, the structure of scipy.signal.lfilter, which is what
-pyloudnorm filters with. Every kernel returns plain float64 sums of squared filtered
-samples; gating, channel weights and the decibels are NumPy (features/loudness.py). Each
+pyloudnorm filters with. Every kernel returns plain float64 sums (of squared filtered
+samples; for chunks also their dot products with a basis, and the filters' final states);
+gating, channel weights and the decibels are NumPy (features/loudness.py). Each
 kernel is a Python wrapper that allocates the output and runs a serial `*_worker` on every
-worker (kernels/workers.py), one frame or row per task: any thread count, same bits.
+worker (kernels/workers.py), one frame, row or group of chunks per task: any thread count,
+same bits.
 
 Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, a2
 (normalised so that a0 = 1).
