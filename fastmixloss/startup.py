@@ -94,6 +94,9 @@ def _features(stereo):
     k_weighting[:, 0] = 1.0   # identity filters: the values do not matter here
     loudness.frame_block_energies(x, 32, 16, 3, np.array([[0, 16], [8, 32]], np.int64),
                                   k_weighting)
+    cuts = np.array([0, 8, 16], np.int64)
+    basis, _ = loudness.zero_input_basis(k_weighting, 16, cuts)
+    loudness.chunk_energies(x, 16, 3, cuts, k_weighting, basis)
     loudness.segment_energies(x, np.array([0, 32, x.shape[1]], np.int64), k_weighting)
 
 
@@ -109,6 +112,7 @@ def _dispatchers(name):
             "features": (features.spectral_tracks_worker, features.chunk_sums_worker,
                          features.centred_mean_squares_worker, features.max_abs_worker,
                          loudness.frame_block_energies_worker,
+                         loudness.zero_input_basis_worker, loudness.chunk_energies_worker,
                          loudness.segment_energies_worker)}[name]
 
 

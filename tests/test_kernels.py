@@ -163,19 +163,24 @@ def test_largest_abs_is_the_scaled_peak(rng):
 
 
 @pytest.mark.parametrize("size,count", [(1, 1), (5, 1), (5, 2), (5, 5), (4, 9), (93, 2),
-                                        (1864, 37), (300, 37)])
-@pytest.mark.parametrize("kind", ["noise", "falling", "flat", "ties"])
+                                        (1864, 37), (300, 37), (40, 37), (152, 37),
+                                        (153, 37), (1000, 3)])
+@pytest.mark.parametrize("kind", ["noise", "falling", "rising", "flat", "ties", "signed",
+                                  "zeros"])
 def test_extreme_means_are_the_means_of_the_sorted_ends(rng, size, count, kind):
     """The contrast bands' peaks and valleys: means of the `count` largest and smallest
     (all of them in a band smaller than `count`), whatever the spectrum's shape."""
     values = {"noise": lambda: rng.random(size),
               "falling": lambda: np.geomspace(1.0, 1e-6, size) * (1 + 0.1 * rng.random(size)),
+              "rising": lambda: np.geomspace(1e-9, 1.0, size),
               "flat": lambda: np.full(size, 0.25),
-              "ties": lambda: rng.integers(0, 3, size).astype(np.float64)}[kind]()
+              "ties": lambda: rng.integers(0, 3, size).astype(np.float64),
+              "signed": lambda: rng.standard_normal(size) * 10.0 ** rng.integers(-3, 4, size),
+              "zeros": lambda: np.where(rng.random(size) < 0.5, 0.0, rng.random(size))}[kind]()
     padded = np.concatenate([[-1e9], values, [1e9]])   # the band is [1, size + 1)
     n = min(count, size)
-    kept, lows, highs = np.empty(count), np.empty(size + 2), np.empty(size + 2)
-    low, high = extreme_means(padded, 1, size + 1, count, kept, lows, highs)
+    scratch = np.full((5, size + 2), 12345, np.int64)   # stale contents must not matter
+    low, high = extreme_means(padded, 1, size + 1, count, scratch)
     ordered = np.sort(values)
     np.testing.assert_allclose(low, ordered[:n].mean(), rtol=1e-14)
     np.testing.assert_allclose(high, ordered[::-1][:n].mean(), rtol=1e-14)

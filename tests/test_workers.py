@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from fastmixloss.kernels.workers import read_only, run_workers
+from fastmixloss.kernels.workers import read_only, run_items, run_workers
 
 
 def _recorder():
@@ -43,3 +43,45 @@ def test_read_only_views_leave_the_input_writeable():
     view = read_only(x)
     assert not view.flags.writeable and x.flags.writeable
     assert np.shares_memory(view, x)
+
+
+@pytest.mark.parametrize("n_items, n_threads", [(7, 2), (1, 2), (0, 2), (5, 1)])
+def test_items_come_back_in_order_with_the_callers_thread_count(n_items, n_threads):
+    import numba
+    if n_threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    seen = []
+    lock = threading.Lock()
+
+    def item(i):
+        with lock:
+            seen.append((threading.get_ident(), numba.get_num_threads()))
+        return i * i
+    before = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        assert run_items(item, n_items, n_threads) == [i * i for i in range(n_items)]
+    finally:
+        numba.set_num_threads(before)
+    # Numba's thread count is per thread: item threads run with the caller's count
+    assert [count for _, count in seen] == [n_threads] * n_items
+    if n_threads == 1 or n_items == 1:   # a lone runner is the caller itself
+        assert {ident for ident, _ in seen} <= {threading.get_ident()}
+
+
+def test_an_item_exception_reaches_the_caller_and_stops_new_items():
+    import time
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    started = []
+
+    def item(i):
+        started.append(i)
+        if i == 1:
+            raise RuntimeError("item 1 failed")
+        time.sleep(0.01)
+        return i
+    with pytest.raises(RuntimeError, match="item 1 failed"):
+        run_items(item, 50, 2)
+    assert len(started) < 10

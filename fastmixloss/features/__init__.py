@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import validation as check
 from ..errors import DeviceError, ParameterError
+from ..kernels.workers import run_items, thread_count
 from .compare import KEYS, compare_item
 from .loudness import channel_count_ok, integrated_loudness
 from .profiles import PROFILES, resolve
@@ -102,8 +103,11 @@ def compare_features(est, ref, sample_rate, *, profile="default", reduction="mea
     check.raise_if_nonfinite(est3, ref3)
     per_item = np.full((est3.shape[0], len(KEYS)), np.nan)
     reasons = {}
-    for b in range(est3.shape[0]):   # items one by one: a value never depends on the batch
-        values, why = compare_item(est3[b], ref3[b], settings)
+    # each item is computed alone (a value never depends on the batch), several in
+    # flight so that one's NumPy steps overlap another's kernels
+    results = run_items(lambda b: compare_item(est3[b], ref3[b], settings), est3.shape[0],
+                        thread_count())
+    for b, (values, why) in enumerate(results):
         per_item[b] = [values[k] for k in KEYS]
         reasons.update({(b, key): text for key, text in why.items()})
     if reduction == "mean":

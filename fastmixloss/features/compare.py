@@ -32,7 +32,7 @@ class Undefined(Exception):
 
 def running_mean(values, n):
     """Means of every n consecutive values, by the toolkit's cumulative-sum difference."""
-    cumulative = np.cumsum(np.insert(values, 0, 0))
+    cumulative = np.cumsum(np.concatenate(([0.0], values)))
     return (cumulative[n:] - cumulative[:-n]) / float(n)
 
 

@@ -59,6 +59,38 @@ def block_bounds(n_samples, rate, block_s=0.4, overlap=0.75):
     return bounds
 
 
+def chunk_cuts(blocks, hop):
+    """The segment bounds of a chunk of `hop` samples for frames of two chunks: 0, hop and
+    every block bound that falls in either half, taken modulo hop. (S + 1,) int64."""
+    bounds = np.concatenate(([0, hop], blocks.ravel(), blocks.ravel() - hop))
+    return np.unique(bounds[(bounds >= 0) & (bounds <= hop)]).astype(np.int64)
+
+
+def frame_energies(squares, dots, states, gram, cuts, blocks, hop):
+    """Block energies of frames of two chunks, from `kernels.loudness.chunk_energies`.
+
+    Frame f is chunks f and f + 1 filtered from rest at the frame's start. Its first half
+    is chunk f as filtered. Its second half is chunk f + 1 filtered from rest plus the
+    zero-input output z = sum_i s_i basis[i] of chunk f's final state s (linearity), so
+    over a segment sum (u + z)^2 = sum u^2 + 2 s . dots + s^T gram s.
+
+    squares (K, C, S), dots (K, C, S, 4), states (K, C, 4): per chunk; gram (S, 4, 4);
+    cuts (S + 1,); blocks (J, 2) bounds inside the frame. Returns (K - 1, C, J) float64.
+    """
+    s = states[:-1]
+    cross = np.einsum("fcsi,fci->fcs", dots[1:], s)
+    quadratic = np.einsum("fci,sij,fcj->fcs", s, gram, s)
+    halves = (squares[:-1], squares[1:] + 2.0 * cross + quadratic)
+    energies = np.zeros(s.shape[:2] + (blocks.shape[0],))
+    for b, (lower, upper) in enumerate(blocks):
+        for half, values in enumerate(halves):
+            first = np.searchsorted(cuts, min(max(lower - half * hop, 0), hop))
+            stop = np.searchsorted(cuts, min(max(upper - half * hop, 0), hop))
+            if stop > first:
+                energies[:, :, b] += values[:, :, first:stop].sum(axis=-1)
+    return energies
+
+
 def gated_loudness(energies, rate, block_s=0.4):
     """Integrated loudness from block energies (..., C, J) (sums of squared K-weighted
     samples): LUFS (...,), -inf where no block passes the gates (pyloudnorm's value)."""

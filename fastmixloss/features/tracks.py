@@ -6,6 +6,7 @@ from per-chunk sums. The post-processing here is per-track NumPy on arrays of fr
 counts, never on samples.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,14 +92,18 @@ def loudness_tracks(x, settings):
     """(lufs (F_l,), peak_db (F_l,)) of the loudness frames of x (C, T): each frame's gated
     loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
     both at silence_floor_db instead of -inf."""
-    from ..kernels.loudness import frame_block_energies
     frame, hop = settings.loudness_frame, settings.loudness_hop
     n_frames = 1 + (x.shape[1] - frame) // hop
     rate = settings.sample_rate
     blocks = bs1770.block_bounds(frame, rate, settings.loudness_block_s,
                                  settings.loudness_overlap)
-    energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
-                                           bs1770.k_weighting(rate))
+    if frame == 2 * hop:
+        energies, peaks = _energies_by_chunks(x, hop, n_frames, blocks,
+                                              bs1770.k_weighting(rate))
+    else:
+        from ..kernels.loudness import frame_block_energies
+        energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
+                                               bs1770.k_weighting(rate))
     lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s)
     with np.errstate(divide="ignore"):
         peak_db = 20.0 * np.log10(peaks)
@@ -108,11 +113,54 @@ def loudness_tracks(x, settings):
     return lufs, peak_db
 
 
+def _energies_by_chunks(x, hop, n_frames, blocks, coefficients):
+    """(energies (F, C, J), peaks (F,)) of frames of two hops: each hop-long chunk is
+    K-weighted once from rest, and a frame's second half is its second chunk plus the
+    first chunk's state run on with no input (the frames overlap by half: half the
+    filtering of restarting the filters per frame)."""
+    from ..kernels.loudness import chunk_energies
+    cuts = bs1770.chunk_cuts(blocks, hop)
+    basis, gram = _zero_input_basis(tuple(coefficients.ravel()), hop, tuple(cuts))
+    squares, dots, states, chunk_peaks = chunk_energies(x, hop, n_frames + 1, cuts,
+                                                        coefficients, basis)
+    energies = bs1770.frame_energies(squares, dots, states, gram, cuts, blocks, hop)
+    return energies, np.maximum(chunk_peaks[:-1], chunk_peaks[1:])
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_input_basis(coefficients, hop, cuts):
+    """kernels.loudness.zero_input_basis, kept for the next signal at the same rate (the
+    estimate after the reference), as read-only arrays."""
+    from ..kernels.loudness import zero_input_basis
+    basis, gram = zero_input_basis(np.array(coefficients).reshape(2, 5), hop,
+                                   np.array(cuts, np.int64))
+    basis.flags.writeable = False
+    gram.flags.writeable = False
+    return basis, gram
+
+
 def power_to_db(values, top_db, amin=1e-10):
     """librosa.power_to_db with ref 1: 10*log10(max(amin, v)), clipped to top_db below the
     array's maximum."""
     db = 10.0 * np.log10(np.maximum(amin, values))
     return np.maximum(db, db.max() - top_db)
+
+
+@functools.lru_cache(maxsize=8)
+def _spectral_constants(settings):
+    """(contrast bands, panning bands, the kernel's knobs, window, bin frequencies) of a
+    profile at its rate, made once (read-only) for every item and signal."""
+    fft = settings.fft_size
+    # librosa leaves a frame unnormalised below float32's tiny: the toolkit's spectrogram
+    # is complex64 whatever the input
+    knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
+                      np.finfo(np.float32).tiny])
+    arrays = (contrast_bands(settings, fft),
+              panning_bands(settings.sample_rate, settings.panning_fft_size), knobs,
+              sqrt_hann(fft), frequencies(settings.sample_rate, fft))
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def spectral_tracks(x, gain, settings):
@@ -122,17 +170,11 @@ def spectral_tracks(x, gain, settings):
     fft, hop = settings.fft_size, settings.fft_hop
     n_frames = 1 + (x.shape[1] - fft) // hop
     rate = settings.sample_rate
-    ct_bands = contrast_bands(settings, fft)
-    pan_bands = panning_bands(rate, settings.panning_fft_size)
-    # librosa leaves a frame unnormalised below float32's tiny: the toolkit's spectrogram
-    # is complex64 whatever the input
-    knobs = np.array([settings.rolloff_percent, settings.flatness_amin,
-                      np.finfo(np.float32).tiny])
+    ct_bands, pan_bands, knobs, window, freqs = _spectral_constants(settings)
     same_stft = (settings.panning_fft_size, settings.panning_hop) == (fft, hop)
     threads = numba.get_num_threads()
-    tracks, panning = kernel(x, gain, sqrt_hann(fft), n_frames, hop, frequencies(rate, fft),
-                             knobs, ct_bands, pan_bands if same_stft else pan_bands[:0],
-                             threads)
+    tracks, panning = kernel(x, gain, window, n_frames, hop, freqs, knobs, ct_bands,
+                             pan_bands if same_stft else pan_bands[:0], threads)
     if not same_stft:
         p_fft, p_hop = settings.panning_fft_size, settings.panning_hop
         _, panning = kernel(x, gain, sqrt_hann(p_fft), 1 + (x.shape[1] - p_fft) // p_hop,
@@ -170,10 +212,15 @@ def dynamics_tracks(x, gain, settings):
     per_frame, step = fft // chunk, hop // chunk
     n_chunks = (n_frames - 1) * step + per_frame
     sums = chunk_sums(x, gain, chunk, n_chunks)                  # (C, n_chunks, 3)
-    index = np.arange(n_frames)[:, None] * step + np.arange(per_frame)[None, :]
-    squares = sums[:, index, SUM_SQUARES].sum(axis=-1)           # (C, F)
-    level = sums[:, index, SUM_LEVEL_DB].sum(axis=-1)
-    peak = sums[:, index, MAX_ABS].max(axis=-1)
+    # frame f is chunks f*step ... f*step + per_frame - 1: added in that order
+    runs = [sums[:, j:j + (n_frames - 1) * step + 1:step] for j in range(per_frame)]
+    squares = runs[0][..., SUM_SQUARES].copy()                   # (C, F)
+    level = runs[0][..., SUM_LEVEL_DB].copy()
+    peak = runs[0][..., MAX_ABS].copy()
+    for run in runs[1:]:
+        squares += run[..., SUM_SQUARES]
+        level += run[..., SUM_LEVEL_DB]
+        np.maximum(peak, run[..., MAX_ABS], out=peak)
     rms_db = 20.0 * np.log10(np.sqrt(squares / fft) + 1e-30)
     spread = level / fft - rms_db
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -35,10 +35,12 @@ def first_nonfinite_worker(flat, found, worker, n_workers):
     for chunk in range(worker, n_chunks, n_workers):
         start = chunk * _CHUNK
         stop = min(start + _CHUNK, flat.size)
-        # a vectorisable count first; the exact position only for the rare bad chunk
+        # a vectorisable count first (on bit patterns over an unsigned range, as in
+        # finite_peak_worker: np.isfinite over a signed range stayed scalar, 4x slower
+        # than NumPy's isfinite); the exact position only for the rare bad chunk
         n_bad = 0
-        for i in range(start, stop):
-            n_bad += 0 if np.isfinite(flat[i]) else 1
+        for i in range(uint64(start), uint64(stop)):
+            n_bad += 0 if abs_bits(np.float64(flat[i])) < INF_BITS else 1
         if n_bad:
             for i in range(start, stop):
                 if not np.isfinite(flat[i]):

@@ -20,7 +20,8 @@ import numpy as np
 import rocket_fft
 from numba import uint64
 
-from .fastlog import fast_log
+from .extremes import extreme_means
+from .fastlog import bits_float64, fast_log, float64_bits
 from .jit import cpu_function, cpu_kernel
 from .peaks import largest_abs
 from .workers import read_only, run_workers, thread_count
@@ -34,6 +35,14 @@ N_CHUNK_SUMS = 3
 # the toolkit's amplitude-to-dB floor: 20*log10(x + 1e-30)
 DB_OFFSET = 1e-30
 DB_PER_NEPER = 20.0 / math.log(10.0)   # 20*log10(x) = DB_PER_NEPER * ln(x)
+# bins whose power mantissas (each in [1, 2)) are multiplied before one logarithm: the
+# product stays below 2**256, far from overflow
+LOG_BLOCK = 256
+LN2 = math.log(2.0)
+_MANTISSA_BITS = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000   # the exponent field of 1.0
+# bins per block whose sum the rolloff search skips at once
+ROLLOFF_BLOCK = 64
 # frames per FFT call and channel: DUCC's SIMD width for float64 with AVX-512 (8)
 SIMD_GROUP = 8
 
@@ -49,10 +58,24 @@ def read_gained_frame(signal, start, gain, window, frame):
 
 
 @cpu_function
+def mantissa_exponent(x):
+    """(m, e) with x = m * 2**e and m in [1, 2), for a positive normal float64 x: its bit
+    fields, no arithmetic."""
+    bits = float64_bits(x)
+    return bits_float64((bits & _MANTISSA_BITS) | _ONE_BITS), (bits >> 52) - 1023
+
+
+@cpu_function
 def magnitude_moments(spectrum, freqs, amin, mags):
     """One pass over a frame's FFTPACK half-complex spectrum (even length n): writes
     mags[k] = |X_k| for k = 0..n/2 and returns (sum |X_k|, sum f_k |X_k|,
-    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin))."""
+    sum f_k^2 |X_k|, sum ln max(|X_k|^2, amin), sum max(|X_k|^2, amin)).
+
+    The sum of logarithms is the logarithm of a product: per block of LOG_BLOCK bins the
+    floored powers' mantissas are multiplied and their exponents added, and one
+    logarithm is taken per block (a multiply per bin instead of a logarithm). amin must
+    be a positive normal number.
+    """
     n_fft = spectrum.shape[0]
     half = n_fft // 2
     mags[0] = abs(np.float64(spectrum[0]))
@@ -64,19 +87,33 @@ def magnitude_moments(spectrum, freqs, amin, mags):
     p1 = max(mags[half] * mags[half], amin)
     log_sum = fast_log(p0) + fast_log(p1)
     power_sum = p0 + p1
-    for k in range(uint64(1), uint64(half)):
-        re = np.float64(spectrum[2 * k - uint64(1)])
-        im = np.float64(spectrum[2 * k])
-        power = re * re + im * im
-        m = math.sqrt(power)
-        mags[k] = m
-        total += m
-        fm = freqs[k] * m
-        first += fm
-        second += freqs[k] * fm
-        floored = max(power, amin)
-        log_sum += fast_log(floored)   # floored >= amin: a normal float
-        power_sum += floored
+    # bins 1..half-1 as (re, im) pairs: indices 2j and 2j + 1 from the slices' starts;
+    # with 2k - 1 LLVM cannot bound the interleaved reads against the mags store and
+    # leaves the loop scalar (5x slower)
+    pairs = spectrum[1:n_fft - 1]
+    for block in range(1, half, LOG_BLOCK):
+        product = 1.0
+        exponents = 0
+        stop = min(half, block + LOG_BLOCK)
+        block_pairs = pairs[2 * (block - 1):2 * (stop - 1)]
+        block_mags = mags[block:stop]
+        block_freqs = freqs[block:stop]
+        for j in range(uint64(0), uint64(stop - block)):
+            re = np.float64(block_pairs[2 * j])
+            im = np.float64(block_pairs[2 * j + uint64(1)])
+            power = re * re + im * im
+            m = math.sqrt(power)
+            block_mags[j] = m
+            total += m
+            fm = block_freqs[j] * m
+            first += fm
+            second += block_freqs[j] * fm
+            floored = max(power, amin)
+            power_sum += floored
+            mantissa, exponent = mantissa_exponent(floored)
+            product *= mantissa   # < 2**LOG_BLOCK in any order of the products
+            exponents += exponent
+        log_sum += fast_log(product) + exponents * LN2
     return total, first, second, log_sum, power_sum
 
 
@@ -96,133 +133,68 @@ def shape_features(total, first, second, log_sum, power_sum, n_bins, tiny):
 @cpu_function
 def rolloff(mags, total, freqs, roll_percent):
     """The lowest bin frequency whose cumulative magnitude reaches roll_percent of the
-    total (librosa.feature.spectral_rolloff)."""
+    total (librosa.feature.spectral_rolloff).
+
+    Whole blocks of ROLLOFF_BLOCK bins are skipped by their sums (a loop that vectorises)
+    while the threshold lies beyond them; the bins of the block that reaches it are then
+    added one by one. A block sum rounds differently from its bins added in turn, which
+    can move a crossing that falls within rounding of the threshold by a bin.
+    """
     threshold = roll_percent * total
+    n = mags.shape[0]
     cumulative = 0.0
-    for k in range(mags.shape[0]):
+    start = 0
+    while start < n:
+        block = mags[start:min(n, start + ROLLOFF_BLOCK)]
+        block_sum = 0.0
+        for k in range(uint64(0), uint64(block.shape[0])):
+            block_sum += block[k]
+        if cumulative + block_sum >= threshold:
+            break
+        cumulative += block_sum
+        start += ROLLOFF_BLOCK
+    for k in range(start, n):
         cumulative += mags[k]
         if cumulative >= threshold:
             return freqs[k]
-    return freqs[mags.shape[0] - 1]
+    return freqs[n - 1]
 
 
 @cpu_function
-def keep_extremes(values, start, stop, count, kept):
-    """Fill kept[:n] (n = min(count, stop - start)) with the n smallest of
-    values[start:stop], sorted ascending (the current bound last). Returns n."""
-    n = min(count, stop - start)
-    for filled in range(n):   # the first n values, insertion-sorted
-        v = values[start + filled]
-        j = filled
-        while j > 0 and kept[j - 1] > v:
-            kept[j] = kept[j - 1]
-            j -= 1
-        kept[j] = v
-    bound = kept[n - 1]
-    for i in range(start + n, stop):
-        v = values[i]
-        if v < bound:
-            j = n - 1
-            while j > 0 and kept[j - 1] > v:
-                kept[j] = kept[j - 1]
-                j -= 1
-            kept[j] = v
-            bound = kept[n - 1]
-    return n
-
-
-@cpu_function
-def extreme_candidates(values, start, stop, count, lows, highs):
-    """Copy to `lows` the values of values[start:stop] that can be among its `count`
-    smallest, and to `highs` the negated values that can be among its `count` largest;
-    returns how many of each.
-
-    Split the band into `count` groups: each group's least value is at most the largest
-    of those least values, m, so at least `count` values are <= m, and every one of the
-    `count` smallest is too (likewise for the largest). Both passes are branch-free and
-    find both ends at once; on a music spectrum they keep about a tenth of the top
-    band's bins.
-    """
-    n = stop - start
-    low_bound = -np.inf
-    high_bound = -np.inf
-    for g in range(count):
-        low = np.inf
-        high = np.inf
-        for i in range(uint64(start + g * n // count), uint64(start + (g + 1) * n // count)):
-            low = min(low, values[i])
-            high = min(high, -values[i])
-        low_bound = max(low_bound, low)
-        high_bound = max(high_bound, high)
-    n_lows = 0
-    n_highs = 0
-    for i in range(uint64(start), uint64(stop)):
-        v = values[i]
-        lows[n_lows] = v
-        n_lows += 1 if v <= low_bound else 0
-        highs[n_highs] = -v
-        n_highs += 1 if -v <= high_bound else 0
-    return n_lows, n_highs
-
-
-@cpu_function
-def ascending_sum(values, n):
-    total = 0.0
-    for j in range(n):
-        total += values[j]
-    return total
-
-
-@cpu_function
-def extreme_means(values, start, stop, count, kept, lows, highs):
-    """Means of the `count` smallest and of the `count` largest of values[start:stop]
-    (all of them when the band is smaller), each summed in order from its extreme, so
-    the result does not depend on how the candidates were found.
-    kept: float64 scratch of at least `count` entries; lows, highs: of `stop - start`.
-    """
-    n = min(count, stop - start)
-    if n == 1:
-        low = np.inf
-        high = -np.inf
-        for i in range(uint64(start), uint64(stop)):
-            low = min(low, values[i])
-            high = max(high, values[i])
-        return low, high
-    n_lows, n_highs = extreme_candidates(values, start, stop, n, lows, highs)
-    keep_extremes(lows, 0, n_lows, n, kept)
-    low = ascending_sum(kept, n)
-    keep_extremes(highs, 0, n_highs, n, kept)
-    high = -ascending_sum(kept, n)
-    return low / n, high / n
-
-
-@cpu_function
-def panning_band_sums(mags_left, mags_right, bands, out):
-    """Per band, the sum over its bins of SPS and of SPS**2, SPS the stereo panning
-    spectrum: out[p] = sum SPS, out[P + p] = sum SPS**2.
+def panning_spectrum(mags_left, mags_right, first, stop, sps):
+    """sps[k] = the stereo panning spectrum SPS_k for first <= k < stop.
 
     SPS_k = (1 - phi_k) * sign(|R_k| - |L_k|) with phi_k = 2|L_k||R_k| / (|L_k|^2 + |R_k|^2),
     written (|L_k| - |R_k|)^2 / (|L_k|^2 + |R_k|^2) * sign, the same number without the
     cancellation of 1 - phi; 0 where |L_k| = |R_k| (also where both are 0). Branch-free,
     so the bin loop vectorises.
-    bands: (P, 2) int64 [first, stop) bins.
     """
+    for k in range(uint64(first), uint64(stop)):
+        left = mags_left[k]
+        right = mags_right[k]
+        # louder first, so that swapping the channels rounds identically (with fused
+        # multiply-adds, l*l + r*r and r*r + l*l can differ) and only the sign changes
+        high = max(left, right)
+        low = min(left, right)
+        d = high - low
+        energy = high * high + low * low
+        value = d * d / energy if energy > 0.0 else 0.0
+        sps[k] = value if right > left else -value
+
+
+@cpu_function
+def panning_band_sums(sps, bands, out):
+    """Per band, the sum over its bins of SPS and of SPS**2: out[p] = sum SPS,
+    out[P + p] = sum SPS**2. bands: (P, 2) int64 [first, stop) bins; the bands may
+    overlap (the toolkit's "total" band holds the others), and each bin's SPS is
+    computed once by `panning_spectrum`."""
     n_bands = bands.shape[0]
     for p in range(n_bands):
         total = 0.0
         squares = 0.0
         for k in range(uint64(bands[p, 0]), uint64(bands[p, 1])):
-            left = mags_left[k]
-            right = mags_right[k]
-            # louder first, so that swapping the channels rounds identically (with
-            # fused multiply-adds, l*l + r*r and r*r + l*l can differ)
-            high = max(left, right)
-            low = min(left, right)
-            d = high - low
-            energy = high * high + low * low
-            sps = d * d / energy if energy > 0.0 else 0.0
-            squares += sps * sps
-            total += sps if right > left else -sps
+            total += sps[k]
+            squares += sps[k] * sps[k]
         out[p] = total
         out[n_bands + p] = squares
 
@@ -279,9 +251,6 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     stereo = n_channels == 2
     roll_percent, amin, tiny = settings[0], settings[1], settings[2]
     axes = np.array([1])
-    max_count = 1
-    for b in range(n_contrast):
-        max_count = max(max_count, contrast_bands[b, 2])
     n_blocks = (n_frames + SIMD_GROUP - 1) // SIMD_GROUP
     # channel c's frames sit at rows c*SIMD_GROUP...: DUCC transforms whole SIMD groups
     # side by side and a ragged rest one by one, which rounds differently; this way
@@ -291,9 +260,14 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     frames = np.zeros((n_channels * SIMD_GROUP, fft_size))
     spectra = np.empty((n_channels * SIMD_GROUP, fft_size))
     mags = np.empty((n_channels, n_bins))
-    kept = np.empty(max_count)
-    lows = np.empty(n_bins)
-    highs = np.empty(n_bins)
+    extremes = np.empty((5, n_bins), np.int64)   # extreme_means' scratch
+    sps = np.zeros(n_bins)
+    n_panning = panning_bands.shape[0]
+    pan_first = n_bins
+    pan_stop = 0
+    for p in range(n_panning):
+        pan_first = min(pan_first, panning_bands[p, 0])
+        pan_stop = max(pan_stop, panning_bands[p, 1])
     for block in range(worker, n_blocks, n_workers):
         first = block * SIMD_GROUP
         count = min(SIMD_GROUP, n_frames - first)
@@ -313,11 +287,12 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
                 for b in range(n_contrast):
                     valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
                                                  contrast_bands[b, 1],
-                                                 contrast_bands[b, 2], kept, lows, highs)
+                                                 contrast_bands[b, 2], extremes)
                     row[N_SPECTRAL + b] = peak
                     row[N_SPECTRAL + n_contrast + b] = valley
-            if stereo:
-                panning_band_sums(mags[0], mags[1], panning_bands, panning[f])
+            if stereo and n_panning > 0:
+                panning_spectrum(mags[0], mags[1], pan_first, pan_stop, sps)
+                panning_band_sums(sps, panning_bands, panning[f])
 
 
 def chunk_sums(signal, gain, chunk, n_chunks):
@@ -346,14 +321,22 @@ def chunk_sums_worker(signal, gain, chunk, out, worker, n_workers):
         k = task % n_chunks
         start = k * chunk
         squares = 0.0
-        level = 0.0
+        log_sum = 0.0
         samples = signal[c, start:start + chunk]
-        for n in range(uint64(0), uint64(chunk)):   # unsigned: the loop vectorises
-            x = abs(gain * np.float64(samples[n]))
-            squares += x * x
-            level += DB_PER_NEPER * fast_log(x + DB_OFFSET)
+        # the sum of logarithms as the logarithm of a product, as in magnitude_moments
+        for block in range(0, chunk, LOG_BLOCK):
+            part = samples[block:min(chunk, block + LOG_BLOCK)]
+            product = 1.0
+            exponents = 0
+            for n in range(uint64(0), uint64(part.shape[0])):   # unsigned: vectorises
+                x = abs(gain * np.float64(part[n]))
+                squares += x * x
+                mantissa, exponent = mantissa_exponent(x + DB_OFFSET)   # a normal number
+                product *= mantissa
+                exponents += exponent
+            log_sum += fast_log(product) + exponents * LN2
         out[c, k, SUM_SQUARES] = squares
-        out[c, k, SUM_LEVEL_DB] = level
+        out[c, k, SUM_LEVEL_DB] = DB_PER_NEPER * log_sum
         out[c, k, MAX_ABS] = largest_abs(samples, gain)
 
 

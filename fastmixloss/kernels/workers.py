@@ -35,6 +35,24 @@ def _executor():
         return _pool
 
 
+_item_pool = None
+_item_pool_pid = None
+
+
+def _item_executor():
+    """The pool that runs whole items side by side (`run_items`); its threads only wait
+    on kernels and run NumPy, so they are not the kernels' pool (a kernel's thread
+    waiting on its own pool's queue could wait forever)."""
+    global _item_pool, _item_pool_pid
+    with _pool_lock:
+        if _item_pool is None or _item_pool_pid != os.getpid():
+            import numba
+            _item_pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                            thread_name_prefix="fastmixloss-item")
+            _item_pool_pid = os.getpid()
+        return _item_pool
+
+
 def _after_fork_in_child():
     # the parent may have held the lock at the fork; the child has one thread only
     global _pool_lock
@@ -69,6 +87,54 @@ def run_workers(kernel, n_tasks, n_threads, *args):
         for future in futures:
             future.cancel()
         raise
+
+
+def run_items(function, n_items, n_threads):
+    """[function(i) for i in range(n_items)], with up to n_threads items in flight.
+
+    For batches whose per-item work is a chain of kernel calls with NumPy in between:
+    while one item runs NumPy (one thread, holding the GIL), another's kernels use the
+    cores. Each item thread takes the next item when it finishes one, and runs with
+    Numba's thread count set to n_threads (the count is per thread), so its kernels
+    split as the caller's would. Results come back in item order; each item's values
+    are computed as they would be alone.
+    """
+    n_runners = max(1, min(int(n_threads), int(n_items)))
+    if n_runners == 1:
+        return [function(i) for i in range(n_items)]
+    results = [None] * n_items
+    items = iter(range(n_items))
+    lock = threading.Lock()
+
+    def runner():
+        import numba
+        numba.set_num_threads(int(n_threads))
+        while True:
+            with lock:
+                i = next(items, None)
+            if i is None:
+                return
+            try:
+                results[i] = function(i)
+            except BaseException:
+                with lock:   # no runner takes a new item
+                    for _ in items:
+                        pass
+                raise
+
+    pool = _item_executor()
+    futures = [pool.submit(runner) for _ in range(n_runners)]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:   # Ctrl-C here, or a runner's exception
+        with lock:   # no runner takes a new item
+            for _ in items:
+                pass
+        for future in futures:
+            future.cancel()
+        raise
+    return results
 
 
 def read_only(array):

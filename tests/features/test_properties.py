@@ -52,13 +52,68 @@ def test_integrated_loudness_is_pyloudnorm(rate):
     assert abs(fm.integrated_loudness(x, rate) - expected) < 0.01
 
 
-def test_frame_loudness_is_pyloudnorm_per_frame():
-    x = mix(3.0, seed=12)
-    lufs = feature_tracks(x, RATE, profile="automix-toolkit")[0].lufs
-    for f in (0, 3, len(lufs) - 1):
-        frame = x[:, f * 8820:f * 8820 + 17640]
-        expected = pyln.Meter(RATE, block_size=0.4).integrated_loudness(frame.T)
-        assert abs(lufs[f] - expected) < 1e-9
+@pytest.mark.parametrize("rate,profile,frame,hop", [
+    (44100, "automix-toolkit", 17640, 8820),   # one gating block per frame
+    (22050, "automix-toolkit", 17640, 8820),   # five blocks per frame
+    (48000, "default", 19200, 9600),
+    (44102, "default", 17641, 8820),           # frame != 2 hop: filtered per frame
+])
+def test_frame_loudness_is_pyloudnorm_per_frame(rate, profile, frame, hop):
+    x = mix(4.0, seed=12, rate=rate)
+    x[:, :rate // 2] = 0.0      # a silent start...
+    x[0, :rate // 2] += 0.3     # ...with a DC offset on one channel: large K-weighting states
+    lufs = feature_tracks(x, rate, profile=profile)[0].lufs
+    n_frames = 1 + (x.shape[1] - frame) // hop
+    assert len(lufs) == n_frames
+    for f in range(n_frames):
+        chunk = x[:, f * hop:f * hop + frame]
+        expected = pyln.Meter(rate, block_size=0.4).integrated_loudness(chunk.T)
+        if profile == "default":
+            expected = max(expected, -70.0)
+        assert abs(lufs[f] - expected) < 1e-9, (f, lufs[f], expected)
+
+
+def test_frames_of_two_chunks_have_the_energies_of_frames_filtered_from_rest():
+    """Frames of two hops are filtered once per hop and continued by the zero-input
+    response (kernels.loudness.chunk_energies); the block energies are those of each
+    frame K-weighted from rest, in silence (exactly 0) and after a loud offset too."""
+    from fastmixloss.features import loudness as bs1770
+    from fastmixloss.features.tracks import _energies_by_chunks
+    from fastmixloss.kernels.loudness import frame_block_energies
+    for rate, frame in ((44100, 17640), (22050, 17640), (8000, 3200)):
+        x = mix(5.0, seed=rate, rate=rate)
+        x[:, rate:2 * rate + frame] = 0.0          # frames wholly inside silence
+        x[1, 3 * rate:4 * rate] += 0.5             # an offset the high-pass removes
+        hop = frame // 2
+        n_frames = 1 + (x.shape[1] - frame) // hop
+        blocks = bs1770.block_bounds(frame, rate)
+        k = bs1770.k_weighting(rate)
+        direct, direct_peaks = frame_block_energies(x, frame, hop, n_frames, blocks, k)
+        chunked, peaks = _energies_by_chunks(x, hop, n_frames, blocks, k)
+        assert chunked.shape == direct.shape and (direct == 0).any()
+        np.testing.assert_array_equal(chunked == 0, direct == 0)
+        np.testing.assert_allclose(chunked, direct, rtol=1e-9, atol=1e-12 * direct.max())
+        np.testing.assert_array_equal(peaks, direct_peaks)
+
+
+def test_chunk_sums_do_not_depend_on_the_lane_or_group_they_ran_in():
+    """chunk_energies filters (chunk, channel) pairs side by side in lanes: a chunk's
+    numbers are the same bits whichever lane and group it lands in."""
+    from fastmixloss.features import loudness as bs1770
+    from fastmixloss.kernels.loudness import chunk_energies, zero_input_basis
+    x = mix(4.0, seed=31)
+    hop = 4410
+    k = bs1770.k_weighting(RATE)
+    cuts = np.array([0, 1000, hop], np.int64)
+    basis, _ = zero_input_basis(k, hop, cuts)
+    n = x.shape[1] // hop
+    whole = chunk_energies(x, hop, n, cuts, k, basis)
+    shifted = chunk_energies(x[:, 3 * hop:], hop, n - 3, cuts, k, basis)   # other lanes
+    mono = chunk_energies(x[1:], hop, n, cuts, k, basis)                   # 16 per group
+    for a, b in zip(whole, shifted):
+        np.testing.assert_array_equal(a[3:], b)
+    for a, b in zip(whole[:3], mono[:3]):
+        np.testing.assert_array_equal(a[:, 1:], b)
 
 
 def test_spectral_tracks_are_librosa():
@@ -160,7 +215,7 @@ def test_feature_kernels_run_on_every_thread(monkeypatch):
         _with_threads(2, lambda: compare_features(est, ref, RATE, profile=profile))
     assert calls == {name: 2 for name in (
         "spectral_tracks_worker", "chunk_sums_worker", "centred_mean_squares_worker",
-        "max_abs_worker", "frame_block_energies_worker", "segment_energies_worker")}
+        "max_abs_worker", "chunk_energies_worker", "segment_energies_worker")}
 
 
 def test_cuda_is_refused_and_bad_input_named():
