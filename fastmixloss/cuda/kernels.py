@@ -123,6 +123,18 @@ def bin_term_sums(buf, plane, f, k, log2_m, twiddle, geo, eps):
 
 
 @cuda.jit(device=True)
+def task_frames(task, geo):
+    """(item, row, first frame, frame count) of an STFT task: the group of up to
+    per_block frames of one (item, row), tasks ordered (item, row, group); the index
+    splits in 32 bits."""
+    n_groups = geo[G_N_GROUPS]
+    item, rest = divmod32(task, geo[G_N_ROWS] * n_groups)
+    row, group = divmod32(rest, n_groups)
+    first = group * geo[G_PER_BLOCK]
+    return item, row, first, min(geo[G_PER_BLOCK], geo[G_N_FRAMES] - first)
+
+
+@cuda.jit(device=True)
 def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, partial, red):
     """Term sums of one task, a group of up to per_block frames of one (item, row), into
     partial[task, :]. buf holds 2 * per_block half-size transforms (estimate and reference
@@ -132,7 +144,6 @@ def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, parti
     log2_m = geo[G_LOG2_M]
     m = 1 << log2_m
     per_block = geo[G_PER_BLOCK]
-    n_groups = geo[G_N_GROUPS]
     lo = geo[G_LO]
     hi = geo[G_HI]
     use_mix = geo[G_USE_MIX]
@@ -140,10 +151,7 @@ def frame_group_terms(buf, est, ref, mix, window, twiddle, geo, eps, task, parti
     mask = geo[G_SWIZZLE_MASK]
     plane = per_block * 2 * m
 
-    item, rest = divmod32(task, geo[G_N_ROWS] * n_groups)
-    row, group = divmod32(rest, n_groups)
-    first = group * per_block
-    count = min(per_block, geo[G_N_FRAMES] - first)
+    item, row, first, count = task_frames(task, geo)
     pad = geo[G_FFT_SIZE] >> 1
 
     # frames -> bit-reversed half-size complex inputs; transform t = 2 f + (0: est, 1: ref)

@@ -22,10 +22,9 @@ from numba import cuda, float64
 from ..kernels.filterbank import value_terms_formula
 from ..kernels.layout import N_OPTION_TERMS
 from .fft import bit_reverse, fft_stages, real_bin, slot
-from .kernels import (G_FFT_SIZE, G_HOP, G_LO, G_HI, G_LOG2_M, G_LOG_MODE, G_LIN_MODE,
-                      G_N_FRAMES, G_N_GROUPS, G_N_ROWS, G_PER_BLOCK, G_SWIZZLE_MASK,
-                      G_SWIZZLE_SHIFT, G_USE_MIX, block_sum, divmod32, reflect_index,
-                      store_block_sums)
+from .kernels import (G_HOP, G_LO, G_HI, G_LOG2_M, G_LOG_MODE, G_LIN_MODE, G_PER_BLOCK,
+                      G_SWIZZLE_MASK, G_SWIZZLE_SHIFT, G_USE_MIX, block_sum, divmod32,
+                      reflect_index, store_block_sums, task_frames)
 
 # integer options, by position
 O_N_BANDS, O_PHASE, O_PREFILTER, O_PAD_LEFT, O_ZERO_PAD, O_EPS_ADDED = range(6)
@@ -139,7 +138,6 @@ def frame_group_option_terms(buf, est, ref, mix, window, twiddle, geo, eps, opt_
     log2_m = geo[G_LOG2_M]
     m = 1 << log2_m
     per_block = geo[G_PER_BLOCK]
-    n_groups = geo[G_N_GROUPS]
     lo = geo[G_LO]
     hi = geo[G_HI]
     use_mix = geo[G_USE_MIX]
@@ -155,10 +153,7 @@ def frame_group_option_terms(buf, est, ref, mix, window, twiddle, geo, eps, opt_
     threshold = opt_float[O_LOG_THRESHOLD]
     floor = opt_float[O_LOG_FLOOR]
 
-    item, rest = divmod32(task, geo[G_N_ROWS] * n_groups)
-    row, group = divmod32(rest, n_groups)
-    first = group * per_block
-    count = min(per_block, geo[G_N_FRAMES] - first)
+    item, row, first, count = task_frames(task, geo)
     pad = opt_int[O_PAD_LEFT]
     scale = alpha[item, row]
 

@@ -13,44 +13,38 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-_pool = None
-_pool_pid = None
+# name -> (pool, pid of the process that made it)
+_pools = {}
 _pool_lock = threading.Lock()
 
 
-def _executor():
-    """The shared pool, made on first use with as many threads as Numba may use
+def _pool(name):
+    """The shared pool `name`, made on first use with as many threads as Numba may use
     (numba.set_num_threads can lower the count per call, never raise it).
 
     A forked child (multiprocessing, DataLoader workers) inherits the pool object but not
     its threads: work handed to it would wait forever, so a child makes its own.
     """
-    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
+        pool, pid = _pools.get(name, (None, None))
+        if pool is None or pid != os.getpid():
             import numba
-            _pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
-                                       thread_name_prefix="fastmixloss-worker")
-            _pool_pid = os.getpid()
-        return _pool
+            pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                      thread_name_prefix=f"fastmixloss-{name}")
+            _pools[name] = pool, os.getpid()
+        return pool
 
 
-_item_pool = None
-_item_pool_pid = None
+def _executor():
+    """The kernels' pool: one call per worker share."""
+    return _pool("worker")
 
 
 def _item_executor():
     """The pool that runs whole items side by side (`run_items`); its threads only wait
     on kernels and run NumPy, so they are not the kernels' pool (a kernel's thread
     waiting on its own pool's queue could wait forever)."""
-    global _item_pool, _item_pool_pid
-    with _pool_lock:
-        if _item_pool is None or _item_pool_pid != os.getpid():
-            import numba
-            _item_pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
-                                            thread_name_prefix="fastmixloss-item")
-            _item_pool_pid = os.getpid()
-        return _item_pool
+    return _pool("item")
 
 
 def _after_fork_in_child():
