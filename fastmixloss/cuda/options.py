@@ -184,24 +184,16 @@ def frame_group_option_terms(buf, est, ref, mix, window, twiddle, geo, eps, opt_
         while q < count << log2_m:
             f = q >> log2_m
             k = q & (m - 1)
-            e, r = bin_magnitudes(buf, plane, f, k, log2_m, twiddle, geo, eps, eps_added)
-            a, b, c, d, x = value_terms(e, scale * r, log_fac, log_eps, threshold, floor,
-                                        log_mode, lin_mode)
-            if k == 0:
-                e, r = bin_magnitudes(buf, plane, f, m, log2_m, twiddle, geo, eps,
-                                      eps_added)
-                a2, b2, c2, d2, x2 = value_terms(e, scale * r, log_fac, log_eps,
-                                                 threshold, floor, log_mode, lin_mode)
-                a += a2
-                b += b2
-                c += c2
-                d += d2
-                x += x2
-            sc_num += a
-            sc_den += b
-            log_dist += c
-            lin_dist += d
-            dot += x
+            for step in range(2 if k == 0 else 1):   # bin k, then bin m after bin 0
+                e, r = bin_magnitudes(buf, plane, f, m if step else k, log2_m, twiddle,
+                                      geo, eps, eps_added)
+                a, b, c, d, x = value_terms(e, scale * r, log_fac, log_eps, threshold,
+                                            floor, log_mode, lin_mode)
+                sc_num += a
+                sc_den += b
+                log_dist += c
+                lin_dist += d
+                dot += x
             q += threads
     else:
         # one (frame, band) per step: the band's weighted magnitudes over its support
