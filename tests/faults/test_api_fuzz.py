@@ -3,11 +3,14 @@
 Each case draws a loss (time-domain, spectral with or without the spectral options, or
 a preset), a shape, dtypes, memory layouts, signal content (scales from 1e-6 to 1e6,
 scaled copies, silent channels, NaN samples, huge samples) and parameters, some of them
-bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last arrays). Every case must either raise ParameterError or return the value of
-fastmixloss.reference within SPEC's tolerances; any other outcome fails.
+bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last arrays). Every
+case must either raise ParameterError (KeywordError for an unknown keyword) or return the
+value of fastmixloss.reference within SPEC's tolerances; any other outcome fails.
 
-Default: 300 cases (well under a minute once the kernels are cached). The long form:
-    FASTMIXLOSS_FUZZ_CASES=20000 python -m pytest tests/faults/test_api_fuzz.py
+Default: 300 cases (well under a minute once the kernels are cached). The long form, in
+child processes that survive a crashing case, with the counts by outcome:
+    python tests/faults/fuzz_long.py --cases 20000 --families api
+or in this process: FASTMIXLOSS_FUZZ_CASES=20000 python -m pytest tests/faults/test_api_fuzz.py
 FASTMIXLOSS_FUZZ_SEED picks another stream of cases.
 """
 
@@ -18,7 +21,7 @@ import os
 import numpy as np
 
 import fastmixloss as fm
-from fastmixloss import ParameterError, filterbanks, reference, weighting
+from fastmixloss import KeywordError, ParameterError, filterbanks, reference, weighting
 
 N_CASES = int(os.environ.get("FASTMIXLOSS_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("FASTMIXLOSS_FUZZ_SEED", "20261125"))
@@ -192,7 +195,8 @@ def _reduce(values, reduction):
 
 
 def run_case(index):
-    """One case: returns its outcome ('value', 'parameter-error'); raises on a failure."""
+    """One case: returns its outcome ('value', 'ParameterError', 'KeywordError', ...);
+    raises on a failure."""
     rng = np.random.default_rng([SEED, index])
     draw = rng.random()
     name = (TIME[rng.integers(len(TIME))] if draw < 0.45 else
@@ -213,8 +217,8 @@ def run_case(index):
             got = fm.preset_loss(params["name"], **kwargs)(est_in, ref_in)
         else:
             got = getattr(fm, name)(est_in, ref_in, **params)
-    except ParameterError:
-        return "parameter-error"
+    except ParameterError as error:
+        return "KeywordError" if isinstance(error, KeywordError) else "ParameterError"
     finally:
         np.testing.assert_array_equal(est_in, snapshots[0])
         np.testing.assert_array_equal(ref_in, snapshots[1])
@@ -279,4 +283,4 @@ def test_fuzz_the_api():
             failures.append(f"case {index}: {type(exc).__name__}: {str(exc)[:300]}")
     print(f"fuzz: {N_CASES} cases, seed {SEED}: {dict(outcomes)}, {len(failures)} failed")
     assert not failures, "\n".join(failures[:20])
-    assert outcomes["value"] > N_CASES // 3 and outcomes["parameter-error"] > 0
+    assert outcomes["value"] > N_CASES // 3 and outcomes["ParameterError"] > 0
