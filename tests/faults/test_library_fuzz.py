@@ -16,9 +16,9 @@ import pytest
 
 import fuzz_cases
 
-# about 10 s a family on 2 cores once the kernels are compiled
-CASES = {"features": 150, "chroma": 150, "phase": 150, "random_resolution": 120,
-         "preset_overrides": 150}
+# a few seconds a family on 2 cores once the kernels are compiled
+CASES = {"features": 400, "chroma": 300, "phase": 300, "random_resolution": 200,
+         "preset_overrides": 300}
 REFUSALS = ("ParameterError", "KeywordError", "DeviceError")
 
 
