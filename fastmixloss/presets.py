@@ -13,6 +13,13 @@ Items are computed independently: with reduction="none" each item's value is the
 source's value for that item alone; reduction="mean" is the source's number for the
 batch (its means run over all rows, items x channels, equal in size; its batch-wide
 spectral convergence, in "auraloss" and "parallel_wavegan", is reproduced too).
+
+Like compat="auraloss", a preset keeps its source's number where the spectral losses say
+undefined: against a reference with no energy above the magnitude floor, the spectral
+convergence of "auraloss" and "parallel_wavegan" is the sources' floor-divided value, not
+NaN (a training run that uses a preset gets the loss it would get from the source).
+Overrides are checked as the spectral options are: the mel presets' sample_rate, fmin and
+fmax by the same checks as scale="mel".
 """
 
 import math
@@ -28,6 +35,7 @@ from .errors import ParameterError
 from .kernels import layout
 from .kernels.layout import FramePlan, OptionJob, OptionPlan, frames_per_block
 from .results import MultiResolutionBreakdown, STFTBreakdown
+from .spectral_options import check_filterbank_rate, check_mel_band
 from .windows import padded_window
 
 CENTRED, HIFIGAN, UNCENTRED = "centred", "hifigan", "uncentred"
@@ -153,9 +161,16 @@ def _override(preset, overrides):
         raise ParameterError(
             "fft_sizes, hop_sizes, win_lengths (and n_mels) must have one value per "
             f"resolution: {n}, {lengths}")
-    for i, (f, w) in enumerate(zip(preset.fft_sizes, preset.win_lengths)):
+    for i, (f, h, w) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
+                                      preset.win_lengths)):
         if w > f:
             raise ParameterError(f"win_lengths[{i}]={w} is longer than fft_sizes[{i}]={f}")
+        if preset.framing == HIFIGAN and h > f:
+            # HiFi-GAN pads (fft - hop) / 2 on each side: negative, no framing at all
+            raise ParameterError(
+                f"hop_sizes[{i}]={h} is longer than fft_sizes[{i}]={f}: framing="
+                f"{HIFIGAN!r} pads (fft_size - hop_size) // 2 samples on each side, which "
+                f"needs hop_size <= fft_size")
     return preset
 
 
@@ -212,6 +227,9 @@ class PresetLoss:
         self.sample_rate = (None if sample_rate is None else
                             check.finite_float("sample_rate", sample_rate,
                                                strictly_positive=True))
+        if self.preset.n_mels is not None:   # the checks of scale="mel", shared
+            check_filterbank_rate(self.sample_rate, f"preset={name!r}")
+            check_mel_band(self.preset.fmin, self.preset.fmax, self.sample_rate)
         self.weight = check.weight("weight", weight)
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
@@ -228,6 +246,11 @@ class PresetLoss:
         # (a band of zeros is clamped to the log floor in both signals: it adds 0)
         matrix = filterbanks.mel_matrix(self.sample_rate, fft_size, preset.n_mels[index],
                                         preset.fmin, preset.fmax, np.float32)
+        if not matrix.any():   # that resolution's terms would be 0 for any input
+            raise ParameterError(
+                f"fmin={preset.fmin!r} to fmax={preset.fmax!r} at sample_rate="
+                f"{self.sample_rate:g} covers no FFT bin at fft_sizes[{index}]={fft_size}: "
+                f"widen the band or use a larger fft size")
         return filterbanks.sparse(matrix)
 
     def __repr__(self):

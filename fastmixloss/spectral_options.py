@@ -15,6 +15,45 @@ from . import validation as check
 from .errors import ParameterError
 
 
+# Sample rates (Hz) a mel or chroma filterbank is built for, both ends included: from
+# below any audio rate in use (8 kHz telephony) to the fastest audio converters (768 kHz),
+# as for A-weighting. Outside, the banks' formulas stop meaning anything (at 1e-300 Hz the
+# chroma bank's octave weights underflow to 0/0, a NaN loss).
+FILTERBANK_SAMPLE_RATES = (1000.0, 768000.0)
+
+
+def check_filterbank_rate(sample_rate, what):
+    """ParameterError unless a filterbank (`what`, e.g. "scale='mel'") can be built at
+    `sample_rate` (a float > 0): FILTERBANK_SAMPLE_RATES."""
+    low, high = FILTERBANK_SAMPLE_RATES
+    if not low <= sample_rate <= high:
+        raise ParameterError(
+            f"{what} needs {low:g} <= sample_rate <= {high:g} Hz (its filterbank is built "
+            f"for audio sample rates), got sample_rate={sample_rate!r}")
+
+
+def check_mel_band(fmin, fmax, sample_rate, names=("fmin", "fmax")):
+    """(fmin, fmax) of a mel filterbank at `sample_rate`, checked: 0 <= fmin < fmax <=
+    sample_rate / 2 (fmax None: the Nyquist frequency, kept None). Every mel filterbank,
+    the spectral options' and the presets', is checked here."""
+    fmin_name, fmax_name = names
+    fmin_value = check.finite_float(fmin_name, fmin, minimum=0.0)
+    fmax_value = (None if fmax is None else
+                  check.finite_float(fmax_name, fmax, strictly_positive=True))
+    nyquist = sample_rate / 2
+    if fmax_value is not None and fmax_value > nyquist:
+        raise ParameterError(
+            f"{fmax_name}={fmax!r} is above the Nyquist frequency sample_rate / 2 = "
+            f"{nyquist:g} (sample_rate={sample_rate:g})")
+    top = nyquist if fmax_value is None else fmax_value
+    if fmin_value >= top:
+        above = (f"{fmax_name}={fmax!r}" if fmax_value is not None else
+                 f"the Nyquist frequency sample_rate / 2 = {nyquist:g}")
+        raise ParameterError(
+            f"{fmin_name}={fmin!r} must be below {above}: the mel bands lie between them")
+    return fmin_value, fmax_value
+
+
 class SpectralOptions:
     """Validated options; builds each resolution's filterbank and the FIR taps on demand.
 
@@ -38,21 +77,25 @@ class SpectralOptions:
         self.sample_rate = (None if sample_rate is None else
                             check.finite_float("sample_rate", sample_rate,
                                                strictly_positive=True))
+        if self.scale is not None:
+            check_filterbank_rate(self.sample_rate, f"scale={self.scale!r}")
         if self.perceptual_weighting:
             from .weighting import check_sample_rate
             check_sample_rate(self.sample_rate)
         self.n_bins = self._n_bins(n_bins, n_resolutions)
-        self.fmin = check.finite_float("fmin", fmin, minimum=0.0)
-        nyquist = None if self.sample_rate is None else self.sample_rate / 2
-        self.fmax = None if fmax is None else check.finite_float("fmax", fmax,
-                                                                 strictly_positive=True)
-        if self.scale == "mel" and self.fmax is not None and self.fmax <= self.fmin:
-            raise ParameterError(f"fmax={fmax!r} must be above fmin={fmin!r}")
-        if self.scale == "mel" and self.fmax is not None and self.fmax > nyquist:
-            raise ParameterError(
-                f"fmax={fmax!r} is above the Nyquist frequency sample_rate / 2 = {nyquist}")
-        if self.scale is None and (self.fmin != 0.0 or self.fmax is not None):
-            raise ParameterError("fmin and fmax apply to scale='mel' only")
+        if self.scale == "mel":
+            self.fmin, self.fmax = check_mel_band(fmin, fmax, self.sample_rate)
+        else:
+            # librosa's chroma filterbank spans every bin: it has no band edges to set
+            self.fmin = check.finite_float("fmin", fmin, minimum=0.0)
+            self.fmax = None if fmax is None else check.finite_float("fmax", fmax,
+                                                                     strictly_positive=True)
+            if self.fmin != 0.0 or self.fmax is not None:
+                given = f"fmin={fmin!r}" if self.fmin != 0.0 else f"fmax={fmax!r}"
+                raise ParameterError(
+                    f"{given} applies to scale='mel' only"
+                    + (": the chroma filterbank (librosa.filters.chroma) spans every FFT "
+                       "bin and has no fmin or fmax" if self.scale == "chroma" else ""))
 
     def _n_bins(self, n_bins, n_resolutions):
         if self.scale is None:
