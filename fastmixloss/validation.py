@@ -172,10 +172,12 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
 
 
 def check_layout(shape3, ndim):
-    """ParameterError where the channel axis cannot hold channels: more than
-    MAX_CHANNELS. A channel-last (T, C) array, as soundfile.read returns it, trips this
-    once T > MAX_CHANNELS, so it is never read as T channels. (More channels than samples
-    is allowed: a stereo signal of one sample is a signal.)
+    """ParameterError where the channel axis holds more than MAX_CHANNELS. A channel-last
+    (T, C) array, as soundfile.read returns it, trips this once T > MAX_CHANNELS, so it is
+    never read as T channels; the message suggests transposing only where the shape
+    reads that way (fewer samples than channels), and otherwise states the channel limit
+    (a real 40-channel recording as (40, T) is not channel-last). (More channels than
+    samples is allowed up to MAX_CHANNELS: a stereo signal of one sample is a signal.)
 
     shape3: the (B, C, T) shape; ndim: the caller's ndim (1, 2 or 3).
     """
@@ -183,16 +185,23 @@ def check_layout(shape3, ndim):
     if ndim < 2 or n_channels <= MAX_CHANNELS:
         return
     shape = tuple(shape3[3 - ndim:])
-    if ndim == 2:
-        fixes = ("pass x.T if the array is channel-last (samples, channels), as "
-                 "soundfile.read returns it; for a batch of mono signals pass x[:, None, :]")
-    else:
-        fixes = ("pass np.moveaxis(x, -1, -2) if the arrays are channel-last "
-                 "(items, samples, channels)")
+    if length < n_channels:   # more channels than samples: most likely channel-last
+        if ndim == 2:
+            fixes = ("pass x.T if the array is channel-last (samples, channels), as "
+                     "soundfile.read returns it; for a batch of mono signals pass "
+                     "x[:, None, :]")
+        else:
+            fixes = ("pass np.moveaxis(x, -1, -2) if the arrays are channel-last "
+                     "(items, samples, channels)")
+        raise ParameterError(
+            f"est and ref have shape {shape}, which reads as {n_channels} channels of "
+            f"{length} samples; fastmixloss takes (T,), (C, T) or (B, C, T) with at most "
+            f"{MAX_CHANNELS} channels: {fixes}")
+    batch = (" (if the rows are separate mono signals, pass x[:, None, :] to score "
+             "them as a batch)" if ndim == 2 else "")
     raise ParameterError(
-        f"est and ref have shape {shape}, which reads as {n_channels} channels of {length} "
-        f"samples; fastmixloss takes (T,), (C, T) or (B, C, T) with at most "
-        f"{MAX_CHANNELS} channels: {fixes}")
+        f"est and ref have shape {shape}: {n_channels} channels of {length} samples; "
+        f"fastmixloss takes at most {MAX_CHANNELS} channels{batch}")
 
 
 # The spectral losses square magnitudes of up to 2 * fft_size * |sample| (the sum signal
