@@ -4,14 +4,29 @@ Slow and obviously right: float64 throughout, an explicit padded copy, every fra
 materialised, `numpy.fft.rfft`. They are the oracle the fast kernels are tested against
 and a contender in bench/. They hold whole spectrograms: do not use them on long signals.
 
-Every function takes (B, C, T) arrays. The time-domain ones return per-item float64
-arrays of shape (B,); the spectral ones a dict of such arrays (loss and each term), or,
-with compat=True, auraloss's batch-wide values.
+Every function takes (B, C, T) arrays, or (T,) and (C, T) as one item (as the library's
+losses do). The time-domain ones return per-item float64 arrays of shape (B,); the
+spectral ones a dict of such arrays (loss and each term), or, with compat=True,
+auraloss's batch-wide values. A spectral convergence whose reference has no energy above
+the magnitude floor is NaN (compat=True: auraloss's floor-divided value), and so is a
+loss that weights it.
 """
 
 import numpy as np
 
 EPS = 1e-8
+
+
+def as_items(x):
+    """x as float64 (B, C, T): (T,) is one item of one channel, (C, T) one item."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape((1,) * (3 - x.ndim) + x.shape)
+
+
+def _weighted(terms):
+    """sum of weight * value, leaving out zero weights (a NaN term counts only where
+    it is weighted)."""
+    return sum(weight * value for weight, value in terms if weight)
 
 
 def window(name, win_length):
@@ -103,6 +118,7 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     times alpha = <X_est, X> / <X, X>); the log distance of log(log_fac * X + log_eps).
     phs: mean squared difference of the STFT bins' angles, each in (-pi, pi].
     """
+    est, ref = as_items(est), as_items(ref)
     win_length = fft_size if win_length is None else win_length
     if compat and window_values is None:   # auraloss builds its window with torch
         window_values = torch_float32_window(window_name, win_length)
@@ -115,7 +131,13 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     S_est = spectra(est, fft_size, hop_size, win_length, window_values)
     S_ref = spectra(ref, fft_size, hop_size, win_length, window_values)
     X_est = np.sqrt(np.maximum(S_est.real ** 2 + S_est.imag ** 2, eps))
-    X_ref = np.sqrt(np.maximum(S_ref.real ** 2 + S_ref.imag ** 2, eps))
+    power_ref = S_ref.real ** 2 + S_ref.imag ** 2
+    X_ref = np.sqrt(np.maximum(power_ref, eps))
+    # bins the terms see: all of them, or those some band of the filterbank weighs
+    seen = (np.ones(X_ref.shape[-1], dtype=bool) if filterbank is None
+            else np.asarray(filterbank).any(axis=0))
+    # per item: the reference has no energy above the floor in any bin the terms see
+    at_floor = ~np.any((power_ref > eps) & seen, axis=(1, 2, 3))
     if filterbank is not None:
         X_est = X_est @ np.asarray(filterbank, dtype=np.float64).T
         X_ref = X_ref @ np.asarray(filterbank, dtype=np.float64).T
@@ -133,6 +155,7 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
     axes = (1, 2, 3)
     sc = (np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes))
           / np.sqrt((X_ref ** 2).sum(axis=axes)))
+    sc = np.where(at_floor, np.nan, sc)   # it would divide by the floor alone
     return {"sc": sc, "log_mag": log_dist.mean(axis=axes), "lin_mag": lin_dist.mean(axis=axes),
             "phs": phs_dist.mean(axis=axes)}
 
@@ -140,8 +163,8 @@ def stft_terms(est, ref, fft_size=1024, hop_size=256, win_length=None, window_na
 def stft_loss(est, ref, w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0, w_phs=0.0, **kwargs):
     """w_sc*SC + w_log_mag*log + w_lin_mag*lin + w_phs*phs per item; kwargs as stft_terms."""
     t = stft_terms(est, ref, **kwargs)
-    t["loss"] = (w_sc * t["sc"] + w_log_mag * t["log_mag"] + w_lin_mag * t["lin_mag"]
-                 + w_phs * t["phs"])
+    t["loss"] = _weighted([(w_sc, t["sc"]), (w_log_mag, t["log_mag"]),
+                           (w_lin_mag, t["lin_mag"]), (w_phs, t["phs"])])
     return t
 
 
@@ -158,14 +181,13 @@ def mrstft_loss(est, ref, fft_sizes=(1024, 2048, 512), hop_sizes=(120, 240, 50),
 
 def sum_and_difference_loss(est, ref, w_sum=1.0, w_diff=1.0, compat=False, **kwargs):
     """w_sum*MR(L+R) + w_diff*MR(L-R) per item; halved with compat (auraloss)."""
-    est = np.asarray(est, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
+    est, ref = as_items(est), as_items(ref)
     def sd(x):
         return x[:, :1] + x[:, 1:2], x[:, :1] - x[:, 1:2]
     (est_sum, est_diff), (ref_sum, ref_diff) = sd(est), sd(ref)
     total = mrstft_loss(est_sum, ref_sum, compat=compat, **kwargs)
     diff = mrstft_loss(est_diff, ref_diff, compat=compat, **kwargs)
-    loss = w_sum * total["loss"] + w_diff * diff["loss"]
+    loss = _weighted([(w_sum, total["loss"]), (w_diff, diff["loss"])])
     return {"loss": loss / 2 if compat else loss, "sum": total["loss"], "diff": diff["loss"]}
 
 
@@ -179,7 +201,7 @@ def _per_item(values):
 
 
 def _f64(est, ref):
-    return np.asarray(est, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    return as_items(est), as_items(ref)
 
 
 def mse(est, ref):
@@ -235,14 +257,14 @@ def _neg_db(num, den, eps):
 
 
 def snr(est, ref, zero_mean=True, eps=EPS, compat=False):
-    raw = np.asarray(ref, dtype=np.float64)
+    raw = as_items(ref)
     est, ref = _centre(est, ref, zero_mean)
     values = _neg_db((ref ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps)
     return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
 
 def sisdr(est, ref, zero_mean=True, eps=EPS, compat=False):
-    raw = np.asarray(ref, dtype=np.float64)
+    raw = as_items(ref)
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
     target = alpha * ref
@@ -251,7 +273,7 @@ def sisdr(est, ref, zero_mean=True, eps=EPS, compat=False):
 
 
 def sdsdr(est, ref, zero_mean=True, eps=EPS, compat=False):
-    raw = np.asarray(ref, dtype=np.float64)
+    raw = as_items(ref)
     est, ref = _centre(est, ref, zero_mean)
     alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
     values = _neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps)
@@ -284,6 +306,7 @@ def preset_loss(est, ref, preset, sample_rate=None):
     (B,) arrays loss, sc, log_mag, lin_mag, each combined over resolutions as the preset
     says (sum or mean); spectral convergence per item (batch_sc is the caller's)."""
     from .filterbanks import mel_matrix
+    est, ref = as_items(est), as_items(ref)
     parts = []
     for index, (fft, hop, win) in enumerate(zip(preset.fft_sizes, preset.hop_sizes,
                                                 preset.win_lengths)):

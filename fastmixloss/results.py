@@ -3,10 +3,14 @@
 Every number field is reduced as the loss is: a float for reduction "mean" or "sum", a
 (B,) array for "none". `to_dict()` flattens a breakdown into "name.field" keys, the
 form the command line writes as columns.
+
+A value that is undefined is NaN, and `reasons` says why: it maps the to_dict() key of
+each such value ("sc", "loss", "diff.fft1024_hop120_win600.sc", ...) to one line of text.
+It is empty when every value is defined, and never part of to_dict().
 """
 
-from dataclasses import dataclass, fields
-from typing import Optional, Tuple, Union
+from dataclasses import dataclass, field, fields
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -21,7 +25,8 @@ def _flatten(obj, prefix, out):
                 _flatten(res, f"{prefix}{res.label}.", out)
         elif hasattr(value, "__dataclass_fields__"):
             _flatten(value, f"{prefix}{f.name}.", out)
-        elif f.name not in ("fft_size", "hop_size", "win_length") and value is not None:
+        elif (f.name not in ("fft_size", "hop_size", "win_length", "reasons")
+              and value is not None):
             out[prefix + f.name] = value
     return out
 
@@ -41,6 +46,8 @@ class STFTBreakdown:
     hop_size: int
     win_length: int
     phs: Optional[Value] = None   # mean squared angle difference; None unless w_phs > 0
+    # to_dict() key -> why that value is NaN (a silent reference's sc, see the module)
+    reasons: Dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def label(self):
@@ -60,6 +67,7 @@ class MultiResolutionBreakdown:
     lin_mag: Value
     resolutions: Tuple[STFTBreakdown, ...]
     phs: Optional[Value] = None
+    reasons: Dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self):
         return _flatten(self, "", {})
@@ -72,6 +80,7 @@ class SumAndDifferenceBreakdown:
     loss: Value
     sum: MultiResolutionBreakdown    # MR-STFT of L + R
     diff: MultiResolutionBreakdown   # MR-STFT of L - R
+    reasons: Dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self):
         return _flatten(self, "", {})

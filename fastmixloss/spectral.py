@@ -6,7 +6,10 @@ defined in SPEC.md; `compat="auraloss"` reproduces auraloss 0.4.0 instead (spect
 convergence over the whole batch, halved sum-and-difference, (B, C, T) input only).
 """
 
+import numbers
+import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -123,8 +126,7 @@ class _SpectralSettings:
                     f"fft_size // 2 = {resolution.fft_size // 2} samples")
 
     def term_sums(self, backend, est3, ref3, mix):
-        """Kernel sums (B, R, N_TERMS or N_OPTION_TERMS) of every resolution, each with
-        its counts per row: (values of the magnitude terms, bins of the phase term)."""
+        """The kernel sums of every resolution, as one ResolutionSums each."""
         length = est3.shape[-1]
         if mix is not None:
             mix = np.asarray(mix, dtype=est3.dtype)
@@ -139,9 +141,14 @@ class _SpectralSettings:
                 frames_per_block(resolution.fft_size, n_frames), self.log_mode,
                 self.lin_mode, self.eps)))
         if not self.options.active:
-            return [(backend.stft_term_sums(est3, ref3, mix, window, plan),
-                     (plan.n_frames * (plan.fft_size // 2 + 1),) * 2)
-                    for window, plan in plans]
+            results = []
+            for window, plan in plans:
+                sums = backend.stft_term_sums(est3, ref3, mix, window, plan)
+                n_values = plan.n_frames * (plan.fft_size // 2 + 1)
+                floor = np.full(sums.shape[:2], floor_sc_den(plan.n_frames,
+                                                             plan.fft_size, self.eps))
+                results.append(ResolutionSums(sums, n_values, n_values, floor))
+            return results
         return self._option_sums(backend, est3, ref3, mix, plans)
 
     def _option_sums(self, backend, est3, ref3, mix, plans):
@@ -161,30 +168,38 @@ class _SpectralSettings:
             first = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
             alphas = [f[..., layout.DOT] / f[..., layout.SC_DEN] for f in first]
         all_sums = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
-        counts = []
-        for job in jobs:
+        results = []
+        for job, sums, alpha in zip(jobs, all_sums, alphas):
             n_bins = job.plan.fft_size // 2 + 1
             n_values = n_bins if job.filterbank is None else job.filterbank.n_bands
-            counts.append((job.plan.n_frames * n_values, job.plan.n_frames * n_bins))
-        return list(zip(all_sums, counts))
+            # the reference values are scaled by alpha before they are squared
+            floor = alpha ** 2 * floor_sc_den(job.plan.n_frames, job.plan.fft_size,
+                                              self.eps, job.filterbank)
+            results.append(ResolutionSums(sums, job.plan.n_frames * n_values,
+                                          job.plan.n_frames * n_bins, floor))
+        return results
 
-    def breakdown(self, sums, counts, resolution):
-        """Reduced STFTBreakdown from one group's sums (B, G, N_TERMS or N_OPTION_TERMS)
-        and the counts per row from term_sums."""
+    def breakdown(self, part, resolution, reference_name="the reference"):
+        """Reduced STFTBreakdown from one group's ResolutionSums (its rows already
+        selected). `reference_name` says what the group's reference is, for the reason
+        of an undefined spectral convergence."""
+        sums = part.sums
         n_items, n_rows, n_terms = sums.shape
-        values_per_row, bins_per_row = counts
         per_item = sums.sum(axis=1)
+        undefined = np.zeros(n_items, dtype=bool)
         if self.compat == "auraloss":   # one spectral convergence for the whole batch
             total = per_item.sum(axis=0)
             sc = np.full(n_items, np.sqrt(total[layout.SC_NUM]) / np.sqrt(total[layout.SC_DEN]))
         else:
             sc = np.sqrt(per_item[:, layout.SC_NUM]) / np.sqrt(per_item[:, layout.SC_DEN])
-        elements = n_rows * values_per_row
+            undefined = at_the_floor(per_item[:, layout.SC_DEN], part.floor_den.sum(axis=1))
+            sc = np.where(undefined, np.nan, sc)
+        elements = n_rows * part.values_per_row
         log_mag = per_item[:, layout.LOG_DIST] / elements
         lin_mag = per_item[:, layout.LIN_DIST] / elements
         # the phase term costs two arctangents per bin: computed only when weighted
         with_phase = n_terms > layout.PHASE_DIST and self.options.w_phs > 0
-        phs = (per_item[:, layout.PHASE_DIST] / (n_rows * bins_per_row) if with_phase
+        phs = (per_item[:, layout.PHASE_DIST] / (n_rows * part.bins_per_row) if with_phase
                else np.zeros(n_items))
         if self.reduction == "mean":
             sc, log_mag, lin_mag, phs = sc.mean(), log_mag.mean(), lin_mag.mean(), phs.mean()
@@ -197,33 +212,109 @@ class _SpectralSettings:
                 phs = phs.mean()   # its phase term is torch's mse_loss: always a mean
             else:
                 sc, log_mag, lin_mag, phs = sc.sum(), log_mag.sum(), lin_mag.sum(), phs.sum()
-        loss = (self.w_sc * sc + self.w_log_mag * log_mag + self.w_lin_mag * lin_mag
-                + self.options.w_phs * phs)
+        loss = _weighted_sum([(self.w_sc, sc), (self.w_log_mag, log_mag),
+                              (self.w_lin_mag, lin_mag), (self.options.w_phs, phs)])
+        reasons = {}
+        if undefined.any():
+            items = (np.flatnonzero(undefined)
+                     if self.reduction == "none" or n_items > 1 else None)
+            why = undefined_reason(reference_name, self.eps, items)
+            reasons = {"loss": why, "sc": why} if self.w_sc else {"sc": why}
         return STFTBreakdown(_plain(loss), _plain(sc), _plain(log_mag), _plain(lin_mag),
                              resolution.fft_size, resolution.hop_size, resolution.win_length,
-                             phs=_plain(phs) if with_phase else None)
+                             phs=_plain(phs) if with_phase else None, reasons=reasons)
 
     def multi_resolution(self, backend, est3, ref3, mix, groups):
-        """One MultiResolutionBreakdown per group of rows (a slice of the R rows)."""
+        """One MultiResolutionBreakdown per group: (rows, reference_name), the rows a
+        slice of the R rows whose sums form one spectral convergence."""
         per_group = [[] for _ in groups]
-        for resolution, (sums, bins) in zip(self.resolutions,
-                                            self.term_sums(backend, est3, ref3, mix)):
-            for parts, rows in zip(per_group, groups):
-                parts.append(self.breakdown(sums[:, rows], bins, resolution))
+        for resolution, part in zip(self.resolutions,
+                                    self.term_sums(backend, est3, ref3, mix)):
+            for parts, (rows, name) in zip(per_group, groups):
+                parts.append(self.breakdown(part.rows(rows), resolution, name))
         return [_mean_over_resolutions(parts) for parts in per_group]
+
+    def signal_pair(self, backend, est, ref, channels=None):
+        """(est3, ref3): (B, C, T) signals where `backend` reads them, their shapes and
+        channel layout checked (not their length or samples)."""
+        est3, ref3, ndim = backend.as_signal_pair(
+            est, ref, require_batch=self.compat == "auraloss", channels=channels)
+        check.check_layout(est3.shape, ndim)
+        return est3, ref3
 
     def prepare(self, est, ref, channels=None):
         """(backend, est3, ref3): validated (B, C, T) signals where the backend reads them."""
         backend = backends.select(self.device, est, ref)
         for resolution in self.resolutions:   # before any kernel runs
             backend.check_fft_size(resolution.fft_size)
-        est3, ref3, ndim = backend.as_signal_pair(
-            est, ref, require_batch=self.compat == "auraloss", channels=channels)
-        check.check_layout(est3.shape, ndim)
+        est3, ref3 = self.signal_pair(backend, est, ref, channels)
         self.check_length(est3.shape[-1])
         check.check_samples(backend, est3, ref3, self.check_finite)
         return backend, est3, ref3
 
+
+class ResolutionSums(NamedTuple):
+    """One resolution's kernel sums and what reduces them."""
+
+    sums: np.ndarray           # (B, R, N_TERMS or N_OPTION_TERMS) float64
+    values_per_row: int        # values of the magnitude terms in one row
+    bins_per_row: int          # bins of the phase term in one row
+    floor_den: np.ndarray      # (B, R): the SC_DEN of a reference at the floor everywhere
+
+    def rows(self, rows):
+        return self._replace(sums=self.sums[:, rows], floor_den=self.floor_den[:, rows])
+
+
+def floor_sc_den(n_frames, fft_size, eps, filterbank=None):
+    """The SC_DEN sum of one row whose reference magnitudes are all at the floor
+    sqrt(eps) (also HiFi-GAN's sqrt(0 + eps)): n_frames * n_bins * eps, or through a
+    filterbank n_frames * sum over bands of (band weight sum * sqrt(eps))**2."""
+    floor = np.sqrt(eps)
+    if filterbank is None:
+        return n_frames * (fft_size // 2 + 1) * floor * floor
+    # each band's weight sum, from a running sum (bands of positive weights, so the
+    # difference loses at most ~n_bands ulps: far inside FLOOR_TOLERANCE)
+    running = np.concatenate(([0.0], np.cumsum(filterbank.weights)))
+    band_sums = running[filterbank.offsets[1:]] - running[filterbank.offsets[:-1]]
+    return n_frames * float(np.sum((band_sums * floor) ** 2))
+
+
+# A reference is at the floor where its SC_DEN exceeds the floor-only value by less than
+# this, relative. SC_DEN adds each row's values bin by bin, frame by frame, block by block
+# and row by row in float64; that chain is under 1e7 additions for any resolution and a
+# signal of hours, so rounding moves a floor-only sum by less than 1e7 * 2**-53 = 1.1e-9
+# relative. 1e-8 leaves a tenfold margin and still counts as signal any reference holding
+# more than 1e-16 of power above the floor per bin, on average (the floor is 1e-8).
+FLOOR_TOLERANCE = 1e-8
+
+
+def at_the_floor(sc_den, floor_den):
+    """Where a group's SC_DEN is its floor-only value (within FLOOR_TOLERANCE): the
+    reference has no energy above the magnitude floor, and its spectral convergence
+    divides by the floor alone. False for NaN sums (NaN input stays NaN)."""
+    return sc_den <= floor_den * (1.0 + FLOOR_TOLERANCE)
+
+
+def undefined_reason(reference_name, eps, items=None):
+    """One line: why the spectral convergence of `reference_name` is NaN; `items`, when
+    given, names the items (indices into the batch)."""
+    where = ""
+    if items is not None:
+        listed = ", ".join(str(int(i)) for i in items[:10])
+        more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+        where = f" for item{'s' if len(items) > 1 else ''} {listed}{more}"
+    return (f"undefined{where}: {reference_name} has no energy above the magnitude "
+            f"floor (eps={eps:g})")
+
+
+def _weighted_sum(terms):
+    """sum of weight * value over (weight, value) pairs, leaving out zero weights: an
+    undefined (NaN) term makes the total NaN only where it is weighted."""
+    total = np.zeros(np.shape(terms[0][1]))   # (B,) with reduction="none", else 0-d
+    for weight, value in terms:
+        if weight:
+            total = total + weight * value
+    return total
 
 
 _NO_TAPS = np.zeros(1)   # a placeholder without perceptual weighting
@@ -237,8 +328,15 @@ def _mean_over_resolutions(parts):
     def mean(field):
         return _plain(sum(getattr(p, field) for p in parts) / len(parts))
     phs = None if parts[0].phs is None else mean("phs")
+    reasons = {}
+    for key in ("loss", "sc"):   # a mean is undefined where any resolution's is
+        texts = dict.fromkeys(p.reasons[key] for p in parts if key in p.reasons)
+        if texts:
+            reasons[key] = "; ".join(texts)
+    for part in parts:
+        reasons.update({f"{part.label}.{key}": text for key, text in part.reasons.items()})
     return MultiResolutionBreakdown(mean("loss"), mean("sc"), mean("log_mag"),
-                                    mean("lin_mag"), tuple(parts), phs=phs)
+                                    mean("lin_mag"), tuple(parts), phs=phs, reasons=reasons)
 
 
 class _SpectralLoss:
@@ -290,11 +388,15 @@ class STFTLoss(_SpectralLoss):
         Weight of the phase term: mean over bins of (angle(X_est) - angle(X))**2, each
         angle in (-pi, pi] (auraloss's; the difference is not re-wrapped).
     sample_rate : float
-        In Hz; needed by scale and perceptual_weighting.
+        In Hz; needed by scale (1 kHz to 768 kHz) and perceptual_weighting (above 2 kHz,
+        up to 768 kHz).
     scale : None, "mel" or "chroma"
         Apply a filterbank to the floored magnitudes of every frame before every term:
         librosa.filters.mel (Slaney scale and norm, from fmin to fmax, default the
         Nyquist frequency) or librosa.filters.chroma with their defaults.
+    fmin, fmax : float
+        The mel bands' edges in Hz: 0 <= fmin < fmax <= sample_rate / 2. scale="mel"
+        only: the chroma filterbank spans every bin and has no edges to set.
     n_bins : int or sequence of int
         Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution.
     perceptual_weighting : bool
@@ -308,6 +410,14 @@ class STFTLoss(_SpectralLoss):
         give log X.
 
     Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64.
+
+    Spectral convergence is undefined for an item whose reference (all of its channels
+    together; in SumAndDifferenceSTFTLoss, its sum or its difference signal) has no
+    energy above the magnitude floor sqrt(eps): it would divide by the floor alone (a
+    silent reference scored about 20,000). SC is NaN there, and so is the loss where
+    w_sc > 0, and the mean or sum over items; the other terms keep their values.
+    output="full" says why in the breakdown's `reasons`. compat="auraloss" keeps
+    auraloss's floor-divided number.
     """
 
     @check.keywords_checked("fastmixloss.STFTLoss")
@@ -335,8 +445,8 @@ class STFTLoss(_SpectralLoss):
         settings = self._settings
         backend, est3, ref3 = settings.prepare(est, ref)
         resolution = settings.resolutions[0]
-        ((sums, bins),) = settings.term_sums(backend, est3, ref3, None)
-        return self._result(settings.breakdown(sums, bins, resolution))
+        (part,) = settings.term_sums(backend, est3, ref3, None)
+        return self._result(settings.breakdown(part, resolution))
 
 
 class MultiResolutionSTFTLoss(_SpectralLoss):
@@ -372,7 +482,7 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     def __call__(self, est, ref):
         backend, est3, ref3 = self._settings.prepare(est, ref)
         (breakdown,) = self._settings.multi_resolution(backend, est3, ref3, None,
-                                                       [slice(None)])
+                                                       [(slice(None), "the reference")])
         return self._result(breakdown)
 
 
@@ -382,6 +492,9 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
     Indifferent to which channel is left: swapping L and R (or flipping the polarity of
     either signal) changes the difference signal's sign only, and magnitudes ignore sign.
     Needs C = 2. With compat="auraloss" the result is halved, as auraloss 0.4.0 does.
+    A dual-mono reference (L = R, an old mono recording) has no difference signal: the
+    diff part's spectral convergence is NaN (see STFTLoss), and so is the loss where
+    w_diff and w_sc are nonzero.
     Other parameters as MultiResolutionSTFTLoss; output="full" returns a
     SumAndDifferenceBreakdown.
     """
@@ -414,11 +527,23 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
         settings = self._settings
         backend, est3, ref3 = settings.prepare(est, ref, channels=2)
         sum_part, diff_part = settings.multi_resolution(
-            backend, est3, ref3, _SUM_AND_DIFFERENCE, [slice(0, 1), slice(1, 2)])
-        loss = self.w_sum * sum_part.loss + self.w_diff * diff_part.loss
+            backend, est3, ref3, _SUM_AND_DIFFERENCE,
+            [(slice(0, 1), "the reference's sum signal (L + R)"),
+             (slice(1, 2), "the reference's difference signal (L - R)")])
+        loss = _weighted_sum([(self.w_sum, sum_part.loss), (self.w_diff, diff_part.loss)])
         if settings.compat == "auraloss":
             loss = loss / 2
-        return self._result(SumAndDifferenceBreakdown(_plain(loss), sum_part, diff_part))
+        reasons = {}
+        undefined_parts = dict.fromkeys(
+            part.reasons["loss"] for weight, part in ((self.w_sum, sum_part),
+                                                      (self.w_diff, diff_part))
+            if weight and "loss" in part.reasons)
+        if undefined_parts:
+            reasons["loss"] = "; ".join(undefined_parts)
+        for name, part in (("sum", sum_part), ("diff", diff_part)):
+            reasons.update({f"{name}.{key}": text for key, text in part.reasons.items()})
+        return self._result(SumAndDifferenceBreakdown(_plain(loss), sum_part, diff_part,
+                                                      reasons=reasons))
 
 
 @check.keywords_checked("fastmixloss.stft_loss")
@@ -427,7 +552,9 @@ def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window=
               reduction="mean", output="loss", compat=None, check_finite=True, device=None,
               w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
               perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
-    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters."""
+    """STFT-magnitude loss at one resolution; see STFTLoss for the parameters. NaN
+    where spectral convergence is weighted and undefined (a silent reference, see
+    STFTLoss)."""
     return STFTLoss(fft_size, hop_size, win_length, window, w_sc=w_sc,
                     w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance,
                     eps=eps, reduction=reduction, output=output, compat=compat,
@@ -444,7 +571,9 @@ def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_
                 output="loss", compat=None, check_finite=True, device=None,
                 w_phs=0.0, sample_rate=None, scale=None, n_bins=None, fmin=0.0, fmax=None,
                 perceptual_weighting=False, scale_invariance=False, log_eps=0.0, log_fac=1.0):
-    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters."""
+    """Multi-resolution STFT loss; see MultiResolutionSTFTLoss for the parameters. NaN
+    where spectral convergence is weighted and undefined (a silent reference, see
+    STFTLoss)."""
     return MultiResolutionSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sc=w_sc, w_log_mag=w_log_mag,
         w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps, reduction=reduction,
@@ -463,7 +592,9 @@ def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
                             w_phs=0.0, sample_rate=None, scale=None, n_bins=None,
                             fmin=0.0, fmax=None, perceptual_weighting=False,
                             scale_invariance=False, log_eps=0.0, log_fac=1.0):
-    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters."""
+    """Stereo sum-and-difference loss; see SumAndDifferenceSTFTLoss for the parameters.
+    NaN where a weighted spectral convergence is undefined (a silent reference, or the
+    difference signal of a dual-mono one, see SumAndDifferenceSTFTLoss)."""
     return SumAndDifferenceSTFTLoss(
         fft_sizes, hop_sizes, win_lengths, window, w_sum=w_sum, w_diff=w_diff, w_sc=w_sc,
         w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, mag_distance=mag_distance, eps=eps,
@@ -549,6 +680,8 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
             raise ParameterError("give rng or seed, not both")
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise ParameterError(f"rng={rng!r} must be a numpy.random.Generator")
+        if seed is not None:
+            seed = _seed(seed)
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self._stft_kwargs = dict(stft_kwargs)
         self._output = stft_kwargs.get("output", "loss")
@@ -581,7 +714,11 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
                          for f, h, w, n in self.resolutions)
 
     def __call__(self, est, ref):
-        length = np.shape(est)[-1]
+        # shapes and channel layout as every loss checks them, before the length
+        settings = self._losses[0]._settings
+        backend = backends.select(settings.device, est, ref)
+        est3, _ = settings.signal_pair(backend, est, ref)
+        length = est3.shape[-1]
         if length <= self.max_fft_size // 2:
             raise ParameterError(
                 f"signals of {length} samples are too short for max_fft_size="
@@ -593,6 +730,14 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         parts = [loss(est, ref) for loss in self._losses]
         breakdown = _mean_over_resolutions(parts)
         return breakdown if self._output == "full" else breakdown.loss
+
+
+def _seed(value):
+    """A seed of numpy.random.default_rng: an integer >= 0 (bool and float refused)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or value < 0):
+        raise ParameterError(f"seed={value!r} must be an integer >= 0 (or None)")
+    return operator.index(value)
 
 
 def _power_of_two(name, value):

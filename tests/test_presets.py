@@ -2,6 +2,7 @@
 from its fields, per-item independence, and bad input."""
 
 import json
+import re
 import pathlib
 import sys
 
@@ -152,6 +153,54 @@ def test_every_preset_field_but_its_source_is_checked_when_overridden():
                        ("fmax", float("inf")), ("eps_added", "yes"), ("source", "x")]:
         with pytest.raises(fm.ParameterError, match=field):
             fm.preset_loss("ddsp", **{field: bad})
+
+
+@pytest.mark.parametrize("overrides,named", [
+    (dict(fmin=20000.0, fmax=8000.0), "fmin=20000.0"),   # each gave 0.0 for any input
+    (dict(fmin=30000.0), "fmin=30000.0"),
+    (dict(fmax=1e6), "fmax=1000000.0"),                  # was accepted
+    (dict(sample_rate=1e-300), "sample_rate=1e-300"),
+    (dict(sample_rate=5e6), "sample_rate=5000000.0")])
+def test_preset_mel_overrides_get_the_spectral_options_checks(overrides, named):
+    kwargs = dict(dict(sample_rate=44100), **overrides)
+    with pytest.raises(fm.ParameterError, match=re.escape(named)) as raised:
+        fm.preset_loss("dac", **kwargs)
+    # the same check, and so the same words, as the spectral options' mel scale
+    rate = kwargs.pop("sample_rate")
+    with pytest.raises(fm.ParameterError) as options:
+        fm.STFTLoss(scale="mel", sample_rate=rate, **kwargs)
+    assert str(options.value).replace("scale='mel'", "preset='dac'") == str(raised.value)
+
+
+def test_preset_refuses_a_band_that_covers_no_bin_at_some_resolution():
+    # at DAC's 32-point frames (1378 Hz a bin) a 50-Hz band holds no bin: that
+    # resolution would add 0 for any input
+    with pytest.raises(fm.ParameterError, match=r"fft_sizes\[0\]=32"):
+        fm.preset_loss("dac", sample_rate=44100, fmin=10000.0, fmax=10050.0)
+
+
+def test_hifigan_refuses_hops_longer_than_the_fft():
+    # the framing pads (fft - hop) // 2: negative, a value the reference cannot compute
+    with pytest.raises(fm.ParameterError, match=re.escape("hop_sizes[0]=2048")):
+        fm.preset_loss("hifigan", hop_sizes=(2048,))
+    x = np.random.default_rng(0).standard_normal((1, 1, 5000))
+    loss = fm.preset_loss("hifigan", hop_sizes=(1024,), reduction="none")   # the edge
+    np.testing.assert_allclose(loss(0.5 * x, x), reference.preset_loss(
+        0.5 * x, x, loss.preset, sample_rate=loss.sample_rate)["loss"], rtol=1e-9)
+
+
+def test_presets_keep_their_sources_number_for_a_silent_reference():
+    """A preset gives its source's number, as compat="auraloss" does: a silent reference's
+    spectral convergence is the peers' floor-divided value, not NaN."""
+    x = np.random.default_rng(1).standard_normal((2, 2, 8000))
+    silent = np.zeros_like(x)
+    for name in ("auraloss", "parallel_wavegan"):
+        loss = fm.preset_loss(name, output="full")
+        got = loss(x, silent)
+        assert np.isfinite(got.loss) and got.reasons == {}
+    np.testing.assert_allclose(
+        fm.preset_loss("auraloss")(x, silent),
+        fm.mrstft_loss(x, silent, compat="auraloss"), rtol=1e-12)
 
 
 def test_preset_checks_every_resolution_before_any_kernel(monkeypatch):

@@ -191,3 +191,145 @@ def test_huge_samples_are_refused_or_finite(dtype, ok, too_big, which):
     assert np.isfinite(got)
     with pytest.raises(fm.ParameterError, match=re.escape(f"samples up to {too_big / 10:g}")):
         loss((est * too_big).astype(dtype), (ref * too_big).astype(dtype))
+
+
+# ------------------------------------------------- undefined: no reference above the floor
+
+SMALL_MR = dict(fft_sizes=(256, 512), hop_sizes=(64, 128), win_lengths=(256, 400))
+FLOOR_REASON = "has no energy above the magnitude floor (eps=1e-08)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_silent_reference_makes_spectral_convergence_nan_with_the_reason(dtype):
+    est, ref = _pair((2, 4000), dtype, seed=20)
+    silent = np.zeros_like(ref)
+    for loss in (fm.stft_loss, fm.mrstft_loss, fm.sum_and_difference_loss):
+        assert np.isnan(loss(est, silent))   # was 19,791 (MR-STFT) and 42,983 (S/D)
+    full = fm.mrstft_loss(est, silent, output="full", **SMALL_MR)
+    expected = reference.mrstft_loss(_as3d(est), _as3d(silent), **SMALL_MR)
+    assert np.isnan(full.sc) and np.isnan(full.loss) and np.isnan(expected["sc"]).all()
+    _close(full.log_mag, expected["log_mag"][0], dtype)   # the other terms keep values
+    assert set(full.reasons) == {"loss", "sc", "fft256_hop64_win256.loss",
+                                 "fft256_hop64_win256.sc", "fft512_hop128_win400.loss",
+                                 "fft512_hop128_win400.sc"}
+    assert full.reasons["sc"] == f"undefined: the reference {FLOOR_REASON}"
+    assert "reasons" not in str(full.to_dict())
+    assert set(full.to_dict()) == set(fm.mrstft_loss(est, ref, output="full",
+                                                     **SMALL_MR).to_dict())
+    defined = fm.mrstft_loss(est, ref, output="full", **SMALL_MR)
+    assert defined.reasons == {} and all(p.reasons == {} for p in defined.resolutions)
+
+
+def test_the_loss_is_nan_only_where_spectral_convergence_is_weighted():
+    est, ref = _pair((1, 2, 4000), np.float64, seed=21)
+    silent = np.zeros_like(ref)
+    kwargs = dict(**SMALL_MR, w_sc=0.0, w_lin_mag=0.5)
+    got = fm.mrstft_loss(est, silent, output="full", **kwargs)
+    expected = reference.mrstft_loss(est, silent, **kwargs)
+    _close(got.loss, expected["loss"][0], np.float64)
+    assert np.isnan(got.sc) and set(got.reasons) == {"sc", "fft256_hop64_win256.sc",
+                                                     "fft512_hop128_win400.sc"}
+
+
+def test_one_silent_channel_of_a_stereo_reference_is_still_defined():
+    est, ref = _pair((2, 2, 4000), np.float64, seed=22)
+    ref[0, 1] = 0.0
+    got = fm.mrstft_loss(est, ref, reduction="none", output="full", **SMALL_MR)
+    expected = reference.mrstft_loss(est, ref, **SMALL_MR)
+    assert np.isfinite(got.sc).all() and got.reasons == {}
+    _close(got.sc, expected["sc"], np.float64)
+
+
+def test_reduction_none_names_the_undefined_items():
+    est, ref = _pair((3, 2, 4000), np.float64, seed=23)
+    ref[1] = 0.0
+    got = fm.stft_loss(est, ref, fft_size=256, hop_size=64, reduction="none", output="full")
+    expected = reference.stft_loss(est, ref, fft_size=256, hop_size=64)
+    np.testing.assert_array_equal(np.isnan(got.loss), [False, True, False])
+    _close(got.loss[[0, 2]], expected["loss"][[0, 2]], np.float64)
+    assert np.isnan(expected["loss"][1])
+    assert got.reasons["sc"] == f"undefined for item 1: the reference {FLOOR_REASON}"
+    mean = fm.stft_loss(est, ref, fft_size=256, hop_size=64, output="full")
+    assert np.isnan(mean.loss) and "for item 1" in mean.reasons["loss"]
+
+
+def test_dual_mono_reference_leaves_the_difference_signal_undefined():
+    """An old mono recording as stereo: L - R of the reference is silent, and S/D's
+    difference part used to divide by the floor (4,008)."""
+    est, ref = _pair((1, 2, 4000), np.float64, seed=24)
+    ref[0, 1] = ref[0, 0]
+    got = fm.sum_and_difference_loss(est, ref, output="full", **SMALL_MR)
+    expected = reference.sum_and_difference_loss(est, ref, **SMALL_MR)
+    assert np.isnan(got.loss) and np.isnan(got.diff.sc) and np.isnan(expected["loss"][0])
+    _close(got.sum.loss, expected["sum"][0], np.float64)   # the sum part is defined
+    assert np.isfinite(got.diff.log_mag)
+    why = f"undefined: the reference's difference signal (L - R) {FLOOR_REASON}"
+    assert got.reasons["loss"] == why and got.reasons["diff.sc"] == why
+    assert got.reasons["diff.fft512_hop128_win400.sc"] == why
+    assert not any(key.startswith("sum.") for key in got.reasons)
+    # without the difference part, nothing is undefined in the loss
+    no_diff = fm.sum_and_difference_loss(est, ref, w_diff=0.0, output="full", **SMALL_MR)
+    _close(no_diff.loss, expected["sum"][0], np.float64)
+    assert "loss" not in no_diff.reasons and "diff.sc" in no_diff.reasons
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compat_auraloss_keeps_its_floor_divided_number(dtype):
+    est, ref = _pair((2, 2, 4000), dtype, seed=25)
+    silent = np.zeros_like(ref)
+    for loss, twin in ((fm.mrstft_loss, reference.mrstft_loss),
+                       (fm.sum_and_difference_loss, reference.sum_and_difference_loss)):
+        got = loss(est, silent, compat="auraloss", output="full", **SMALL_MR)
+        assert got.reasons == {}
+        _close(got.loss, twin(est, silent, compat=True, **SMALL_MR)["loss"], dtype)
+        assert got.loss > 100   # the number auraloss gives
+
+
+@pytest.mark.parametrize("options", [
+    dict(scale="mel", n_bins=16, sample_rate=16000),
+    dict(scale="chroma", sample_rate=16000),
+    dict(scale_invariance=True),
+    dict(perceptual_weighting=True, sample_rate=16000),
+    dict(w_phs=0.5, log_eps=1e-3)])
+def test_silent_reference_is_undefined_with_every_option(options):
+    pytest.importorskip("scipy")   # A-weighting
+    est, ref = _pair((1, 2, 4000), np.float64, seed=26)
+    silent = np.zeros_like(ref)
+    got = fm.stft_loss(est, silent, fft_size=512, hop_size=128, output="full", **options)
+    assert np.isnan(got.sc) and np.isnan(got.loss)
+    assert got.reasons["sc"] == f"undefined: the reference {FLOOR_REASON}"
+    assert np.isfinite(got.log_mag)
+    # and a quiet reference that has energy above the floor stays defined
+    quiet = fm.stft_loss(est, ref * 1e-2, fft_size=512, hop_size=128, output="full",
+                         **options)
+    assert np.isfinite(quiet.sc) and quiet.reasons == {}
+
+
+def test_a_reference_just_above_the_floor_is_defined_and_matches_the_reference():
+    est, ref = _pair((1, 1, 4000), np.float64, seed=27)
+    # one frame's worth of signal in silence: a few bins above the floor
+    ref[..., :3500] = 0.0
+    ref *= 1e-4 / np.abs(ref).max()
+    got = fm.stft_loss(est, ref, fft_size=256, hop_size=64, output="full")
+    expected = reference.stft_terms(est, ref, fft_size=256, hop_size=64)
+    assert np.isfinite(expected["sc"]).all()
+    _close(got.sc, expected["sc"][0], np.float64)
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(scale="mel", n_bins=16, sample_rate=16000),
+    dict(scale="chroma", sample_rate=16000), dict(scale_invariance=True)])
+def test_floor_only_sum_is_the_kernels_sum_for_a_silent_reference(options):
+    """The closed form the decision compares with: every SC_DEN row of an all-zero
+    reference equals it to rounding, far inside FLOOR_TOLERANCE."""
+    from fastmixloss import backend as backends
+    from fastmixloss.kernels import layout
+    from fastmixloss.spectral import FLOOR_TOLERANCE
+    est, _ = _pair((2, 2, 30000), np.float64, seed=28)
+    loss = fm.MultiResolutionSTFTLoss(**options)
+    settings = loss._settings
+    silent = np.zeros_like(est)
+    for part in settings.term_sums(backends.CPU, est, silent, None):
+        den = part.sums[..., layout.SC_DEN]
+        np.testing.assert_allclose(den, part.floor_den, rtol=1e-12)
+        assert np.abs(den / part.floor_den - 1).max() < FLOOR_TOLERANCE / 100

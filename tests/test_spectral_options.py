@@ -479,6 +479,62 @@ def test_random_resolution_refuses_short_signals():
         fm.RandomResolutionSTFTLoss(seed=0)(est, ref)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "7"])
+def test_random_resolution_seed_is_checked(seed):
+    # -1 and 1.5 raised numpy's bare ValueError and TypeError
+    with pytest.raises(fm.ParameterError, match=re.escape(f"seed={seed!r}")):
+        fm.RandomResolutionSTFTLoss(seed=seed)
+
+
+def test_random_resolution_checks_inputs_as_every_loss_does():
+    loss = fm.RandomResolutionSTFTLoss(max_fft_size=1024, seed=0)
+    with pytest.raises(fm.ParameterError, match=r"shape \(\)"):   # was an IndexError
+        loss(np.float64(1.0), np.float64(1.0))
+    est, ref = _pair(1, 4000, np.float64)
+    stereo = np.ascontiguousarray(est[0].T)   # (T, 2), channel-last: was "too short"
+    with pytest.raises(fm.ParameterError, match=r"which reads as 4000 channels.*pass x\.T"):
+        loss(stereo, stereo)
+    with pytest.raises(fm.ParameterError, match="same shape"):
+        loss(est, ref[..., :-1])
+
+
+def test_chroma_refuses_band_edges_it_has_not():
+    # fmax=100 was ignored: librosa's chroma filterbank has no fmin or fmax
+    for edge in (dict(fmax=100.0), dict(fmax=1e6), dict(fmin=50.0)):
+        (name, value), = edge.items()
+        with pytest.raises(fm.ParameterError,
+                           match=re.escape(f"{name}={value!r}") + ".*chroma"):
+            fm.STFTLoss(scale="chroma", sample_rate=SR, **edge)
+    with pytest.raises(fm.ParameterError, match="scale='mel' only"):
+        fm.STFTLoss(fmax=8000.0)
+
+
+@pytest.mark.parametrize("scale", ["mel", "chroma"])
+@pytest.mark.parametrize("rate", [1e-300, 0.5, 999.0, 768001.0, 1e12])
+def test_filterbanks_refuse_sample_rates_outside_audio(scale, rate):
+    # chroma at 1e-300 Hz gave NaN (its octave weights underflow to 0/0)
+    with pytest.raises(fm.ParameterError, match=re.escape(f"sample_rate={rate!r}")):
+        fm.STFTLoss(scale=scale, n_bins=4, sample_rate=rate)
+
+
+@pytest.mark.parametrize("rate", [1000.0, 768000.0])
+def test_filterbanks_take_the_ends_of_the_sample_rate_range(rate):
+    est, ref = _pair(1, 9000, np.float64)
+    got = fm.stft_loss(est, ref, fft_size=4096, hop_size=1024, scale="chroma",
+                       sample_rate=rate)
+    expected = reference.stft_loss(est, ref, fft_size=4096, hop_size=1024,
+                                   filterbank=filterbanks.chroma_matrix(rate, 4096))
+    np.testing.assert_allclose(got, expected["loss"].mean(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("edges,named", [
+    (dict(fmin=30000.0), "fmin=30000.0"), (dict(fmin=20000.0, fmax=8000.0), "fmin=20000.0"),
+    (dict(fmax=1e6), "fmax=1000000.0"), (dict(fmin=8000.0, fmax=8000.0), "fmin=8000.0")])
+def test_mel_band_edges_are_checked(edges, named):
+    with pytest.raises(fm.ParameterError, match=re.escape(named)):
+        fm.STFTLoss(scale="mel", n_bins=8, sample_rate=SR, **edges)
+
+
 def test_mel_and_chroma_classes():
     est, ref = _pair(2, 9000, np.float64)
     np.testing.assert_allclose(

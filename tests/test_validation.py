@@ -315,6 +315,32 @@ def test_batch_of_mono_signals_needs_a_channel_axis(loss):
                          reduction="none")) == (40,)
 
 
+@pytest.mark.parametrize("shape", [(40, 3000), (2, 40, 3000)])
+def test_many_channels_are_named_without_the_channel_last_advice(shape):
+    """A real 40-channel recording as (40, T) is not channel-last: no "pass x.T"."""
+    x = np.random.default_rng(3).standard_normal(shape)
+    for loss in (fm.mse, fm.mrstft_loss):
+        with pytest.raises(ParameterError, match="40 channels of 3000 samples.*at most "
+                                                 "32 channels") as raised:
+            loss(x, x)
+        assert ".T" not in str(raised.value) and "moveaxis" not in str(raised.value)
+
+
+def test_reference_twins_take_the_shapes_the_losses_take():
+    """fastmixloss.reference.sisdr on (C, T) raised NumPy's AxisError."""
+    from fastmixloss import reference
+    rng = np.random.default_rng(4)
+    ref = rng.standard_normal((2, 3000))
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    for e, r in ((est, ref), (est[0], ref[0])):   # (C, T) and (T,)
+        for name in ("sisdr", "snr", "sdsdr", "esr", "mse"):
+            np.testing.assert_allclose(getattr(reference, name)(e, r),
+                                       getattr(fm, name)(e, r, reduction="none"),
+                                       rtol=1e-9)
+        np.testing.assert_allclose(reference.stft_loss(e, r)["loss"],
+                                   fm.stft_loss(e, r, reduction="none"), rtol=1e-9)
+
+
 def test_tiny_stereo_signals_are_signals():
     # more channels than samples is allowed (features score 1-sample stereo signals);
     # only arrays of at most 32 samples stay ambiguous

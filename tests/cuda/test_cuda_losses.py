@@ -270,3 +270,24 @@ def test_default_resolutions_match_the_cpu(cuda_backend, rng, loss, dtype):
         for g_res, c_res in zip(g.resolutions, c.resolutions):
             assert_breakdowns_close(g_res, c_res, rel_tol(dtype))
     assert gpu.loss == pytest.approx(cpu.loss, rel=rel_tol(dtype))
+
+
+def test_silent_references_are_undefined_on_the_gpu_as_on_the_cpu(cuda_backend, rng):
+    """The decision is made on the sums, above the backends: the GPU's floor-only sums
+    (plain kernel, and the options kernel with a mel filterbank) give the same NaN and
+    reasons, item by item, and S/D's dual-mono difference signal too."""
+    est, ref = pair(rng, (3, 2, 120))
+    ref[1] = 0.0             # item 1 silent
+    ref[2, 1] = ref[2, 0]    # item 2 dual-mono
+    sd = dict(fft_sizes=(16, 32), hop_sizes=(4, 8), win_lengths=(16, 32),
+              reduction="none", output="full")
+    for kwargs in (sd, dict(sd, scale="mel", n_bins=4, sample_rate=16000)):
+        with launch_config(**TIGHT):
+            gpu = fm.sum_and_difference_loss(est, ref, device="cuda", **kwargs)
+        cpu = fm.sum_and_difference_loss(est, ref, device="cpu", **kwargs)
+        np.testing.assert_array_equal(np.isnan(gpu.loss), [False, True, True])
+        np.testing.assert_array_equal(np.isnan(gpu.diff.sc), [False, True, True])
+        np.testing.assert_array_equal(np.isnan(gpu.sum.sc), [False, True, False])
+        np.testing.assert_allclose(gpu.loss, cpu.loss, rtol=1e-10)
+        assert gpu.reasons == cpu.reasons
+        assert gpu.reasons["diff.sc"].startswith("undefined for items 1, 2:")
