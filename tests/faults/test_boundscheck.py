@@ -18,11 +18,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ["tests/test_kernels.py", "tests/features", "tests/faults/test_api_fuzz.py",
            "tests/faults/test_library_fuzz.py"]
-# The comparisons with librosa: librosa compiles its own Numba functions in every process
-# (half a minute, bounds-checked or not), and the feature kernels they check run in the
-# other feature tests and the fuzz.
+# Left out for their cost, not their kernels (which the other feature tests and the fuzz
+# run): the comparisons with librosa, which compiles its own Numba functions in every
+# process (half a minute, bounds-checked or not), and the command line's feature columns,
+# which start the command and its workers in new processes.
 LEFT_OUT = ["tests/features/test_properties.py::test_spectral_tracks_are_librosa",
-            "tests/features/test_properties.py::test_trim_is_librosa"]
+            "tests/features/test_properties.py::test_trim_is_librosa",
+            "tests/features/test_cli.py"]
 FUZZ_CASES = 100
 # kept between runs (a checkout's __pycache__ is never committed); a fresh clone compiles
 CACHE = ROOT / "tests" / "faults" / "__pycache__" / "numba-boundscheck"
@@ -71,7 +73,8 @@ def test_an_out_of_bounds_index_fails_the_checked_run(tmp_path):
 
 @pytest.mark.slow
 def test_kernels_features_and_fuzz_pass_with_bounds_checking():
-    deselect = [arg for test in LEFT_OUT for arg in ("--deselect", test)]
+    deselect = [arg for test in LEFT_OUT for arg in
+                ("--ignore" if test.endswith(".py") else "--deselect", test)]
     # the fuzz's first FUZZ_CASES cases of each family (the normal run has them all)
     checked = _checked_run(*CHECKED, *deselect, "-m", "not slow", "-q", "-p",
                            "no:cacheprovider", timeout=1200,
