@@ -193,10 +193,16 @@ def extreme_means(values, start, stop, count, scratch):
     """Means of the `count` smallest and of the `count` largest of values[start:stop]
     (all of them when the band is smaller), finite values.
 
-    scratch: (5, stop - start or more) int64 buffer.
+    scratch: (5, stop - start or more) int64 buffer. The band is cut to the values
+    (whatever start and stop say, nothing outside them is read); an empty band, count < 1
+    or a scratch too small for the band give (NaN, NaN).
     """
+    start = min(max(start, 0), values.shape[0])
+    stop = min(max(stop, start), values.shape[0])
     size = stop - start
     n = min(count, size)
+    if n < 1 or scratch.shape[0] < 5 or scratch.shape[1] < size:
+        return np.nan, np.nan
     if n == 1:
         low = np.inf
         high = -np.inf

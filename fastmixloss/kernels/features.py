@@ -47,6 +47,27 @@ ROLLOFF_BLOCK = 64
 SIMD_GROUP = 8
 
 
+def require(condition, what):
+    """A kernel's precondition, checked in Python before it runs: Numba does not check
+    indices, so a plan that broke one would read or write outside an array. A failure is
+    a bug in the caller's plan, not bad input (the public functions refuse that first)."""
+    if not condition:
+        raise AssertionError(f"kernel precondition failed: {what}")
+
+
+def require_band_table(table, columns, n_bins, name):
+    """Each row's [first, stop) (its first two columns) a non-empty run of the n_bins
+    bins; a contrast row's count (third column) at least 1."""
+    table = np.asarray(table)
+    require(table.ndim == 2 and table.shape[1] == columns, f"{name} is (P, {columns})")
+    if table.shape[0]:
+        first, stop = table[:, 0], table[:, 1]
+        require(bool((first >= 0).all() and (stop > first).all() and (stop <= n_bins).all()),
+                f"every band of {name} is a non-empty run of the {n_bins} bins: {table.tolist()}")
+        if columns == 3:
+            require(bool((table[:, 2] >= 1).all()), f"{name} wants >= 1 value per band")
+
+
 @cpu_function
 def read_gained_frame(signal, start, gain, window, frame):
     """frame[n] = gain * signal[start + n] * window[n], in float64: the toolkit's STFT of
@@ -183,16 +204,25 @@ def panning_spectrum(mags_left, mags_right, first, stop, sps):
 
 
 @cpu_function
+def band_in(table, row, n_bins):
+    """(first, stop) of a band table's row, cut to 0 <= first <= stop <= n_bins: whatever
+    the table says, a band indexes only the n_bins bins."""
+    first = min(max(table[row, 0], 0), n_bins)
+    return first, min(max(table[row, 1], first), n_bins)
+
+
+@cpu_function
 def panning_band_sums(sps, bands, out):
     """Per band, the sum over its bins of SPS and of SPS**2: out[p] = sum SPS,
-    out[P + p] = sum SPS**2. bands: (P, 2) int64 [first, stop) bins; the bands may
-    overlap (the toolkit's "total" band holds the others), and each bin's SPS is
-    computed once by `panning_spectrum`."""
+    out[P + p] = sum SPS**2. bands: (P, 2) int64 [first, stop) bins, cut to sps' bins;
+    the bands may overlap (the toolkit's "total" band holds the others), and each bin's
+    SPS is computed once by `panning_spectrum`."""
     n_bands = bands.shape[0]
     for p in range(n_bands):
         total = 0.0
         squares = 0.0
-        for k in range(uint64(bands[p, 0]), uint64(bands[p, 1])):
+        first, stop = band_in(bands, p, sps.shape[0])
+        for k in range(uint64(first), uint64(stop)):
             total += sps[k]
             squares += sps[k] * sps[k]
         out[p] = total
@@ -225,6 +255,16 @@ def spectral_tracks(signal, gain, window, n_frames, hop, freqs, settings, contra
     panning : (n_frames, 2P) float64
         Per band the sum of SPS, then per band the sum of SPS**2.
     """
+    fft_size = np.shape(window)[0]
+    n_bins = fft_size // 2 + 1
+    require(np.ndim(signal) == 2 and hop >= 1 and n_frames >= 0 and fft_size % 2 == 0,
+            "a (C, T) signal, hop >= 1, n_frames >= 0, an even fft_size")
+    require(n_frames == 0 or (n_frames - 1) * hop + fft_size <= signal.shape[1],
+            f"{n_frames} frames of {fft_size} hop {hop} fit in {signal.shape[1]} samples")
+    require(np.shape(freqs) == (n_bins,) and np.shape(settings) == (3,),
+            f"{n_bins} bin frequencies and 3 settings")
+    require_band_table(contrast_bands, 3, n_bins, "contrast_bands")
+    require_band_table(panning_bands, 2, n_bins, "panning_bands")
     n_channels = signal.shape[0]
     tracks = np.zeros((n_frames, n_channels, N_SPECTRAL + 2 * contrast_bands.shape[0]))
     panning = np.zeros((n_frames, 2 * panning_bands.shape[0]))
@@ -247,6 +287,11 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     n_frames, n_channels, _ = tracks.shape
     fft_size = window.shape[0]
     n_bins = fft_size // 2 + 1
+    if (freqs.shape[0] < n_bins or signal.shape[0] < n_channels
+            or signal.shape[1] < fft_size + (n_frames - 1) * hop
+            or tracks.shape[2] < N_SPECTRAL + 2 * contrast_bands.shape[0]
+            or panning.shape[0] < n_frames or panning.shape[1] < 2 * panning_bands.shape[0]):
+        return   # arrays too small for the plan (the wrapper refuses this first)
     n_contrast = contrast_bands.shape[0]
     stereo = n_channels == 2
     roll_percent, amin, tiny = settings[0], settings[1], settings[2]
@@ -266,8 +311,9 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
     pan_first = n_bins
     pan_stop = 0
     for p in range(n_panning):
-        pan_first = min(pan_first, panning_bands[p, 0])
-        pan_stop = max(pan_stop, panning_bands[p, 1])
+        band_first, band_stop = band_in(panning_bands, p, n_bins)
+        pan_first = min(pan_first, band_first)
+        pan_stop = max(pan_stop, band_stop)
     for block in range(worker, n_blocks, n_workers):
         first = block * SIMD_GROUP
         count = min(SIMD_GROUP, n_frames - first)
@@ -285,8 +331,8 @@ def spectral_tracks_worker(signal, gain, window, hop, freqs, settings, contrast_
                     sums[0], sums[1], sums[2], sums[3], sums[4], n_bins, tiny)
                 row[ROLLOFF] = rolloff(mags[c], sums[0], freqs, roll_percent)
                 for b in range(n_contrast):
-                    valley, peak = extreme_means(mags[c], contrast_bands[b, 0],
-                                                 contrast_bands[b, 1],
+                    band_first, band_stop = band_in(contrast_bands, b, n_bins)
+                    valley, peak = extreme_means(mags[c], band_first, band_stop,
                                                  contrast_bands[b, 2], extremes)
                     row[N_SPECTRAL + b] = peak
                     row[N_SPECTRAL + n_contrast + b] = valley
@@ -305,6 +351,8 @@ def chunk_sums(signal, gain, chunk, n_chunks):
     A frame of the dynamics features is a run of whole chunks, so each sample's logarithm
     is taken once however much the frames overlap.
     """
+    require(np.ndim(signal) == 2 and chunk >= 1 and 0 <= n_chunks * chunk <= signal.shape[1],
+            f"{n_chunks} chunks of {chunk} fit in the signal's {np.shape(signal)[-1]} samples")
     out = np.zeros((signal.shape[0], n_chunks, N_CHUNK_SUMS))
     run_workers(chunk_sums_worker, signal.shape[0] * n_chunks, thread_count(),
                 _signal(signal), float(gain), int(chunk), out)
@@ -316,6 +364,8 @@ def chunk_sums_worker(signal, gain, chunk, out, worker, n_workers):
     """One worker's share of `chunk_sums`: tasks (channel, chunk) worker,
     worker + n_workers, ..., each written to its own row of out (C, n_chunks, 3)."""
     n_channels, n_chunks, _ = out.shape
+    if signal.shape[0] < n_channels:
+        return   # (the wrapper sizes out from the signal)
     for task in range(worker, n_channels * n_chunks, n_workers):
         c = task // n_chunks
         k = task % n_chunks
@@ -347,6 +397,8 @@ def centred_mean_squares(signal, frame_length, hop, n_frames):
     signal: (C, T) any float dtype. Returns (C, n_frames) float64; librosa.feature.rms
     squared.
     """
+    require(np.ndim(signal) == 2 and frame_length >= 1 and hop >= 1 and n_frames >= 0,
+            "a (C, T) signal, frame_length and hop >= 1")
     out = np.zeros((signal.shape[0], n_frames))
     run_workers(centred_mean_squares_worker, signal.shape[0] * n_frames, thread_count(),
                 _signal(signal), int(frame_length), int(hop), out)
@@ -359,6 +411,8 @@ def centred_mean_squares_worker(signal, frame_length, hop, out, worker, n_worker
     worker + n_workers, ..., each written to out[channel, frame]."""
     n_channels, n_frames = out.shape
     length = signal.shape[1]
+    if signal.shape[0] < n_channels:
+        return   # (the wrapper sizes out from the signal)
     for task in range(worker, n_channels * n_frames, n_workers):
         c = task // n_frames
         f = task % n_frames

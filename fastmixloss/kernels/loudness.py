@@ -28,6 +28,22 @@ from .peaks import largest_abs
 from .workers import read_only, run_workers, thread_count
 
 
+def require(condition, what):
+    """A kernel's precondition, checked in Python before it runs: Numba does not check
+    indices, so a plan that broke one would read or write outside an array. A failure is
+    a bug in the caller's plan, not bad input (the public functions refuse that first)."""
+    if not condition:
+        raise AssertionError(f"kernel precondition failed: {what}")
+
+
+def require_cuts(cuts, length, what):
+    """cuts: increasing int64 positions from 0 to at most `length`."""
+    cuts = np.asarray(cuts)
+    require(cuts.ndim == 1 and cuts.shape[0] >= 1 and cuts[0] == 0
+            and bool((np.diff(cuts) >= 0).all()) and cuts[-1] <= length,
+            f"{what} increase from 0 to at most {length}: {cuts.tolist()}")
+
+
 @cpu_function
 def k_weight_step(x, k, s0, s1, s2, s3):
     """One sample through both stages (transposed direct form II); k: the (2, 5)
@@ -101,6 +117,15 @@ def frame_block_energies(signal, frame_length, hop, n_frames, blocks, coefficien
     peaks : (n_frames,) float64
         Max |sample| of the frame over all channels.
     """
+    require(np.ndim(signal) == 2 and frame_length >= 1 and hop >= 1 and n_frames >= 0,
+            "a (C, T) signal, frame_length and hop >= 1")
+    require(n_frames == 0 or (n_frames - 1) * hop + frame_length <= signal.shape[1],
+            f"{n_frames} frames of {frame_length} hop {hop} fit in {signal.shape[1]} samples")
+    blocks = np.asarray(blocks)
+    require(blocks.ndim == 2 and blocks.shape[1] == 2 and bool(
+        ((blocks[:, 0] >= 0) & (blocks[:, 1] >= blocks[:, 0])
+         & (blocks[:, 1] <= frame_length)).all()),
+        f"the blocks lie inside a frame of {frame_length}: {blocks.tolist()}")
     energies = np.zeros((n_frames, signal.shape[0], blocks.shape[0]))
     peaks = np.zeros(n_frames)
     run_workers(frame_block_energies_worker, n_frames, thread_count(),
@@ -116,22 +141,26 @@ def frame_block_energies_worker(signal, frame_length, hop, blocks, coefficients,
     """One worker's share of `frame_block_energies`: frames worker, worker + n_workers,
     ..., each written to its own rows of energies and peaks."""
     n_frames, n_channels, n_blocks = energies.shape
+    if signal.shape[0] < n_channels or blocks.shape[0] < n_blocks or peaks.shape[0] < n_frames:
+        return   # (the wrapper sizes the outputs from the signal and the blocks)
     filtered = np.empty((2, frame_length))
     for f in range(worker, n_frames, n_workers):
-        start = f * hop
+        start = min(f * hop, signal.shape[1])
+        # a frame past the signal's end is cut there (the wrapper refuses such plans)
+        stop = min(start + frame_length, signal.shape[1])
         peak = 0.0
         for c in range(n_channels):
-            peak = max(peak, largest_abs(signal[c, start:start + frame_length], 1.0))
+            peak = max(peak, largest_abs(signal[c, start:stop], 1.0))
         for c in range(0, n_channels, 2):
             if c + 1 < n_channels:
-                k_weight_pair(signal[c], signal[c + 1], start, start + frame_length,
-                              coefficients, filtered[0], filtered[1])
+                k_weight_pair(signal[c], signal[c + 1], start, stop, coefficients,
+                              filtered[0], filtered[1])
             else:
-                k_weight(signal[c], start, start + frame_length, coefficients, filtered[0])
+                k_weight(signal[c], start, stop, coefficients, filtered[0])
             for i in range(min(2, n_channels - c)):
                 for j in range(n_blocks):
-                    energies[f, c + i, j] = sum_of_squares(filtered[i], blocks[j, 0],
-                                                           blocks[j, 1])
+                    energies[f, c + i, j] = sum_of_squares(
+                        filtered[i], blocks[j, 0], min(blocks[j, 1], stop - start))
         peaks[f] = peak
 
 
@@ -157,6 +186,8 @@ def zero_input_basis(coefficients, length, cuts):
     gram : (S, N_STATE, N_STATE) float64
         gram[j] = sum over cuts[j] <= m < cuts[j + 1] of basis[:, m] basis[:, m]^T.
     """
+    require(length >= 0, f"length {length} >= 0")
+    require_cuts(cuts, length, "cuts")
     basis = np.zeros((N_STATE, length))
     gram = np.zeros((cuts.shape[0] - 1, N_STATE, N_STATE))
     # one task of 4 x length filter steps: run here, not on the pool
@@ -169,13 +200,18 @@ def zero_input_basis(coefficients, length, cuts):
 @cpu_kernel
 def zero_input_basis_worker(coefficients, cuts, basis, gram, worker, n_workers):
     """The whole of `zero_input_basis` as one task (4 x length filter steps)."""
+    if basis.shape[0] < N_STATE or gram.shape[1] < N_STATE or gram.shape[2] < N_STATE:
+        return   # (the wrapper sizes them)
     for i in range(N_STATE):
         zero_input_response(coefficients, i, basis[i])
-    for j in range(cuts.shape[0] - 1):
+    length = basis.shape[1]
+    for j in range(min(cuts.shape[0] - 1, gram.shape[0])):
+        first = min(max(cuts[j], 0), length)   # cut to the basis, whatever cuts say
+        stop = min(max(cuts[j + 1], first), length)
         for i in range(N_STATE):
             for k in range(i + 1):
                 total = 0.0
-                for m in range(cuts[j], cuts[j + 1]):
+                for m in range(first, stop):
                     total += basis[i, m] * basis[k, m]
                 gram[j, i, k] = total
                 gram[j, k, i] = total
@@ -236,6 +272,17 @@ def k_weight_lanes(inputs, n_samples, coefficients, state, basis, squares, dots)
             g3[lane] += z * e3
 
 
+@cpu_function
+def cuts_within(cuts, n_segments, limit):
+    """Whether cuts[:n_segments + 1] exist and rise from 0 or more to at most limit."""
+    if cuts.shape[0] < n_segments + 1 or cuts[0] < 0 or cuts[n_segments] > limit:
+        return False
+    for s in range(n_segments):
+        if cuts[s + 1] < cuts[s]:
+            return False
+    return True
+
+
 def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
     """Per chunk of `hop` samples, each channel K-weighted from a zero state: what the
     loudness frames of two chunks need, each sample filtered once.
@@ -260,6 +307,10 @@ def chunk_energies(signal, hop, n_chunks, cuts, coefficients, basis):
     peaks : (n_chunks,) float64
         Max |sample| of the chunk over all channels.
     """
+    require(np.ndim(signal) == 2 and hop >= 1 and 0 <= n_chunks * hop <= signal.shape[1],
+            f"{n_chunks} chunks of {hop} fit in {np.shape(signal)[-1]} samples")
+    require_cuts(cuts, hop, "cuts")
+    require(np.shape(basis) == (N_STATE, hop), f"a ({N_STATE}, {hop}) basis")
     n_channels, n_segments = signal.shape[0], cuts.shape[0] - 1
     squares = np.zeros((n_chunks, n_channels, n_segments))
     dots = np.zeros((n_chunks, n_channels, n_segments, N_STATE))
@@ -284,6 +335,10 @@ def chunk_energies_worker(signal, hop, cuts, coefficients, basis, squares, dots,
     pair's results go to its own rows of the outputs and do not depend on its lane or
     group: any thread count, same bits."""
     n_chunks, n_channels, n_segments = squares.shape
+    if (signal.shape[0] < n_channels or n_chunks * hop > signal.shape[1]
+            or basis.shape[0] < N_STATE or basis.shape[1] < hop or peaks.shape[0] < n_chunks
+            or not cuts_within(cuts, n_segments, hop)):
+        return   # a plan outside the arrays (the wrapper refuses it first)
     per_group = max(1, K_LANES // n_channels)
     n_groups = (n_chunks + per_group - 1) // per_group
     inputs = np.zeros((K_BLOCK, K_LANES))
@@ -337,6 +392,8 @@ def segment_energies(signals, cuts, coefficients):
     coefficients: (2, 5) float64. Returns (R, len(cuts) - 1) float64. No buffer: memory
     does not grow with T.
     """
+    require(np.ndim(signals) == 2, "(R, T) signals")
+    require_cuts(cuts, signals.shape[1], "cuts")
     out = np.zeros((signals.shape[0], cuts.shape[0] - 1))
     run_workers(segment_energies_worker, signals.shape[0], thread_count(),
                 read_only(np.ascontiguousarray(signals)),
@@ -350,12 +407,16 @@ def segment_energies_worker(signals, cuts, coefficients, out, worker, n_workers)
     """One worker's share of `segment_energies`: rows worker, worker + n_workers, ...
     (a row's recursion is serial), each written to its own row of out."""
     n_rows, n_segments = out.shape
+    length = signals.shape[1]
+    if signals.shape[0] < n_rows or cuts.shape[0] < n_segments + 1:
+        return   # (the wrapper sizes out from the signals and the cuts)
     for r in range(worker, n_rows, n_workers):
         s0 = s1 = s2 = s3 = 0.0
         row = signals[r]
         for s in range(n_segments):
             total = 0.0
-            for n in range(cuts[s], cuts[s + 1]):
+            first = min(max(cuts[s], 0), length)   # cut to the signal, whatever cuts say
+            for n in range(first, min(max(cuts[s + 1], first), length)):
                 z, s0, s1, s2, s3 = k_weight_step(np.float64(row[n]), coefficients,
                                                   s0, s1, s2, s3)
                 total += z * z
