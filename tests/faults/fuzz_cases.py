@@ -305,8 +305,8 @@ def _odd_layout(rng, x):
     return x
 
 
-def _bad_input(rng, x, name):
-    """(x changed into a bad input, what was done) for the argument `name`."""
+def _bad_input(rng, x):
+    """(x made into a bad input, what was done)."""
     what = str(rng.choice(["nan", "inf", "four_d", "scalar", "empty", "int16", "complex",
                            "float16", "object", "ragged"]))
     if what in ("nan", "inf"):
@@ -413,8 +413,7 @@ def make_feature_case(rng, mutate=True):
             kwargs[bad] = values[int(mutation.integers(len(values)))]
         elif what == "input":
             i = int(mutation.integers(len(signals)))
-            signals[i], bad_input = _bad_input(mutation, np.asarray(signals[i]),
-                                               signal_names[i])
+            signals[i], bad_input = _bad_input(mutation, np.asarray(signals[i]))
             bad = signal_names[i]
         elif what == "channel_last" and len(shape) >= 2 and length > 8:
             signals = [np.swapaxes(np.asarray(s), -1, -2).copy() for s in signals]
