@@ -6,6 +6,8 @@ Two entry points:
   features against the reference's, with the keys of automix-toolkit's `get_features`.
 Profiles: "default" (the toolkit's features with its failures fixed), "automix-toolkit"
 (its numbers exactly), "fxnorm" (FxNorm-automix's evaluation choices). CPU only.
+Each profile takes the sample rates of SAMPLE_RATE_RANGES (8 kHz to 384 kHz),
+`integrated_loudness` those of LOUDNESS_SAMPLE_RATES; other rates raise ParameterError.
 """
 
 from dataclasses import dataclass, field, fields
@@ -17,9 +19,9 @@ from .. import validation as check
 from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
 from .compare import KEYS, compare_item
-from .loudness import channel_count_ok, integrated_loudness
-from .profiles import PROFILES, resolve
-from .tracks import ItemTracks, item_tracks, peak_gain
+from .loudness import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
+from .profiles import PROFILES, SAMPLE_RATE_RANGES, resolve
+from .tracks import ItemTracks, item_tracks, normalised
 
 Value = Union[float, np.ndarray]
 
@@ -72,6 +74,7 @@ def _rate(sample_rate):
     return check.finite_float("sample_rate", sample_rate, strictly_positive=True)
 
 
+@check.keywords_checked("fastmixloss.compare_features")
 def compare_features(est, ref, sample_rate, *, profile="default", reduction="mean",
                      device=None):
     """Feature errors of an estimated mix against a reference mix.
@@ -81,9 +84,11 @@ def compare_features(est, ref, sample_rate, *, profile="default", reduction="mea
     est, ref : arrays of one shape, (T,), (C, T) or (B, C, T), float32 or float64
         Estimate first, reference second (automix-toolkit's get_features takes the
         reference first). Channels first; C <= 5; panning needs C = 2 (C = 1 counts as
-        centred in the default profile).
+        centred in the default profile). Any finite samples, denormal to float64's
+        largest.
     sample_rate : float
-        Hz.
+        Hz, within the profile's SAMPLE_RATE_RANGES (every profile: 8 kHz to 384 kHz,
+        both included); others raise ParameterError before anything is computed.
     profile : {"default", "automix-toolkit", "fxnorm"}
     reduction : {"mean", "sum", "none"}
         Over the B items.
@@ -99,7 +104,7 @@ def compare_features(est, ref, sample_rate, *, profile="default", reduction="mea
     settings = resolve(profile, rate)
     reduction = check.choice("reduction", reduction, check.REDUCTIONS)
     est3, ref3, _ = check.as_signal_pair(est, ref)
-    channel_count_ok(est3.shape[1], "est")
+    channel_count_ok(np.shape(est), "est")
     check.raise_if_nonfinite(est3, ref3)
     per_item = np.full((est3.shape[0], len(KEYS)), np.nan)
     reasons = {}
@@ -119,16 +124,19 @@ def compare_features(est, ref, sample_rate, *, profile="default", reduction="mea
     return FeatureComparison(**dict(zip(KEYS, reduced)), profile=profile, reasons=reasons)
 
 
+@check.keywords_checked("fastmixloss.feature_tracks")
 def feature_tracks(x, sample_rate, *, profile="default", device=None):
     """The per-frame features of each item of a mix.
 
     The signal is taken as it is (no trimming); spectral, panning and dynamics tracks are
-    computed after the profile's peak normalisation (-1 dBFS), loudness before.
+    computed after the profile's peak normalisation (-1 dBFS; a silent item is left as
+    it is), loudness before.
 
     Parameters
     ----------
     x : array, (T,), (C, T) or (B, C, T), float32 or float64
     sample_rate : float
+        Hz, within the profile's SAMPLE_RATE_RANGES (8 kHz to 384 kHz, both included).
     profile : {"default", "automix-toolkit", "fxnorm"}
 
     Returns
@@ -139,15 +147,23 @@ def feature_tracks(x, sample_rate, *, profile="default", device=None):
     _device(device)
     settings = resolve(profile, _rate(sample_rate))
     x3, _, _ = check.as_signal_pair(x, x)
-    channel_count_ok(x3.shape[1])
+    channel_count_ok(np.shape(x))
     check.raise_if_nonfinite(x3, x3)
     needed = max(settings.loudness_frame, settings.fft_size, settings.panning_fft_size)
     if x3.shape[2] < needed:
         raise ParameterError(
             f"x has {x3.shape[2]} samples; the {profile!r} profile's frames need at least "
             f"{needed} at {rate_text(settings.sample_rate)}")
-    return [item_tracks(item, settings, peak_gain(item, settings.peak_target_db, True))
-            for item in x3]
+    # -inf dB tracks of silence are values here, not warnings
+    with np.errstate(all="ignore"):
+        return [_item_tracks(item, settings) for item in x3]
+
+
+def _item_tracks(item, settings):
+    from ..kernels.features import max_abs
+    peak = max_abs(item)
+    return item_tracks(item, settings, normalised(item, settings.peak_target_db, True, peak),
+                       peak=peak)
 
 
 def rate_text(rate):
@@ -155,4 +171,4 @@ def rate_text(rate):
 
 
 __all__ = ["compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
-           "ItemTracks", "PROFILES"]
+           "ItemTracks", "PROFILES", "SAMPLE_RATE_RANGES", "LOUDNESS_SAMPLE_RATES"]

@@ -12,7 +12,7 @@ default profile gives a defined number instead (see profiles.py and the README).
 import numpy as np
 
 from . import loudness as bs1770
-from .tracks import item_tracks, loudness_tracks, peak_gain
+from .tracks import item_tracks, loudness_tracks, normalised
 
 LOUDNESS_KEYS = ("lufs_loudness", "peak_loudness", "mean_mape_loudness")
 SPECTRAL_KEYS = ("centroid", "bandwidth", "contrast", "rolloff", "flatness",
@@ -44,8 +44,8 @@ def mape(reference, estimate, floor):
     if reference.size == 0:
         raise Undefined("fewer frames than the running mean's length")
     if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(estimate))):
-        raise Undefined("a running mean is NaN or infinite (silence gives -inf dB, or a "
-                        "silent signal cannot be peak-normalised)")
+        raise Undefined("a running mean is NaN or infinite (silence gives -inf dB, and a "
+                        "silent or denormal-level signal cannot be peak-normalised)")
     return float(np.mean(np.abs(estimate - reference)
                          / np.maximum(np.abs(reference), floor)))
 
@@ -67,29 +67,38 @@ def trim_bounds(ref, settings):
     librosa.effects.trim(top_db, frame, hop): centred frames, zero-padded; a frame is
     silent when its RMS in dB, the loudest channel's, relative to the loudest RMS of all
     channels and frames (both floored at 1e-5), is at most -top_db."""
-    from ..kernels.features import centred_mean_squares
+    from ..kernels.features import centred_mean_squares, max_abs
     frame, hop = settings.trim_frame, settings.trim_hop
     length = ref.shape[1]
-    mean_squares = centred_mean_squares(ref, frame, hop, 1 + length // hop)
-    db = 10.0 * np.log10(np.maximum(1e-10, mean_squares))
-    db -= 10.0 * np.log10(np.maximum(1e-10, mean_squares.max()))
+    n_frames = 1 + length // hop
+    mean_squares = centred_mean_squares(ref, frame, hop, n_frames)
+    floor = 1e-10
+    if not np.isfinite(mean_squares.max()):
+        # squares overflowed (samples beyond ~1e154): the same frames of a copy scaled by
+        # a power of two (exact), with the floor scaled alike
+        scale, _ = bs1770.measuring_scale(max_abs(ref))
+        mean_squares = centred_mean_squares(ref * scale, frame, hop, n_frames)
+        floor = 1e-10 * scale * scale   # may underflow to 0: -inf dB, silent either way
+    with np.errstate(divide="ignore"):
+        db = 10.0 * np.log10(np.maximum(floor, mean_squares))
+        db -= 10.0 * np.log10(np.maximum(floor, mean_squares.max()))
     loud = np.flatnonzero(db.max(axis=0) > -settings.trim_top_db)
     if loud.size == 0:
         return 0, 0
     return int(loud[0] * hop), int(min(length, (loud[-1] + 1) * hop))
 
 
-def _loudness(est, ref, settings):
+def _loudness(est, ref, settings, peak_e, peak_r):
+    """The loudness group; peak_e, peak_r: the signals' largest |sample|."""
     floor = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
     if settings.loudness == "integrated":
         if ref.shape[1] < settings.loudness_block_s * settings.sample_rate:
             raise Undefined("shorter than one 0.4-s loudness block")
         values = []
-        for x in (ref, est):
-            lufs = bs1770.integrated_loudness(x, settings.sample_rate)
-            with np.errstate(divide="ignore"):
-                peak = 20.0 * np.log10(_max_abs(x))
-            values.append((lufs, peak))
+        for x, peak in ((ref, peak_r), (est, peak_e)):
+            lufs = float(bs1770.loudness_of_items(x[None], settings.sample_rate,
+                                                  settings.loudness_block_s, [peak])[0])
+            values.append((lufs, 20.0 * np.log10(peak)))
         (lufs_r, peak_r), (lufs_e, peak_e) = values
         lufs_value = mape([lufs_r], [lufs_e], floor)
         peak_value = mape([peak_r], [peak_e], floor)
@@ -101,8 +110,8 @@ def _loudness(est, ref, settings):
                             f"{settings.sample_rate:g} Hz")
         if ref.shape[1] < settings.loudness_frame:
             raise Undefined("the signal is shorter than one loudness frame")
-        lufs_r, peak_r = loudness_tracks(ref, settings)
-        lufs_e, peak_e = loudness_tracks(est, settings)
+        lufs_r, peak_r = loudness_tracks(ref, settings, peak_r)
+        lufs_e, peak_e = loudness_tracks(est, settings, peak_e)
         n = lufs_r.shape[0]
         eps = settings.loudness_eps
         if n > settings.running_n:
@@ -113,11 +122,6 @@ def _loudness(est, ref, settings):
         peak_value = mape(mean(peak_r), mean(peak_e), floor)
     return {"lufs_loudness": lufs_value, "peak_loudness": peak_value,
             "mean_mape_loudness": float(np.mean([peak_value, lufs_value]))}
-
-
-def _max_abs(x):
-    from ..kernels.features import max_abs
-    return max_abs(x)
 
 
 def _spectral(tracks_e, tracks_r, settings):
@@ -197,6 +201,14 @@ def _zero_pad(x, length):
 def compare_item(est, ref, settings):
     """(values, reasons) for one item: est, ref (C, T) arrays of one dtype. values maps
     every key to a float (NaN where undefined); reasons maps a NaN's key to why."""
+    # NumPy's warnings stay here: every NaN or infinity on the way (-inf dB of silence, the
+    # toolkit's NaN gain) ends in `mape`, which makes it an undefined value with a reason
+    with np.errstate(all="ignore"):
+        return _compare_item(est, ref, settings)
+
+
+def _compare_item(est, ref, settings):
+    from ..kernels.features import max_abs
     values = dict.fromkeys(KEYS, np.nan)
     reasons = {}
     if settings.trim:
@@ -213,18 +225,19 @@ def compare_item(est, ref, settings):
             for key in GROUPS[name]:
                 reasons[key] = str(why)
 
-    group("loudness", lambda: _loudness(est, ref, settings))
+    peak_e, peak_r = max_abs(est), max_abs(ref)
+    group("loudness", lambda: _loudness(est, ref, settings, peak_e, peak_r))
     longest = max(settings.fft_size, settings.panning_fft_size)
     if ref.shape[1] < longest:
         for name in ("spectral", "panning", "dynamic"):
             for key in GROUPS[name]:
                 reasons[key] = "the signal is shorter than one STFT frame"
         return values, reasons
-    gain_r = peak_gain(ref, settings.peak_target_db, settings.fixed)
-    gain_e = peak_gain(est, settings.peak_target_db, settings.fixed)
-    with np.errstate(invalid="ignore"):
-        tracks_r = item_tracks(ref, settings, gain_r, loudness=False)
-        tracks_e = item_tracks(est, settings, gain_e, loudness=False)
+    target, fixed = settings.peak_target_db, settings.fixed
+    tracks_r = item_tracks(ref, settings, normalised(ref, target, fixed, peak_r),
+                           loudness=False)
+    tracks_e = item_tracks(est, settings, normalised(est, target, fixed, peak_e),
+                           loudness=False)
     group("spectral", lambda: _spectral(tracks_e, tracks_r, settings))
     group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))
     group("dynamic", lambda: _dynamic(tracks_e, tracks_r, settings))

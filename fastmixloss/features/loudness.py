@@ -9,9 +9,21 @@ import numpy as np
 
 from .. import validation as check
 from ..errors import ParameterError
+from .profiles import rate_in_range
 
 # channel weights G_i for L, R, C, Ls, Rs
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
+# The sample rates (Hz, both ends included) integrated_loudness takes. K-weighting's
+# biquads are designed at the signal's rate: from 8 kHz the high shelf's 1500 Hz corner
+# lies well below Nyquist (4 kHz) and its +4 dB region is in the band; up to 384 kHz,
+# the highest rate common audio interfaces record at (the 38 Hz high pass's poles are
+# then 1 - 6e-4, still far from float64's resolution).
+LOUDNESS_SAMPLE_RATES = (8000.0, 384000.0)
+# Samples above this magnitude are measured on a copy scaled by a power of two (exact)
+# and the loudness shifted back: squared K-weighted samples summed over a block would
+# overflow float64 from about 1e150 on. Below it the sums stay under 1e220 for any
+# signal that fits in memory.
+LARGEST_DIRECT_SAMPLE = 1e100
 ABSOLUTE_GATE = -70.0      # LUFS
 RELATIVE_GATE = -10.0      # LU below the absolutely gated loudness
 LOUDNESS_OFFSET = -0.691   # dB
@@ -91,37 +103,64 @@ def frame_energies(squares, dots, states, gram, cuts, blocks, hop):
     return energies
 
 
-def gated_loudness(energies, rate, block_s=0.4):
+def gated_loudness(energies, rate, block_s=0.4, shift_db=0.0):
     """Integrated loudness from block energies (..., C, J) (sums of squared K-weighted
-    samples): LUFS (...,), -inf where no block passes the gates (pyloudnorm's value)."""
+    samples): LUFS (...,), -inf where no block passes the gates (pyloudnorm's value).
+
+    shift_db: scalar or (...,): the energies are those of the signal scaled by
+    10**(-shift_db / 20) (`measuring_scale`); the loudness and the gates are those of the
+    signal itself."""
     mean_squares = energies / (block_s * rate)
     n_channels = energies.shape[-2]
     weights = np.array(CHANNEL_WEIGHTS[:n_channels])[:, None]
     weighted = np.sum(weights * mean_squares, axis=-2)                 # (..., J)
+    offset = LOUDNESS_OFFSET + np.asarray(shift_db, np.float64)
     with np.errstate(divide="ignore"):
-        block_loudness = LOUDNESS_OFFSET + 10.0 * np.log10(weighted)
+        block_loudness = offset[..., None] + 10.0 * np.log10(weighted)
     above_absolute = block_loudness >= ABSOLUTE_GATE
     n_abs = above_absolute.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_abs = (np.sum(np.where(above_absolute, weighted, 0.0), axis=-1)
                     / np.maximum(n_abs, 1))
-        relative = LOUDNESS_OFFSET + 10.0 * np.log10(mean_abs) + RELATIVE_GATE
+        relative = offset + 10.0 * np.log10(mean_abs) + RELATIVE_GATE
     relative = np.where(n_abs > 0, relative, np.nan)
     passed = (block_loudness > relative[..., None]) & (block_loudness > ABSOLUTE_GATE)
     n_passed = passed.sum(axis=-1)
     total = np.sum(np.where(passed, weighted, 0.0), axis=-1) / np.maximum(n_passed, 1)
     with np.errstate(divide="ignore"):
-        return np.where(n_passed > 0, LOUDNESS_OFFSET + 10.0 * np.log10(total), -np.inf)
+        return np.where(n_passed > 0, offset + 10.0 * np.log10(total), -np.inf)
 
 
-def channel_count_ok(n_channels, name="x"):
-    if n_channels > len(CHANNEL_WEIGHTS):
-        raise ParameterError(
-            f"{name} has {n_channels} channels; BS.1770 loudness is defined for at most 5 "
-            f"(L, R, C, Ls, Rs). Signals are (C, T) or (B, C, T): pass {name}.T if the array "
-            "is channel-last (samples, channels), as soundfile.read returns it")
+def measuring_scale(peak):
+    """(scale, shift_db) for a signal whose largest |sample| is `peak`: loudness is
+    measured on scale * signal and shift_db added back (20 log10 of 1 / scale). The scale
+    is 1 up to LARGEST_DIRECT_SAMPLE, else a power of two that brings the peak into
+    [0.5, 1): exact, and the squared samples cannot overflow."""
+    if not peak > LARGEST_DIRECT_SAMPLE:
+        return 1.0, 0.0
+    exponent = int(np.frexp(peak)[1])
+    return float(np.ldexp(1.0, -exponent)), exponent * 20.0 * np.log10(2.0)
 
 
+def channel_count_ok(shape, name="x"):
+    """ParameterError for more channels than BS.1770 weights; shape: the caller's array's
+    shape, (T,), (C, T) or (B, C, T). The channel-last advice only where the shape
+    suggests it: a last axis shorter than the channel axis and short enough to be
+    channels."""
+    if len(shape) < 2 or shape[-2] <= len(CHANNEL_WEIGHTS):
+        return
+    n_channels, length = shape[-2], shape[-1]
+    text = (f"{name} has {n_channels} channels (shape {tuple(shape)}); the loudness and "
+            f"mix-feature metrics take at most {len(CHANNEL_WEIGHTS)}, the channels "
+            "BS.1770 weights (L, R, C, Ls, Rs)")
+    if length < n_channels and length <= check.MAX_CHANNELS:
+        fix = (f"pass {name}.T" if len(shape) == 2 else f"pass np.moveaxis({name}, -1, -2)")
+        text += (f". Signals are channels first: {fix} if the array is channel-last "
+                 "(samples, channels), as soundfile.read returns it")
+    raise ParameterError(text)
+
+
+@check.keywords_checked("fastmixloss.integrated_loudness")
 def integrated_loudness(x, sample_rate, *, block_size=0.4):
     """Integrated loudness (ITU-R BS.1770-4, gated) in LUFS, as pyloudnorm's
     ``Meter(sample_rate).integrated_loudness``.
@@ -129,9 +168,12 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
     Parameters
     ----------
     x : array, shape (T,), (C, T) or (B, C, T)
-        float32 or float64, channels first (pyloudnorm takes (T, C)); C <= 5.
+        float32 or float64, channels first (pyloudnorm takes (T, C)); C <= 5. Any finite
+        samples: beyond 1e100 the loudness is measured on a copy scaled by a power of
+        two and shifted back, so that squared samples cannot overflow.
     sample_rate : float
-        Hz.
+        Hz, within LOUDNESS_SAMPLE_RATES (8 kHz to 384 kHz, both included: the range
+        where K-weighting's filters are designed well); others raise ParameterError.
     block_size : float
         Gating block in seconds (0.4 in BS.1770).
 
@@ -140,28 +182,42 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
     float for (T,) and (C, T) input, (B,) float64 array for (B, C, T). -inf when no block
     passes the absolute gate (digital silence), as pyloudnorm.
     """
-    from ..kernels.loudness import segment_energies
     x = check.as_array(x, "x")
     if x.ndim not in (1, 2, 3) or x.size == 0:
         raise ParameterError(f"x has shape {x.shape}; expected (T,), (C, T) or (B, C, T)")
     rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
+    rate_in_range(rate, *LOUDNESS_SAMPLE_RATES, "integrated_loudness's")
     block_size = check.finite_float("block_size", block_size, strictly_positive=True)
     x3 = np.ascontiguousarray(x.reshape((1,) * (3 - x.ndim) + x.shape),
                               dtype=x.dtype.newbyteorder("="))
-    n_items, n_channels, n_samples = x3.shape
-    channel_count_ok(n_channels)
+    channel_count_ok(x.shape)
+    n_samples = x3.shape[2]
     if n_samples < block_size * rate:
         raise ParameterError(
             f"x has {n_samples} samples, shorter than one {block_size}-s block at "
             f"{rate} Hz ({block_size * rate:g} samples); pass a longer signal")
     check.raise_if_nonfinite(x3, x3)
+    result = loudness_of_items(x3, rate, block_size)
+    return float(result[0]) if x.ndim < 3 else result
+
+
+def loudness_of_items(x3, rate, block_size=0.4, peaks=None):
+    """integrated_loudness of checked input: x3 (B, C, T), at least one block long;
+    peaks: each item's largest |sample|, found when None. Returns (B,) float64."""
+    from ..kernels.features import max_abs
+    from ..kernels.loudness import segment_energies
+    n_items, n_channels, n_samples = x3.shape
+    if peaks is None:
+        peaks = [max_abs(item) for item in x3]
+    scales, shifts = np.array([measuring_scale(peak) for peak in peaks]).T
+    if (scales != 1.0).any():
+        x3 = x3 * scales[:, None, None].astype(x3.dtype)
     bounds = block_bounds(n_samples, rate, block_size)
     cuts = np.unique(np.concatenate(([0], bounds.ravel(), [n_samples])))
     segments = segment_energies(x3.reshape(n_items * n_channels, n_samples), cuts,
                                 k_weighting(rate))
     energies = block_energies(segments, cuts, bounds).reshape(n_items, n_channels, -1)
-    result = gated_loudness(energies, rate, block_size)
-    return float(result[0]) if x.ndim < 3 else result
+    return gated_loudness(energies, rate, block_size, shifts)
 
 
 def block_energies(segments, cuts, bounds):

@@ -14,6 +14,18 @@ from ..errors import ParameterError
 
 PROFILES = ("default", "automix-toolkit", "fxnorm")
 
+# The sample rates (Hz, both ends included) at which each profile's definition holds.
+# From 8 kHz every band the features name lies below Nyquist: panning's 2500 Hz edge
+# (its highest band, 2500 Hz to Nyquist, keeps bins) and contrast's top octave, 2-4 kHz.
+# Up to 384 kHz, the highest rate common audio interfaces record at: the default
+# profile's FFT grows with the rate (32768 points there), the toolkit profiles' fixed
+# 4096- and 2048-point frames still give panning's 0-250 Hz band a bin.
+SAMPLE_RATE_RANGES = {
+    "default": (8000.0, 384000.0),
+    "automix-toolkit": (8000.0, 384000.0),
+    "fxnorm": (8000.0, 384000.0),
+}
+
 # the toolkit's constants (44.1 kHz sample counts)
 TOOLKIT_LOUDNESS_FRAME = 17640   # 0.4 s at 44.1 kHz
 TOOLKIT_LOUDNESS_HOP = 8820      # 0.2 s
@@ -63,11 +75,21 @@ def _power_of_two_near(value):
     return 1 << max(4, int(round(math.log2(value))))
 
 
+def rate_in_range(sample_rate, low, high, what):
+    """ParameterError unless low <= sample_rate <= high (Hz); `what` names whose range."""
+    if not low <= sample_rate <= high:
+        raise ParameterError(
+            f"sample_rate={sample_rate!r} is outside {what} range, {low:g} to {high:g} Hz: "
+            "resample the signals into it")
+
+
 def resolve(profile, sample_rate):
-    """Settings of `profile` at `sample_rate` (Hz). ParameterError for unknown names."""
-    if profile not in PROFILES:
+    """Settings of `profile` at `sample_rate` (Hz). ParameterError for unknown names and
+    for rates outside the profile's SAMPLE_RATE_RANGES."""
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ParameterError(
             f"profile={profile!r} is not one of {', '.join(map(repr, PROFILES))}")
+    rate_in_range(sample_rate, *SAMPLE_RATE_RANGES[profile], f"the {profile!r} profile's")
     common = dict(
         profile=profile, sample_rate=float(sample_rate), trim_top_db=45.0,
         loudness_block_s=0.4, loudness_overlap=0.75, running_n=40, peak_target_db=-1.0,

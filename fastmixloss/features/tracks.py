@@ -60,17 +60,29 @@ def contrast_bands(settings, fft_size):
         count = int(max(np.rint(settings.contrast_quantile * band.sum()), 1))
         stop = bins[-1] + 1 if k == n_bands else bins[-1]
         rows.append((bins[0], stop, count))
-    return np.array(rows, np.int64)
+    return _inside_spectrum(np.array(rows, np.int64), fft_size)
 
 
 def panning_bands(sample_rate, fft_size):
     """(P, 2) int64 [first, stop) bins of the toolkit's panning bands: [0, sr//2], [0, 250],
-    [250, 2500], [2500, sr//2] Hz, each edge floor(f * fft_size / sr)."""
+    [250, 2500], [2500, sr//2] Hz, each edge floor(f * fft_size / sr), cut to the
+    spectrum's bins (below 5 kHz the 2500 Hz edge lies past Nyquist; the profiles' rate
+    ranges keep every band inside and non-empty)."""
     nyquist = int(sample_rate) // 2
     edges = ((0, nyquist), (0, 250), (250, 2500), (2500, nyquist))
-    return np.array([[int(np.floor(lo * fft_size / sample_rate)),
-                      int(np.floor(hi * fft_size / sample_rate))] for lo, hi in edges],
-                    np.int64)
+    table = np.array([[int(np.floor(lo * fft_size / sample_rate)),
+                       int(np.floor(hi * fft_size / sample_rate))] for lo, hi in edges],
+                     np.int64)
+    return _inside_spectrum(table, fft_size)
+
+
+def _inside_spectrum(table, fft_size):
+    """The band table with its [first, stop) columns cut to the fft_size // 2 + 1 bins
+    of the spectrum (first <= stop): a plan never names a bin the kernel does not have."""
+    n_bins = fft_size // 2 + 1
+    table[:, 0] = np.clip(table[:, 0], 0, n_bins)
+    table[:, 1] = np.clip(table[:, 1], table[:, 0], n_bins)
+    return table
 
 
 def sqrt_hann(fft_size):
@@ -78,23 +90,54 @@ def sqrt_hann(fft_size):
     return np.sqrt(np.hanning(fft_size + 1)[:-1])
 
 
-def peak_gain(x, target_db, fixed):
-    """Gain that brings the item's largest |sample| to target_db dBFS (pyloudnorm's
-    normalize.peak). Silence: NaN (the toolkit divides by zero), or 1 in the fixed profile."""
+def peak_gain(x, target_db, fixed, peak=None):
+    """Gain that brings the item's largest |sample| (`peak`, found when None) to
+    target_db dBFS (pyloudnorm's normalize.peak). Silence: NaN (the toolkit divides by
+    zero), or 1 in the fixed profile. Where the gain overflows float64 (a peak below
+    about 5e-309: denormal samples) it is inf, as the toolkit's; see `normalised`."""
     from ..kernels.features import max_abs
-    peak = max_abs(x)
+    peak = max_abs(x) if peak is None else peak
     if peak == 0.0:
         return 1.0 if fixed else np.nan
-    return float(np.power(10.0, target_db / 20.0) / peak)
+    with np.errstate(over="ignore"):
+        return float(np.power(10.0, target_db / 20.0) / peak)
 
 
-def loudness_tracks(x, settings):
+# A peak outside [2**-1000, 2**1000] is normalised through a power-of-two copy in the
+# fixed profile: its gain would be denormal or overflow.
+_DIRECT_PEAKS = (2.0 ** -1000, 2.0 ** 1000)
+
+
+def normalised(x, target_db, fixed, peak=None):
+    """(signal, gain): the peak normalisation the spectral, panning and dynamics tracks
+    read, gain * signal (`peak_gain`).
+
+    The fixed profile normalises any level: where the gain would overflow (denormal
+    samples) or be denormal, the signal is a copy of x scaled by a power of two (exact),
+    so the tracks are those of x at full scale, to the precision its samples keep; the
+    toolkit's gain overflows there (NaN tracks, as the toolkit's)."""
+    from ..kernels.features import max_abs
+    peak = max_abs(x) if peak is None else peak
+    if fixed and peak > 0.0 and not _DIRECT_PEAKS[0] <= peak <= _DIRECT_PEAKS[1]:
+        # peak into [0.5, 1); ldexp of the samples: the factor itself (up to 2**1074)
+        # may not be a float64
+        x = np.ldexp(x, -int(np.frexp(peak)[1])).astype(x.dtype, copy=False)
+        peak = max_abs(x)
+    return x, peak_gain(x, target_db, fixed, peak)
+
+
+def loudness_tracks(x, settings, peak=None):
     """(lufs (F_l,), peak_db (F_l,)) of the loudness frames of x (C, T): each frame's gated
     loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
-    both at silence_floor_db instead of -inf."""
+    both at silence_floor_db instead of -inf. `peak`: x's largest |sample| (found when
+    None); beyond 1e100 the frames are measured on a scaled copy and shifted back."""
+    from ..kernels.features import max_abs
     frame, hop = settings.loudness_frame, settings.loudness_hop
     n_frames = 1 + (x.shape[1] - frame) // hop
     rate = settings.sample_rate
+    scale, shift_db = bs1770.measuring_scale(max_abs(x) if peak is None else peak)
+    if scale != 1.0:
+        x = x * scale
     blocks = bs1770.block_bounds(frame, rate, settings.loudness_block_s,
                                  settings.loudness_overlap)
     if frame == 2 * hop:
@@ -104,9 +147,9 @@ def loudness_tracks(x, settings):
         from ..kernels.loudness import frame_block_energies
         energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
                                                bs1770.k_weighting(rate))
-    lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s)
+    lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s, shift_db)
     with np.errstate(divide="ignore"):
-        peak_db = 20.0 * np.log10(peaks)
+        peak_db = 20.0 * np.log10(peaks) + shift_db
     if settings.fixed:
         lufs = np.maximum(lufs, settings.silence_floor_db)
         peak_db = np.maximum(peak_db, settings.silence_floor_db)
@@ -228,11 +271,14 @@ def dynamics_tracks(x, gain, settings):
     return rms_db, spread, crest
 
 
-def item_tracks(x, settings, gain, loudness=True):
+def item_tracks(x, settings, normalisation, loudness=True, peak=None):
     """All tracks of one item x (C, T) (long enough for one frame of each kind); without
-    the loudness tracks (None) when `loudness` is False."""
-    lufs, peak_db = loudness_tracks(x, settings) if loudness else (None, None)
-    spectral = spectral_tracks(x, gain, settings)
-    rms_db, spread, crest = dynamics_tracks(x, gain, settings)
+    the loudness tracks (None) when `loudness` is False. normalisation: (signal, gain)
+    from `normalised`, what the spectral and dynamics tracks read; peak: x's largest
+    |sample|, found when None."""
+    lufs, peak_db = loudness_tracks(x, settings, peak) if loudness else (None, None)
+    signal, gain = normalisation
+    spectral = spectral_tracks(signal, gain, settings)
+    rms_db, spread, crest = dynamics_tracks(signal, gain, settings)
     return ItemTracks(lufs=lufs, peak_db=peak_db, rms_db=rms_db, dynamic_spread=spread,
                       crest_factor=crest, **spectral)

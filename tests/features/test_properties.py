@@ -62,15 +62,19 @@ def test_frame_loudness_is_pyloudnorm_per_frame(rate, profile, frame, hop):
     x = mix(4.0, seed=12, rate=rate)
     x[:, :rate // 2] = 0.0      # a silent start...
     x[0, :rate // 2] += 0.3     # ...with a DC offset on one channel: large K-weighting states
+    import numba
     lufs = feature_tracks(x, rate, profile=profile)[0].lufs
     n_frames = 1 + (x.shape[1] - frame) // hop
     assert len(lufs) == n_frames
+    # with Numba's bounds checking on, the K-weighting lanes vectorise otherwise and their
+    # sums round otherwise: 1.4e-9 LU measured on frame 0 at 44.1 kHz
+    tolerance = 2e-9 if numba.config.BOUNDSCHECK else 1e-9
     for f in range(n_frames):
         chunk = x[:, f * hop:f * hop + frame]
         expected = pyln.Meter(rate, block_size=0.4).integrated_loudness(chunk.T)
         if profile == "default":
             expected = max(expected, -70.0)
-        assert abs(lufs[f] - expected) < 1e-9, (f, lufs[f], expected)
+        assert abs(lufs[f] - expected) < tolerance, (f, lufs[f], expected)
 
 
 def test_frames_of_two_chunks_have_the_energies_of_frames_filtered_from_rest():
