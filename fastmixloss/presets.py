@@ -34,7 +34,8 @@ from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
 from .kernels.layout import FramePlan, OptionJob, OptionPlan, frames_per_block
-from .results import MultiResolutionBreakdown, STFTBreakdown
+from .results import (MultiResolutionBreakdown, STFTBreakdown, resolution_reasons,
+                      undefined_reason)
 from .spectral_options import check_filterbank_rate, check_mel_band
 from .windows import padded_window
 
@@ -230,12 +231,46 @@ class PresetLoss:
         if self.preset.n_mels is not None:   # the checks of scale="mel", shared
             check_filterbank_rate(self.sample_rate, f"preset={name!r}")
             check_mel_band(self.preset.fmin, self.preset.fmax, self.sample_rate)
+        else:   # as the spectral options: band edges without mel bands would be ignored
+            for edge in ("fmin", "fmax"):
+                if edge in overrides:
+                    raise ParameterError(
+                        f"{edge}={overrides[edge]!r} applies to mel bands only; "
+                        f"preset={name!r} has none (set n_mels to give it some)")
         self.weight = check.weight("weight", weight)
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
         self.check_finite = check.flag("check_finite", check_finite)
         self.device = backends.check_device(device)
         self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
+        self._check_log_of_zero()
+
+    def _check_log_of_zero(self):
+        """ParameterError where the log term can meet a value of exactly 0 with no floor
+        to replace it: log(0) - log(0) is NaN in the sources and a clamped, meaningless
+        number here. Every preset as published floors its log or its magnitudes; an
+        override can take both floors away."""
+        preset = self.preset
+        if not preset.w_log_mag or preset.log_floor > 0.0:
+            return
+        fix = "set log_floor > 0 (e.g. 1e-5, as dac and hifigan do)"
+        if preset.eps == 0.0:   # an all-zero windowed frame has magnitudes of exactly 0
+            raise ParameterError(
+                f"eps={preset.eps!r} with log_floor={preset.log_floor!r}: magnitudes of "
+                f"exactly 0 (a frame of zeros) would reach the log term; set eps > 0 or "
+                f"{fix}")
+        if preset.log_threshold > 0.0:
+            raise ParameterError(
+                f"log_threshold={preset.log_threshold!r} with log_floor="
+                f"{preset.log_floor!r}: values at or below the threshold would become 0 "
+                f"in the log term; {fix}")
+        for index, bank in enumerate(self._banks):
+            if bank is not None and (np.diff(bank.offsets) == 0).any():
+                raise ParameterError(
+                    f"n_mels[{index}]={preset.n_mels[index]} at fft_sizes[{index}]="
+                    f"{preset.fft_sizes[index]} has bands that cover no FFT bin (always 0) "
+                    f"and log_floor={preset.log_floor!r}: the log term would take log(0); "
+                    f"use fewer bands or a larger fft size, or {fix}")
 
     def _filterbank(self, index):
         preset = self.preset
@@ -310,18 +345,28 @@ class PresetLoss:
         n_items, n_rows, _ = sums.shape
         per_item = sums.sum(axis=1)
         elements = n_rows * values_per_row
-        if not preset.w_sc:
-            # not a term of this preset, and undefined for a silent reference at eps 0
+        reasons = {}
+        if not preset.w_sc:   # not a term of this preset
             sc = np.zeros(n_items)
-        elif preset.batch_sc and self.reduction == "mean":
-            total = per_item.sum(axis=0)
-            sc = np.full(n_items, np.sqrt(total[layout.SC_NUM] / total[layout.SC_DEN]))
         else:
-            sc = np.sqrt(per_item[:, layout.SC_NUM] / per_item[:, layout.SC_DEN])
+            sums = per_item
+            if preset.batch_sc and self.reduction == "mean":
+                sums = np.broadcast_to(per_item.sum(axis=0), per_item.shape)
+            num, den = sums[:, layout.SC_NUM], sums[:, layout.SC_DEN]
+            # the sources' number, floor-divided, wherever there is a denominator; with
+            # eps=0 a reference of exact zeros has none (the sources give inf or NaN)
+            undefined = den <= 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sc = np.where(undefined, np.nan, np.sqrt(num / np.where(undefined, 1.0, den)))
+            if undefined.any():
+                items = (np.flatnonzero(undefined)
+                         if self.reduction == "none" or n_items > 1 else None)
+                why = undefined_reason("the reference", preset.eps, items)
+                reasons = {"loss": why, "sc": why}
         log_mag = per_item[:, layout.LOG_DIST] / elements * preset.log_factor
         lin_mag = per_item[:, layout.LIN_DIST] / elements
         loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
-        return STFTBreakdown(loss, sc, log_mag, lin_mag, fft, hop, win)
+        return STFTBreakdown(loss, sc, log_mag, lin_mag, fft, hop, win, reasons=reasons)
 
     def _combine(self, parts):
         combine = np.sum if self.preset.sum_resolutions else np.mean
@@ -333,7 +378,8 @@ class PresetLoss:
             value = combine([getattr(p, name) for p in parts], axis=0)
             return float(value) if np.ndim(value) == 0 else value
         breakdown = MultiResolutionBreakdown(field("loss"), field("sc"), field("log_mag"),
-                                             field("lin_mag"), tuple(parts))
+                                             field("lin_mag"), tuple(parts),
+                                             reasons=resolution_reasons(parts))
         return breakdown if self.output == "full" else breakdown.loss
 
 

@@ -331,8 +331,12 @@ def preset_loss(est, ref, preset, sample_rate=None):
         log_mag = (np.abs(np.log(floor(X_est)) - np.log(floor(X_ref))).mean(axis=axes)
                    * preset.log_factor)
         lin_mag = np.abs(X_est - X_ref).mean(axis=axes)
-        sc = (np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes)) /
-              np.sqrt((X_ref ** 2).sum(axis=axes))) if preset.w_sc else 0.0 * lin_mag
+        # the sources' floor-divided number; NaN only where there is no denominator at
+        # all (eps=0 and a reference of exact zeros)
+        den = (X_ref ** 2).sum(axis=axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sc = (np.where(den > 0, np.sqrt(((X_ref - X_est) ** 2).sum(axis=axes))
+                           / np.sqrt(den), np.nan) if preset.w_sc else 0.0 * lin_mag)
         loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
         parts.append({"loss": loss, "sc": sc, "log_mag": log_mag, "lin_mag": lin_mag})
     combine = np.sum if preset.sum_resolutions else np.mean

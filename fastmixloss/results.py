@@ -84,3 +84,29 @@ class SumAndDifferenceBreakdown:
 
     def to_dict(self):
         return _flatten(self, "", {})
+
+
+def undefined_reason(reference_name, eps, items=None):
+    """One line: why the spectral convergence of `reference_name` is NaN; `items`, when
+    given, names the items (indices into the batch)."""
+    where = ""
+    if items is not None:
+        listed = ", ".join(str(int(i)) for i in items[:10])
+        more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+        where = f" for item{'s' if len(items) > 1 else ''} {listed}{more}"
+    return (f"undefined{where}: {reference_name} has no energy above the magnitude "
+            f"floor (eps={eps:g})")
+
+
+def resolution_reasons(parts):
+    """The reasons of a value combined over resolutions (STFTBreakdown parts): its
+    "loss" and "sc" are undefined where any resolution's are, and each resolution's own
+    keys come under its label."""
+    reasons = {}
+    for key in ("loss", "sc"):
+        texts = dict.fromkeys(p.reasons[key] for p in parts if key in p.reasons)
+        if texts:
+            reasons[key] = "; ".join(texts)
+    for part in parts:
+        reasons.update({f"{part.label}.{key}": text for key, text in part.reasons.items()})
+    return reasons

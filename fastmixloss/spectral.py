@@ -18,7 +18,8 @@ from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
 from .kernels.layout import FramePlan, OptionJob, OptionPlan, frame_count, frames_per_block
-from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
+from .results import (MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown,
+                      resolution_reasons, undefined_reason)
 from .spectral_options import SpectralOptions
 from .windows import padded_window, window_name, window_values
 
@@ -295,18 +296,6 @@ def at_the_floor(sc_den, floor_den):
     return sc_den <= floor_den * (1.0 + FLOOR_TOLERANCE)
 
 
-def undefined_reason(reference_name, eps, items=None):
-    """One line: why the spectral convergence of `reference_name` is NaN; `items`, when
-    given, names the items (indices into the batch)."""
-    where = ""
-    if items is not None:
-        listed = ", ".join(str(int(i)) for i in items[:10])
-        more = f" and {len(items) - 10} more" if len(items) > 10 else ""
-        where = f" for item{'s' if len(items) > 1 else ''} {listed}{more}"
-    return (f"undefined{where}: {reference_name} has no energy above the magnitude "
-            f"floor (eps={eps:g})")
-
-
 def _weighted_sum(terms):
     """sum of weight * value over (weight, value) pairs, leaving out zero weights: an
     undefined (NaN) term makes the total NaN only where it is weighted."""
@@ -328,15 +317,9 @@ def _mean_over_resolutions(parts):
     def mean(field):
         return _plain(sum(getattr(p, field) for p in parts) / len(parts))
     phs = None if parts[0].phs is None else mean("phs")
-    reasons = {}
-    for key in ("loss", "sc"):   # a mean is undefined where any resolution's is
-        texts = dict.fromkeys(p.reasons[key] for p in parts if key in p.reasons)
-        if texts:
-            reasons[key] = "; ".join(texts)
-    for part in parts:
-        reasons.update({f"{part.label}.{key}": text for key, text in part.reasons.items()})
     return MultiResolutionBreakdown(mean("loss"), mean("sc"), mean("log_mag"),
-                                    mean("lin_mag"), tuple(parts), phs=phs, reasons=reasons)
+                                    mean("lin_mag"), tuple(parts), phs=phs,
+                                    reasons=resolution_reasons(parts))
 
 
 class _SpectralLoss:
@@ -613,7 +596,8 @@ class MelSTFTLoss(STFTLoss):
     def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
                  window="hann", *, n_mels=128, **kwargs):
         super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
-                         scale="mel", n_bins=n_mels, **kwargs)
+                         scale="mel", n_bins=check.positive_int("n_mels", n_mels),
+                         **kwargs)
 
 
 class ChromaSTFTLoss(STFTLoss):
@@ -626,7 +610,8 @@ class ChromaSTFTLoss(STFTLoss):
     def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
                  window="hann", *, n_chroma=12, **kwargs):
         super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
-                         scale="chroma", n_bins=n_chroma, **kwargs)
+                         scale="chroma", n_bins=check.positive_int("n_chroma", n_chroma),
+                         **kwargs)
 
 
 _RANDOM_WINDOWS = ("hann", "bartlett", "blackman", "hamming", "kaiser")
@@ -674,7 +659,8 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         if self.min_hop_size > self.max_hop_size:
             raise ParameterError(f"min_hop_size={min_hop_size} is above "
                                  f"max_hop_size={max_hop_size}")
-        self.windows = tuple(window_name(w) for w in check.sequence("windows", windows))
+        self.windows = tuple(_random_window(i, w) for i, w in
+                             enumerate(check.sequence("windows", windows)))
         self.randomize_rate = check.positive_int("randomize_rate", randomize_rate)
         if rng is not None and seed is not None:
             raise ParameterError("give rng or seed, not both")
@@ -730,6 +716,17 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         parts = [loss(est, ref) for loss in self._losses]
         breakdown = _mean_over_resolutions(parts)
         return breakdown if self._output == "full" else breakdown.loss
+
+
+def _random_window(index, window):
+    """A window name for the draws (each draw picks its own length: no arrays)."""
+    if not isinstance(window, str):
+        raise ParameterError(f"windows[{index}]={window!r} must be a window name, e.g. "
+                             f"'hann' (each draw sets its own window length)")
+    try:
+        return window_name(window)
+    except ParameterError as error:   # say which of the windows it was
+        raise ParameterError(f"windows[{index}]: {error}") from None
 
 
 def _seed(value):

@@ -172,6 +172,45 @@ def test_preset_mel_overrides_get_the_spectral_options_checks(overrides, named):
     assert str(options.value).replace("scale='mel'", "preset='dac'") == str(raised.value)
 
 
+@pytest.mark.parametrize("name", ["auraloss", "dac_stft", "ddsp"])
+def test_band_edges_on_a_preset_without_mel_bands_are_refused(name):
+    # they were ignored, as the spectral options refuse fmin/fmax without scale="mel"
+    for edge in (dict(fmin=40.0), dict(fmax=8000.0)):
+        with pytest.raises(fm.ParameterError, match="applies to mel bands only"):
+            fm.preset_loss(name, **edge)
+
+
+@pytest.mark.parametrize("overrides,named", [
+    (dict(eps=0.0, framing="uncentred"), "eps=0.0"),
+    (dict(log_threshold=1e-5), "log_threshold=1e-05"),
+    (dict(fft_sizes=(256, 32), hop_sizes=(64, 8), win_lengths=(256, 32), n_mels=(10, 40),
+          sample_rate=16000), r"n_mels\[1\]=40")])
+def test_preset_refuses_a_log_term_that_can_meet_zero(overrides, named):
+    """With no floor on the magnitudes or the log, log(0) - log(0): NaN in the sources,
+    and a clamped, meaningless 50.6 (eps=0, uncentred) or 141.9 (empty mel bands) for an
+    estimate identical to its reference here."""
+    with pytest.raises(fm.ParameterError, match=named + ".*log"):
+        fm.preset_loss("auraloss", **overrides)
+    fm.preset_loss("auraloss", log_floor=1e-5, **overrides)   # a floor: fine
+
+
+def test_preset_spectral_convergence_without_any_floor_is_nan_with_the_reason():
+    """eps=0 leaves a reference of exact zeros no denominator: NaN (the sources' inf or
+    NaN), without a warning; a reference with any energy keeps the sources' number."""
+    x = np.random.default_rng(2).standard_normal((2, 2, 8000))
+    ref = x.copy()
+    ref[1] = 0.0
+    loss = fm.preset_loss("auraloss", eps=0.0, log_floor=1e-5, reduction="none",
+                          output="full")
+    got = loss(0.5 * x, ref)   # warnings are errors in the tests
+    expected = reference.preset_loss(0.5 * x, ref, loss.preset)
+    np.testing.assert_allclose(got.loss, expected["loss"], rtol=1e-9)   # NaN at item 1
+    assert np.isnan(got.sc[1]) and np.isfinite(got.sc[0])
+    assert got.reasons["sc"] == ("undefined for item 1: the reference has no energy above "
+                                 "the magnitude floor (eps=0)")
+    assert got.reasons["fft1024_hop120_win600.loss"] == got.reasons["loss"]
+
+
 def test_preset_refuses_a_band_that_covers_no_bin_at_some_resolution():
     # at DAC's 32-point frames (1378 Hz a bin) a 50-Hz band holds no bin: that
     # resolution would add 0 for any input

@@ -498,6 +498,17 @@ def test_random_resolution_checks_inputs_as_every_loss_does():
         loss(est, ref[..., :-1])
 
 
+def test_random_resolution_windows_and_the_classes_band_counts_are_named():
+    with pytest.raises(fm.ParameterError, match=re.escape("windows[1]: window='nope'")):
+        fm.RandomResolutionSTFTLoss(windows=["hann", "nope"])
+    with pytest.raises(fm.ParameterError, match=re.escape("windows[0]=")):
+        fm.RandomResolutionSTFTLoss(windows=[np.ones(16)])   # each draw sets the length
+    with pytest.raises(fm.ParameterError, match="n_chroma=0"):   # was named n_bins
+        fm.ChromaSTFTLoss(SR, n_chroma=0)
+    with pytest.raises(fm.ParameterError, match="n_mels=1.5"):
+        fm.MelSTFTLoss(SR, n_mels=1.5)
+
+
 def test_chroma_refuses_band_edges_it_has_not():
     # fmax=100 was ignored: librosa's chroma filterbank has no fmin or fmax
     for edge in (dict(fmax=100.0), dict(fmax=1e6), dict(fmin=50.0)):
