@@ -99,7 +99,9 @@ def _signal_name(returncode):
 class Tally:
     """Outcomes, times and failures, shared by the threads that drive the children."""
 
-    def __init__(self):
+    def __init__(self, total=0):
+        self.total = total
+        self.start = time.perf_counter()
         self.lock = threading.Lock()
         self.counts = collections.defaultdict(collections.Counter)
         self.seconds = collections.defaultdict(list)        # whole case, with its checks
@@ -116,6 +118,9 @@ class Tally:
             if failure is not None:
                 self.failures.append(failure)
             self.done += 1
+            if self.done % 1000 == 0:   # a long run says how far it is
+                print(f"  {self.done} of {self.total} cases, {len(self.failures)} failed, "
+                      f"{time.perf_counter() - self.start:.0f} s", flush=True)
 
 
 def _drive(family, indices, args, tally):
@@ -141,7 +146,7 @@ def _drive(family, indices, args, tally):
                 running = remaining[0] if running is None else running
                 child.kill()   # this child only: the one this loop started
                 child.wait()
-                failure = (f"{family} case {running}: no result after {timeout:.0f} s "
+                failure = (f"{family} case {running}: no result after {timeout:g} s "
                            f"(killed)\n  again: {_reproduction(family, running, args.seed)}")
                 tally.record(family, "failure: timeout", failure=failure)
                 remaining = remaining[remaining.index(running) + 1:]
@@ -233,6 +238,7 @@ def main(argv=None):
                         help="extra seconds for a child's first case (compilation)")
     parser.add_argument("--memory-gb", type=float, default=8.0,
                         help="address-space limit of each child (0: none)")
+    parser.add_argument("--json", help="also write the counts, times and failures here")
     parser.add_argument("--family", help="with --case: run one case in this process")
     parser.add_argument("--case", type=int)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -262,7 +268,7 @@ def main(argv=None):
     work = []
     for k, family in enumerate(families):
         work += _batches(family, share + (k < extra), args.batch)
-    tally = Tally()
+    tally = Tally(args.cases)
     start = time.perf_counter()
     print(f"fuzz: {args.cases} cases over {', '.join(families)}, seed {args.seed}, "
           f"{args.jobs} job(s), {args.batch} cases per child", flush=True)
@@ -270,7 +276,16 @@ def main(argv=None):
         for future in [pool.submit(_drive, family, indices, args, tally)
                        for family, indices in work]:
             future.result()
-    _report(tally, families, time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    _report(tally, families, wall)
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "cases": args.cases, "seed": args.seed, "families": families,
+            "wall_seconds": wall,
+            "counts": {f: dict(tally.counts[f]) for f in families},
+            "seconds_per_case": {f: (sum(t) / len(t) if t else None)
+                                 for f, t in tally.seconds.items()},
+            "failures": tally.failures}, indent=1))
     return 1 if tally.failures else 0
 
 
