@@ -218,10 +218,7 @@ def _run(argv):
         if args.command == "compare":
             from .compare import run
         elif args.command == "score":
-            from .score import run as run_score
-
-            def run(args):
-                return run_score(args, _checked_settings(args))
+            from .score import run
         elif args.command == "warmup":
             from .warmup import run
         else:
@@ -243,14 +240,6 @@ def _run(argv):
         from .score import os_error_text
         print(f"fastmixloss {args.command}: {os_error_text(exc)}", file=sys.stderr)
         return 3
-
-
-def _checked_settings(args):
-    from .config import settings_from_args
-    if args.read_ahead < 1:
-        from fastmixloss.errors import ParameterError
-        raise ParameterError(f"--read-ahead {args.read_ahead} must be at least 1")
-    return settings_from_args(args).with_columns()
 
 
 __all__ = ["main", "build_parser"]

@@ -1,18 +1,19 @@
 """`fastmixloss score`: every pair of a dataset to one results row, resumably.
 
-In-process, a few threads read the next pairs while the current one is computed (the
-loss kernels run on Numba's threads and release nothing to gain from more Python
-threads). With --scheduler the pairs run on a Dask cluster instead; either way the rows
+The pairs are read and computed in a worker process that this one supervises (see
+workers.py): a pair that crashes it becomes an error row and the run goes on. In the
+worker, a few threads read the next pairs while the current one is computed on Numba's
+threads. With --scheduler the pairs run on a Dask cluster instead; either way the rows
 come back here, where one writer appends them to the results file as they arrive.
 """
 
 import json
 import os
 import sys
-import threading
 import time
 from collections import deque
-from concurrent.futures import Future
+
+from fastmixloss.errors import ParameterError
 
 from .audio import (AUDIO_EXTENSIONS, Pair, PairError, load_pair, pairs_from_folders,
                     pairs_from_manifest)
@@ -20,10 +21,7 @@ from .losses import caused_by_interrupt, compute
 from .results_file import (BASE_COLUMNS, ResultsError, one_line, open_results,
                            stored_text, summary_path, write_atomically)
 from .summary import summarize, summary_table
-
-
-class RunAborted(Exception):
-    """The run cannot go on (not one pair's fault); finished rows are saved."""
+from .workers import RunAborted, Worker, in_background, rows_in_workers
 
 
 def os_error_text(exc):
@@ -73,31 +71,21 @@ def score_pair(pair, settings):
     return score_loaded(pair, _load(pair, settings.length_policy), settings)
 
 
-def _in_background(function, *args):
-    """function(*args) on a daemon thread, as a Future. Daemon, not a thread pool's
-    worker: a read stuck in the file system (a hung network share) must not keep Ctrl-C
-    from ending the process, and a pool is joined at exit."""
-    future = Future()
-
-    def work():
-        try:
-            future.set_result(function(*args))
-        except BaseException as exc:   # noqa: BLE001 -- handed to the waiting thread
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="fastmixloss-read", daemon=True).start()
-    return future
+def failed_row(pair, settings, error):
+    """The row of a pair that could not be scored at all."""
+    return _row(pair, settings, errors=[error])
 
 
 def rows_in_process(todo, settings, read_ahead):
-    """Rows in the order of `todo`; up to `read_ahead` pairs are read while one computes."""
+    """Rows in the order of `todo`, computed in this process (the demo's way); up to
+    `read_ahead` pairs are read while one computes."""
     pending = deque()
     pairs = iter(todo)
 
     def submit():
         pair = next(pairs, None)
         if pair is not None:
-            pending.append((pair, _in_background(_load, pair, settings.length_policy)))
+            pending.append((pair, in_background(_load, pair, settings.length_policy)))
 
     for _ in range(max(1, read_ahead)):
         submit()
@@ -222,7 +210,28 @@ def _close_after_failure(results):
         pass
 
 
-def run(args, settings):
+def run(args):
+    """The score command. Returns the exit code."""
+    from .config import settings_from_args
+    settings = settings_from_args(args)
+    if args.read_ahead < 1:
+        raise ParameterError(f"--read-ahead {args.read_ahead} must be at least 1")
+    worker = None
+    if not args.scheduler:
+        try:
+            # it loads its kernels while this process checks the parameters
+            worker = Worker(settings, _load, score_loaded)
+        except RunAborted as exc:
+            print(f"fastmixloss score: {exc}", file=sys.stderr)
+            return 3
+    try:
+        return _run_checked(args, settings.with_columns(), worker)
+    finally:
+        if worker is not None:
+            worker.stop(at_once=True)   # unless the run has ended it already
+
+
+def _run_checked(args, settings, worker):
     """The score command once the settings are checked. Returns the exit code."""
     pairs = find_pairs(args)
     note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
@@ -257,10 +266,13 @@ def run(args, settings):
         if done:
             note(f"fastmixloss: resuming {args.out}: {len(pairs) - len(todo)} of "
                  f"{len(pairs)} pairs already scored, {len(todo)} to go")
-        rows = (rows_on_dask(todo, settings, args.scheduler) if args.scheduler else
-                rows_in_process(todo, settings, args.read_ahead))
         written, audio_seconds = [], 0.0
         bar = progress_bar(len(pairs), args.quiet, done=len(pairs) - len(todo))
+        # looked up now, not bound at import: the tests give the worker other functions
+        rows = (rows_on_dask(todo, settings, args.scheduler) if args.scheduler else
+                rows_in_workers(todo, settings, args.read_ahead, _load, score_loaded,
+                                failed_row, worker=worker,
+                                note=(lambda text: None) if args.quiet else bar.write))
         start = time.perf_counter()
         try:
             for row in rows:
@@ -272,6 +284,7 @@ def run(args, settings):
                     bar.write(f"fastmixloss: {row['pair']}: {row['error']}")
                 bar.update(1)
         finally:
+            rows.close()   # ends the worker process, or the Dask client, now
             bar.close()
         elapsed = time.perf_counter() - start
     except KeyboardInterrupt:
@@ -334,7 +347,7 @@ def _throughput(pairs, seconds, audio_seconds, args):
             # each pair is two files read and compared
             "files_per_second": None if rate is None else 2 * rate,
             "audio_seconds_per_second": audio_seconds / seconds if seconds > 0 else None,
-            "where": f"dask {args.scheduler}" if args.scheduler else "in-process"}
+            "where": f"dask {args.scheduler}" if args.scheduler else "one worker process"}
 
 
 def report(summary, out):

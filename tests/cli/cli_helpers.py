@@ -9,12 +9,16 @@ so each pair costs milliseconds; the kernels are the library's (compiled once, c
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 
 import soundfile
+
+from fastmixloss.cli.score import score_loaded as real_score_loaded
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RATE = 8000
@@ -97,13 +101,15 @@ def drain(read_end):
 
 def start_blocked_score(root, out, *extra):
     """`score ROOT/est ROOT/ref --out OUT` in a child whose stderr is a full pipe (see
-    full_pipe). Returns (process, read end)."""
+    full_pipe), leading a process group of its own (with its worker processes), as a
+    command started from a shell does. Returns (process, read end)."""
     read_end, write_end = full_pipe()
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "fastmixloss", "score", f"{root}/est", f"{root}/ref",
              "--out", str(out), "--read-ahead", "1", *SPECTRAL_FLAGS, *extra],
-            stdout=subprocess.DEVNULL, stderr=write_end, env=subprocess_env())
+            stdout=subprocess.DEVNULL, stderr=write_end, env=subprocess_env(),
+            start_new_session=True)
     finally:
         os.close(write_end)
     return process, read_end
@@ -178,3 +184,74 @@ def read_jsonl(path):
             assert row["pair"] not in out
             out[row["pair"]] = row
     return out
+
+
+def live_processes_in_group(group):
+    """Pids of the processes of process group `group` that are alive (not zombies),
+    from /proc (Linux); None where there is no /proc."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    alive = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after it
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            alive.append(int(name))
+    return alive
+
+
+class FaultyScore:
+    """What `score`'s worker runs for each pair (score.score_loaded), with a fault for
+    the pair whose estimate file is named `name`. A test puts it in place of
+    score.score_loaded; the worker receives it pickled (by value: this module is
+    importable there too) and runs it in its own process.
+
+    fault: a signal name ("SIGSEGV", "SIGKILL": the worker sends it to itself, as a crash
+    or the out-of-memory killer would), "abort" (os.abort, as a failed assertion in
+    native code), "interrupt" (Ctrl-C as Numba reports it from a kernel: a SystemError
+    caused by KeyboardInterrupt), or "nan-sisdr" (the library's sisdr returns NaN).
+    log: a file that gets the name of every pair started, one per line."""
+
+    def __init__(self, fault, name, log=None):
+        self.fault, self.name, self.log = fault, name, log
+
+    def __call__(self, pair, loaded, settings):
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write(pair.key + "\n")
+        if os.path.basename(pair.est or "") != self.name:
+            return real_score_loaded(pair, loaded, settings)
+        if self.fault == "abort":
+            os.abort()
+        if self.fault in ("interrupt", "nan-sisdr"):
+            from fastmixloss.cli import losses
+            real = losses.loss_value
+
+            def faulty_loss_value(name, params, est, ref, device, **rate):
+                if self.fault == "nan-sisdr":
+                    value = real(name, params, est, ref, device, **rate)
+                    return float("nan") if name == "sisdr" else value
+                try:
+                    raise KeyboardInterrupt
+                except KeyboardInterrupt as exc:
+                    raise SystemError("CPUDispatcher(<function x>) returned a result "
+                                      "with an exception set") from exc
+            losses.loss_value = faulty_loss_value
+            try:
+                return real_score_loaded(pair, loaded, settings)
+            finally:
+                losses.loss_value = real
+        os.kill(os.getpid(), getattr(signal, self.fault))
+        time.sleep(10)   # a signal that does not end it at once still must not score
+        raise AssertionError(f"{self.fault} did not end the worker")
+
+
+def stuck_load(pair, length_policy):
+    """A read that never returns (a hung network share), as the worker would run it."""
+    time.sleep(3600)

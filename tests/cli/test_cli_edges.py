@@ -11,9 +11,9 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import (RATE, SPECTRAL_FLAGS, drain, make_good_pairs, pair_signals,
-                         read_csv, read_jsonl, start_blocked_score, subprocess_env,
-                         wait_for_rows, write)
+from cli_helpers import (RATE, SPECTRAL_FLAGS, FaultyScore, drain, make_good_pairs,
+                         pair_signals, read_csv, read_jsonl, start_blocked_score,
+                         subprocess_env, wait_for_rows, write)
 
 from fastmixloss.cli import build_parser
 
@@ -344,15 +344,10 @@ def test_a_silent_reference_channel_is_undefined_in_compare_too(tmp_path, cli):
 
 def test_a_nan_from_the_library_is_an_error_not_a_value(tmp_path, cli, monkeypatch):
     """The library returns NaN for what it calls undefined: the row must say so."""
-    from fastmixloss.cli import losses
-    real = losses.loss_value
-
-    def nan_sisdr(name, params, est, ref, device):
-        value = real(name, params, est, ref, device)
-        return float("nan") if name == "sisdr" else value
+    from fastmixloss.cli import score
     root = str(tmp_path / "data")
     make_good_pairs(root, ["x.wav"])
-    monkeypatch.setattr(losses, "loss_value", nan_sisdr)
+    monkeypatch.setattr(score, "score_loaded", FaultyScore("nan-sisdr", "x.wav"))
     code, _, err = cli("score", f"{root}/est", f"{root}/ref", "--out", tmp_path / "r.csv",
                        *SPECTRAL_FLAGS)
     assert code == 1

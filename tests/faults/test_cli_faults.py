@@ -19,9 +19,10 @@ import pytest
 
 pytest.importorskip("soundfile")   # the command line's extra: nothing to test without it
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from cli_helpers import (SPECTRAL_FLAGS, drain, full_pipe, make_good_pairs,  # noqa: E402
-                         pair_signals, read_csv, start_blocked_score, subprocess_env,
-                         wait_for_rows, write)
+from cli_helpers import (SPECTRAL_FLAGS, FaultyScore, drain, full_pipe,  # noqa: E402
+                         live_processes_in_group, make_good_pairs, pair_signals, read_csv,
+                         start_blocked_score, stuck_load, subprocess_env, wait_for_rows,
+                         write)
 
 from fastmixloss.cli import main  # noqa: E402
 
@@ -154,30 +155,27 @@ def test_a_fifo_is_an_error_row_not_a_hang(tmp_path):
     assert rows["a.wav"]["error"] is None and rows["c.wav"]["error"] is None
 
 
-def test_a_read_stuck_in_the_file_system_does_not_keep_ctrl_c_waiting(monkeypatch):
-    """A read that never returns (a hung network share): Ctrl-C in the main thread
-    ends the run at once; nothing waits for the stuck reader thread."""
-    import threading
+def test_a_read_stuck_in_the_file_system_does_not_keep_ctrl_c_waiting():
+    """A read that never returns (a hung network share) in the worker: Ctrl-C in the
+    main process ends the run at once, and the worker with it."""
     import time
 
     from fastmixloss.cli import score
     from fastmixloss.cli.audio import Pair
     from fastmixloss.cli.losses import LossSettings
-    released = threading.Event()
-
-    def stuck(pair, policy):
-        released.wait(timeout=5)   # "forever", within a test
-        raise OSError("released")
-    monkeypatch.setattr(score, "_load", stuck)
+    from fastmixloss.cli.workers import Worker
     settings = LossSettings.build(["mse"], {})
-    rows = score.rows_in_process([Pair("a", "a", "a"), Pair("b", "b", "b")], settings, 2)
+    worker = Worker(settings, stuck_load, score.score_loaded)
+    rows = score.rows_in_workers([Pair("a", "a", "a"), Pair("b", "b", "b")], settings, 2,
+                                 stuck_load, score.score_loaded, score.failed_row,
+                                 worker=worker)
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     previous = signal.signal(signal.SIGALRM, interrupt)
-    start = time.monotonic()
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)   # the worker is reading by then
+        start = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
             next(rows)
         rows.close()
@@ -185,8 +183,8 @@ def test_a_read_stuck_in_the_file_system_does_not_keep_ctrl_c_waiting(monkeypatc
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        released.set()
-    assert elapsed < 2
+    assert elapsed < 3
+    assert not worker.process.is_alive()
 
 
 # -- 9: another run's lock, for every format -------------------------------------------
@@ -387,32 +385,20 @@ def test_demo_out_that_is_a_file_exits_2(tmp_path, cli):
 # -- 3 and 11: interrupts --------------------------------------------------------------
 
 def test_an_interrupt_inside_a_pair_is_not_that_pairs_error(tmp_path, cli, monkeypatch):
-    """Ctrl-C inside a kernel may surface as a SystemError caused by KeyboardInterrupt:
-    the run stops with 130, the pair gets no row, and resume scores it."""
-    from fastmixloss.cli import losses
+    """Ctrl-C inside a kernel may surface as a SystemError caused by KeyboardInterrupt,
+    here in the worker: the run stops with 130, the pair gets no row, and resume scores
+    it."""
+    from fastmixloss.cli import score
     root = str(tmp_path / "data")
     make_good_pairs(root, ["a.wav", "b.wav", "c.wav"])
     clean = tmp_path / "clean.csv"
     cli(*score_args(root, clean))
-    real = losses.loss_value
-    calls = {"n": 0}
-
-    def interrupted_in_b(name, params, est, ref, device):
-        if name == "mrstft" and est.shape[-1] == 2000:
-            calls["n"] += 1
-            if calls["n"] == 2:   # the second pair: b.wav
-                try:
-                    raise KeyboardInterrupt
-                except KeyboardInterrupt as exc:
-                    raise SystemError("CPUDispatcher(<function x>) returned a result "
-                                      "with an exception set") from exc
-        return real(name, params, est, ref, device)
-    monkeypatch.setattr(losses, "loss_value", interrupted_in_b)
+    monkeypatch.setattr(score, "score_loaded", FaultyScore("interrupt", "b.wav"))
     out = tmp_path / "r.csv"
     code, _, err = cli(*score_args(root, out))
     assert code == 130 and "interrupted" in err
     assert set(read_csv(out)) == {"a.wav"}
-    monkeypatch.setattr(losses, "loss_value", real)
+    monkeypatch.undo()
     assert cli(*score_args(root, out))[0] == 0
     assert read_csv(out) == read_csv(clean)
 
@@ -438,7 +424,9 @@ def test_an_interrupt_inside_a_kernel_in_compare_exits_130(tmp_path, cli, monkey
 
 def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
     """A real SIGINT while the run is blocked at a known point (after the third row,
-    printing the error of that corrupt pair)."""
+    printing the error of that corrupt pair), sent to the whole process group as a
+    terminal's Ctrl-C is: the worker process prints nothing, and no process of the run
+    is left."""
     root = str(tmp_path / "data")
     names = [f"p{i}.wav" for i in range(6)]
     make_good_pairs(root, names)
@@ -448,7 +436,7 @@ def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
     process, read_end = start_blocked_score(root, out)
     try:
         wait_for_rows(process, out, 3)
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
         reader = drain(read_end)   # let it print its way out
         process.wait(timeout=30)
         reader.join(timeout=10)
@@ -457,11 +445,24 @@ def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
             process.kill()
     assert process.returncode == 130, reader.data
     assert "Traceback" not in reader.data and "interrupted" in reader.data
+    assert no_process_left(process.pid)
     assert len(read_csv(out)) == 3
     clean = tmp_path / "clean.csv"
     cli(*score_args(root, clean))
     assert cli(*score_args(root, out))[0] == 1
     assert read_csv(out) == read_csv(clean)
+
+
+def no_process_left(group, timeout=10):
+    """Whether every process of the group has ended (the fork server of the workers
+    ends just after the main process), waiting up to `timeout` seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while live_processes_in_group(group) not in ([], None):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_sigint_at_start_up_exits_130_quietly(tmp_path):

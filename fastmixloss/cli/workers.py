@@ -1,0 +1,284 @@
+"""Pairs scored in a worker process that the main process supervises.
+
+A pair can end the process that computes it: a crash in native code (a segfault, an
+abort), or the system's out-of-memory killer. So `score` reads and computes the pairs in
+one worker process, which reads ahead on threads and computes on all of Numba's threads,
+while the main process only sends it pairs (file names, not audio), writes the rows it
+sends back, and watches it. When the worker dies, the pair it was scoring becomes an
+error row that says so ("worker died: signal 11 (SIGSEGV)"), a new worker takes over, and
+the run goes on.
+
+Which pair killed it: a worker holds several pairs at once (one computing, the next ones
+being read), and native damage can show later than it was done. When a worker dies
+holding one pair, that pair is the cause. When it dies holding several, each of them is
+scored again alone by the next worker, and one that then kills its worker is the cause.
+No pair is tried more than twice in a run.
+
+Workers start from a fork server that has imported the library once (spawned, where there
+is none): never forked from the main process, whose Numba and thread pools may be running.
+"""
+
+import multiprocessing
+import signal
+import sys
+import threading
+from collections import deque
+from concurrent.futures import Future
+from multiprocessing.connection import wait
+
+from .results_file import one_line
+
+
+class RunAborted(Exception):
+    """The run cannot go on (not one pair's fault); finished rows are saved."""
+
+
+def in_background(function, *args):
+    """function(*args) on a daemon thread, as a Future. Daemon, not a thread pool's
+    worker: a read stuck in the file system (a hung network share) must not keep the
+    process from ending, and a pool is joined at exit."""
+    future = Future()
+
+    def work():
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:   # noqa: BLE001 -- handed to the waiting thread
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="fastmixloss-read", daemon=True).start()
+    return future
+
+
+def death_text(exitcode):
+    """How a worker ended, for its pair's error: 'signal 11 (SIGSEGV)', 'exit code 1'."""
+    if exitcode is None:
+        return "no exit status"
+    if exitcode >= 0:
+        return f"exit code {exitcode}"
+    number = -exitcode
+    try:
+        text = f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        text = f"signal {number}"
+    if number == getattr(signal, "SIGKILL", None):
+        text += ", killed from outside (as the system's out-of-memory killer does)"
+    return text
+
+
+def _context():
+    """Workers fork from a server that has imported and initialised what they need
+    (worker_preload.py), so that a new one only loads its kernels from Numba's cache;
+    where there is no fork server (Windows), they are spawned."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["fastmixloss.cli.worker_preload"])
+    return context
+
+
+def _start_without_interrupts(process):
+    """Start `process` with SIGINT blocked, which it inherits (through the fork server
+    too): a Ctrl-C while it imports must not print its traceback. It ignores SIGINT
+    once running; the main process ends it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        process.start()
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+class Worker:
+    """One worker process scoring pairs in the order it receives them.
+
+    Messages to it: a Pair, or None (no more). From it: ("ready",) once its kernels are
+    loaded, ("got",) as it takes each pair, ("row", row) when the pair is scored,
+    ("interrupted",), or ("failed", text) before it ends on an unexpected exception.
+    """
+
+    def __init__(self, settings, load, score):
+        import numba
+        context = _context()
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, name="fastmixloss-worker", daemon=True,
+            # the worker computes with as many Numba threads as this thread would
+            args=(child, settings, numba.get_num_threads(), load, score))
+        try:
+            _start_without_interrupts(self.process)
+        except OSError as exc:   # no memory or process slots left to start one
+            raise RunAborted(f"cannot start a worker process: {exc}") from None
+        finally:
+            child.close()   # the worker's end: its death must read as the end of the pipe
+        self.ready = False
+        self.exitcode = None
+
+    def send(self, message):
+        """False when the worker is gone (its death is what receive() returns next)."""
+        try:
+            self.connection.send(message)
+            return True
+        except OSError:   # BrokenPipeError, ConnectionResetError
+            return False
+
+    def receive(self):
+        """The worker's next message; None once it has ended and every message it sent
+        was read (then self.exitcode says how it ended)."""
+        while True:
+            ready = wait([self.connection, self.process.sentinel])
+            if self.connection in ready or self.connection.poll():
+                try:
+                    return self.connection.recv()
+                except (EOFError, OSError):
+                    pass   # it ended; maybe in the middle of a message
+            self.process.join()
+            self.exitcode = self.process.exitcode
+            return None
+
+    def stop(self, at_once=False):
+        """End the worker: at once (an interrupt, an error), or once it has read that
+        there is no more work."""
+        if not at_once:
+            self.send(None)
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()   # it ignores SIGINT; nothing in it needs cleaning up
+            self.process.join(timeout=5)
+        self.connection.close()
+
+
+def _worker_main(connection, settings, threads, load, score):
+    """The worker process: load the kernels once, then score every pair sent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        import numba
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            settings.with_columns()   # compiles, or loads from Numba's cache, once
+        except Exception:   # noqa: BLE001 -- the main process checked these settings;
+            pass            # anything else shows in the pairs' own errors
+        connection.send(("ready",))
+        _serve(connection, settings, load, score)
+    except (EOFError, OSError):
+        return   # the main process is gone: nobody to score for
+    except KeyboardInterrupt:
+        # an interrupt as a kernel reports it (score() makes it KeyboardInterrupt): the
+        # user's, not the pair's; the main process stops the run
+        _send_quietly(connection, ("interrupted",))
+    except Exception as exc:   # noqa: BLE001 -- reported as this worker's death
+        _send_quietly(connection, ("failed", f"{type(exc).__name__}: {one_line(exc)}"))
+        sys.exit(1)
+
+
+def _send_quietly(connection, message):
+    try:
+        connection.send(message)
+    except OSError:
+        pass
+
+
+def _serve(connection, settings, load, score):
+    """Score the pairs in the order they come. Every pair sent starts being read at
+    once (the main process sends only as many as it wants read ahead), after saying it
+    was received; a wait for the next pair happens only when none is left to compute."""
+    pending = deque()
+    more = True
+    while more or pending:
+        while more and (not pending or connection.poll()):
+            pair = connection.recv()
+            if pair is None:
+                more = False
+            else:
+                connection.send(("got",))
+                pending.append((pair, in_background(load, pair, settings.length_policy)))
+        if pending:
+            pair, loaded = pending.popleft()
+            connection.send(("row", score(pair, loaded.result(), settings)))
+
+
+# Python re-imports the main script in a new worker: unguarded, it would run again there
+_STARTING_HINT = ("; a script that calls fastmixloss.cli.main() must call it under "
+                  "if __name__ == '__main__':")
+
+# Workers that may die in a row, holding no pair, before the run stops: the cause is
+# then not a pair (the system kills every new process, say), and more would not help.
+MAX_IDLE_DEATHS = 3
+
+
+def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=None,
+                    note=None):
+    """Rows in the order of `todo`, computed by a supervised worker process.
+
+    load(pair, length_policy) and score(pair, loaded, settings) run in the worker (they
+    are pickled to it: module-level functions, or instances of module-level classes);
+    failed_row(pair, settings, error) makes the row of a pair whose worker died.
+    `worker`: one already started with these settings (its kernels load while the
+    caller does other things). note(text) tells the user about a worker's death.
+    Raises RunAborted when workers cannot start or keep dying with no pair to blame.
+    """
+    waiting = deque(todo)       # not sent yet
+    suspects = deque()          # held by a worker that died holding several: each alone
+    sent = deque()              # (pair, alone): sent to the current worker, row not back
+    received = 0                # how many of `sent` the worker said it has
+    depth = max(1, read_ahead) + 1   # one computing, the others being read
+    idle_deaths = 0
+    note = note or (lambda text: None)
+    try:
+        while waiting or suspects or sent:
+            if worker is None:
+                worker, received = Worker(settings, load, score), 0
+            if suspects or any(alone for _, alone in sent):
+                # scoring suspects: one at a time, nothing read beside it
+                if not sent and worker.send(suspects[0]):
+                    sent.append((suspects.popleft(), True))
+            else:
+                while waiting and len(sent) < depth and worker.send(waiting[0]):
+                    sent.append((waiting.popleft(), False))
+            message = worker.receive()
+            kind = None if message is None else message[0]
+            if kind == "ready":
+                worker.ready = True
+            elif kind == "got":
+                received += 1
+            elif kind == "row":
+                sent.popleft()
+                received -= 1
+                idle_deaths = 0
+                yield message[1]
+            elif kind == "interrupted":
+                raise KeyboardInterrupt
+            else:   # it has ended, or is ending on an exception of its own ("failed")
+                error = (f"worker died: {death_text(worker.exitcode)}" if message is None
+                         else f"worker failed: {message[1]}")
+                started, worker_exitcode = worker.ready, worker.exitcode
+                worker.stop(at_once=True)
+                worker = None
+                if not started:
+                    raise RunAborted(f"the worker process ended while starting ({error})"
+                                     + _STARTING_HINT * (worker_exitcode == 1))
+                held = [sent.popleft()[0] for _ in range(received)]
+                # pairs it never received go first to the next one, in their order
+                for pair, alone in reversed(sent):
+                    (suspects if alone else waiting).appendleft(pair)
+                sent.clear()
+                if len(held) == 1:
+                    yield failed_row(held[0], settings, f"{error} while scoring this pair")
+                elif held:
+                    note(f"fastmixloss: {error}, holding {len(held)} pairs; scoring each "
+                         "of them again, alone")
+                    suspects.extendleft(reversed(held))
+                else:
+                    idle_deaths += 1
+                    if idle_deaths >= MAX_IDLE_DEATHS:
+                        raise RunAborted(f"{idle_deaths} worker processes ended holding "
+                                         f"no pair; the last: {error}")
+        if worker is not None:
+            worker.stop()
+            worker = None
+    finally:
+        if worker is not None:
+            worker.stop(at_once=True)

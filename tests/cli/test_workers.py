@@ -1,0 +1,95 @@
+"""`score`'s worker process: a pair that kills it (a segfault, an abort, the
+out-of-memory killer's SIGKILL) is an error row saying so, the other pairs are scored by
+a new worker, and neither the run nor a resume tries that pair without end.
+
+The faults are real: the worker process sends itself the signal while scoring the pair
+(see cli_helpers.FaultyScore, given to the worker in place of the scoring function)."""
+
+import signal
+
+import pytest
+from cli_helpers import (SPECTRAL_FLAGS, FaultyScore, library_values, make_good_pairs,
+                         read_csv)
+
+from fastmixloss.cli import score
+from fastmixloss.cli.workers import death_text
+
+
+@pytest.mark.parametrize("fault, how", [
+    ("SIGSEGV", "signal 11 (SIGSEGV)"),
+    ("abort", "signal 6 (SIGABRT)"),
+    ("SIGKILL", "signal 9 (SIGKILL), killed from outside"),
+])
+def test_a_pair_that_kills_its_worker_is_an_error_row_and_the_run_goes_on(
+        tmp_path, cli, monkeypatch, fault, how):
+    root = str(tmp_path / "data")
+    names = [f"p{i}.wav" for i in range(6)]
+    good = make_good_pairs(root, names)
+    log = tmp_path / "started.txt"
+    monkeypatch.setattr(score, "score_loaded", FaultyScore(fault, "p2.wav", log))
+    out = tmp_path / "r.csv"
+    args = ("score", f"{root}/est", f"{root}/ref", "--out", out, *SPECTRAL_FLAGS)
+
+    code, stdout, err = cli(*args)
+    assert code == 1
+    rows = read_csv(out)
+    assert set(rows) == set(names)
+    error = rows["p2.wav"]["error"]
+    assert error.startswith(f"worker died: {how}") and error.endswith(" this pair"), error
+    assert rows["p2.wav"]["mse"] is None
+    for name in names:
+        if name != "p2.wav":
+            assert rows[name]["error"] is None, (name, rows[name]["error"])
+            expected = library_values(*good[name])
+            assert {k: rows[name][k] for k in expected} == expected, name
+    assert f"failed: p2.wav: worker died: {how}" in stdout
+    started = log.read_text().splitlines()
+    # with others beside it once, then alone: never more than twice in a run
+    assert 1 <= started.count("p2.wav") <= 2
+    assert all(started.count(name) <= 2 for name in names)
+
+    # a resume keeps the error row: the pair is not tried again
+    code, stdout, err = cli(*args)
+    assert code == 1 and "nothing left to score" in stdout
+    assert log.read_text().splitlines() == started
+    assert read_csv(out) == rows
+
+    # --retry-errors tries it once more, and it is an error row again
+    code, _, err = cli(*args, "--retry-errors")
+    assert code == 1
+    assert log.read_text().splitlines()[len(started):] == ["p2.wav"]
+    assert read_csv(out) == rows
+
+
+def test_the_pairs_beside_a_crash_are_scored_again_alone(tmp_path, cli, monkeypatch):
+    """--read-ahead 3: the worker holds the crashing pair and the next ones when it dies;
+    each is scored again alone, and only the crashing one is an error."""
+    root = str(tmp_path / "data")
+    names = [f"p{i}.wav" for i in range(5)]
+    good = make_good_pairs(root, names)
+    log = tmp_path / "started.txt"
+    monkeypatch.setattr(score, "score_loaded", FaultyScore("SIGSEGV", "p0.wav", log))
+    out = tmp_path / "r.csv"
+    code, _, err = cli("score", f"{root}/est", f"{root}/ref", "--out", out,
+                       "--read-ahead", "3", *SPECTRAL_FLAGS)
+    assert code == 1
+    rows = read_csv(out)
+    assert [name for name in rows if rows[name]["error"]] == ["p0.wav"]
+    for name in names[1:]:
+        expected = library_values(*good[name])
+        assert {k: rows[name][k] for k in expected} == expected, name
+    started = log.read_text().splitlines()
+    if started.count("p0.wav") == 2:   # it died holding others: it says so
+        assert "scoring each of them again, alone" in err
+
+
+@pytest.mark.parametrize("exitcode, text", [
+    (-signal.SIGSEGV, "signal 11 (SIGSEGV)"),
+    (-signal.SIGABRT, "signal 6 (SIGABRT)"),
+    (-signal.SIGKILL, "signal 9 (SIGKILL), killed from outside (as the system's "
+                      "out-of-memory killer does)"),
+    (-200, "signal 200"),
+    (1, "exit code 1"),
+])
+def test_death_text_names_the_signal(exitcode, text):
+    assert death_text(exitcode) == text
