@@ -20,7 +20,7 @@ from .audio import (AUDIO_EXTENSIONS, Pair, PairError, load_pair, pairs_from_fol
 from .losses import caused_by_interrupt, compute
 from .results_file import (BASE_COLUMNS, ResultsError, one_line, open_results,
                            stored_text, summary_path, write_atomically)
-from .summary import summarize, summary_table
+from .summary import summarize, summary_table, undefined_lines
 from .workers import RunAborted, Worker, in_background, rows_in_workers
 
 
@@ -358,6 +358,11 @@ def report(summary, out):
         lines.append(f"  failed: {failure['pair']}: {failure['error']}")
     if summary["failed"] > 10:
         lines.append(f"  ... and {summary['failed'] - 10} more (see the error column)")
+    reasons = undefined_lines(summary)
+    if reasons:
+        lines.append("undefined: not in the statistics, which are over the pairs scored "
+                     "without an error")
+        lines += reasons
     run = summary["this_run"]
     if run["pairs"]:
         lines.append(f"this run: {run['pairs']} pair{'s' if run['pairs'] != 1 else ''} "

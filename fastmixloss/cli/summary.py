@@ -2,8 +2,10 @@
 
 import math
 import os
+import re
 import sys
 import textwrap
+from collections import Counter
 
 import numpy as np
 
@@ -33,15 +35,63 @@ def column_statistics(values):
     return {k: out[k] for k in STATISTICS}
 
 
+# Why a failed pair's defined value is not in its column's statistics: every column's
+# statistics are over the same pairs, those scored without an error.
+LEFT_OUT = "left out: the pair has an error elsewhere"
+
+
 def summarize(rows, loss_columns):
+    """Per loss column: statistics over the pairs scored without an error (a failed
+    pair never enters them, not even with the values it has), `undefined`: how many
+    pairs are not in them, and `undefined_reasons`: {reason: pairs}, most frequent
+    first."""
     failed = [r for r in rows if r.get("error")]
+    scored = [r for r in rows if not r.get("error")]
+    losses = sorted({c.split(".")[0] for c in loss_columns}, key=len, reverse=True)
+    columns = {}
+    for column in loss_columns:
+        statistics = column_statistics([r.get(column) for r in scored])
+        reasons = Counter(undefined_reason(r, column, losses) for r in rows
+                          if r.get("error") or not _finite(r.get(column)))
+        statistics["undefined"] = sum(reasons.values())
+        statistics["undefined_reasons"] = dict(reasons.most_common())
+        columns[column] = statistics
     return {
         "pairs": len(rows),
-        "ok": len(rows) - len(failed),
+        "ok": len(scored),
         "failed": len(failed),
-        "columns": {c: column_statistics([r.get(c) for r in rows]) for c in loss_columns},
+        "columns": columns,
         "failures": [{"pair": r["pair"], "error": r["error"]} for r in failed],
     }
+
+
+def _finite(value):
+    return value is not None and math.isfinite(value)
+
+
+def undefined_reason(row, column, losses):
+    """Why `row` has no value of `column` in the statistics: what its error says about
+    that column's loss (`losses`: every loss name), or about the whole pair; the pair's
+    own file names are written <est> and <ref>, so that one reason counts every pair it
+    applies to."""
+    if _finite(row.get(column)):
+        return LEFT_OUT
+    error = row.get("error") or ""
+    loss = column.split(".")[0]
+    pattern = "|".join(re.escape(name) for name in losses)
+    # the error is "; "-joined: what the pair as a whole had, then one part per loss
+    starts = [m.start(1) for m in re.finditer(rf"(?:^|; )(({pattern}): )", error)]
+    head = error[:max(0, starts[0] - 2)] if starts else error
+    for begin, end in zip(starts, starts[1:] + [len(error) + 2]):
+        if error.startswith(f"{loss}: ", begin):
+            reason = error[begin:end - 2]
+            break
+    else:
+        reason = head or "no value"
+    for path, name in ((row.get("est"), "<est>"), (row.get("ref"), "<ref>")):
+        if path:
+            reason = reason.replace(str(path), name)
+    return reason
 
 
 def number(value):
@@ -103,16 +153,57 @@ _BY_IMPORTANCE = ("count", "mean", "median", "min", "max", "p95", "std", "p5", "
 
 def summary_table(summary, width=None):
     """The headline columns' statistics, as many as fit in `width` (default: the
-    output's width)."""
+    output's width); with an `undefined` column after `count` when some pair is not in
+    the statistics."""
     width = output_width() if width is None else width
     columns = [(c, s) for c, s in summary["columns"].items() if headline(c)]
-    chosen = []
+    order = STATISTICS
+    if any(s.get("undefined") for _, s in columns):
+        order = ("count", "undefined") + STATISTICS[1:]
+    chosen = ["undefined"]
     for statistic in _BY_IMPORTANCE:
-        trial = [s for s in STATISTICS if s in chosen or s == statistic]
+        trial = [s for s in order if s in chosen or s == statistic]
         text = table(["loss"] + trial, [[c] + [s.get(t) for t in trial]
                                         for c, s in columns])
-        if len(chosen) > 2 and max(map(len, text.splitlines())) > width:
+        if len(chosen) > 3 and max(map(len, text.splitlines())) > width:
             break
         chosen.append(statistic)
-    shown = [s for s in STATISTICS if s in chosen]
+    shown = [s for s in order if s in chosen]
     return table(["loss"] + shown, [[c] + [s.get(t) for t in shown] for c, s in columns])
+
+
+def undefined_lines(summary, limit=10):
+    """The reasons why values are not in the statistics, most frequent first: how many
+    pairs, the reason, and which columns it leaves without them."""
+    by_reason = {}
+    for column, statistics in summary["columns"].items():
+        for reason, pairs in statistics.get("undefined_reasons", {}).items():
+            entry = by_reason.setdefault(reason, [0, []])
+            entry[0] = max(entry[0], pairs)
+            entry[1].append(column)
+    every = list(summary["columns"])
+    ranked = sorted(by_reason.items(), key=lambda item: -item[1][0])
+    lines = [f"  {pairs} pair{'s' if pairs != 1 else ''}: {reason} "
+             f"({_columns_text(columns, every)})"
+             for reason, (pairs, columns) in ranked[:limit]]
+    if len(ranked) > limit:
+        lines.append(f"  ... and {len(ranked) - limit} more reasons (see the summary's "
+                     "JSON)")
+    return lines
+
+
+def _columns_text(columns, every):
+    """'every column', a loss's name for all of its columns, else the columns."""
+    if len(columns) == len(every):
+        return "every column"
+    parts = []
+    for loss in dict.fromkeys(c.split(".")[0] for c in columns):
+        own = [c for c in every if c.split(".")[0] == loss]
+        mine = [c for c in columns if c.split(".")[0] == loss]
+        if len(mine) == len(own):
+            parts.append(loss if len(own) == 1 else f"{loss}.*")
+        else:
+            shown = [c for c in mine if headline(c)] or mine[:1]
+            more = len(mine) - len(shown)
+            parts.append(", ".join(shown) + (f" and {more} more" if more else ""))
+    return ", ".join(parts)

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, drain, library_values,
-                         make_good_pairs, read_csv, read_jsonl, start_blocked_score,
-                         wait_for_rows, write)
+                         make_good_pairs, pair_signals, read_csv, read_jsonl,
+                         start_blocked_score, wait_for_rows, write)
 
 from fastmixloss.cli.results_file import drop_torn_tail
 
@@ -41,15 +41,60 @@ def test_rows_equal_the_library_and_bad_pairs_become_error_rows(dataset, cli, tm
 
     summary = json.loads((tmp_path / "results.csv.summary.json").read_text())
     assert (summary["pairs"], summary["failed"]) == (len(good) + len(bad), len(bad))
-    mse = [rows[n]["mse"] for n in rows if rows[n]["mse"] is not None]
+    # the statistics are over the pairs without an error: silent.wav's mse is left out
+    mse = [rows[n]["mse"] for n in good]
     stats = summary["columns"]["mse"]
-    assert stats["count"] == len(mse)
+    assert stats["count"] == len(mse) and stats["undefined"] == len(bad)
     assert stats["mean"] == pytest.approx(np.mean(mse), rel=1e-12)
     assert stats["median"] == pytest.approx(np.median(mse), rel=1e-12)
     assert stats["p95"] == pytest.approx(np.percentile(mse, 95), rel=1e-12)
     assert summary["this_run"]["files_per_second"] > 0
     assert "sd.diff.loss" in stdout and "files/s" in stdout
     assert f"pairs: {len(rows)} ({len(good)} ok, {len(bad)} failed)" in stdout
+
+
+def test_failed_pairs_never_enter_the_statistics_and_each_column_says_why(tmp_path, cli):
+    """2 of 6 pairs scored without an error: every column's statistics are over those
+    2, whatever values the failed ones have; the summary counts the 4 others per column
+    with their reasons, in the JSON and on screen."""
+    root = str(tmp_path / "data")
+    good = make_good_pairs(root, ["a.wav", "b.wav"])
+    rng = np.random.default_rng(8)
+    for name in ("silent1.wav", "silent2.wav"):   # mse and the spectral values defined
+        est, ref = pair_signals(rng)
+        ref[1] = 0
+        write(f"{root}/est/{name}", est)
+        write(f"{root}/ref/{name}", ref)
+    with open(f"{root}/est/corrupt.wav", "wb") as f:
+        f.write(b"not audio")
+    write(f"{root}/ref/corrupt.wav", good["a.wav"][1])
+    write(f"{root}/est/alone.wav", good["a.wav"][0])
+    out = tmp_path / "r.csv"
+    code, stdout, _ = cli("score", f"{root}/est", f"{root}/ref", "--out", out,
+                          *SPECTRAL_FLAGS)
+    assert code == 1
+    rows = read_csv(out)
+    assert rows["silent1.wav"]["mse"] is not None   # the row keeps what it has
+    summary = json.loads((tmp_path / "r.csv.summary.json").read_text())
+    for column, stats in summary["columns"].items():
+        values = [library_values(*good[name])[column] for name in good]
+        assert stats["count"] == 2 and stats["undefined"] == 4, column
+        assert stats["mean"] == pytest.approx(np.mean(values), rel=1e-12), column
+        assert sum(stats["undefined_reasons"].values()) == 4
+    reasons = summary["columns"]["mse"]["undefined_reasons"]
+    assert reasons["left out: the pair has an error elsewhere"] == 2
+    assert reasons["no reference for estimate <est>"] == 1
+    assert [r for r in reasons if r.startswith("cannot read estimate <est>: ")]
+    silent = ("sisdr: undefined, the reference is silent (all samples zero) in "
+              "channel 2")
+    assert summary["columns"]["sisdr"]["undefined_reasons"][silent] == 2
+    table = stdout.split("\n\n")[0].splitlines()
+    assert table[0].split()[:3] == ["loss", "count", "undefined"]
+    assert table[2].split()[:3] == ["mse", "2", "4"]
+    assert f"  2 pairs: {silent} (sisdr)" in stdout
+    assert "  1 pair: no reference for estimate <est> (every column)" in stdout
+    assert "  2 pairs: left out: the pair has an error elsewhere (mse, mrstft.*, " \
+           "sd.*)" in stdout
 
 
 def test_all_good_exits_zero_and_rerun_skips_everything(tmp_path, cli):
