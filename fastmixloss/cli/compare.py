@@ -1,12 +1,14 @@
 """`fastmixloss compare EST REF`: every loss for one pair of files, as a table."""
 
 import json
+import math
 import os
 import sys
 
 from .audio import Pair, PairError, load_pair
 from .config import settings_from_args
-from .losses import caused_by_interrupt, compute, loss_value, silent_channels
+from .losses import (caused_by_interrupt, compute, loss_value, silent_channels,
+                     undefined_reasons)
 from .results_file import stored_text
 from .summary import output_width, table
 
@@ -98,10 +100,10 @@ def check_arguments(args):
     return None
 
 
-def per_channel_mrstft(settings, loaded, errors):
+def per_channel_mrstft(settings, loaded, errors, undefined):
     """MR-STFT of each channel alone (what a per-channel loss sees of a swap), when the
     losses include a spectral one; a silent reference channel is undefined there, as in
-    the losses that divide by the reference's energy."""
+    the losses that divide by the reference's energy (`undefined` gets {line: why})."""
     chosen = dict(settings.losses)
     if loaded.ref.shape[0] < 2 or not ({"mrstft", "sd"} & set(chosen)):
         return {}
@@ -111,26 +113,34 @@ def per_channel_mrstft(settings, loaded, errors):
     silent = silent_channels(loaded.ref)
     values = {}
     for c in range(loaded.ref.shape[0]):
+        line = f"mrstft[channel {c + 1}].loss"
         if c in silent:
-            errors.append(f"mrstft[channel {c + 1}]: undefined, the reference is silent "
-                          f"(all samples zero) in channel {c + 1}: its spectral "
-                          "convergence divides by nothing")
+            why = (f"the reference is silent (all samples zero) in channel {c + 1}: its "
+                   "spectral convergence divides by nothing")
+            errors.append(f"mrstft[channel {c + 1}]: undefined, {why}")
+            undefined[line] = why
             continue
         try:
             value = loss_value("mrstft", params, loaded.est[c:c + 1],
                                loaded.ref[c:c + 1], settings.device)
-            values[f"mrstft[channel {c + 1}].loss"] = float(value.loss)
         except Exception as exc:   # noqa: BLE001 -- report it with the rest
             if caused_by_interrupt(exc):
                 raise KeyboardInterrupt from exc
             errors.append(f"mrstft[channel {c + 1}]: {exc}")
+            continue
+        if math.isfinite(value.loss):
+            values[line] = float(value.loss)
+        else:   # nothing above the magnitude floor, though not all zero
+            why = undefined_reasons(value, "mrstft", ["mrstft.loss"])["mrstft.loss"]
+            errors.append(f"mrstft[channel {c + 1}]: undefined, {why}")
+            undefined[line] = why
     return values
 
 
 def run(args):
     settings = settings_from_args(args)
     size = check_arguments(args)
-    settings.with_columns()   # checks the parameters (and --device) before reading audio
+    settings = settings.with_columns()   # checks the parameters (and --device) first
     try:
         loaded = load_pair(Pair(args.est, args.est, args.ref), settings.length_policy)
     except PairError as exc:
@@ -145,22 +155,28 @@ def run(args):
                 f"fastmixloss compare: --plot-size {args.plot_size} is too small for the "
                 f"panels of this pair; give at least {smallest[0]}x{smallest[1]} (or "
                 "--plot-view sd or channels for fewer)")
-    values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate)
-    per_channel = per_channel_mrstft(settings, loaded, errors)
+    undefined = {}
+    values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate,
+                             undefined)
+    per_channel = per_channel_mrstft(settings, loaded, errors, undefined)
     channels, samples = loaded.ref.shape
     est_name, ref_name = stored_text(args.est), stored_text(args.ref)
     info = {"estimate": est_name, "reference": ref_name, "sample_rate": loaded.sample_rate,
             "channels": channels, "samples": samples}
     if args.json:
-        print(json.dumps({**info, "values": {**values, **per_channel}, "errors": errors},
-                         indent=2))
+        print(json.dumps({**info, "values": {**values, **per_channel},
+                          "undefined": undefined, "errors": errors}, indent=2))
     else:
         print(f"estimate:  {est_name}\nreference: {ref_name}\n"
               f"           {loaded.sample_rate} Hz, {channels} channel(s), "
               f"{samples / loaded.sample_rate:.2f} s\n")
         meaning = meanings(settings)
-        rows = [[c, v, meaning.get(c, "")] for c, v in {**values, **per_channel}.items()
-                if _shown(c, args.all)]
+        # an undefined value keeps its line, saying so (the reason is printed below)
+        lines = [*settings.columns,
+                 *(f"mrstft[channel {c + 1}].loss" for c in range(channels))]
+        shown = {**values, **per_channel}
+        rows = [[c, shown.get(c, "undefined"), meaning.get(c, "")] for c in lines
+                if (c in shown or c in undefined) and _shown(c, args.all)]
         print(table(["loss", "value", "meaning (lower is better)"], rows,
                     align=["<", ">", "<"], width=output_width()))
         for error in errors:

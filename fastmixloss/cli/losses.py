@@ -10,6 +10,7 @@ import hashlib
 import inspect
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,18 +217,23 @@ def silent_channels(signal):
     return [c for c in range(signal.shape[0]) if not np.any(signal[c])]
 
 
-def compute(settings, est, ref, sample_rate=CHECK_RATE):
+def compute(settings, est, ref, sample_rate=CHECK_RATE, undefined=None):
     """Every loss of `settings` on one pair of (C, T) arrays at `sample_rate` (Hz).
 
-    Returns (values, errors): the columns of the losses that could be computed, and one
-    message per loss that could not. A loss failing does not stop the others.
+    Returns (values, errors): the columns that could be computed, and one message per
+    loss that could not be, or has undefined values (NaN from the library, with its
+    reason; its defined columns are kept). A loss failing does not stop the others.
+    `undefined`, a dict, receives {column: reason} for each undefined column.
     """
     values, errors = {}, []
+    undefined = {} if undefined is None else undefined
     silent_ref = silent_channels(ref)
     for name, params in settings.losses:
         if name in NEEDS_REFERENCE_ENERGY and silent_ref:
-            errors.append(f"{name}: undefined, the reference is silent (all samples zero) "
-                          f"in channel {', '.join(str(c + 1) for c in silent_ref)}")
+            error = (f"{name}: undefined, the reference is silent (all samples zero) in "
+                     f"channel {', '.join(str(c + 1) for c in silent_ref)}")
+            errors.append(error)
+            undefined[name] = error.split(", ", 1)[1]
             continue
         try:
             rate = {"sample_rate": sample_rate} if name == "features" else {}
@@ -238,20 +244,44 @@ def compute(settings, est, ref, sample_rate=CHECK_RATE):
             # the parameters themselves were checked before the run
             errors.append(f"{name}: {exc}")
             continue
-        not_finite = sorted(c for c, v in columns.items() if not math.isfinite(v))
-        if not_finite and name == "features":
-            # a feature group can be undefined alone (automix-toolkit profile): keep the
-            # others, and say why for each undefined one
-            reasons = sorted({text for text in result.reasons.values()})
-            errors.append(f"features: {', '.join(not_finite)} undefined for this pair "
-                          f"({'; '.join(reasons)})")
+        not_finite = [c for c, v in columns.items() if not math.isfinite(v)]
+        if not_finite:
+            # NaN is how the library says undefined: never a value in the row; the
+            # loss's other columns keep theirs, and the error says which and why
+            why = undefined_reasons(result, name, not_finite)
+            undefined.update(why)
+            texts = dict.fromkeys(t for text in why.values() for t in text.split("; "))
+            which = "" if not_finite == [name] else f" {_listed(name, not_finite)}"
+            errors.append(f"{name}:{which} undefined for this pair: {'; '.join(texts)}")
             columns = {c: v for c, v in columns.items() if c not in not_finite}
-        elif not_finite:
-            # NaN is how the library says undefined; never let it pass as a value
-            errors.append(f"{name}: undefined for this pair (the library returned "
-                          f"{columns[not_finite[0]]} for {', '.join(not_finite[:3])}"
-                          f"{', ...' if len(not_finite) > 3 else ''})")
-            continue
         values.update(columns)
     return values, errors
 
+
+def undefined_reasons(result, name, columns):
+    """{column: why the library left it undefined}, from the result's `reasons`
+    (breakdowns key them by to_dict() key, feature comparisons by (item, key)); a NaN
+    without a reason is said to be one."""
+    given = {}
+    for key, text in (getattr(result, "reasons", None) or {}).items():
+        given.setdefault(key[-1] if isinstance(key, tuple) else key, text)
+    out = {}
+    for column in columns:
+        key = column[len(name) + 1:] if column.startswith(f"{name}.") else column
+        text = given.get(key) or "the library returned NaN without a reason"
+        # the breakdowns' reasons begin "undefined: " (a sum of undefined parts has one
+        # per part, "; "-joined), which the message says once
+        parts = re.split(r"; (?=undefined)", text)
+        out[column] = "; ".join(re.sub(r"^undefined(?: for [^:]*)?: ", "", p)
+                                for p in parts)
+    return out
+
+
+def _listed(name, columns):
+    """The undefined columns for a message, without the loss's own prefix: those above
+    the resolutions by name, then how many of the resolutions' own."""
+    keys = [c[len(name) + 1:] if c.startswith(f"{name}.") else c for c in columns]
+    per_resolution = [k for k in keys if any(p.startswith("fft") for p in k.split("."))]
+    named = [k for k in keys if k not in per_resolution] or per_resolution[:1]
+    more = len(keys) - len(named)
+    return ", ".join(named) + (f" (and {more} per-resolution values)" if more else "")

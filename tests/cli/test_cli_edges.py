@@ -5,15 +5,16 @@ silent reference channel, undefined values."""
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from cli_helpers import (RATE, SPECTRAL_FLAGS, FaultyScore, drain, make_good_pairs,
-                         pair_signals, read_csv, read_jsonl, start_blocked_score,
-                         subprocess_env, wait_for_rows, write)
+from cli_helpers import (RATE, SPECTRAL_FLAGS, FaultyScore, drain, library_values,
+                         make_good_pairs, pair_signals, read_csv, read_jsonl,
+                         start_blocked_score, subprocess_env, wait_for_rows, write)
 
 from fastmixloss.cli import build_parser
 
@@ -325,6 +326,12 @@ def test_help_texts():
     assert all(isinstance(a, argparse._HelpAction) or a.help for a in score._actions)
 
 
+def table_values(out):
+    """compare's table: {loss: the value as printed}."""
+    cells = (re.split(r"\s{2,}", line.strip()) for line in out.splitlines())
+    return {c[0]: c[1] for c in cells if len(c) >= 2 and not c[0].startswith("-")}
+
+
 def test_a_silent_reference_channel_is_undefined_in_compare_too(tmp_path, cli):
     rng = np.random.default_rng(5)
     est, ref = pair_signals(rng)
@@ -334,7 +341,9 @@ def test_a_silent_reference_channel_is_undefined_in_compare_too(tmp_path, cli):
     code, out, _ = cli("compare", f"{tmp_path}/e.wav", f"{tmp_path}/r.wav",
                        *SPECTRAL_FLAGS)
     assert code == 1
-    assert "mrstft[channel 1].loss" in out and "mrstft[channel 2].loss" not in out
+    lines = table_values(out)
+    assert float(lines["mrstft[channel 1].loss"]) > 0
+    assert lines["mrstft[channel 2].loss"] == "undefined" == lines["sisdr"]
     assert "not computed: mrstft[channel 2]: undefined, the reference is silent" in out
     assert "not computed: sisdr: undefined, the reference is silent" in out
     code, out, _ = cli("compare", f"{tmp_path}/e.wav", f"{tmp_path}/r.wav", "--json",
@@ -342,6 +351,73 @@ def test_a_silent_reference_channel_is_undefined_in_compare_too(tmp_path, cli):
     document = json.loads(out)
     assert "mrstft[channel 2].loss" not in document["values"]
     assert any("channel 2" in e and "undefined" in e for e in document["errors"])
+
+
+def test_an_undefined_spectral_convergence_keeps_the_other_terms_in_score(tmp_path, cli):
+    """Against a dual-mono reference (an old mono recording) S/D's difference part has no
+    reference energy: its convergence, and the sums holding it, are undefined with the
+    library's reason; its other terms and the sum part keep their values. Against an
+    all-zero reference, MR-STFT's convergence is undefined and its magnitude terms
+    stay."""
+    root = str(tmp_path / "data")
+    rng = np.random.default_rng(12)
+    est, ref = pair_signals(rng)
+    ref[1] = ref[0]
+    write(f"{root}/est/mono.wav", est)
+    write(f"{root}/ref/mono.wav", ref)
+    write(f"{root}/est/zero.wav", est)
+    write(f"{root}/ref/zero.wav", np.zeros_like(ref))
+    out = tmp_path / "r.csv"
+    code, stdout, _ = cli("score", f"{root}/est", f"{root}/ref", "--out", out,
+                          *SPECTRAL_FLAGS)
+    assert code == 1
+    rows = read_csv(out)
+    mono = rows["mono.wav"]
+    expected = library_values(est, ref)
+    for column, value in expected.items():
+        if column.startswith(("sd.diff.", "sd.loss")) and column.endswith(("sc", "loss")):
+            assert np.isnan(value) and mono[column] is None, column
+        else:
+            assert mono[column] == value, column
+    assert mono["sd.sum.loss"] is not None and mono["sd.diff.log_mag"] is not None
+    assert mono["error"] == (
+        "sd: loss, diff.loss, diff.sc (and 6 per-resolution values) undefined for this "
+        "pair: the reference's difference signal (L - R) has no energy above the "
+        "magnitude floor (eps=1e-08)")
+    zero = rows["zero.wav"]
+    assert zero["mrstft.loss"] is None and zero["mrstft.sc"] is None
+    assert zero["mrstft.log_mag"] == library_values(est, 0 * ref)["mrstft.log_mag"]
+    assert ("mrstft: loss, sc (and 6 per-resolution values) undefined for this pair: the "
+            "reference has no energy above the magnitude floor") in zero["error"]
+    # in the summary, each undefined column says why
+    summary = json.loads((tmp_path / "r.csv.summary.json").read_text())
+    reasons = summary["columns"]["sd.diff.sc"]["undefined_reasons"]
+    assert reasons[mono["error"]] == 1
+
+
+def test_an_undefined_total_says_so_in_compare(tmp_path, cli):
+    """An all-zero reference: the MR-STFT total and its convergence are printed as
+    undefined with the reason, never as a number; the magnitude terms keep theirs."""
+    rng = np.random.default_rng(13)
+    est, ref = pair_signals(rng)
+    write(f"{tmp_path}/e.wav", est)
+    write(f"{tmp_path}/r.wav", np.zeros_like(ref))
+    code, out, _ = cli("compare", f"{tmp_path}/e.wav", f"{tmp_path}/r.wav",
+                       *SPECTRAL_FLAGS)
+    assert code == 1
+    lines = table_values(out)
+    for name in ("mrstft.loss", "mrstft.sc", "sd.loss", "sd.sum.loss", "sd.diff.loss",
+                 "mrstft[channel 1].loss", "mrstft[channel 2].loss"):
+        assert lines[name] == "undefined", name
+    assert float(lines["mrstft.log_mag"]) > 0
+    assert ("not computed: mrstft: loss, sc (and 6 per-resolution values) undefined for "
+            "this pair: the reference has no energy above the magnitude floor") in out
+    code, out, _ = cli("compare", f"{tmp_path}/e.wav", f"{tmp_path}/r.wav", "--json",
+                       *SPECTRAL_FLAGS)
+    document = json.loads(out)
+    assert "mrstft.loss" not in document["values"] and "mrstft.log_mag" in document["values"]
+    assert document["undefined"]["mrstft.loss"] == (
+        "the reference has no energy above the magnitude floor (eps=1e-08)")
 
 
 def test_a_nan_from_the_library_is_an_error_not_a_value(tmp_path, cli, monkeypatch):
