@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastmixloss.validation import MAX_CHANNELS
+
 # What libsndfile reads (soundfile's formats); matched case-insensitively.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc")
 LENGTH_POLICIES = ("error", "trim", "pad")
@@ -188,6 +190,10 @@ def load_pair(pair, length_policy):
     if est.shape[0] != ref.shape[0]:
         raise PairError(f"channel counts differ: estimate {est.shape[0]}, reference "
                         f"{ref.shape[0]}")
+    if ref.shape[0] > MAX_CHANNELS:
+        # said of the files: the library's own message speaks of arrays and their shape
+        raise PairError(f"estimate and reference have {ref.shape[0]} channels each; "
+                        f"fastmixloss takes at most {MAX_CHANNELS} channels per file")
     est, ref = apply_length_policy(est, ref, length_policy)
     return LoadedPair(est, ref, est_rate)
 

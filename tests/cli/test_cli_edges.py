@@ -420,6 +420,31 @@ def test_an_undefined_total_says_so_in_compare(tmp_path, cli):
         "the reference has no energy above the magnitude floor (eps=1e-08)")
 
 
+def test_a_40_channel_wav_is_refused_in_the_files_terms(tmp_path, cli):
+    """A real 40-channel WAV: the error says how many channels the files have and the
+    limit, not how to reshape an array; the other pairs are scored."""
+    import soundfile
+    root = str(tmp_path / "data")
+    make_good_pairs(root, ["good.wav"])
+    rng = np.random.default_rng(14)
+    many = (0.1 * rng.standard_normal((RATE, 40))).astype(np.float32)
+    for side, scale in (("est", 1.0), ("ref", 0.5)):
+        soundfile.write(f"{root}/{side}/many.wav", scale * many, RATE, subtype="FLOAT")
+    assert soundfile.info(f"{root}/ref/many.wav").channels == 40
+    message = ("estimate and reference have 40 channels each; fastmixloss takes at most "
+               "32 channels per file")
+    out = tmp_path / "r.csv"
+    code, _, err = cli("score", f"{root}/est", f"{root}/ref", "--out", out,
+                       *SPECTRAL_FLAGS)
+    assert code == 1
+    rows = read_csv(out)
+    assert rows["many.wav"]["error"] == message
+    assert rows["good.wav"]["error"] is None
+    code, out, err = cli("compare", f"{root}/est/many.wav", f"{root}/ref/many.wav",
+                         *SPECTRAL_FLAGS)
+    assert code == 1 and err.strip() == f"fastmixloss compare: {message}"
+
+
 def test_a_nan_from_the_library_is_an_error_not_a_value(tmp_path, cli, monkeypatch):
     """The library returns NaN for what it calls undefined: the row must say so."""
     from fastmixloss.cli import score
