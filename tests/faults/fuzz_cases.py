@@ -650,8 +650,10 @@ def _check_frame_loudness(lufs, scaled, shift, settings, context):
         # no gating block fits in a frame (the toolkit's 17640 samples above 44.1 kHz):
         # pyloudnorm refuses, and compare_features says the loudness is undefined
         if not np.isnan(lufs).all():
-            raise CaseFailure(f"loudness frames of {frame} samples hold no {block:g}-sample "
-                              f"gating block, yet the lufs track is {lufs[:4]}, not NaN")
+            raise CaseFailure(f"loudness frames of {frame} samples are shorter than the "
+                              f"{block:g}-sample gating block (pyloudnorm refuses them, and "
+                              f"compare_features calls their loudness undefined), yet the "
+                              f"lufs track is {lufs[:4]}, not NaN")
         return
     for f in picks:
         chunk = scaled[:, f * hop:f * hop + frame]
@@ -1149,8 +1151,9 @@ def make_preset_override_case(rng, mutate=True):
     dtype = np.float32 if rng.random() < 0.25 else np.float64
     final = dataclasses.replace(preset, **{k: v for k, v in kwargs.items()
                                            if k in PRESET_FIELDS})
-    longest = max(final.fft_sizes) if all(isinstance(f, int) and f > 0
-                                          for f in final.fft_sizes) else 2048
+    sizes = final.fft_sizes if isinstance(final.fft_sizes, tuple) else ()
+    valid = sizes and all(isinstance(f, int) and f > 0 for f in sizes)
+    longest = max(sizes) if valid else 2048   # a bad fft_sizes: any length will do
     length = longest + int(rng.integers(1, 3000))
     shape = _signal_shape(rng, int(rng.integers(1, 3)), length)
     # loud noise only: with eps 0 and no log floor, rounding-level bins of a silent or
