@@ -25,6 +25,8 @@ CHECKED = ["tests/test_kernels.py", "tests/features", "tests/faults/test_api_fuz
 LEFT_OUT = ["tests/features/test_properties.py::test_spectral_tracks_are_librosa",
             "tests/features/test_properties.py::test_trim_is_librosa",
             "tests/features/test_cli.py"]
+# the fuzz's first cases of each family: the normal run has them all, and checked kernels
+# run several times slower
 FUZZ_CASES = 100
 # kept between runs (a checkout's __pycache__ is never committed); a fresh clone compiles
 CACHE = ROOT / "tests" / "faults" / "__pycache__" / "numba-boundscheck"
@@ -75,7 +77,6 @@ def test_an_out_of_bounds_index_fails_the_checked_run(tmp_path):
 def test_kernels_features_and_fuzz_pass_with_bounds_checking():
     deselect = [arg for test in LEFT_OUT for arg in
                 ("--ignore" if test.endswith(".py") else "--deselect", test)]
-    # the fuzz's first FUZZ_CASES cases of each family (the normal run has them all)
     checked = _checked_run(*CHECKED, *deselect, "-m", "not slow", "-q", "-p",
                            "no:cacheprovider", timeout=1200,
                            FASTMIXLOSS_FUZZ_CASES=str(FUZZ_CASES))
