@@ -25,8 +25,8 @@ CHECKED = ["tests/test_kernels.py", "tests/features", "tests/faults/test_api_fuz
 LEFT_OUT = ["tests/features/test_properties.py::test_spectral_tracks_are_librosa",
             "tests/features/test_properties.py::test_trim_is_librosa",
             "tests/features/test_cli.py"]
-# the fuzz's first cases of each family: the normal run has them all, and checked kernels
-# run several times slower
+# the fuzz's first cases of each family (the normal run has them all), to keep the suite
+# within its time
 FUZZ_CASES = 100
 # kept between runs (a checkout's __pycache__ is never committed); a fresh clone compiles
 CACHE = ROOT / "tests" / "faults" / "__pycache__" / "numba-boundscheck"
