@@ -26,6 +26,7 @@ contract, with the call written out and the command that runs the case again.
 """
 
 import dataclasses
+import inspect
 import math
 import os
 import re
@@ -426,6 +427,12 @@ def make_feature_case(rng, mutate=True):
     names = signal_names + ("sample_rate",) + tuple(kwargs)
 
     def refusal_check(message, base_refused):
+        # every "name=" in the message is an argument the user can pass here (or an
+        # array's attribute, as in "shape (2, 1, 0) (ndim=3)")
+        accepted = set(inspect.signature(call).parameters) | {"ndim", "shape", "dtype"}
+        foreign = sorted(set(re.findall(r"\b([a-z_]+)=", message)) - accepted)
+        if foreign:
+            return f"speaks of {', '.join(foreign)}, which {function} does not take"
         channels_first = (not channel_last and len(shape) >= 2 and bad not in signal_names
                           and length > n_channels)
         if channels_first and re.search(_TRANSPOSE_HINT, message):
