@@ -171,7 +171,24 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
     return est3, ref3, ndim
 
 
-def check_layout(shape3, ndim):
+def as_signal(x, name="x", check_channels=True):
+    """Validate one signal as as_signal_pair does a pair, with its errors naming `name`:
+    (x3, ndim), x3 a C-contiguous, native-order (B, C, T) float32 or float64 array.
+    check_channels=False leaves the channel count to a caller with a limit of its own."""
+    array = as_array(x, name)
+    if array.ndim not in (1, 2, 3):
+        raise ParameterError(f"{name} has shape {array.shape} (ndim={array.ndim}); "
+                             "expected (T,), (C, T) or (B, C, T)")
+    if array.size == 0:
+        raise ParameterError(f"{name} is empty (shape {array.shape})")
+    shape3 = (1,) * (3 - array.ndim) + array.shape
+    if check_channels:
+        check_layout(shape3, array.ndim, subject=name)
+    dtype = array.dtype.newbyteorder("=")
+    return np.ascontiguousarray(array, dtype=dtype).reshape(shape3), array.ndim
+
+
+def check_layout(shape3, ndim, subject="est and ref"):
     """ParameterError where the channel axis holds more than MAX_CHANNELS. A channel-last
     (T, C) array, as soundfile.read returns it, trips this once T > MAX_CHANNELS, so it is
     never read as T channels; the message suggests transposing only where the shape
@@ -179,9 +196,11 @@ def check_layout(shape3, ndim):
     (a real 40-channel recording as (40, T) is not channel-last). (More channels than
     samples is allowed up to MAX_CHANNELS: a stereo signal of one sample is a signal.)
 
-    shape3: the (B, C, T) shape; ndim: the caller's ndim (1, 2 or 3).
+    shape3: the (B, C, T) shape; ndim: the caller's ndim (1, 2 or 3); subject: the
+    arguments the message names ("est and ref", or "x" for a single signal).
     """
     n_channels, length = shape3[1], shape3[2]
+    verb = "have" if " and " in subject else "has"
     if ndim < 2 or n_channels <= MAX_CHANNELS:
         return
     shape = tuple(shape3[3 - ndim:])
@@ -194,13 +213,13 @@ def check_layout(shape3, ndim):
             fixes = ("pass np.moveaxis(x, -1, -2) if the arrays are channel-last "
                      "(items, samples, channels)")
         raise ParameterError(
-            f"est and ref have shape {shape}, which reads as {n_channels} channels of "
+            f"{subject} {verb} shape {shape}, which reads as {n_channels} channels of "
             f"{length} samples; fastmixloss takes (T,), (C, T) or (B, C, T) with at most "
             f"{MAX_CHANNELS} channels: {fixes}")
     batch = (" (if the rows are separate mono signals, pass x[:, None, :] to score "
              "them as a batch)" if ndim == 2 else "")
     raise ParameterError(
-        f"est and ref have shape {shape}: {n_channels} channels of {length} samples; "
+        f"{subject} {verb} shape {shape}: {n_channels} channels of {length} samples; "
         f"fastmixloss takes at most {MAX_CHANNELS} channels{batch}")
 
 
@@ -236,13 +255,15 @@ def check_samples(backend, est3, ref3, check_finite):
     raise_if_too_large(peak, est3.dtype)
 
 
-def raise_if_nonfinite(est3, ref3, rows=None):
+def raise_if_nonfinite(est3, ref3, rows=None, names=("est", "ref"), can_skip=True):
     """Raise ParameterError naming the first NaN or Inf, looking in est, then ref.
 
-    rows: flat (item * C + channel) indices to scan; None scans everything.
+    rows: flat (item * C + channel) indices to scan; None scans everything. names: the
+    arguments the message names; can_skip: the caller takes check_finite=False (the
+    message offers it only then).
     """
     from .kernels.checks import first_nonfinite   # Numba loads on first use, not on import
-    for name, array in (("est", est3), ("ref", ref3)):
+    for name, array in zip(names, (est3, ref3)):
         length = array.shape[-1]
         flat = array.reshape(-1)
         if rows is None:
@@ -258,8 +279,9 @@ def raise_if_nonfinite(est3, ref3, rows=None):
             item, channel, sample = np.unravel_index(index, array.shape)
             raise ParameterError(
                 f"{name} contains {flat[index]} at item {item}, channel {channel}, sample "
-                f"{sample}; pass finite signals, or check_finite=False to skip this check "
-                "(the loss is then NaN or Inf)")
+                f"{sample}; pass finite signals"
+                + (", or check_finite=False to skip this check (the loss is then NaN or "
+                   "Inf)" if can_skip else ""))
 
 
 # ------------------------------------------------------------------------------ keywords

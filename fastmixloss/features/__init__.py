@@ -105,7 +105,7 @@ def compare_features(est, ref, sample_rate, *, profile="default", reduction="mea
     reduction = check.choice("reduction", reduction, check.REDUCTIONS)
     est3, ref3, _ = check.as_signal_pair(est, ref)
     channel_count_ok(np.shape(est), "est")
-    check.raise_if_nonfinite(est3, ref3)
+    check.raise_if_nonfinite(est3, ref3, can_skip=False)
     per_item = np.full((est3.shape[0], len(KEYS)), np.nan)
     reasons = {}
     # each item is computed alone (a value never depends on the batch), several in
@@ -142,13 +142,15 @@ def feature_tracks(x, sample_rate, *, profile="default", device=None):
     Returns
     -------
     list of B `ItemTracks` (see fastmixloss.features.tracks.ItemTracks for the fields and
-    their shapes).
+    their shapes). A track that does not exist at this rate is NaN, and the item's
+    `reasons` maps its field name to why (the toolkit profiles' 17640-sample loudness
+    frames are shorter than a 0.4-s gating block above 44.1 kHz: `lufs`).
     """
     _device(device)
     settings = resolve(profile, _rate(sample_rate))
-    x3, _, _ = check.as_signal_pair(x, x)
-    channel_count_ok(np.shape(x))
-    check.raise_if_nonfinite(x3, x3)
+    x3, ndim = check.as_signal(x, "x", check_channels=False)
+    channel_count_ok(x3.shape[3 - ndim:])
+    check.raise_if_nonfinite(x3, x3, names=("x",), can_skip=False)
     needed = max(settings.loudness_frame, settings.fft_size, settings.panning_fft_size)
     if x3.shape[2] < needed:
         raise ParameterError(

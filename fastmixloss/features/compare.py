@@ -12,7 +12,7 @@ default profile gives a defined number instead (see profiles.py and the README).
 import numpy as np
 
 from . import loudness as bs1770
-from .tracks import item_tracks, loudness_tracks, normalised
+from .tracks import frames_shorter_than_block, item_tracks, loudness_tracks, normalised
 
 LOUDNESS_KEYS = ("lufs_loudness", "peak_loudness", "mean_mape_loudness")
 SPECTRAL_KEYS = ("centroid", "bandwidth", "contrast", "rolloff", "flatness",
@@ -103,11 +103,9 @@ def _loudness(est, ref, settings, peak_e, peak_r):
         lufs_value = mape([lufs_r], [lufs_e], floor)
         peak_value = mape([peak_r], [peak_e], floor)
     else:
-        if not settings.fixed and (settings.loudness_frame
-                                   < settings.loudness_block_s * settings.sample_rate):
-            raise Undefined(f"loudness frames of {settings.loudness_frame} samples are "
-                            f"shorter than the meter's 0.4-s block at "
-                            f"{settings.sample_rate:g} Hz")
+        why = frames_shorter_than_block(settings)
+        if why is not None:
+            raise Undefined(why)
         if ref.shape[1] < settings.loudness_frame:
             raise Undefined("the signal is shorter than one loudness frame")
         lufs_r, peak_r = loudness_tracks(ref, settings, peak_r)

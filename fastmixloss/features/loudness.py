@@ -182,23 +182,20 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
     float for (T,) and (C, T) input, (B,) float64 array for (B, C, T). -inf when no block
     passes the absolute gate (digital silence), as pyloudnorm.
     """
-    x = check.as_array(x, "x")
-    if x.ndim not in (1, 2, 3) or x.size == 0:
-        raise ParameterError(f"x has shape {x.shape}; expected (T,), (C, T) or (B, C, T)")
+    x3, ndim = check.as_signal(x, "x", check_channels=False)
     rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
     rate_in_range(rate, *LOUDNESS_SAMPLE_RATES, "integrated_loudness's")
     block_size = check.finite_float("block_size", block_size, strictly_positive=True)
-    x3 = np.ascontiguousarray(x.reshape((1,) * (3 - x.ndim) + x.shape),
-                              dtype=x.dtype.newbyteorder("="))
-    channel_count_ok(x.shape)
+    channel_count_ok(x3.shape[3 - ndim:])
     n_samples = x3.shape[2]
     if n_samples < block_size * rate:
         raise ParameterError(
-            f"x has {n_samples} samples, shorter than one {block_size}-s block at "
-            f"{rate} Hz ({block_size * rate:g} samples); pass a longer signal")
-    check.raise_if_nonfinite(x3, x3)
+            f"x has {n_samples} samples, shorter than one block of block_size={block_size!r}"
+            f" s at {rate:g} Hz ({block_size * rate:g} samples); pass a longer signal or "
+            "a shorter block_size")
+    check.raise_if_nonfinite(x3, x3, names=("x",), can_skip=False)
     result = loudness_of_items(x3, rate, block_size)
-    return float(result[0]) if x.ndim < 3 else result
+    return float(result[0]) if ndim < 3 else result
 
 
 def loudness_of_items(x3, rate, block_size=0.4, peaks=None):

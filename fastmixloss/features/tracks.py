@@ -7,7 +7,7 @@ counts, never on samples.
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class ItemTracks:
     rms_db: np.ndarray          # (C, F) frame RMS level, dB
     dynamic_spread: np.ndarray  # (C, F) mean over samples of dB(|x|) - rms_db
     crest_factor: np.ndarray    # (C, F) dB(peak) / rms_db (the toolkit's ratio of dBs)
+    # why a track is NaN, by field name (empty when every track is defined)
+    reasons: dict = field(default_factory=dict)
 
 
 def frequencies(sample_rate, fft_size):
@@ -271,14 +273,31 @@ def dynamics_tracks(x, gain, settings):
     return rms_db, spread, crest
 
 
+def frames_shorter_than_block(settings):
+    """Why the profile's loudness frames have no loudness at its rate, or None: the
+    toolkit's frames are 17640 samples whatever the rate, shorter than the meter's 0.4-s
+    gating block above 44.1 kHz (the meter would read a cut block)."""
+    if settings.fixed or settings.loudness_frame >= (settings.loudness_block_s
+                                                     * settings.sample_rate):
+        return None
+    return (f"loudness frames of {settings.loudness_frame} samples are shorter "
+            f"than the meter's {settings.loudness_block_s:g}-s block at "
+            f"{settings.sample_rate:g} Hz")
+
+
 def item_tracks(x, settings, normalisation, loudness=True, peak=None):
     """All tracks of one item x (C, T) (long enough for one frame of each kind); without
     the loudness tracks (None) when `loudness` is False. normalisation: (signal, gain)
     from `normalised`, what the spectral and dynamics tracks read; peak: x's largest
     |sample|, found when None."""
     lufs, peak_db = loudness_tracks(x, settings, peak) if loudness else (None, None)
+    reasons = {}
+    why = frames_shorter_than_block(settings) if loudness else None
+    if why is not None:
+        lufs = np.full(lufs.shape, np.nan)
+        reasons["lufs"] = why
     signal, gain = normalisation
     spectral = spectral_tracks(signal, gain, settings)
     rms_db, spread, crest = dynamics_tracks(signal, gain, settings)
     return ItemTracks(lufs=lufs, peak_db=peak_db, rms_db=rms_db, dynamic_spread=spread,
-                      crest_factor=crest, **spectral)
+                      crest_factor=crest, reasons=reasons, **spectral)

@@ -480,3 +480,53 @@ def test_no_warning_reaches_the_user_on_odd_input(profile):
         if profile == "default":   # panning is of two channels (or one, centred)
             assert all(np.isfinite(v) for k, v in result.to_dict().items()
                        if k not in PANNING_KEYS or ref.shape[0] <= 2), name
+
+
+# ----------------------------------------------------- the one-signal functions' messages
+
+@pytest.mark.parametrize("call", [
+    lambda x: feature_tracks(x, 48000),
+    lambda x: integrated_loudness(x, 48000),
+])
+def test_one_signal_errors_name_x_and_offer_no_option_they_lack(call):
+    """feature_tracks and integrated_loudness take x: their input errors say x, and the
+    NaN message offers no check_finite (neither takes it)."""
+    with pytest.raises(ParameterError, match=r"^x has dtype float16"):
+        call(np.zeros((2, 48000), np.float16))
+    bad = np.zeros((2, 48000))
+    bad[1, 5] = np.nan
+    with pytest.raises(ParameterError, match=r"^x contains nan") as error:
+        call(bad)
+    assert "check_finite" not in str(error.value)
+
+
+def test_compare_features_nan_message_offers_no_check_finite():
+    est, ref = _pair(1.0, 48000)
+    ref[0, 3] = np.inf
+    with pytest.raises(ParameterError, match=r"^ref contains inf") as error:
+        compare_features(est, ref, 48000)
+    assert "check_finite" not in str(error.value)
+
+
+def test_a_block_longer_than_the_signal_names_block_size():
+    with pytest.raises(ParameterError, match=r"block_size=1e\+300"):
+        integrated_loudness(_noise(1.0, 48000), 48000, block_size=1e300)
+
+
+@pytest.mark.parametrize("profile", ["automix-toolkit", "fxnorm"])
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_toolkit_frames_shorter_than_a_block_have_no_loudness_track(profile, rate):
+    """The toolkit's 17640-sample loudness frames are shorter than a 0.4-s block above
+    44.1 kHz: their loudness is NaN with the reason (compare_features calls it undefined),
+    not -inf or a cut block's number; the other tracks keep their values."""
+    tracks = feature_tracks(_noise(2.0, rate), rate, profile=profile)[0]
+    assert np.isnan(tracks.lufs).all() and tracks.lufs.size > 0
+    assert "shorter than the meter's 0.4-s block" in tracks.reasons["lufs"]
+    assert np.isfinite(tracks.peak_db).all() and np.isfinite(tracks.centroid).all()
+    assert set(tracks.reasons) == {"lufs"}
+
+
+def test_tracks_have_no_reasons_where_every_track_is_defined():
+    for profile in PROFILES:
+        tracks = feature_tracks(_noise(2.0, 44100), 44100, profile=profile)[0]
+        assert tracks.reasons == {} and np.isfinite(tracks.lufs).all()
