@@ -8,9 +8,11 @@ of estimate, est/SONG-KIND.wav against ref/SONG-KIND.wav (the song's reference m
 untimed run per tree first). Trees are timed in interleaved rounds, the order reversed
 every other round, so that a drift in the machine's load falls on all of them alike.
 
-Per tree it prints the wall time of the whole command and the seconds of audio per
-second that the run's summary reports (its clock starts after start-up), as median and
-min-max, and per round the ratio of each tree's wall time to the first tree's::
+Per tree it prints the wall time of the whole command, the seconds of audio per second
+that the run's summary reports (its clock starts after start-up), and the CPU time of
+every process of the run (user + sys; on Linux this bench adopts the run's orphans, such
+as a fork server, to count them), as median and min-max, and the median over rounds of
+each tree's wall and CPU time over the first tree's in the same round::
 
     python -m bench.render_music --out /tmp/music
     git archive HEAD | tar -x -C /tmp/before          # the code before a change
@@ -22,8 +24,10 @@ keeps its kernel cache in its own __pycache__.
 """
 
 import argparse
+import ctypes
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,22 +63,43 @@ def build_dataset(music, data):
     return seconds
 
 
+def adopt_orphans():
+    """Make this process the reaper of its descendants' orphans (Linux), so that their
+    CPU time reaches RUSAGE_CHILDREN; False where that is not possible."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0   # SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _reap_all():
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def run_score(tree, data, extra=()):
     """One `fastmixloss score` run of `tree`: (wall seconds, the summary's audio seconds
-    per second)."""
+    per second, CPU seconds of the run's processes)."""
     out = os.path.join(data, f"results-{abs(hash(tree))}.csv")
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "fastmixloss", "score",
                            os.path.join(data, "est"), os.path.join(data, "ref"),
                            "--out", out, "--overwrite", "-q", *extra],
                           cwd=data, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    _reap_all()   # the run's orphans, adopted (see adopt_orphans)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: exit code {done.returncode}\n{done.stderr[-3000:]}")
     with open(out + ".summary.json") as f:
         summary = json.load(f)
-    return wall, summary["this_run"]["audio_seconds_per_second"]
+    return wall, summary["this_run"]["audio_seconds_per_second"], cpu
 
 
 def package_of(tree, data):
@@ -99,31 +124,34 @@ def main(argv=None):
     trees = dict(t.split("=", 1) if "=" in t else (t, t) for t in args.trees)
     seconds = build_dataset(args.music, args.data)
     pairs = len(os.listdir(os.path.join(args.data, "est")))
-    print(f"{pairs} pairs, {seconds:.0f} s of audio; {os.cpu_count()} CPUs")
+    adopted = adopt_orphans()
+    print(f"{pairs} pairs, {seconds:.0f} s of audio; {os.cpu_count()} CPUs"
+          + ("" if adopted else "; CPU time of the main processes only"))
     for name, tree in trees.items():
         print(f"{name}: {package_of(tree, args.data)}")
         run_score(tree, args.data)   # compiles or loads the kernels; not timed
-    walls = {name: [] for name in trees}
-    rates = {name: [] for name in trees}
+    runs = {name: [] for name in trees}
     for round_ in range(args.rounds):
         order = list(trees) if round_ % 2 == 0 else list(trees)[::-1]
         for name in order:
-            wall, rate = run_score(trees[name], args.data)
-            walls[name].append(wall)
-            rates[name].append(rate)
+            runs[name].append(run_score(trees[name], args.data))
         print(f"round {round_ + 1}: " + ", ".join(
-            f"{name} {walls[name][-1]:.2f} s ({rates[name][-1]:.1f} s/s)" for name in trees),
-            flush=True)
+            f"{name} {runs[name][-1][0]:.2f} s ({runs[name][-1][1]:.1f} s/s, CPU "
+            f"{runs[name][-1][2]:.2f} s)" for name in trees), flush=True)
     first = list(trees)[0]
-    print(f"\n{'tree':<10} {'wall median':>12} {'wall min-max':>14} {'audio s/s median':>17} "
-          f"{'min-max':>12} {'wall / ' + first:>14}")
+    print(f"\n{'tree':<8} {'wall median (min-max)':>24} {'audio s/s median (min-max)':>28} "
+          f"{'CPU median (min-max)':>24} {'wall/' + first:>11} {'CPU/' + first:>10}")
     for name in trees:
-        ratios = [w / f for w, f in zip(walls[name], walls[first])]
-        print(f"{name:<10} {statistics.median(walls[name]):>10.2f} s "
-              f"{min(walls[name]):>6.2f}-{max(walls[name]):<6.2f} "
-              f"{statistics.median(rates[name]):>17.1f} "
-              f"{min(rates[name]):>5.1f}-{max(rates[name]):<6.1f} "
-              f"{statistics.median(ratios):>14.3f}")
+        wall, rate, cpu = (list(column) for column in zip(*runs[name]))
+        wall_ratio = statistics.median(w / r[0] for w, r in zip(wall, runs[first]))
+        cpu_ratio = statistics.median(c / r[2] for c, r in zip(cpu, runs[first]))
+        print(f"{name:<8} {_spread(wall, 's'):>24} {_spread(rate, 's/s', 1):>28} "
+              f"{_spread(cpu, 's'):>24} {wall_ratio:>11.3f} {cpu_ratio:>10.3f}")
+
+
+def _spread(values, unit, digits=2):
+    return (f"{statistics.median(values):.{digits}f} {unit} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
 if __name__ == "__main__":

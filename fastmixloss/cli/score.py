@@ -216,19 +216,25 @@ def run(args):
     settings = settings_from_args(args)
     if args.read_ahead < 1:
         raise ParameterError(f"--read-ahead {args.read_ahead} must be at least 1")
+    if args.scheduler:
+        return _run_checked(args, settings.with_columns(), None)
     worker = None
-    if not args.scheduler:
-        try:
-            # it loads its kernels while this process checks the parameters
-            worker = Worker(settings, _load, score_loaded)
-        except RunAborted as exc:
-            print(f"fastmixloss score: {exc}", file=sys.stderr)
-            return 3
     try:
-        return _run_checked(args, settings.with_columns(), worker)
-    finally:
+        # the worker checks the parameters (loading its kernels); this process never
+        # computes, so it loads none
+        worker = Worker(settings, _load, score_loaded)
+        settings = worker.checked_settings(settings)
+    except BaseException as exc:   # a bad parameter, an interrupt: the worker goes too
         if worker is not None:
-            worker.stop(at_once=True)   # unless the run has ended it already
+            worker.stop(at_once=True)
+        if not isinstance(exc, RunAborted):
+            raise
+        print(f"fastmixloss score: {exc}", file=sys.stderr)
+        return 3
+    try:
+        return _run_checked(args, settings, worker)
+    finally:
+        worker.stop(at_once=True)   # unless the run has ended it already
 
 
 def _run_checked(args, settings, worker):

@@ -26,6 +26,7 @@ from collections import deque
 from concurrent.futures import Future
 from multiprocessing.connection import wait
 
+from .losses import LossSettings
 from .results_file import one_line
 
 
@@ -93,19 +94,23 @@ def _start_without_interrupts(process):
 class Worker:
     """One worker process scoring pairs in the order it receives them.
 
-    Messages to it: a Pair, or None (no more). From it: ("ready",) once its kernels are
-    loaded, ("got",) as it takes each pair, ("row", row) when the pair is scored,
+    It checks the settings by running the losses once (which also loads the kernels):
+    this process need not load them at all. Messages to it: a Pair, or None (no more).
+    From it: ("ready", columns) once checked, or ("invalid", error class, message);
+    ("got",) as it takes each pair, ("row", row) when the pair is scored,
     ("interrupted",), or ("failed", text) before it ends on an unexpected exception.
     """
 
     def __init__(self, settings, load, score):
-        import numba
+        # the worker computes with as many Numba threads as this thread would (where
+        # this process has set a number)
+        numba = sys.modules.get("numba")
+        threads = numba.get_num_threads() if numba is not None else None
         context = _context()
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main, name="fastmixloss-worker", daemon=True,
-            # the worker computes with as many Numba threads as this thread would
-            args=(child, settings, numba.get_num_threads(), load, score))
+            args=(child, settings, threads, load, score))
         try:
             _start_without_interrupts(self.process)
         except OSError as exc:   # no memory or process slots left to start one
@@ -114,6 +119,24 @@ class Worker:
             child.close()   # the worker's end: its death must read as the end of the pipe
         self.ready = False
         self.exitcode = None
+
+    def checked_settings(self, settings):
+        """`settings` with their columns, once the worker has checked them: raises the
+        library's ParameterError or DeviceError as the check did, or RunAborted when the
+        worker ended first."""
+        message = self.receive()
+        if message is None:
+            raise RunAborted("the worker process ended while starting (worker died: "
+                             f"{death_text(self.exitcode)})"
+                             + _STARTING_HINT * (self.exitcode == 1))
+        if message[0] == "invalid":
+            from fastmixloss import errors
+            raise getattr(errors, message[1], errors.ParameterError)(message[2])
+        if message[0] != "ready":
+            raise RunAborted(f"the worker process failed while starting: {message[-1]}")
+        self.ready = True
+        return LossSettings(settings.losses, settings.device, settings.length_policy,
+                            tuple(message[1]))
 
     def send(self, message):
         """False when the worker is gone (its death is what receive() returns next)."""
@@ -154,14 +177,24 @@ def _worker_main(connection, settings, threads, load, score):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if "fork" in multiprocessing.get_all_start_methods():
+        # Numba makes a multiprocessing lock when its threading layer starts. Under the
+        # fork server's start method that lock is registered with the resource
+        # tracker, which warns of it as leaked once a killed or crashed worker could
+        # not release it; a "fork" lock is not registered. The worker starts no process.
+        multiprocessing.set_start_method("fork", force=True)
     try:
-        import numba
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        if threads is not None:
+            import numba
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        from fastmixloss.errors import FastMixLossError
         try:
-            settings.with_columns()   # compiles, or loads from Numba's cache, once
-        except Exception:   # noqa: BLE001 -- the main process checked these settings;
-            pass            # anything else shows in the pairs' own errors
-        connection.send(("ready",))
+            # checks the parameters, and compiles or loads the kernels, once
+            settings = settings.with_columns()
+        except FastMixLossError as exc:   # a bad parameter, or --device cuda without one
+            connection.send(("invalid", type(exc).__name__, str(exc)))
+            return
+        connection.send(("ready", settings.columns))
         _serve(connection, settings, load, score)
     except (EOFError, OSError):
         return   # the main process is gone: nobody to score for
@@ -251,6 +284,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
                 yield message[1]
             elif kind == "interrupted":
                 raise KeyboardInterrupt
+            elif kind == "invalid":   # settings the first worker took: its environment
+                raise RunAborted(f"a new worker process refused the settings: {message[2]}")
             else:   # it has ended, or is ending on an exception of its own ("failed")
                 error = (f"worker died: {death_text(worker.exitcode)}" if message is None
                          else f"worker failed: {message[1]}")

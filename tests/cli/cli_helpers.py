@@ -206,6 +206,17 @@ def live_processes_in_group(group):
     return alive
 
 
+def no_process_left(group, timeout=10):
+    """Whether every process of the group has ended (the fork server of the workers
+    ends just after the main process), waiting up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while live_processes_in_group(group) not in ([], None):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class FaultyScore:
     """What `score`'s worker runs for each pair (score.score_loaded), with a fault for
     the pair whose estimate file is named `name`. A test puts it in place of

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, drain, library_values,
                          make_good_pairs, pair_signals, read_csv, read_jsonl,
-                         start_blocked_score, wait_for_rows, write)
+                         start_blocked_score, subprocess_env, wait_for_rows, write)
 
 from fastmixloss.cli.results_file import drop_torn_tail
 
@@ -203,22 +203,26 @@ def test_bad_arguments_exit_2_naming_the_argument(tmp_path, cli, args, words):
         assert word in err, err
 
 
-def test_device_error_is_a_clear_message(tmp_path, cli, monkeypatch):
-    """--device cuda where the CUDA backend cannot run: its DeviceError, not a traceback.
-    (The backend is replaced: the test suite may run CUDA in Numba's simulator.)"""
-    import fastmixloss.cuda
-    from fastmixloss.errors import DeviceError
-
-    def no_gpu():
-        raise DeviceError("no CUDA GPU was found (test)")
-    monkeypatch.setattr(fastmixloss.cuda, "backend", no_gpu)
+def test_device_error_is_a_clear_message(tmp_path):
+    """--device cuda where CUDA cannot run (here: disabled, the simulator the suite may
+    use off): the library's DeviceError on one line, exit code 2, not a traceback; in
+    score it comes from the worker process, which checks the settings."""
+    import subprocess
     root = str(tmp_path / "data")
     make_good_pairs(root, ["x.wav"])
+    env = dict(subprocess_env(), NUMBA_DISABLE_CUDA="1", NUMBA_ENABLE_CUDASIM="0")
+    messages = []
     for command in (["score", f"{root}/est", f"{root}/ref", "--out", tmp_path / "r.csv"],
                     ["compare", f"{root}/est/x.wav", f"{root}/ref/x.wav"]):
-        code, _, err = cli(*command, "--device", "cuda", *SPECTRAL_FLAGS)
-        assert code == 2
-        assert err.strip() == f"fastmixloss {command[0]}: no CUDA GPU was found (test)"
+        done = subprocess.run([sys.executable, "-m", "fastmixloss", *map(str, command),
+                               "--device", "cuda", *SPECTRAL_FLAGS],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        prefix = f"fastmixloss {command[0]}: no usable CUDA GPU: "
+        assert done.stderr.startswith(prefix), done.stderr
+        messages.append(done.stderr[len(prefix):])
+    assert messages[0] == messages[1] and "NUMBA_DISABLE_CUDA" in messages[0]
     assert not (tmp_path / "r.csv").exists()
 
 

@@ -5,11 +5,14 @@ a new worker, and neither the run nor a resume tries that pair without end.
 The faults are real: the worker process sends itself the signal while scoring the pair
 (see cli_helpers.FaultyScore, given to the worker in place of the scoring function)."""
 
+import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from cli_helpers import (SPECTRAL_FLAGS, FaultyScore, library_values, make_good_pairs,
-                         read_csv)
+                         no_process_left, read_csv, subprocess_env)
 
 from fastmixloss.cli import score
 from fastmixloss.cli.workers import death_text
@@ -81,6 +84,39 @@ def test_the_pairs_beside_a_crash_are_scored_again_alone(tmp_path, cli, monkeypa
     started = log.read_text().splitlines()
     if started.count("p0.wav") == 2:   # it died holding others: it says so
         assert "scoring each of them again, alone" in err
+
+
+def test_a_crash_in_a_real_run_says_so_once_and_leaves_no_process(tmp_path):
+    """The command in a process of its own, a real segfault in its worker: stderr has
+    the pair's error and nothing else (no traceback, no warning from multiprocessing
+    about what the dead worker held), and every process of the run is gone after it."""
+    root = str(tmp_path / "data")
+    make_good_pairs(root, ["p0.wav", "p1.wav", "p2.wav"])
+    driver = ("import sys\n"
+              f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+              "from cli_helpers import FaultyScore\n"
+              "from fastmixloss.cli import main, score\n"
+              "score.score_loaded = FaultyScore('SIGSEGV', 'p1.wav')\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", driver, "score", f"{root}/est", f"{root}/ref", "--out",
+         str(tmp_path / "r.csv"), *SPECTRAL_FLAGS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+        start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, err
+    error = "p1.wav: worker died: signal 11 (SIGSEGV) while scoring this pair"
+    lines = err.splitlines()
+    assert f"fastmixloss: {error}" in lines
+    assert all(line.startswith("fastmixloss: ") for line in lines), err
+    assert "failed: " + error in out
+    assert no_process_left(process.pid)
+    rows = read_csv(tmp_path / "r.csv")
+    assert [rows[name]["error"] is None for name in sorted(rows)] == [True, False, True]
 
 
 @pytest.mark.parametrize("exitcode, text", [

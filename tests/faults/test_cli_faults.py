@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("soundfile")   # the command line's extra: nothing to test without it
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 from cli_helpers import (SPECTRAL_FLAGS, FaultyScore, drain, full_pipe,  # noqa: E402
-                         live_processes_in_group, make_good_pairs, pair_signals, read_csv,
+                         make_good_pairs, no_process_left, pair_signals, read_csv,
                          start_blocked_score, stuck_load, subprocess_env, wait_for_rows,
                          write)
 
@@ -451,18 +451,6 @@ def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
     cli(*score_args(root, clean))
     assert cli(*score_args(root, out))[0] == 1
     assert read_csv(out) == read_csv(clean)
-
-
-def no_process_left(group, timeout=10):
-    """Whether every process of the group has ended (the fork server of the workers
-    ends just after the main process), waiting up to `timeout` seconds."""
-    import time
-    deadline = time.monotonic() + timeout
-    while live_processes_in_group(group) not in ([], None):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_sigint_at_start_up_exits_130_quietly(tmp_path):
