@@ -1,12 +1,12 @@
 """Pairs scored in a worker process that the main process supervises.
 
 A pair can end the process that computes it: a crash in native code (a segfault, an
-abort), or the system's out-of-memory killer. So `score` reads and computes the pairs in
-one worker process, which reads ahead on threads and computes on all of Numba's threads,
-while the main process only sends it pairs (file names, not audio), writes the rows it
-sends back, and watches it. When the worker dies, the pair it was scoring becomes an
-error row that says so ("worker died: signal 11 (SIGSEGV)"), a new worker takes over, and
-the run goes on.
+abort), or the system's out-of-memory killer. So `score` checks its settings, reads and
+computes in one worker process, which reads ahead on threads and computes on all of
+Numba's threads, while the main process only sends it pairs (file names, not audio),
+writes the rows it sends back, and watches it; it never loads a kernel itself. When the
+worker dies, the pair it was scoring becomes an error row that says so ("worker died:
+signal 11 (SIGSEGV)"), a new worker takes over, and the run goes on.
 
 Which pair killed it: a worker holds several pairs at once (one computing, the next ones
 being read), and native damage can show later than it was done. When a worker dies
@@ -14,8 +14,9 @@ holding one pair, that pair is the cause. When it dies holding several, each of 
 scored again alone by the next worker, and one that then kills its worker is the cause.
 No pair is tried more than twice in a run.
 
-Workers start from a fork server that has imported the library once (spawned, where there
-is none): never forked from the main process, whose Numba and thread pools may be running.
+Workers start from a fork server that has imported the library and initialised Numba
+once (worker_preload.py; spawned where there is no fork server), never forked from the
+main process, whose threads may be running.
 """
 
 import multiprocessing
@@ -149,16 +150,15 @@ class Worker:
     def receive(self):
         """The worker's next message; None once it has ended and every message it sent
         was read (then self.exitcode says how it ended)."""
-        while True:
-            ready = wait([self.connection, self.process.sentinel])
-            if self.connection in ready or self.connection.poll():
-                try:
-                    return self.connection.recv()
-                except (EOFError, OSError):
-                    pass   # it ended; maybe in the middle of a message
-            self.process.join()
-            self.exitcode = self.process.exitcode
-            return None
+        ready = wait([self.connection, self.process.sentinel])
+        if self.connection in ready or self.connection.poll():
+            try:
+                return self.connection.recv()
+            except (EOFError, OSError):
+                pass   # it ended; maybe in the middle of a message
+        self.process.join()
+        self.exitcode = self.process.exitcode
+        return None
 
     def stop(self, at_once=False):
         """End the worker: at once (an interrupt, an error), or once it has read that
