@@ -119,6 +119,101 @@ def test_a_crash_in_a_real_run_says_so_once_and_leaves_no_process(tmp_path):
     assert [rows[name]["error"] is None for name in sorted(rows)] == [True, False, True]
 
 
+class ScriptedWorker:
+    """Stands in for workers.Worker, in this process: it takes every pair sent at once
+    (as the real one takes what is waiting before it computes) and computes them in
+    order; `dies(pair, held)` says whether computing `pair` kills it while it holds
+    `held` (the pairs it has taken and not finished). Instances: ScriptedWorker.started."""
+
+    dies = staticmethod(lambda pair, held: False)
+    started = []
+
+    def __init__(self, settings, load, score):
+        self.ready, self.exitcode = False, None
+        self.held, self.outbox = [], [("ready", ())]
+        ScriptedWorker.started.append(self)
+
+    def send(self, pair):
+        if self.exitcode is not None:
+            return False
+        self.held.append(pair)
+        self.outbox.append(("got",))
+        return True
+
+    def receive(self):
+        if self.outbox:
+            return self.outbox.pop(0)
+        if self.exitcode is None and self.held:
+            if self.dies(self.held[0], list(self.held)):
+                self.exitcode = -signal.SIGSEGV
+                return None
+            return ("row", {"pair": self.held.pop(0).key, "error": None})
+        self.exitcode = -signal.SIGKILL   # waited on with nothing to do: killed idle
+        return None
+
+    def stop(self, at_once=False):
+        pass
+
+
+def scripted_rows(monkeypatch, names, dies, read_ahead=2):
+    from fastmixloss.cli import workers
+    from fastmixloss.cli.audio import Pair
+    from fastmixloss.cli.losses import LossSettings
+    monkeypatch.setattr(workers, "Worker", ScriptedWorker)
+    monkeypatch.setattr(ScriptedWorker, "dies", staticmethod(dies))
+    monkeypatch.setattr(ScriptedWorker, "started", [])
+    notes = []
+    rows = workers.rows_in_workers(
+        [Pair(n, n, n) for n in names], LossSettings.build(["mse"], {}), read_ahead,
+        None, None, lambda pair, settings, error: {"pair": pair.key, "error": error},
+        note=notes.append)
+    return {row["pair"]: row["error"] for row in rows}, notes
+
+
+def test_a_death_holding_several_pairs_scores_each_again_alone(monkeypatch):
+    """p1 crashes whenever computed; the worker holds p1, p2, p3 then (read-ahead 2):
+    each of them is scored again alone, p1 is the one blamed, and the rest is scored."""
+    names = [f"p{i}" for i in range(6)]
+    errors, notes = scripted_rows(monkeypatch, names, lambda pair, held: pair.key == "p1")
+    assert list(errors) == names   # rows in the pairs' order
+    assert errors["p1"] == "worker died: signal 11 (SIGSEGV) while scoring this pair"
+    assert [e for n, e in errors.items() if n != "p1"] == [None] * 5
+    assert notes == ["fastmixloss: worker died: signal 11 (SIGSEGV), holding 3 pairs; "
+                     "scoring each of them again, alone"]
+    assert len(ScriptedWorker.started) == 3   # the first, then one after each death
+
+
+def test_a_pair_that_crashes_only_in_company_is_not_blamed(monkeypatch):
+    """A death that no pair reproduces alone (damage done by a pair read beside it, say):
+    every pair is scored, each tried at most twice."""
+    died = []
+
+    def dies(pair, held):
+        if pair.key == "p2" and len(held) > 1 and not died:
+            died.append(pair.key)
+            return True
+        return False
+    errors, _ = scripted_rows(monkeypatch, [f"p{i}" for i in range(5)], dies)
+    assert died == ["p2"] and set(errors.values()) == {None}
+
+
+def test_workers_dying_idle_stop_the_run(monkeypatch):
+    """Workers that die holding no pair (the system kills each new one, say) stop the
+    run after three, instead of starting new ones without end."""
+    from fastmixloss.cli.workers import MAX_IDLE_DEATHS, RunAborted
+
+    def ready_then_killed(self):
+        if self.outbox:
+            return self.outbox.pop(0)
+        self.exitcode = -signal.SIGKILL
+        return None
+    monkeypatch.setattr(ScriptedWorker, "send", lambda self, pair: False)
+    monkeypatch.setattr(ScriptedWorker, "receive", ready_then_killed)
+    with pytest.raises(RunAborted, match="3 worker processes ended holding no pair"):
+        scripted_rows(monkeypatch, ["p0", "p1"], lambda pair, held: False)
+    assert len(ScriptedWorker.started) == MAX_IDLE_DEATHS == 3
+
+
 @pytest.mark.parametrize("exitcode, text", [
     (-signal.SIGSEGV, "signal 11 (SIGSEGV)"),
     (-signal.SIGABRT, "signal 6 (SIGABRT)"),
