@@ -614,6 +614,9 @@ class ChromaSTFTLoss(STFTLoss):
                          **kwargs)
 
 
+# the largest max_fft_size RandomResolutionSTFTLoss takes with a filterbank (scale=...)
+MAX_RANDOM_FILTERBANK_FFT_SIZE = 2 ** 20
+
 _RANDOM_WINDOWS = ("hann", "bartlett", "blackman", "hamming", "kaiser")
 
 
@@ -636,7 +639,8 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
     redrawing on the first call, and never draws max_fft_size (numpy.random.randint
     excludes its upper bound). Signals must be longer than max_fft_size // 2 samples (the
     reflect padding of the largest size that can be drawn); auraloss asks for more than
-    max_fft_size.
+    max_fft_size. With a filterbank (scale="mel" or "chroma") max_fft_size is at most
+    2**20: each drawn size builds its filterbank when it is drawn.
 
     Other keyword arguments (w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
     n_bins, compat, reduction, ...) go to every STFTLoss; output="full" gives a
@@ -672,6 +676,14 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         self._stft_kwargs = dict(stft_kwargs)
         self._output = stft_kwargs.get("output", "loss")
         self._calls = 0
+        if (stft_kwargs.get("scale") is not None
+                and self.max_fft_size > MAX_RANDOM_FILTERBANK_FFT_SIZE):
+            # each draw builds its filterbank at once: at 2**30 points one alone would
+            # take gigabytes, before any signal could be long enough for it
+            raise ParameterError(
+                f"max_fft_size={max_fft_size} with scale={stft_kwargs['scale']!r}: "
+                f"filterbanks are built as sizes are drawn, up to "
+                f"{MAX_RANDOM_FILTERBANK_FFT_SIZE} points")
         if stft_kwargs.get("scale") is not None:
             # a filterbank that fits the smallest size fits every larger one: check it
             # now rather than at a redraw in the middle of a run

@@ -623,3 +623,12 @@ def test_options_kernel_matches_reference_for_any_size(fft, hop_fraction, win_fr
         fir_taps=weighting.taps_for(SR) if a_weighting else None, scale_invariance=invariance)
     for term in ("sc", "log_mag", "lin_mag"):
         np.testing.assert_allclose(getattr(got, term), expected[term], rtol=1e-9, atol=1e-12)
+
+
+def test_random_resolution_with_a_filterbank_refuses_sizes_whose_banks_cannot_be_built():
+    """Each draw builds its filterbank at once: max_fft_size=2**40 with chroma raised
+    MemoryError (256 GiB) on the first draw of a large size."""
+    with pytest.raises(fm.ParameterError, match=r"^max_fft_size=1099511627776 with scale='chroma'"):
+        fm.RandomResolutionSTFTLoss(min_fft_size=64, max_fft_size=2 ** 40, scale="chroma",
+                                    sample_rate=16000, seed=0)
+    fm.RandomResolutionSTFTLoss(max_fft_size=2 ** 40, seed=0)   # no bank: the call decides

@@ -175,7 +175,7 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
         Hz, within LOUDNESS_SAMPLE_RATES (8 kHz to 384 kHz, both included: the range
         where K-weighting's filters are designed well); others raise ParameterError.
     block_size : float
-        Gating block in seconds (0.4 in BS.1770).
+        Gating block in seconds (0.4 in BS.1770); at least one sample long.
 
     Returns
     -------
@@ -186,6 +186,10 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
     rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
     rate_in_range(rate, *LOUDNESS_SAMPLE_RATES, "integrated_loudness's")
     block_size = check.finite_float("block_size", block_size, strictly_positive=True)
+    if block_size * rate < 1:
+        raise ParameterError(
+            f"block_size={block_size!r} s holds {block_size * rate:.3g} samples at "
+            f"{rate:g} Hz: a gating block needs at least one sample")
     channel_count_ok(x3.shape[3 - ndim:])
     n_samples = x3.shape[2]
     if n_samples < block_size * rate:

@@ -554,6 +554,10 @@ def _check_rescaled_comparison(result, context):
     except FastMixLossError:
         return   # refused at the other scale: nothing to compare
     for key in SPECTRAL_KEYS + PANNING_KEYS + DYNAMIC_KEYS:
+        if context.profile != "default" and any(k == key for _, k in result.reasons):
+            # the toolkit profiles keep the toolkit's NaN where its normalising gain
+            # overflows (a denormal mix), with the reason: no value to compare
+            continue
         np.testing.assert_allclose(
             getattr(result, key), getattr(rescaled, key), rtol=1e-7, atol=1e-9,
             equal_nan=True, err_msg=f"{key} changes when both signals are scaled by "

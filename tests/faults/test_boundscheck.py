@@ -27,7 +27,7 @@ LEFT_OUT = ["tests/features/test_properties.py::test_spectral_tracks_are_librosa
             "tests/features/test_cli.py"]
 # the fuzz's first cases of each family (the normal run has them all), to keep the suite
 # within its time
-FUZZ_CASES = 100
+FUZZ_CASES = 40
 # kept between runs (a checkout's __pycache__ is never committed); a fresh clone compiles
 CACHE = ROOT / "tests" / "faults" / "__pycache__" / "numba-boundscheck"
 

@@ -530,3 +530,11 @@ def test_tracks_have_no_reasons_where_every_track_is_defined():
     for profile in PROFILES:
         tracks = feature_tracks(_noise(2.0, 44100), 44100, profile=profile)[0]
         assert tracks.reasons == {} and np.isfinite(tracks.lufs).all()
+
+
+@pytest.mark.parametrize("block_size", [1e-6, 1e-300])
+def test_a_gating_block_shorter_than_a_sample_is_refused(block_size):
+    """Blocks of a fraction of a sample meant nothing and took a minute (1e-6 s) or failed
+    inside NumPy (1e-300 s)."""
+    with pytest.raises(ParameterError, match=r"^block_size=.* a gating block needs at least"):
+        integrated_loudness(_noise(1.0, 16000), 16000, block_size=block_size)
