@@ -20,6 +20,7 @@ import numpy as np
 import rocket_fft
 from numba import uint64
 
+from .checks import require
 from .extremes import extreme_means
 from .fastlog import bits_float64, fast_log, float64_bits
 from .jit import cpu_function, cpu_kernel
@@ -45,14 +46,6 @@ _ONE_BITS = 0x3FF0000000000000   # the exponent field of 1.0
 ROLLOFF_BLOCK = 64
 # frames per FFT call and channel: DUCC's SIMD width for float64 with AVX-512 (8)
 SIMD_GROUP = 8
-
-
-def require(condition, what):
-    """A kernel's precondition, checked in Python before it runs: Numba does not check
-    indices, so a plan that broke one would read or write outside an array. A failure is
-    a bug in the caller's plan, not bad input (the public functions refuse that first)."""
-    if not condition:
-        raise AssertionError(f"kernel precondition failed: {what}")
 
 
 def require_band_table(table, columns, n_bins, name):

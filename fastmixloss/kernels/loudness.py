@@ -23,17 +23,10 @@ assembles the block energies.
 import numpy as np
 from numba import uint64
 
+from .checks import require
 from .jit import cpu_function, cpu_kernel
 from .peaks import largest_abs
 from .workers import read_only, run_workers, thread_count
-
-
-def require(condition, what):
-    """A kernel's precondition, checked in Python before it runs: Numba does not check
-    indices, so a plan that broke one would read or write outside an array. A failure is
-    a bug in the caller's plan, not bad input (the public functions refuse that first)."""
-    if not condition:
-        raise AssertionError(f"kernel precondition failed: {what}")
 
 
 def require_cuts(cuts, length, what):

@@ -41,6 +41,7 @@ import fastmixloss as fm
 from fastmixloss import FastMixLossError, filterbanks, reference
 from fastmixloss.features import PROFILES
 from fastmixloss.features import reference as feature_reference
+from test_api_fuzz import ESTIMATE_RELATIONS, estimate_of
 
 SEED = int(os.environ.get("FASTMIXLOSS_FUZZ_SEED", "20261206"))
 FAMILIES = ("features", "chroma", "phase", "random_resolution", "preset_overrides")
@@ -730,16 +731,8 @@ def _loud_pair(rng, shape, dtype, degenerate=True):
     are rounding), with a silent or constant channel sometimes."""
     log_scale = rng.uniform(-1, 2) if dtype == np.float32 else rng.uniform(-4, 4)
     ref = rng.standard_normal(shape) * 10.0 ** log_scale
-    relation = str(rng.choice(["noisy", "scaled", "identical", "independent"]))
-    if relation == "noisy":
-        est = ref * rng.uniform(0.3, 1.5) + rng.standard_normal(shape) * 10.0 ** (
-            log_scale + rng.uniform(-6, 0))
-    elif relation == "scaled":
-        est = ref * 10.0 ** rng.uniform(-2, 2)
-    elif relation == "identical":
-        est = ref.copy()
-    else:
-        est = rng.standard_normal(shape) * 10.0 ** log_scale
+    relation = str(rng.choice(ESTIMATE_RELATIONS))
+    est = estimate_of(rng, ref, log_scale, relation, quietest=-6)
     content = "noise"
     if degenerate and rng.random() < 0.15 and len(shape) >= 2:
         content = str(rng.choice(["silent channel", "constant channel"]))

@@ -37,6 +37,23 @@ BAD_VALUES = [-1, 0, 2 ** 64, 1.5, "x", None, np.array([1, 2]), [[1, 2], [3]], n
               np.inf, True, {"a": 1}]
 
 
+ESTIMATE_RELATIONS = ("noisy", "scaled", "identical", "independent")
+
+
+def estimate_of(rng, ref, log_scale, relation, quietest):
+    """An estimate drawn in `relation` to ref (samples about 10**log_scale): ref scaled
+    plus noise from 10**quietest of its level up to its level, ref scaled, ref itself, or
+    independent noise."""
+    if relation == "noisy":
+        return ref * rng.uniform(0.3, 1.5) + rng.standard_normal(ref.shape) * 10.0 ** (
+            log_scale + rng.uniform(quietest, 0))
+    if relation == "scaled":
+        return ref * 10.0 ** rng.uniform(-2, 2)
+    if relation == "identical":
+        return ref.copy()
+    return rng.standard_normal(ref.shape) * 10.0 ** log_scale
+
+
 def _signals(rng, name):
     n_channels = 2 if name == "sum_and_difference_loss" or rng.random() < 0.5 else \
         int(rng.integers(1, 4))
@@ -47,16 +64,8 @@ def _signals(rng, name):
     # float32 per-bin logs of near-silent bins differ (SPEC): spectral float32 stays loud
     log_scale = rng.uniform(-1, 2) if spectral and dtype == np.float32 else rng.uniform(-6, 6)
     ref = rng.standard_normal(shape) * 10.0 ** log_scale
-    kind = rng.choice(["noisy", "scaled", "identical", "independent"])
-    if kind == "noisy":
-        est = ref * rng.uniform(0.3, 1.5) + rng.standard_normal(shape) * 10.0 ** (
-            log_scale + rng.uniform(-8, 0))
-    elif kind == "scaled":
-        est = ref * 10.0 ** rng.uniform(-2, 2)
-    elif kind == "identical":
-        est = ref.copy()
-    else:
-        est = rng.standard_normal(shape) * 10.0 ** log_scale
+    kind = rng.choice(ESTIMATE_RELATIONS)
+    est = estimate_of(rng, ref, log_scale, kind, quietest=-8)
     if rng.random() < 0.1:
         ref[0, 0] = 0.0 if rng.random() < 0.5 else 0.25   # silent or constant channel
     if rng.random() < 0.05:
