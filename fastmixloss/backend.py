@@ -23,9 +23,7 @@ A backend provides:
 
 import functools
 
-import numpy as np
-
-from . import validation
+from . import filterbanks, validation
 from .errors import ParameterError
 
 DEVICES = (None, "cpu", "cuda")
@@ -93,8 +91,8 @@ class CpuBackend:
         """The options kernel's sums, one (B, R, N_OPTION_TERMS) per job."""
         from .kernels.stft_options import stft_option_sums
         from .kernels.workers import thread_count
-        arrays = [(job.window, job.plan, job.options, *filterbank_arrays(job.filterbank))
-                  for job in jobs]
+        arrays = [(job.window, job.plan, job.options,
+                   *filterbanks.kernel_arrays(job.filterbank)) for job in jobs]
         return stft_option_sums(est3, ref3, mix, arrays, taps, alphas, thread_count())
 
     @staticmethod
@@ -115,17 +113,6 @@ class CpuBackend:
         from .kernels.time import log_cosh_sums
         return log_cosh_sums(est2, ref2, a, eps)
 
-
-# Placeholders of a filterbank's array types, for losses without one (the kernel takes
-# read-only views of every array, so one signature serves both).
-_NO_FILTERBANK = (np.zeros(1, "int64"), np.zeros(1, "int64"), np.zeros(1))
-
-
-def filterbank_arrays(filterbank):
-    """(starts, offsets, weights) of a sparse filterbank, or the placeholders for None."""
-    if filterbank is None:
-        return _NO_FILTERBANK
-    return filterbank.starts, filterbank.offsets, filterbank.weights
 
 CPU = CpuBackend()
 

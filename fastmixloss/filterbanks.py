@@ -44,6 +44,19 @@ class Filterbank(NamedTuple):
         return out
 
 
+# Stand-ins for a filterbank's arrays, for losses without one: the kernels take read-only
+# views of every array, so one signature serves both.
+_NO_FILTERBANK = (np.zeros(1, "int64"), np.zeros(1, "int64"), np.zeros(1))
+
+
+def kernel_arrays(filterbank):
+    """(starts, offsets, weights) of a Filterbank, as the options kernels (CPU and CUDA)
+    take them, or the stand-ins for None."""
+    if filterbank is None:
+        return _NO_FILTERBANK
+    return filterbank.starts, filterbank.offsets, filterbank.weights
+
+
 def sparse(matrix):
     """Filterbank of a dense (n_bands, F) matrix: each band's first to last non-zero bin."""
     matrix = np.asarray(matrix, dtype=np.float64)

@@ -170,10 +170,10 @@ class CudaBackend:
                          alpha):
         from numba import cuda
 
-        from ..backend import filterbank_arrays
+        from ..filterbanks import kernel_arrays
         from ..kernels.layout import N_OPTION_TERMS
         from . import options as kernels
-        starts, offsets, weights = filterbank_arrays(filterbank)
+        starts, offsets, weights = kernel_arrays(filterbank)
         opt_int = tuple(np.int64(v) for v in (
             options.n_bands, options.phase, options.prefilter, options.pad_left,
             options.zero_pad, options.eps_added))
