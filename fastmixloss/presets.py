@@ -28,18 +28,15 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from . import backend as backends
-from . import filterbanks
+from . import engine
 from . import validation as check
+from .backend import check_device
 from .errors import ParameterError
-from .kernels import layout
-from .kernels.layout import FramePlan, OptionJob, OptionPlan, frames_per_block
-from .results import (MultiResolutionBreakdown, STFTBreakdown, resolution_reasons,
-                      undefined_reason)
-from .spectral_options import check_filterbank_rate, check_mel_band
-from .windows import padded_window
+from .plan import (CENTRED, FRAMINGS, HIFIGAN, UNCENTRED, Resolution, SpectralPlan,
+                   check_filterbank_rate, check_mel_band, filterbank)
 
-CENTRED, HIFIGAN, UNCENTRED = "centred", "hifigan", "uncentred"
+__all__ = ["PRESETS", "Preset", "PresetLoss", "preset_loss", "CENTRED", "HIFIGAN",
+           "UNCENTRED"]
 
 
 @dataclass(frozen=True)
@@ -66,11 +63,6 @@ class Preset:
     log_factor: float = 1.0              # log term times this: 1/ln 10 for log10, ...
     batch_sc: bool = False               # spectral convergence over the whole batch
     sum_resolutions: bool = False        # sum over resolutions (else the mean)
-
-    @property
-    def uses_options_kernel(self):
-        return (self.n_mels is not None or self.framing != CENTRED or self.eps_added
-                or self.log_threshold != 0.0 or self.log_floor != 0.0 or self.eps == 0.0)
 
 
 _DAC_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
@@ -138,7 +130,7 @@ def _positive(name, value):
 # how each field of Preset that a caller may override is checked (and normalised)
 _FIELD_CHECKS = {
     "fft_sizes": _sizes, "hop_sizes": _sizes, "win_lengths": _sizes,
-    "framing": lambda name, value: check.choice(name, value, (CENTRED, HIFIGAN, UNCENTRED)),
+    "framing": lambda name, value: check.choice(name, value, FRAMINGS),
     "float32_window": check.flag, "eps": _non_negative, "eps_added": check.flag,
     "n_mels": _optional(_sizes), "fmin": _non_negative, "fmax": _optional(_positive),
     "sample_rate": _optional(_positive), "w_sc": check.weight, "w_log_mag": check.weight,
@@ -173,18 +165,6 @@ def _override(preset, overrides):
                 f"{HIFIGAN!r} pads (fft_size - hop_size) // 2 samples on each side, which "
                 f"needs hop_size <= fft_size")
     return preset
-
-
-def _framing(preset, fft_size, hop_size, length):
-    """(pad_left, n_frames, shortest length allowed) of one resolution."""
-    if preset.framing == CENTRED:
-        pad = fft_size // 2
-        return pad, 1 + (length + 2 * pad - fft_size) // hop_size, pad + 1
-    if preset.framing == HIFIGAN:   # reflect-pad (n_fft - hop) / 2, then uncentred frames
-        pad = (fft_size - hop_size) // 2
-        return pad, 1 + (length + 2 * pad - fft_size) // hop_size, max(pad + 1,
-                                                                      fft_size - 2 * pad)
-    return 0, -(-length // hop_size), 1   # tf.signal.stft(pad_end=True): ceil(T / hop)
 
 
 class PresetLoss:
@@ -241,9 +221,10 @@ class PresetLoss:
         self.reduction = check.choice("reduction", reduction, ("mean", "none"))
         self.output = check.choice("output", output, check.OUTPUTS)
         self.check_finite = check.flag("check_finite", check_finite)
-        self.device = backends.check_device(device)
+        self.device = check_device(device)
         self._banks = [self._filterbank(i) for i in range(len(self.preset.fft_sizes))]
         self._check_log_of_zero()
+        self.plan = self._plan()
 
     def _check_log_of_zero(self):
         """ParameterError where the log term can meet a value of exactly 0 with no floor
@@ -279,111 +260,39 @@ class PresetLoss:
         fft_size = preset.fft_sizes[index]
         # the sources multiply by librosa's float32 matrix; empty bands are allowed
         # (a band of zeros is clamped to the log floor in both signals: it adds 0)
-        matrix = filterbanks.mel_matrix(self.sample_rate, fft_size, preset.n_mels[index],
-                                        preset.fmin, preset.fmax, np.float32)
-        if not matrix.any():   # that resolution's terms would be 0 for any input
+        bank = filterbank("mel", self.sample_rate, fft_size, preset.n_mels[index],
+                          preset.fmin, preset.fmax, "float32", empty_bands=True)
+        if not bank.weights.any():   # that resolution's terms would be 0 for any input
             raise ParameterError(
                 f"fmin={preset.fmin!r} to fmax={preset.fmax!r} at sample_rate="
                 f"{self.sample_rate:g} covers no FFT bin at fft_sizes[{index}]={fft_size}: "
                 f"widen the band or use a larger fft size")
-        return filterbanks.sparse(matrix)
+        return bank
+
+    def _plan(self):
+        """The preset as a plan of the one spectral engine."""
+        preset = self.preset
+        resolutions = tuple(Resolution(*r) for r in zip(preset.fft_sizes, preset.hop_sizes,
+                                                          preset.win_lengths))
+        return SpectralPlan(
+            resolutions, ("hann",) * len(resolutions), tuple(self._banks),
+            float32_window=preset.float32_window, framing=preset.framing,
+            eps=float(preset.eps), eps_added=preset.eps_added,
+            log_threshold=float(preset.log_threshold), log_floor=float(preset.log_floor),
+            w_sc=preset.w_sc, w_log_mag=preset.w_log_mag, w_lin_mag=preset.w_lin_mag,
+            log_factor=preset.log_factor, weight=self.weight, reduction=self.reduction,
+            # the sources' floor-divided spectral convergence is kept (module docstring)
+            batch_sc=preset.batch_sc, nan_at_floor=False,
+            sum_resolutions=preset.sum_resolutions, output=self.output,
+            device=self.device, check_finite=self.check_finite)
 
     def __repr__(self):
         return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
 
     def __call__(self, est, ref):
-        preset = self.preset
-        backend = backends.select(self.device, est, ref)
-        for fft in preset.fft_sizes:   # every check before any kernel runs
-            backend.check_fft_size(fft)
-        est3, ref3, _ = backend.as_signal_pair(est, ref)
-        length = est3.shape[-1]
-        resolutions = list(zip(preset.fft_sizes, preset.hop_sizes, preset.win_lengths))
-        framings = [_framing(preset, fft, hop, length) for fft, hop, _ in resolutions]
-        for (fft, _, _), (_, _, shortest) in zip(resolutions, framings):
-            if length < shortest:
-                raise ParameterError(
-                    f"signals of {length} samples are too short for preset={self.name!r} "
-                    f"at fft_size={fft}: it needs at least {shortest}")
-        check.check_samples(backend, est3, ref3, self.check_finite)
-        parts = []
-        for index, ((fft, hop, win), (pad, n_frames, _)) in enumerate(zip(resolutions,
-                                                                          framings)):
-            sums, values, bins = self._sums(backend, est3, ref3, index, pad, n_frames)
-            parts.append(self._terms(sums, values, fft, hop, win))
-        return self._combine(parts)
-
-    def _sums(self, backend, est3, ref3, index, pad, n_frames):
-        preset = self.preset
-        fft, hop, win = (preset.fft_sizes[index], preset.hop_sizes[index],
-                         preset.win_lengths[index])
-        window, lo, hi = padded_window("hann", win, fft, est3.dtype,
-                                       float32_window=preset.float32_window)
-        log_mode = layout.L1 if preset.w_log_mag else layout.NO_TERM
-        lin_mode = layout.L1 if preset.w_lin_mag else layout.NO_TERM
-        plan = FramePlan(fft, hop, lo, hi, n_frames, frames_per_block(fft, n_frames),
-                         log_mode, lin_mode, float(preset.eps))
-        bank = self._banks[index]
-        n_bins = fft // 2 + 1
-        if not preset.uses_options_kernel:
-            sums = backend.stft_term_sums(est3, ref3, None, window, plan)
-            return sums, n_frames * n_bins, n_frames * n_bins
-        options = OptionPlan(0 if bank is None else bank.n_bands, 1.0, 0.0, False, False,
-                             pad_left=int(pad), zero_pad=preset.framing == UNCENTRED,
-                             eps_added=preset.eps_added,
-                             log_threshold=float(preset.log_threshold),
-                             log_floor=float(preset.log_floor))
-        alpha = np.ones(est3.shape[:2])
-        (sums,) = backend.stft_option_sums(est3, ref3, None,
-                                           [OptionJob(window, plan, options, bank)],
-                                           _NO_TAPS, [alpha])
-        n_values = n_bins if bank is None else bank.n_bands
-        return sums, n_frames * n_values, n_frames * n_bins
-
-    def _terms(self, sums, values_per_row, fft, hop, win):
-        preset = self.preset
-        n_items, n_rows, _ = sums.shape
-        per_item = sums.sum(axis=1)
-        elements = n_rows * values_per_row
-        reasons = {}
-        if not preset.w_sc:   # not a term of this preset
-            sc = np.zeros(n_items)
-        else:
-            sums = per_item
-            if preset.batch_sc and self.reduction == "mean":
-                sums = np.broadcast_to(per_item.sum(axis=0), per_item.shape)
-            num, den = sums[:, layout.SC_NUM], sums[:, layout.SC_DEN]
-            # the sources' number, floor-divided, wherever there is a denominator; with
-            # eps=0 a reference of exact zeros has none (the sources give inf or NaN)
-            undefined = den <= 0.0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sc = np.where(undefined, np.nan, np.sqrt(num / np.where(undefined, 1.0, den)))
-            if undefined.any():
-                items = (np.flatnonzero(undefined)
-                         if self.reduction == "none" or n_items > 1 else None)
-                why = undefined_reason("the reference", preset.eps, items)
-                reasons = {"loss": why, "sc": why}
-        log_mag = per_item[:, layout.LOG_DIST] / elements * preset.log_factor
-        lin_mag = per_item[:, layout.LIN_DIST] / elements
-        loss = preset.w_sc * sc + preset.w_log_mag * log_mag + preset.w_lin_mag * lin_mag
-        return STFTBreakdown(loss, sc, log_mag, lin_mag, fft, hop, win, reasons=reasons)
-
-    def _combine(self, parts):
-        combine = np.sum if self.preset.sum_resolutions else np.mean
-        reduce = (lambda v: float(np.mean(v))) if self.reduction == "mean" else (lambda v: v)
-        parts = [replace(p, loss=reduce(p.loss * self.weight), sc=reduce(p.sc),
-                         log_mag=reduce(p.log_mag), lin_mag=reduce(p.lin_mag))
-                 for p in parts]
-        def field(name):
-            value = combine([getattr(p, name) for p in parts], axis=0)
-            return float(value) if np.ndim(value) == 0 else value
-        breakdown = MultiResolutionBreakdown(field("loss"), field("sc"), field("log_mag"),
-                                             field("lin_mag"), tuple(parts),
-                                             reasons=resolution_reasons(parts))
+        (breakdown,) = engine.evaluate(self.plan, est, ref,
+                                       loss_name=f"preset={self.name!r}")
         return breakdown if self.output == "full" else breakdown.loss
-
-
-_NO_TAPS = np.zeros(1)   # the kernel's placeholder: no prefilter
 
 
 def preset_loss(name, **kwargs):
