@@ -9,12 +9,13 @@ else of a loss reaches the kernels.
 """
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
 import numpy as np
 
 from . import filterbanks
+from . import options as spectral_options
 from . import validation as check
 from .errors import ParameterError
 from .kernels import layout
@@ -214,22 +215,30 @@ class SpectralPlan:
     @property
     def uses_options_kernel(self):
         """False where the plain kernel computes the plan (its faster path): centred
-        frames, a floor inside the square root, no filterbank, prefilter, phase, scale
-        invariance or log transform."""
+        frames, a floor inside the square root, no filterbank, prefilter, phase or scale
+        invariance, and every option the options kernel takes at its neutral value."""
         return (any(bank is not None for bank in self.filterbanks)
-                or self.framing != CENTRED or self.eps_added or self.eps == 0.0
-                or self.taps is not None or self.scale_invariance or self.phase
-                or self.log_fac != 1.0 or self.log_eps != 0.0
-                or self.log_threshold != 0.0 or self.log_floor != 0.0)
+                or self.framing != CENTRED or self.eps == 0.0 or self.taps is not None
+                or self.scale_invariance or self.phase
+                or any(getattr(self, name) != _NEUTRAL[name] for name in _TO_KERNEL))
 
     def option_plan(self, index, pad_left):
-        """The options kernel's OptionPlan of resolution `index`."""
+        """The options kernel's OptionPlan of resolution `index`: its fields of the
+        same name as a plan's field are copied (_TO_KERNEL), the rest derived here."""
         bank = self.filterbanks[index]
         return OptionPlan(
-            0 if bank is None else bank.n_bands, self.log_fac, self.log_eps, self.phase,
-            self.taps is not None, pad_left=int(pad_left),
-            zero_pad=self.framing == UNCENTRED, eps_added=self.eps_added,
-            log_threshold=float(self.log_threshold), log_floor=float(self.log_floor))
+            n_bands=0 if bank is None else bank.n_bands, phase=self.phase,
+            prefilter=self.taps is not None, pad_left=int(pad_left),
+            zero_pad=self.framing == UNCENTRED,
+            **{name: getattr(self, name) for name in _TO_KERNEL})
+
+
+_PLAN_FIELDS = {f.name: f for f in fields(SpectralPlan)}
+# plan fields the options kernel takes as they are, and their neutral (default) values
+_TO_KERNEL = tuple(name for name in OptionPlan._fields if name in _PLAN_FIELDS)
+_NEUTRAL = {name: _PLAN_FIELDS[name].default for name in _TO_KERNEL}
+# options that are plan fields as they are (the others are turned into plan fields below)
+_FROM_OPTIONS = tuple(name for name in _PLAN_FIELDS if name in spectral_options.BY_NAME)
 
 
 def spectral_plan(resolutions_, window, options, *, output=None):
@@ -265,16 +274,13 @@ def spectral_plan(resolutions_, window, options, *, output=None):
         from .weighting import taps_for
         taps = taps_for(o.sample_rate, compat=o.compat == "auraloss")
     output = o.output if output is None else output
+    same = {name: getattr(o, name) for name in _FROM_OPTIONS}
+    same["output"] = output
     return SpectralPlan(
-        resolutions_, windows_, banks, float32_window=o.compat == "auraloss",
-        eps=o.eps, log_fac=o.log_fac, log_eps=o.log_eps, taps=taps,
-        scale_invariance=o.scale_invariance, w_sc=o.w_sc, w_log_mag=o.w_log_mag,
-        w_lin_mag=o.w_lin_mag, w_phs=o.w_phs,
+        resolutions_, windows_, banks, taps=taps, float32_window=o.compat == "auraloss",
         distance=layout.L1 if o.mag_distance == "L1" else layout.L2,
-        every_term=output == "full", reduction=o.reduction,
-        batch_sc=o.compat == "auraloss", nan_at_floor=o.compat != "auraloss",
-        compat=o.compat, output=output, device=o.device, check_finite=o.check_finite,
-        require_batch=o.compat == "auraloss")
+        every_term=output == "full", batch_sc=o.compat == "auraloss",
+        nan_at_floor=o.compat != "auraloss", require_batch=o.compat == "auraloss", **same)
 
 
 def _n_bins(scale, n_bins, n_resolutions):
