@@ -7,6 +7,7 @@ it is (another dtype, byte order or memory layout).
 import difflib
 import functools
 import inspect
+import math
 import numbers
 import operator
 
@@ -100,12 +101,18 @@ def sequence(name, values):
 
 # ------------------------------------------------------------------------------- signals
 
-def as_array(x, name):
-    """x as a NumPy float32/float64 array, or ParameterError saying what it is instead."""
+def refuse_grad(x, name):
+    """ParameterError for a tensor that requires grad (fastmixloss computes values, not
+    gradients), on the host or a GPU."""
     if hasattr(x, "detach") and getattr(x, "requires_grad", False):
         raise ParameterError(
             f"{name} is a tensor that requires grad; pass {name}.detach() "
             "(fastmixloss computes values, not gradients)")
+
+
+def as_array(x, name):
+    """x as a NumPy float32/float64 array, or ParameterError saying what it is instead."""
+    refuse_grad(x, name)
     if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
         raise ParameterError(
             f"{name} lives on a CUDA device; pass device='cuda' or copy it to the host")
@@ -146,29 +153,50 @@ def as_signal_pair(est, ref, *, require_batch=False, channels=None):
     """
     est_array = as_array(est, "est")
     ref_array = as_array(ref, "ref")
-    for name, array in (("est", est_array), ("ref", ref_array)):
-        allowed = (3,) if require_batch else (1, 2, 3)
-        if array.ndim not in allowed:
-            wanted = "(B, C, T)" if require_batch else "(T,), (C, T) or (B, C, T)"
-            raise ParameterError(
-                f"{name} has shape {array.shape} (ndim={array.ndim}); expected {wanted}")
-    if est_array.shape != ref_array.shape:
+    shape3, ndim, dtype = pair_layout(est_array, ref_array, require_batch=require_batch,
+                                      channels=channels)
+    est3 = np.ascontiguousarray(est_array, dtype=dtype).reshape(shape3)
+    ref3 = np.ascontiguousarray(ref_array, dtype=dtype).reshape(shape3)
+    return est3, ref3, ndim
+
+
+def pair_layout(est, ref, *, require_batch=False, channels=None):
+    """(shape3, ndim, dtype) of a pair of signals from their .shape and .dtype alone: the
+    checks of as_signal_pair that read no sample, in its order and with its messages. The
+    CUDA backend runs them on its inputs' shapes, so both devices raise the same errors.
+
+    shape3: the (B, C, T) shape; ndim: the inputs' ndim; dtype: the one float dtype both
+    are computed in (float64 if either is), in native byte order.
+    """
+    for name, x in (("est", est), ("ref", ref)):
+        check_shape(x.shape, name, require_batch)
+    if tuple(est.shape) != tuple(ref.shape):
         raise ParameterError(
-            f"est and ref must have the same shape: est {est_array.shape}, "
-            f"ref {ref_array.shape}")
-    if est_array.size == 0:
-        raise ParameterError(f"est and ref are empty (shape {est_array.shape})")
-    ndim = est_array.ndim
-    shape3 = (1,) * (3 - ndim) + est_array.shape
+            f"est and ref must have the same shape: est {tuple(est.shape)}, "
+            f"ref {tuple(ref.shape)}")
+    shape = tuple(est.shape)
+    if math.prod(shape) == 0:
+        raise ParameterError(f"est and ref are empty (shape {shape})")
+    ndim = len(shape)
+    shape3 = (1,) * (3 - ndim) + shape
     check_layout(shape3, ndim)
     if channels is not None and shape3[1] != channels:
         raise ParameterError(
             f"this loss needs {channels} channels; est and ref have shape "
-            f"{est_array.shape}, i.e. {shape3[1]} channel(s)")
-    dtype = np.result_type(est_array.dtype, ref_array.dtype).newbyteorder("=")
-    est3 = np.ascontiguousarray(est_array, dtype=dtype).reshape(shape3)
-    ref3 = np.ascontiguousarray(ref_array, dtype=dtype).reshape(shape3)
-    return est3, ref3, ndim
+            f"{shape}, i.e. {shape3[1]} channel(s)")
+    dtype = np.result_type(est.dtype, ref.dtype).newbyteorder("=")
+    return shape3, ndim, dtype
+
+
+def check_shape(shape, name, require_batch=False):
+    """ParameterError unless `shape` is (T,), (C, T) or (B, C, T); with require_batch
+    only (B, C, T)."""
+    shape = tuple(shape)
+    allowed = (3,) if require_batch else (1, 2, 3)
+    if len(shape) not in allowed:
+        wanted = "(B, C, T)" if require_batch else "(T,), (C, T) or (B, C, T)"
+        raise ParameterError(
+            f"{name} has shape {shape} (ndim={len(shape)}); expected {wanted}")
 
 
 def as_signal(x, name="x", check_channels=True):
@@ -176,9 +204,7 @@ def as_signal(x, name="x", check_channels=True):
     (x3, ndim), x3 a C-contiguous, native-order (B, C, T) float32 or float64 array.
     check_channels=False leaves the channel count to a caller with a limit of its own."""
     array = as_array(x, name)
-    if array.ndim not in (1, 2, 3):
-        raise ParameterError(f"{name} has shape {array.shape} (ndim={array.ndim}); "
-                             "expected (T,), (C, T) or (B, C, T)")
+    check_shape(array.shape, name)
     if array.size == 0:
         raise ParameterError(f"{name} is empty (shape {array.shape})")
     shape3 = (1,) * (3 - array.ndim) + array.shape
@@ -276,12 +302,18 @@ def raise_if_nonfinite(est3, ref3, rows=None, names=("est", "ref"), can_skip=Tru
                     index = row * length + found
                     break
         if index >= 0:
-            item, channel, sample = np.unravel_index(index, array.shape)
-            raise ParameterError(
-                f"{name} contains {flat[index]} at item {item}, channel {channel}, sample "
-                f"{sample}; pass finite signals"
-                + (", or check_finite=False to skip this check (the loss is then NaN or "
-                   "Inf)" if can_skip else ""))
+            raise nonfinite_error(name, flat[index], index, array.shape, can_skip)
+
+
+def nonfinite_error(name, value, index, shape3, can_skip=True):
+    """The ParameterError for the NaN or Inf `value` at flat `index` of the (B, C, T)
+    signal `name`, naming its item, channel and sample (both backends raise it)."""
+    item, channel, sample = np.unravel_index(index, shape3)
+    return ParameterError(
+        f"{name} contains {value} at item {item}, channel {channel}, sample {sample}; "
+        "pass finite signals"
+        + (", or check_finite=False to skip this check (the loss is then NaN or Inf)"
+           if can_skip else ""))
 
 
 # ------------------------------------------------------------------------------ keywords

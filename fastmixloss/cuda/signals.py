@@ -12,7 +12,6 @@ Every message is the CPU's: a test compares them case by case.
 import numpy as np
 
 from .. import validation
-from ..errors import ParameterError
 from . import runtime
 
 _COPY_THREADS = 256
@@ -63,10 +62,7 @@ class _Input:
         self.name = name
         self.obj = obj
         self.on_device = runtime_has_interface(obj)
-        if hasattr(obj, "detach") and getattr(obj, "requires_grad", False):
-            raise ParameterError(
-                f"{name} is a tensor that requires grad; pass {name}.detach() "
-                "(fastmixloss computes values, not gradients)")
+        validation.refuse_grad(obj, name)
         if self.on_device:
             desc = runtime.interface(obj)
             self.shape = tuple(int(n) for n in desc["shape"])
@@ -100,32 +96,14 @@ def _c_strides(shape, itemsize):
 
 def as_signal_pair(est, ref, require_batch=False, channels=None):
     """(est3, ref3, ndim): DeviceSignals of shape (B, C, T), C-contiguous, one float dtype
-    (float64 if either is), on the caller's stream. Mirrors validation.as_signal_pair."""
+    (float64 if either is), on the caller's stream. The checks are validation's
+    (pair_layout), run on the inputs' shapes and dtypes without reading a sample."""
     inputs = (_Input("est", est), _Input("ref", ref))
-    for entry in inputs:
-        allowed = (3,) if require_batch else (1, 2, 3)
-        if len(entry.shape) not in allowed:
-            wanted = "(B, C, T)" if require_batch else "(T,), (C, T) or (B, C, T)"
-            raise ParameterError(
-                f"{entry.name} has shape {entry.shape} (ndim={len(entry.shape)}); "
-                f"expected {wanted}")
-    est_in, ref_in = inputs
-    if est_in.shape != ref_in.shape:
-        raise ParameterError(
-            f"est and ref must have the same shape: est {est_in.shape}, "
-            f"ref {ref_in.shape}")
-    if int(np.prod(est_in.shape)) == 0:
-        raise ParameterError(f"est and ref are empty (shape {est_in.shape})")
-    ndim = len(est_in.shape)
-    shape3 = (1,) * (3 - ndim) + est_in.shape
-    if channels is not None and shape3[1] != channels:
-        raise ParameterError(
-            f"this loss needs {channels} channels; est and ref have shape "
-            f"{est_in.shape}, i.e. {shape3[1]} channel(s)")
+    shape3, ndim, dtype = validation.pair_layout(*inputs, require_batch=require_batch,
+                                                 channels=channels)
     for entry in inputs:
         if entry.on_device:
             runtime.check_same_device(entry.obj, entry.name)
-    dtype = np.result_type(est_in.dtype, ref_in.dtype).newbyteorder("=")
     stream = runtime.caller_stream([e.obj for e in inputs if e.on_device])
     est3, ref3 = (_to_device(entry, shape3, dtype, stream) for entry in inputs)
     return est3, ref3, ndim
@@ -206,8 +184,4 @@ def raise_if_nonfinite(est3, ref3, rows=None, threads=256, max_blocks=1024):
             continue
         value = flat[index:index + 1].copy_to_host(stream=stream)[0]
         runtime.synchronize(stream)
-        item, channel, sample = np.unravel_index(index, est3.shape)
-        raise ParameterError(
-            f"{name} contains {value} at item {item}, channel {channel}, sample "
-            f"{sample}; pass finite signals, or check_finite=False to skip this check "
-            "(the loss is then NaN or Inf)")
+        raise validation.nonfinite_error(name, value, index, est3.shape)

@@ -60,6 +60,12 @@ def test_shape_rules_of_the_compat_and_stereo_losses(cuda_backend, fake_device_a
     assert message(lambda: fm.mse(wrap(two_d), wrap(two_d), device="cuda",
                                   compat="auraloss")) == \
         message(lambda: fm.mse(two_d, two_d, device="cpu", compat="auraloss"))
+    # channel-last stereo: the channel limit is checked before the channel count, on both
+    channel_last = np.zeros((1, 40, 16))
+    assert message(lambda: fm.sum_and_difference_loss(
+        wrap(channel_last), wrap(channel_last), device="cuda")) == \
+        message(lambda: fm.sum_and_difference_loss(channel_last, channel_last,
+                                                   device="cpu"))
 
 
 def test_tensor_requiring_grad_gets_the_cpu_message(cuda_backend):
