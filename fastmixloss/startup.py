@@ -77,7 +77,7 @@ def _stft_options(stereo):
 
 def _features(stereo):
     """Every feature kernel once, with the argument types compare_features passes."""
-    from .kernels import features, loudness
+    from .features.kernels import block_energies, frame_features
     x = stereo[0]
     fft_size, hop = 16, 8
     n_frames = 1 + (x.shape[1] - fft_size) // hop
@@ -85,35 +85,39 @@ def _features(stereo):
     settings = np.array([0.85, 1e-10, 1e-38])
     contrast = np.array([[1, 5, 1]], np.int64)
     panning = np.array([[0, fft_size // 2]], np.int64)
-    features.spectral_tracks(x, 1.0, np.hanning(fft_size), n_frames, hop, freqs, settings,
-                             contrast, panning, 1)
-    features.chunk_sums(x, 1.0, hop, x.shape[1] // hop)
-    features.centred_mean_squares(x, fft_size, hop, 1 + x.shape[1] // hop)
-    features.max_abs(x)
+    frame_features.spectral_tracks(x, 1.0, np.hanning(fft_size), n_frames, hop, freqs,
+                                   settings, contrast, panning, 1)
+    frame_features.chunk_sums(x, 1.0, hop, x.shape[1] // hop)
+    frame_features.centred_mean_squares(x, fft_size, hop, 1 + x.shape[1] // hop)
+    frame_features.max_abs(x)
     k_weighting = np.zeros((2, 5))
     k_weighting[:, 0] = 1.0   # identity filters: the values do not matter here
-    loudness.frame_block_energies(x, 32, 16, 3, np.array([[0, 16], [8, 32]], np.int64),
-                                  k_weighting)
+    block_energies.frame_block_energies(x, 32, 16, 3,
+                                        np.array([[0, 16], [8, 32]], np.int64), k_weighting)
     cuts = np.array([0, 8, 16], np.int64)
-    basis, _ = loudness.zero_input_basis(k_weighting, 16, cuts)
-    loudness.chunk_energies(x, 16, 3, cuts, k_weighting, basis)
-    loudness.segment_energies(x, np.array([0, 32, x.shape[1]], np.int64), k_weighting)
+    basis, _ = block_energies.zero_input_basis(k_weighting, 16, cuts)
+    block_energies.chunk_energies(x, 16, 3, cuts, k_weighting, basis)
+    block_energies.segment_energies(x, np.array([0, 32, x.shape[1]], np.int64), k_weighting)
 
 
 def _dispatchers(name):
     """The compiled functions behind one step (for its cache statistics)."""
-    from .kernels import checks, features, loudness, stft, stft_options, time as time_kernels
+    from .features.kernels import block_energies, frame_features
+    from .kernels import checks, stft, stft_options, time as time_kernels
     return {"time": (time_kernels.row_shifts_worker, time_kernels.time_sums_worker,
                      time_kernels.difference_sums_worker),
             "logcosh": (time_kernels.log_cosh_worker,),
             "finite": (checks.first_nonfinite_worker, checks.finite_peak_worker),
             "stft": (stft.stft_worker,),
             "options": (stft_options.stft_option_worker, stft_options.fir_rows_worker),
-            "features": (features.spectral_tracks_worker, features.chunk_sums_worker,
-                         features.centred_mean_squares_worker, features.max_abs_worker,
-                         loudness.frame_block_energies_worker,
-                         loudness.zero_input_basis_worker, loudness.chunk_energies_worker,
-                         loudness.segment_energies_worker)}[name]
+            "features": (frame_features.spectral_tracks_worker,
+                         frame_features.chunk_sums_worker,
+                         frame_features.centred_mean_squares_worker,
+                         frame_features.max_abs_worker,
+                         block_energies.frame_block_energies_worker,
+                         block_energies.zero_input_basis_worker,
+                         block_energies.chunk_energies_worker,
+                         block_energies.segment_energies_worker)}[name]
 
 
 # (dispatcher group, description, call) in the order they run

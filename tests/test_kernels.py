@@ -5,7 +5,7 @@ import pytest
 
 from fastmixloss.kernels import terms
 from fastmixloss.kernels.checks import finite_peak, first_nonfinite
-from fastmixloss.kernels.features import extreme_means
+from fastmixloss.features.kernels.extremes import extreme_means
 from fastmixloss.kernels.fastlog import fast_log
 from fastmixloss.kernels.peaks import largest_abs
 from fastmixloss.kernels.frames import (apply_window, read_frame, read_mixed_frame,

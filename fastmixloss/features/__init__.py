@@ -19,7 +19,7 @@ from .. import validation as check
 from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
 from .compare import KEYS, compare_item
-from .loudness import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
+from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
 from .profiles import PROFILES, SAMPLE_RATE_RANGES, resolve
 from .tracks import ItemTracks, item_tracks, normalised
 
@@ -162,7 +162,7 @@ def feature_tracks(x, sample_rate, *, profile="default", device=None):
 
 
 def _item_tracks(item, settings):
-    from ..kernels.features import max_abs
+    from .kernels.frame_features import max_abs
     peak = max_abs(item)
     return item_tracks(item, settings, normalised(item, settings.peak_target_db, True, peak),
                        peak=peak)

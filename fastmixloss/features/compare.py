@@ -11,7 +11,7 @@ default profile gives a defined number instead (see profiles.py and the README).
 
 import numpy as np
 
-from . import loudness as bs1770
+from . import bs1770
 from .tracks import frames_shorter_than_block, item_tracks, loudness_tracks, normalised
 
 LOUDNESS_KEYS = ("lufs_loudness", "peak_loudness", "mean_mape_loudness")
@@ -67,7 +67,7 @@ def trim_bounds(ref, settings):
     librosa.effects.trim(top_db, frame, hop): centred frames, zero-padded; a frame is
     silent when its RMS in dB, the loudest channel's, relative to the loudest RMS of all
     channels and frames (both floored at 1e-5), is at most -top_db."""
-    from ..kernels.features import centred_mean_squares, max_abs
+    from .kernels.frame_features import centred_mean_squares, max_abs
     frame, hop = settings.trim_frame, settings.trim_hop
     length = ref.shape[1]
     n_frames = 1 + length // hop
@@ -206,7 +206,7 @@ def compare_item(est, ref, settings):
 
 
 def _compare_item(est, ref, settings):
-    from ..kernels.features import max_abs
+    from .kernels.frame_features import max_abs
     values = dict.fromkeys(KEYS, np.nan)
     reasons = {}
     if settings.trim:

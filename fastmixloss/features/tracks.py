@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import loudness as bs1770
+from . import bs1770
 
 N_PANNING_BANDS = 4   # total, low (< 250 Hz), mid (250-2500 Hz), high (> 2500 Hz)
 
@@ -97,7 +97,7 @@ def peak_gain(x, target_db, fixed, peak=None):
     target_db dBFS (pyloudnorm's normalize.peak). Silence: NaN (the toolkit divides by
     zero), or 1 in the fixed profile. Where the gain overflows float64 (a peak below
     about 5e-309: denormal samples) it is inf, as the toolkit's; see `normalised`."""
-    from ..kernels.features import max_abs
+    from .kernels.frame_features import max_abs
     peak = max_abs(x) if peak is None else peak
     if peak == 0.0:
         return 1.0 if fixed else np.nan
@@ -118,7 +118,7 @@ def normalised(x, target_db, fixed, peak=None):
     samples) or be denormal, the signal is a copy of x scaled by a power of two (exact),
     so the tracks are those of x at full scale, to the precision its samples keep; the
     toolkit's gain overflows there (NaN tracks, as the toolkit's)."""
-    from ..kernels.features import max_abs
+    from .kernels.frame_features import max_abs
     peak = max_abs(x) if peak is None else peak
     if fixed and peak > 0.0 and not _DIRECT_PEAKS[0] <= peak <= _DIRECT_PEAKS[1]:
         # peak into [0.5, 1); ldexp of the samples: the factor itself (up to 2**1074)
@@ -133,7 +133,7 @@ def loudness_tracks(x, settings, peak=None):
     loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
     both at silence_floor_db instead of -inf. `peak`: x's largest |sample| (found when
     None); beyond 1e100 the frames are measured on a scaled copy and shifted back."""
-    from ..kernels.features import max_abs
+    from .kernels.frame_features import max_abs
     frame, hop = settings.loudness_frame, settings.loudness_hop
     n_frames = 1 + (x.shape[1] - frame) // hop
     rate = settings.sample_rate
@@ -146,7 +146,7 @@ def loudness_tracks(x, settings, peak=None):
         energies, peaks = _energies_by_chunks(x, hop, n_frames, blocks,
                                               bs1770.k_weighting(rate))
     else:
-        from ..kernels.loudness import frame_block_energies
+        from .kernels.block_energies import frame_block_energies
         energies, peaks = frame_block_energies(x, frame, hop, n_frames, blocks,
                                                bs1770.k_weighting(rate))
     lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s, shift_db)
@@ -163,7 +163,7 @@ def _energies_by_chunks(x, hop, n_frames, blocks, coefficients):
     K-weighted once from rest, and a frame's second half is its second chunk plus the
     first chunk's state run on with no input (the frames overlap by half: half the
     filtering of restarting the filters per frame)."""
-    from ..kernels.loudness import chunk_energies
+    from .kernels.block_energies import chunk_energies
     cuts = bs1770.chunk_cuts(blocks, hop)
     basis, gram = _zero_input_basis(tuple(coefficients.ravel()), hop, tuple(cuts))
     squares, dots, states, chunk_peaks = chunk_energies(x, hop, n_frames + 1, cuts,
@@ -174,9 +174,9 @@ def _energies_by_chunks(x, hop, n_frames, blocks, coefficients):
 
 @functools.lru_cache(maxsize=8)
 def _zero_input_basis(coefficients, hop, cuts):
-    """kernels.loudness.zero_input_basis, kept for the next signal at the same rate (the
+    """kernels.block_energies.zero_input_basis, kept for the next signal at the same rate (the
     estimate after the reference), as read-only arrays."""
-    from ..kernels.loudness import zero_input_basis
+    from .kernels.block_energies import zero_input_basis
     basis, gram = zero_input_basis(np.array(coefficients).reshape(2, 5), hop,
                                    np.array(cuts, np.int64))
     basis.flags.writeable = False
@@ -211,7 +211,7 @@ def _spectral_constants(settings):
 def spectral_tracks(x, gain, settings):
     """Spectral and panning tracks of gain * x at the profile's STFT. Returns a dict."""
     import numba
-    from ..kernels.features import N_SPECTRAL, spectral_tracks as kernel
+    from .kernels.frame_features import N_SPECTRAL, spectral_tracks as kernel
     fft, hop = settings.fft_size, settings.fft_hop
     n_frames = 1 + (x.shape[1] - fft) // hop
     rate = settings.sample_rate
@@ -250,7 +250,7 @@ def spectral_tracks(x, gain, settings):
 def dynamics_tracks(x, gain, settings):
     """(rms_db, dynamic_spread, crest_factor), each (C, F), over the STFT's frames of
     gain * x, from per-chunk sums (chunk = gcd(fft_size, hop))."""
-    from ..kernels.features import MAX_ABS, SUM_LEVEL_DB, SUM_SQUARES, chunk_sums
+    from .kernels.frame_features import MAX_ABS, SUM_LEVEL_DB, SUM_SQUARES, chunk_sums
     fft, hop = settings.fft_size, settings.fft_hop
     chunk = int(np.gcd(fft, hop))
     n_frames = 1 + (x.shape[1] - fft) // hop

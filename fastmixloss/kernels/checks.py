@@ -1,5 +1,5 @@
-"""Scans that validation runs before (or, for one-pass losses, after) a kernel, and the
-kernels' precondition check."""
+"""Scans that validation runs before (or, for one-pass losses, after) a kernel: the first
+NaN or infinity, and the largest finite |x|."""
 
 import numpy as np
 from numba import uint64
@@ -10,14 +10,6 @@ from .peaks import INF_BITS, abs_bits
 from .workers import read_only, run_workers, thread_count
 
 _CHUNK = 1 << 16
-
-
-def require(condition, what):
-    """A kernel's precondition, checked in Python before it runs: Numba does not check
-    indices, so a plan that broke one would read or write outside an array. A failure is
-    a bug in the caller's plan, not bad input (the public functions refuse that first)."""
-    if not condition:
-        raise AssertionError(f"kernel precondition failed: {what}")
 
 
 def first_nonfinite(signal):

@@ -14,9 +14,9 @@ The contract every case checks:
   bad one where the case made one bad; or it returns a value;
 - a value is finite, or NaN where the library says why (FeatureComparison.reasons); the
   default feature profile gives every key but a panning of more than 2 channels;
-- where a plain reference exists (fastmixloss.reference, fastmixloss.features.reference,
-  pyloudnorm, or the same call at a power-of-two rescaling that leaves the value
-  unchanged), the value agrees with it;
+- where a plain reference exists (fastmixloss.reference,
+  fastmixloss.features.numpy_reference, pyloudnorm, or the same call at a power-of-two
+  rescaling that leaves the value unchanged), the value agrees with it;
 - no warning, no other exception type, the inputs unmodified, and no call slower than
   SLOW_CASE_S or allocating more than MAX_CALL_BYTES (the signals are short: a refusal
   must be quick and small at any sample rate).
@@ -40,7 +40,7 @@ import numpy as np
 import fastmixloss as fm
 from fastmixloss import FastMixLossError, filterbanks, reference
 from fastmixloss.features import PROFILES
-from fastmixloss.features import reference as feature_reference
+from fastmixloss.features import numpy_reference as feature_reference
 from test_api_fuzz import ESTIMATE_RELATIONS, estimate_of
 
 SEED = int(os.environ.get("FASTMIXLOSS_FUZZ_SEED", "20261206"))
@@ -594,9 +594,9 @@ def _check_tracks(result, context):
 
 
 def _check_tracks_against_twins(arrays, x, settings, context):
-    """Panning and dynamics against fastmixloss.features.reference, computed on x rescaled
-    by a power of two into the normal range (the same peak-normalised signal); the loudness
-    frames against pyloudnorm there, moved by the rescaling's decibels."""
+    """Panning and dynamics against fastmixloss.features.numpy_reference, computed on x
+    rescaled by a power of two into the normal range (the same peak-normalised signal);
+    the loudness frames against pyloudnorm there, moved by the rescaling's decibels."""
     shift = _normalising_shift(x)
     scaled = np.ldexp(x.astype(np.float64), shift)
     peak = float(np.abs(scaled).max())

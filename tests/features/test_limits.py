@@ -100,7 +100,7 @@ def _spectral_arguments(n_frames=5, fft=64, hop=16):
                                  "contrast count 0", "too many frames", "freqs short"])
 def test_spectral_kernel_refuses_a_plan_outside_its_arrays(bad):
     """Checked in Python before the kernel runs: Numba does not check indices."""
-    from fastmixloss.kernels.features import spectral_tracks
+    from fastmixloss.features.kernels.frame_features import spectral_tracks
     x, window, freqs, knobs, contrast, panning = _spectral_arguments()
     n_frames = 5
     if bad == "panning past the end":
@@ -124,7 +124,7 @@ def test_spectral_kernel_refuses_a_plan_outside_its_arrays(bad):
 def test_spectral_kernel_clips_a_band_table_that_runs_past_the_spectrum():
     """The worker itself, given tables past the spectrum (as the 4-kHz plans were), reads
     and writes only inside its arrays: the bands are cut at the last bin."""
-    from fastmixloss.kernels.features import N_SPECTRAL, spectral_tracks_worker
+    from fastmixloss.features.kernels.frame_features import N_SPECTRAL, spectral_tracks_worker
     from fastmixloss.kernels.workers import read_only
     x, window, freqs, knobs, contrast, panning = _spectral_arguments()
 
@@ -151,7 +151,7 @@ def test_spectral_kernel_clips_a_band_table_that_runs_past_the_spectrum():
 
 
 def test_extreme_means_stay_inside_the_values():
-    from fastmixloss.kernels.extremes import extreme_means
+    from fastmixloss.features.kernels.extremes import extreme_means
     values = np.random.default_rng(3).random(40)
     scratch = np.zeros((5, 40), np.int64)
     low, high = extreme_means(values, 30, 55, 3, scratch)   # past the end: cut at 40
@@ -164,8 +164,8 @@ def test_extreme_means_stay_inside_the_values():
 
 @pytest.mark.parametrize("bad", ["frames past the end", "blocks past the frame"])
 def test_frame_loudness_kernel_refuses_a_plan_outside_the_signal(bad):
-    from fastmixloss.features.loudness import k_weighting
-    from fastmixloss.kernels.loudness import frame_block_energies
+    from fastmixloss.features.bs1770 import k_weighting
+    from fastmixloss.features.kernels.block_energies import frame_block_energies
     x = _noise(1.0, 8000)
     blocks = np.array([[0, 3200]], np.int64)
     n_frames = 1 + (8000 - 3200) // 1600
@@ -180,8 +180,8 @@ def test_frame_loudness_kernel_refuses_a_plan_outside_the_signal(bad):
 @pytest.mark.parametrize("bad", ["chunks past the end", "cuts past the chunk",
                                  "basis short"])
 def test_chunk_loudness_kernel_refuses_a_plan_outside_the_signal(bad):
-    from fastmixloss.features.loudness import k_weighting
-    from fastmixloss.kernels.loudness import chunk_energies, zero_input_basis
+    from fastmixloss.features.bs1770 import k_weighting
+    from fastmixloss.features.kernels.block_energies import chunk_energies, zero_input_basis
     x = _noise(1.0, 8000)
     k = k_weighting(8000)
     cuts = np.array([0, 500, 1600], np.int64)
@@ -198,8 +198,8 @@ def test_chunk_loudness_kernel_refuses_a_plan_outside_the_signal(bad):
 
 
 def test_segment_and_basis_kernels_refuse_cuts_outside_their_arrays():
-    from fastmixloss.features.loudness import k_weighting
-    from fastmixloss.kernels.loudness import segment_energies, zero_input_basis
+    from fastmixloss.features.bs1770 import k_weighting
+    from fastmixloss.features.kernels.block_energies import segment_energies, zero_input_basis
     x = _noise(0.5, 8000)
     k = k_weighting(8000)
     with pytest.raises(AssertionError, match="precondition"):
@@ -210,9 +210,9 @@ def test_segment_and_basis_kernels_refuse_cuts_outside_their_arrays():
 
 def test_loudness_workers_clip_cuts_and_frames_to_their_arrays():
     """The workers themselves, handed cuts or frames past the signal, stop at its end."""
-    from fastmixloss.features.loudness import k_weighting
-    from fastmixloss.kernels.loudness import (frame_block_energies_worker,
-                                              segment_energies_worker)
+    from fastmixloss.features.bs1770 import k_weighting
+    from fastmixloss.features.kernels.block_energies import (frame_block_energies_worker,
+                                                             segment_energies_worker)
     from fastmixloss.kernels.workers import read_only
     x = read_only(_noise(0.5, 8000))
     k = read_only(k_weighting(8000))
@@ -241,16 +241,16 @@ REFUSED_RATES = (0.5, 100.0, 1000.0, 3000.0, 4000.0, 4500.0, 4900.0, 5000.0, 799
 @pytest.fixture
 def no_kernels(monkeypatch):
     """Every kernel call fails the test: a refusal must come before any kernel runs."""
-    from fastmixloss.kernels import features as feature_kernels, loudness as loudness_kernels
+    from fastmixloss.features.kernels import block_energies, frame_features
 
     def refuse(*args, **kwargs):
         raise AssertionError("a kernel ran")
 
     from fastmixloss.kernels import checks
     monkeypatch.setattr(checks, "run_workers", refuse)
-    monkeypatch.setattr(feature_kernels, "run_workers", refuse)
-    monkeypatch.setattr(loudness_kernels, "run_workers", refuse)
-    monkeypatch.setattr(loudness_kernels, "zero_input_basis_worker", refuse)
+    monkeypatch.setattr(frame_features, "run_workers", refuse)
+    monkeypatch.setattr(block_energies, "run_workers", refuse)
+    monkeypatch.setattr(block_energies, "zero_input_basis_worker", refuse)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -79,11 +79,11 @@ def test_frame_loudness_is_pyloudnorm_per_frame(rate, profile, frame, hop):
 
 def test_frames_of_two_chunks_have_the_energies_of_frames_filtered_from_rest():
     """Frames of two hops are filtered once per hop and continued by the zero-input
-    response (kernels.loudness.chunk_energies); the block energies are those of each
+    response (kernels.block_energies.chunk_energies); the block energies are those of each
     frame K-weighted from rest, in silence (exactly 0) and after a loud offset too."""
-    from fastmixloss.features import loudness as bs1770
+    from fastmixloss.features import bs1770
     from fastmixloss.features.tracks import _energies_by_chunks
-    from fastmixloss.kernels.loudness import frame_block_energies
+    from fastmixloss.features.kernels.block_energies import frame_block_energies
     for rate, frame in ((44100, 17640), (22050, 17640), (8000, 3200)):
         x = mix(5.0, seed=rate, rate=rate)
         x[:, rate:2 * rate + frame] = 0.0          # frames wholly inside silence
@@ -103,8 +103,8 @@ def test_frames_of_two_chunks_have_the_energies_of_frames_filtered_from_rest():
 def test_chunk_sums_do_not_depend_on_the_lane_or_group_they_ran_in():
     """chunk_energies filters (chunk, channel) pairs side by side in lanes: a chunk's
     numbers are the same bits whichever lane and group it lands in."""
-    from fastmixloss.features import loudness as bs1770
-    from fastmixloss.kernels.loudness import chunk_energies, zero_input_basis
+    from fastmixloss.features import bs1770
+    from fastmixloss.features.kernels.block_energies import chunk_energies, zero_input_basis
     x = mix(4.0, seed=31)
     hop = 4410
     k = bs1770.k_weighting(RATE)
@@ -203,7 +203,8 @@ def test_feature_kernels_run_on_every_thread(monkeypatch):
     """Each feature kernel is handed to the worker pool with numba's thread count, not run
     serially (a prange in a serial kernel would be one thread)."""
     import numba
-    from fastmixloss.kernels import features as feature_kernels, loudness, workers
+    from fastmixloss.features.kernels import block_energies, frame_features
+    from fastmixloss.kernels import workers
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")
     calls = {}
@@ -212,8 +213,8 @@ def test_feature_kernels_run_on_every_thread(monkeypatch):
         calls[kernel.py_func.__name__] = n_threads
         return workers.run_workers(kernel, n_tasks, n_threads, *args)
 
-    monkeypatch.setattr(feature_kernels, "run_workers", recording)
-    monkeypatch.setattr(loudness, "run_workers", recording)
+    monkeypatch.setattr(frame_features, "run_workers", recording)
+    monkeypatch.setattr(block_energies, "run_workers", recording)
     est, ref = mix(3.0, seed=1), mix(3.0, seed=2)
     for profile in ("default", "fxnorm"):
         _with_threads(2, lambda: compare_features(est, ref, RATE, profile=profile))

@@ -1,9 +1,9 @@
-"""The kernels against the plain NumPy twins of fastmixloss.features.reference."""
+"""The kernels against the plain NumPy twins of fastmixloss.features.numpy_reference."""
 
 import numpy as np
 import pytest
 
-from fastmixloss.features import feature_tracks, reference
+from fastmixloss.features import feature_tracks, numpy_reference
 from fastmixloss.features.tracks import peak_gain
 
 from .signals import RATE, mix
@@ -18,10 +18,10 @@ def test_panning_and_dynamics_match_the_reference(dtype, profile):
     tracks = feature_tracks(x, RATE, profile=profile)[0]
     gain = peak_gain(x, -1.0, True)
     fft, hop = (4096, 1024) if profile == "automix-toolkit" else (2048, 1024)
-    rms, mean = reference.panning_tracks(x, gain, fft, hop, RATE)
+    rms, mean = numpy_reference.panning_tracks(x, gain, fft, hop, RATE)
     np.testing.assert_allclose(tracks.panning_rms, rms, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(tracks.panning_mean, mean, rtol=1e-9, atol=1e-12)
-    rms_db, spread, crest = reference.dynamics_tracks(x, gain, 4096, 1024)
+    rms_db, spread, crest = numpy_reference.dynamics_tracks(x, gain, 4096, 1024)
     np.testing.assert_allclose(tracks.rms_db, rms_db, rtol=1e-12)
     np.testing.assert_allclose(tracks.dynamic_spread, spread, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(tracks.crest_factor, crest, rtol=1e-12)

@@ -4,14 +4,14 @@ One pass per signal: each frame of every channel is read (times a gain), windowe
 transformed (DUCC through rocket-fft), its magnitudes reduced to a handful of numbers, and
 the spectrum thrown away. Frames are uncentred: frame f covers samples
 [f*hop, f*hop + fft_size). Each kernel is a Python wrapper that allocates the output and
-runs a serial `*_worker` on every worker (kernels/workers.py); every frame or chunk is
-computed by one worker into its own output entry, so the results are bit-identical for any
-thread count.
+runs a serial `*_worker` on every worker (fastmixloss/kernels/workers.py); every frame or
+chunk is computed by one worker into its own output entry, so the results are
+bit-identical for any thread count.
 
 The stages follow librosa's definitions (spectral_centroid, spectral_bandwidth with p=2,
 spectral_rolloff, spectral_flatness, spectral_contrast's band peaks and valleys) and the
-stereo panning spectrum of Tzanetakis, Jones and McNally (2007); see features/reference.py
-for the same formulas in plain NumPy.
+stereo panning spectrum of Tzanetakis, Jones and McNally (2007); see
+features/numpy_reference.py for the same formulas in plain NumPy.
 """
 
 import math
@@ -20,12 +20,12 @@ import numpy as np
 import rocket_fft
 from numba import uint64
 
-from .checks import require
+from ...kernels.fastlog import bits_float64, fast_log, float64_bits
+from ...kernels.jit import cpu_function, cpu_kernel
+from ...kernels.peaks import largest_abs
+from ...kernels.workers import read_only, run_workers, thread_count
 from .extremes import extreme_means
-from .fastlog import bits_float64, fast_log, float64_bits
-from .jit import cpu_function, cpu_kernel
-from .peaks import largest_abs
-from .workers import read_only, run_workers, thread_count
+from .preconditions import require, require_band_table
 
 # columns of the per-channel spectral tracks; contrast peaks and valleys follow
 CENTROID, BANDWIDTH, ROLLOFF, FLATNESS = range(4)
@@ -46,19 +46,6 @@ _ONE_BITS = 0x3FF0000000000000   # the exponent field of 1.0
 ROLLOFF_BLOCK = 64
 # frames per FFT call and channel: DUCC's SIMD width for float64 with AVX-512 (8)
 SIMD_GROUP = 8
-
-
-def require_band_table(table, columns, n_bins, name):
-    """Each row's [first, stop) (its first two columns) a non-empty run of the n_bins
-    bins; a contrast row's count (third column) at least 1."""
-    table = np.asarray(table)
-    require(table.ndim == 2 and table.shape[1] == columns, f"{name} is (P, {columns})")
-    if table.shape[0]:
-        first, stop = table[:, 0], table[:, 1]
-        require(bool((first >= 0).all() and (stop > first).all() and (stop <= n_bins).all()),
-                f"every band of {name} is a non-empty run of the {n_bins} bins: {table.tolist()}")
-        if columns == 3:
-            require(bool((table[:, 2] >= 1).all()), f"{name} wants >= 1 value per band")
 
 
 @cpu_function

@@ -24,8 +24,8 @@ import numpy as np
 from numba import uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from .fastlog import bits_float64, float64_bits
-from .jit import cpu_function
+from ...kernels.fastlog import bits_float64, float64_bits
+from ...kernels.jit import cpu_function
 
 LANES = 8                        # columns come in multiples of this (a vector's width)
 _MAGNITUDE = 0x7FFFFFFFFFFFFFFF  # the bits below the sign

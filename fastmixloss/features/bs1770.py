@@ -1,7 +1,7 @@
 """ITU-R BS.1770-4 loudness as pyloudnorm computes it: K-weighting, 0.4-s gating blocks
 with 75 % overlap, absolute gate -70 LUFS, relative gate -10 LU.
 
-The kernels (kernels/loudness.py) return sums of squared K-weighted samples; this module
+The kernels (kernels/block_energies.py) return sums of squared K-weighted samples; this module
 holds the filter design, the block bounds and the gating, in NumPy.
 """
 
@@ -79,7 +79,7 @@ def chunk_cuts(blocks, hop):
 
 
 def frame_energies(squares, dots, states, gram, cuts, blocks, hop):
-    """Block energies of frames of two chunks, from `kernels.loudness.chunk_energies`.
+    """Block energies of frames of two chunks, from `kernels.block_energies.chunk_energies`.
 
     Frame f is chunks f and f + 1 filtered from rest at the frame's start. Its first half
     is chunk f as filtered. Its second half is chunk f + 1 filtered from rest plus the
@@ -205,8 +205,8 @@ def integrated_loudness(x, sample_rate, *, block_size=0.4):
 def loudness_of_items(x3, rate, block_size=0.4, peaks=None):
     """integrated_loudness of checked input: x3 (B, C, T), at least one block long;
     peaks: each item's largest |sample|, found when None. Returns (B,) float64."""
-    from ..kernels.features import max_abs
-    from ..kernels.loudness import segment_energies
+    from .kernels.frame_features import max_abs
+    from .kernels.block_energies import segment_energies
     n_items, n_channels, n_samples = x3.shape
     if peaks is None:
         peaks = [max_abs(item) for item in x3]

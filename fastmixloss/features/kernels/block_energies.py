@@ -4,10 +4,10 @@ K-weighting is two biquads in series (a high shelf, then a high pass). They run 
 transposed direct form II in float64, the structure of scipy.signal.lfilter, which is what
 pyloudnorm filters with. Every kernel returns plain float64 sums (of squared filtered
 samples; for chunks also their dot products with a basis, and the filters' final states);
-gating, channel weights and the decibels are NumPy (features/loudness.py). Each
-kernel is a Python wrapper that allocates the output and runs a serial `*_worker` on every
-worker (kernels/workers.py), one frame, row or group of chunks per task: any thread count,
-same bits.
+gating, channel weights and the decibels are NumPy (features/bs1770.py). Each kernel is a
+Python wrapper that allocates the output and runs a serial `*_worker` on every worker
+(fastmixloss/kernels/workers.py), one frame, row or group of chunks per task: any thread
+count, same bits.
 
 Coefficients come as a (2, 5) float64 array, one row per stage: b0, b1, b2, a1, a2
 (normalised so that a0 = 1).
@@ -16,25 +16,17 @@ Loudness frames restart the filters per frame, and they overlap by half: filtere
 frame, every sample is filtered twice. `chunk_energies` filters each hop-long chunk once
 from rest; a frame's second half is then its second chunk's output plus the zero-input
 output of the state its first chunk left (the filters are linear), whose sums need only
-dot products with a precomputed basis (`zero_input_basis`). features/loudness.py
+dot products with a precomputed basis (`zero_input_basis`). features/bs1770.py
 assembles the block energies.
 """
 
 import numpy as np
 from numba import uint64
 
-from .checks import require
-from .jit import cpu_function, cpu_kernel
-from .peaks import largest_abs
-from .workers import read_only, run_workers, thread_count
-
-
-def require_cuts(cuts, length, what):
-    """cuts: increasing int64 positions from 0 to at most `length`."""
-    cuts = np.asarray(cuts)
-    require(cuts.ndim == 1 and cuts.shape[0] >= 1 and cuts[0] == 0
-            and bool((np.diff(cuts) >= 0).all()) and cuts[-1] <= length,
-            f"{what} increase from 0 to at most {length}: {cuts.tolist()}")
+from ...kernels.jit import cpu_function, cpu_kernel
+from ...kernels.peaks import largest_abs
+from ...kernels.workers import read_only, run_workers, thread_count
+from .preconditions import require, require_cuts
 
 
 @cpu_function
