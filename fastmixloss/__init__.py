@@ -1,11 +1,36 @@
 """fastmixloss: the loss functions of automatic music mixing, in fused Numba kernels.
 
-Time domain: mse, l1, esr, dc, logcosh, snr, sisdr, sdsdr.
-Spectral: stft_loss, mrstft_loss, sum_and_difference_loss.
-Class forms with auraloss's names: MSELoss, ..., STFTLoss, MultiResolutionSTFTLoss,
-SumAndDifferenceSTFTLoss, MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss.
-Other projects' spectral losses by name: preset_loss(name) (PRESETS).
-`fastmixloss.reference` holds the plain NumPy versions.
+Numbers between an estimated mix and a reference, as auraloss computes them, on the CPU
+(Numba) or a CUDA GPU, in memory that stays flat with the length of the signals.
+
+Time domain (function and class forms):
+    mse / MSELoss, l1 / L1Loss, esr / ESRLoss, dc / DCLoss, logcosh / LogCoshLoss,
+    snr / SNRLoss, sisdr / SISDRLoss, sdsdr / SDSDRLoss
+Spectral, every option declared once (see STFTLoss):
+    stft_loss / STFTLoss, mrstft_loss / MultiResolutionSTFTLoss,
+    sum_and_difference_loss / SumAndDifferenceSTFTLoss, MelSTFTLoss, ChromaSTFTLoss,
+    RandomResolutionSTFTLoss
+Other projects' spectral losses, by name (auraloss, ParallelWaveGAN, HiFi-GAN, DAC, DDSP):
+    preset_loss(name) / PresetLoss, PRESETS
+Mix features and loudness:
+    feature_tracks, compare_features / FeatureComparison, integrated_loudness (ITU-R
+    BS.1770)
+Breakdowns (output="full"): STFTBreakdown, MultiResolutionBreakdown,
+    SumAndDifferenceBreakdown
+Start-up: warmup() compiles (or loads from the cache) every kernel ahead of the first call,
+    reporting each WarmupStep.
+Errors: FastMixLossError, ParameterError (bad argument: names it and its value),
+    KeywordError, DeviceError (no usable GPU).
+Submodules loaded on first access: fastmixloss.reference (plain NumPy versions of every
+loss, the tests' oracle), fastmixloss.cuda (is_available(), launch_config()).
+Command line: `fastmixloss score|compare|demo|warmup ...` (`fastmixloss --help`), also
+`python -m fastmixloss`.
+
+Example:
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.sin(np.linspace(0, 1000, 44100))
+    >>> fastmixloss.mse(ref, ref)
+    0.0
 """
 
 __version__ = "0.1.0"
@@ -38,7 +63,8 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+    # the public API only: not the internal modules that importing it loads
+    return sorted(set(__all__) | set(_LAZY_SUBMODULES) | {"__version__"})
 
 
 __all__ = [

@@ -16,7 +16,7 @@ the CPU and CUDA) and its formula in reference.py; plan.py carries it to the ker
 import functools
 import inspect
 from dataclasses import dataclass, make_dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional, Sequence, Union
 
 from . import filterbanks
 from . import validation as check
@@ -30,6 +30,7 @@ class Option:
     check: Callable        # (name, value) -> the checked, normalised value
     type: str              # numpydoc type line
     doc: str               # numpydoc description
+    annotation: Any = float   # the signature's type annotation
 
 
 def _finite(**bounds):
@@ -57,50 +58,51 @@ OPTIONS = (
     Option("w_lin_mag", 0.0, check.weight, "float",
            "Weight (>= 0) of the linear-magnitude distance |X_est - X| (L1) or its square."),
     Option("mag_distance", "L1", check.distance, '{"L1", "L2"}',
-           "The distance of the log and linear terms."),
+           "The distance of the log and linear terms.", annotation=str),
     Option("eps", 1e-8, _finite(strictly_positive=True), "float",
            "Floor of the power: magnitude = sqrt(max(re**2 + im**2, eps))."),
     Option("reduction", "mean", lambda n, v: check.choice(n, v, check.REDUCTIONS),
            '{"mean", "sum", "none"}',
            'Over items; "none" gives a (B,) array, each value computed as if the item '
-           "were alone."),
+           "were alone.", annotation=str),
     Option("output", "loss", lambda n, v: check.choice(n, v, check.OUTPUTS),
            '{"loss", "full"}',
-           '"full" returns a breakdown (results.py) with every term, weighted or not.'),
+           '"full" returns a breakdown (results.py) with every term, weighted or not.',
+           annotation=str),
     Option("compat", None, lambda n, v: check.choice(n, v, check.COMPAT_MODES),
            'None or "auraloss"',
            "Reproduce auraloss 0.4.0's numbers: spectral convergence over the whole "
            "batch, its float32 windows and filterbanks, (B, C, T) input only "
-           "(docs/numerics.md)."),
+           "(docs/numerics.md).", annotation=Optional[str]),
     Option("check_finite", True, check.flag, "bool",
-           "Scan the inputs for NaN and Inf first."),
+           "Scan the inputs for NaN and Inf first.", annotation=bool),
     Option("device", None, lambda n, v: check_device(v), 'None, "cpu" or "cuda"',
            "Where to compute. None: on the GPU when an input already lives there (CuPy, "
            "PyTorch CUDA, Numba device arrays), else on the CPU. The GPU takes "
-           "power-of-two fft sizes only."),
+           "power-of-two fft sizes only.", annotation=Optional[str]),
     Option("w_phs", 0.0, check.weight, "float",
            "Weight of the phase term: the mean over bins of (angle(X_est) - angle(X))**2, "
            "each angle in (-pi, pi] (auraloss's; the difference is not re-wrapped)."),
     Option("sample_rate", None, _optional(_finite(strictly_positive=True)), "float",
            "In Hz; needed by scale (1 kHz to 768 kHz) and perceptual_weighting (above "
-           "2 kHz, up to 768 kHz)."),
+           "2 kHz, up to 768 kHz).", annotation=Optional[float]),
     Option("scale", None, lambda n, v: check.choice(n, v, filterbanks.SCALES),
            'None, "mel" or "chroma"',
            "Apply a filterbank to the floored magnitudes of every frame before every "
            "term: librosa.filters.mel (Slaney scale and norm, fmin to fmax) or "
-           "librosa.filters.chroma, with their defaults."),
+           "librosa.filters.chroma, with their defaults.", annotation=Optional[str]),
     Option("n_bins", None, _n_bins, "int or sequence of int",
-           "Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution."),
+           "Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution.", annotation=Union[None, int, Sequence[int]]),
     Option("fmin", 0.0, _finite(minimum=0.0), "float",
            "Lower edge of the mel bands in Hz (scale='mel' only)."),
     Option("fmax", None, _optional(_finite(strictly_positive=True)), "float",
-           "Upper edge of the mel bands in Hz, default sample_rate / 2 (scale='mel' only)."),
+           "Upper edge of the mel bands in Hz, default sample_rate / 2 (scale='mel' only).", annotation=Optional[float]),
     Option("perceptual_weighting", False, check.flag, "bool",
            "Filter both signals with auraloss's 101-tap A-weighting FIR first (zero "
-           '"same" padding). Needs SciPy.'),
+           '"same" padding). Needs SciPy.', annotation=bool),
     Option("scale_invariance", False, check.flag, "bool",
            "Scale each row's (channel's) reference values by its optimal "
-           "alpha = <X_est, X> / <X, X> before the terms (a first pass computes alpha)."),
+           "alpha = <X_est, X> / <X, X> before the terms (a first pass computes alpha).", annotation=bool),
     Option("log_eps", 0.0, _finite(minimum=0.0), "float",
            "The log term compares log(log_fac * X + log_eps) (auraloss main)."),
     Option("log_fac", 1.0, _finite(strictly_positive=True), "float",
@@ -140,7 +142,8 @@ def takes_options(function_name):
         signature = inspect.signature(fn)
         own = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
         generated = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY,
-                                       default=o.default) for o in OPTIONS
+                                       default=o.default, annotation=o.annotation)
+                     for o in OPTIONS
                      if o.name not in signature.parameters]
         known = frozenset(p.name for p in own + generated) - {"self"}
 

@@ -24,9 +24,10 @@ fmax by the same checks as scale="mel".
 
 import math
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import engine
 from . import validation as check
@@ -34,6 +35,7 @@ from .backend import check_device
 from .errors import ParameterError
 from .plan import (CENTRED, FRAMINGS, HIFIGAN, UNCENTRED, Resolution, SpectralPlan,
                    check_filterbank_rate, check_mel_band, filterbank)
+from .results import MultiResolutionBreakdown
 
 __all__ = ["PRESETS", "Preset", "PresetLoss", "preset_loss", "CENTRED", "HIFIGAN",
            "UNCENTRED"]
@@ -193,10 +195,23 @@ class PresetLoss:
         Fields of Preset to change, e.g. ParallelWaveGAN's hifigan.v1 vctk mel loss:
         PresetLoss("parallel_wavegan_mel", sample_rate=24000, fft_sizes=(2048,),
         hop_sizes=(300,), win_lengths=(1200,), fmin=0.0, fmax=12000.0, log_factor=1.0).
+
+    Call with (est, ref): arrays of shape (T,), (C, T) or (B, C, T), float32 or float64;
+    it returns a float, a (B,) array (reduction="none") or a MultiResolutionBreakdown.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> rng = np.random.default_rng(0)
+    >>> ref = rng.standard_normal((2, 44100)).astype(np.float32)
+    >>> loss = fastmixloss.PresetLoss("dac", sample_rate=44100, weight=15.0)
+    >>> loss(ref, ref)
+    0.0
     """
 
-    def __init__(self, name, *, sample_rate=None, weight=1.0, reduction="mean",
-                 output="loss", check_finite=True, device=None, **overrides):
+    def __init__(self, name: str, *, sample_rate: Optional[float] = None,
+                 weight: float = 1.0, reduction: str = "mean", output: str = "loss",
+                 check_finite: bool = True, device: Optional[str] = None, **overrides):
         if name not in PRESETS:
             raise ParameterError(f"preset={name!r} is not one of {', '.join(PRESETS)}")
         self.name = name
@@ -289,12 +304,36 @@ class PresetLoss:
     def __repr__(self):
         return f"PresetLoss({self.name!r}, sample_rate={self.sample_rate})"
 
-    def __call__(self, est, ref):
+    def __call__(self, est: ArrayLike,
+                 ref: ArrayLike) -> Union[float, np.ndarray, MultiResolutionBreakdown]:
         (breakdown,) = engine.evaluate(self.plan, est, ref,
                                        loss_name=f"preset={self.name!r}")
         return breakdown if self.output == "full" else breakdown.loss
 
 
-def preset_loss(name, **kwargs):
-    """PresetLoss(name, **kwargs): the named preset as a loss object."""
+def preset_loss(name: str, **kwargs) -> PresetLoss:
+    """The named preset as a loss object: PresetLoss(name, **kwargs).
+
+    Parameters
+    ----------
+    name : str
+        A key of PRESETS: "auraloss", "parallel_wavegan", "parallel_wavegan_mel",
+        "hifigan", "dac", "dac_stft", "ddsp".
+    **kwargs
+        sample_rate, weight, reduction, output, check_finite, device and overrides of
+        the preset's fields, as PresetLoss takes them.
+
+    Returns
+    -------
+    PresetLoss
+        Call it with (est, ref).
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.random.default_rng(0).standard_normal((1, 2, 44100)).astype(np.float32)
+    >>> loss = fastmixloss.preset_loss("parallel_wavegan")
+    >>> round(loss(ref, ref), 6)
+    0.0
+    """
     return PresetLoss(name, **kwargs)

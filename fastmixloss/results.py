@@ -36,6 +36,25 @@ class STFTBreakdown:
     """One resolution: loss = w_sc*sc + w_log_mag*log_mag + w_lin_mag*lin_mag + w_phs*phs.
 
     With output="full" every term is computed, also those whose weight is zero.
+
+    Attributes
+    ----------
+    loss, sc, log_mag, lin_mag : float or (B,) array
+        The loss and its terms: spectral convergence, log and linear magnitude distances.
+    fft_size, hop_size, win_length : int
+        The resolution.
+    phs : float, (B,) array or None
+        The phase term, None unless it is weighted (w_phs > 0).
+    reasons : dict
+        to_dict() key -> why that value is NaN; empty when every value is defined.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.random.default_rng(0).standard_normal(8192)
+    >>> part = fastmixloss.stft_loss(0.5 * ref, ref, output="full")
+    >>> part.label, round(part.sc, 3), sorted(part.to_dict())
+    ('fft1024_hop256_win1024', 0.5, ['lin_mag', 'log_mag', 'loss', 'sc'])
     """
 
     loss: Value
@@ -59,7 +78,26 @@ class STFTBreakdown:
 
 @dataclass(frozen=True)
 class MultiResolutionBreakdown:
-    """The mean over resolutions of each field, and each resolution's own breakdown."""
+    """The mean over resolutions of each field, and each resolution's own breakdown.
+
+    Attributes
+    ----------
+    loss, sc, log_mag, lin_mag, phs, reasons
+        As STFTBreakdown, each the mean over resolutions (a sum for the presets that
+        sum).
+    resolutions : tuple of STFTBreakdown
+        Each resolution's own values; to_dict() keys them by their label.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.random.default_rng(0).standard_normal(8192)
+    >>> full = fastmixloss.mrstft_loss(0.5 * ref, ref, output="full")
+    >>> [part.label for part in full.resolutions]
+    ['fft1024_hop120_win600', 'fft2048_hop240_win1200', 'fft512_hop50_win240']
+    >>> "fft512_hop50_win240.sc" in full.to_dict()
+    True
+    """
 
     loss: Value
     sc: Value
@@ -75,7 +113,27 @@ class MultiResolutionBreakdown:
 
 @dataclass(frozen=True)
 class SumAndDifferenceBreakdown:
-    """loss = w_sum * sum.loss + w_diff * diff.loss (halved with compat="auraloss")."""
+    """loss = w_sum * sum.loss + w_diff * diff.loss (halved with compat="auraloss").
+
+    Attributes
+    ----------
+    loss : float or (B,) array
+    sum, diff : MultiResolutionBreakdown
+        The multi-resolution losses of the sum (L + R) and difference (L - R) signals.
+    reasons : dict
+        to_dict() key ("loss", "diff.sc", ...) -> why that value is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> left = np.random.default_rng(0).standard_normal(8192)
+    >>> dual_mono = np.stack([left, left])        # no difference signal
+    >>> full = fastmixloss.sum_and_difference_loss(dual_mono, dual_mono, output="full")
+    >>> bool(np.isnan(full.loss)), full.sum.loss
+    (True, 0.0)
+    >>> full.reasons["diff.sc"]
+    "undefined: the reference's difference signal (L - R) has no energy above the magnitude floor (eps=1e-08)"
+    """
 
     loss: Value
     sum: MultiResolutionBreakdown    # MR-STFT of L + R

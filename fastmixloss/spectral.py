@@ -10,20 +10,27 @@ only). Every option is declared once, in options.py; the plan (plan.py) and the 
 
 import numbers
 import operator
+from typing import Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import engine
 from . import validation as check
 from .errors import ParameterError
 from .options import checked_options, parameter_docs, takes_options
 from .plan import Resolution, resolution, resolutions, spectral_plan
-from .results import SumAndDifferenceBreakdown
+from .results import (MultiResolutionBreakdown, STFTBreakdown,
+                      SumAndDifferenceBreakdown)
 from .windows import window_name
 
 __all__ = ["STFTLoss", "MultiResolutionSTFTLoss", "SumAndDifferenceSTFTLoss",
            "MelSTFTLoss", "ChromaSTFTLoss", "RandomResolutionSTFTLoss", "stft_loss",
            "mrstft_loss", "sum_and_difference_loss", "Resolution"]
+
+Sizes = Sequence[int]
+Window = Union[str, ArrayLike, Sequence[ArrayLike]]
+Value = Union[float, np.ndarray]
 
 DEFAULT_FFT_SIZES = (1024, 2048, 512)
 DEFAULT_HOP_SIZES = (120, 240, 50)
@@ -82,7 +89,7 @@ class _SpectralLoss:
         return f"{type(self).__name__}({self._describe()})"
 
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
-    def __call__(self, est, ref):
+    def __call__(self, est: ArrayLike, ref: ArrayLike):
         (breakdown,) = engine.evaluate(self.plan, est, ref)
         return self._result(breakdown)
 
@@ -118,14 +125,14 @@ class STFTLoss(_SpectralLoss):
     """)
 
     @takes_options("fastmixloss.STFTLoss")
-    def __init__(self, fft_size=1024, hop_size=256, win_length=None, window="hann",
-                 **options):
+    def __init__(self, fft_size: int = 1024, hop_size: int = 256,
+                 win_length: Optional[int] = None, window: Window = "hann", **options):
         win_length = fft_size if win_length is None else win_length
         self.plan = spectral_plan((resolution(fft_size, hop_size, win_length),), window,
                                   checked_options(options))
 
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
-    def __call__(self, est, ref):
+    def __call__(self, est: ArrayLike, ref: ArrayLike) -> Union[Value, STFTBreakdown]:
         (breakdown,) = engine.evaluate(self.plan, est, ref)
         return self._result(breakdown.resolutions[0])   # the one resolution's own
 
@@ -159,8 +166,10 @@ class MultiResolutionSTFTLoss(_SpectralLoss):
     """)
 
     @takes_options("fastmixloss.MultiResolutionSTFTLoss")
-    def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
-                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", **options):
+    def __init__(self, fft_sizes: Sizes = DEFAULT_FFT_SIZES,
+                 hop_sizes: Sizes = DEFAULT_HOP_SIZES,
+                 win_lengths: Sizes = DEFAULT_WIN_LENGTHS, window: Window = "hann",
+                 **options):
         self.plan = spectral_plan(resolutions(fft_sizes, hop_sizes, win_lengths), window,
                                   checked_options(options))
 
@@ -201,16 +210,18 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
     """)
 
     @takes_options("fastmixloss.SumAndDifferenceSTFTLoss")
-    def __init__(self, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
-                 win_lengths=DEFAULT_WIN_LENGTHS, window="hann", *, w_sum=1.0,
-                 w_diff=1.0, **options):
+    def __init__(self, fft_sizes: Sizes = DEFAULT_FFT_SIZES,
+                 hop_sizes: Sizes = DEFAULT_HOP_SIZES,
+                 win_lengths: Sizes = DEFAULT_WIN_LENGTHS, window: Window = "hann", *,
+                 w_sum: float = 1.0, w_diff: float = 1.0, **options):
         self.plan = spectral_plan(resolutions(fft_sizes, hop_sizes, win_lengths), window,
                                   checked_options(options))
         self.w_sum = check.weight("w_sum", w_sum)
         self.w_diff = check.weight("w_diff", w_diff)
 
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
-    def __call__(self, est, ref):
+    def __call__(self, est: ArrayLike,
+                 ref: ArrayLike) -> Union[Value, SumAndDifferenceBreakdown]:
         sum_part, diff_part = engine.evaluate(
             self.plan, est, ref, mix=_SUM_AND_DIFFERENCE,
             mix_groups=_SUM_AND_DIFFERENCE_GROUPS, channels=2)
@@ -232,8 +243,9 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
 
 
 @takes_options("fastmixloss.stft_loss")
-def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window="hann",
-              **options):
+def stft_loss(est: ArrayLike, ref: ArrayLike, *, fft_size: int = 1024,
+              hop_size: int = 256, win_length: Optional[int] = None,
+              window: Window = "hann", **options) -> Union[Value, STFTBreakdown]:
     """STFT-magnitude loss at one resolution: STFTLoss(...)(est, ref).
 
     Parameters
@@ -264,8 +276,10 @@ def stft_loss(est, ref, *, fft_size=1024, hop_size=256, win_length=None, window=
 
 
 @takes_options("fastmixloss.mrstft_loss")
-def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_SIZES,
-                win_lengths=DEFAULT_WIN_LENGTHS, window="hann", **options):
+def mrstft_loss(est: ArrayLike, ref: ArrayLike, *, fft_sizes: Sizes = DEFAULT_FFT_SIZES,
+                hop_sizes: Sizes = DEFAULT_HOP_SIZES,
+                win_lengths: Sizes = DEFAULT_WIN_LENGTHS, window: Window = "hann",
+                **options) -> Union[Value, MultiResolutionBreakdown]:
     """Multi-resolution STFT loss: MultiResolutionSTFTLoss(...)(est, ref).
 
     Parameters
@@ -296,9 +310,13 @@ def mrstft_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES, hop_sizes=DEFAULT_HOP_
 
 
 @takes_options("fastmixloss.sum_and_difference_loss")
-def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
-                            hop_sizes=DEFAULT_HOP_SIZES, win_lengths=DEFAULT_WIN_LENGTHS,
-                            window="hann", w_sum=1.0, w_diff=1.0, **options):
+def sum_and_difference_loss(est: ArrayLike, ref: ArrayLike, *,
+                            fft_sizes: Sizes = DEFAULT_FFT_SIZES,
+                            hop_sizes: Sizes = DEFAULT_HOP_SIZES,
+                            win_lengths: Sizes = DEFAULT_WIN_LENGTHS,
+                            window: Window = "hann", w_sum: float = 1.0,
+                            w_diff: float = 1.0,
+                            **options) -> Union[Value, SumAndDifferenceBreakdown]:
     """Stereo sum-and-difference loss: SumAndDifferenceSTFTLoss(...)(est, ref).
 
     Parameters
@@ -334,28 +352,66 @@ def sum_and_difference_loss(est, ref, *, fft_sizes=DEFAULT_FFT_SIZES,
 class MelSTFTLoss(STFTLoss):
     """STFTLoss on a mel scale: STFTLoss(scale="mel", n_bins=n_mels), as auraloss's.
 
-    Parameters as STFTLoss; sample_rate is required, n_mels defaults to 128.
+    Parameters
+    ----------
+    sample_rate : float
+        In Hz (1 kHz to 768 kHz).
+    fft_size, hop_size, win_length, window
+        As STFTLoss.
+    n_mels : int, default 128
+        Mel bands (Slaney scale and norm, fmin to fmax).
+    **options
+        The other options of STFTLoss (fmin, fmax, w_sc, compat, ...).
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.sin(np.linspace(0, 3000, 22050))
+    >>> loss = fastmixloss.MelSTFTLoss(22050, n_mels=64)
+    >>> round(loss(ref, ref), 6)
+    0.0
     """
 
-    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
-                 window="hann", *, n_mels=128, **kwargs):
+    def __init__(self, sample_rate: float, fft_size: int = 1024, hop_size: int = 256,
+                 win_length: Optional[int] = None, window: Window = "hann", *,
+                 n_mels: int = 128, **options):
         super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
                          scale="mel", n_bins=check.positive_int("n_mels", n_mels),
-                         **kwargs)
+                         **options)
 
 
 class ChromaSTFTLoss(STFTLoss):
     """STFTLoss on chroma bands: STFTLoss(scale="chroma", n_bins=n_chroma).
 
-    auraloss 0.4.0's ChromaSTFTLoss raises a TypeError when constructed; this one computes
-    the intended loss (librosa.filters.chroma's defaults). sample_rate is required.
+    auraloss 0.4.0's ChromaSTFTLoss raises a TypeError when constructed; this one
+    computes the intended loss (librosa.filters.chroma's defaults).
+
+    Parameters
+    ----------
+    sample_rate : float
+        In Hz (1 kHz to 768 kHz).
+    fft_size, hop_size, win_length, window
+        As STFTLoss.
+    n_chroma : int, default 12
+        Chroma bands (pitch classes).
+    **options
+        The other options of STFTLoss (w_sc, compat, ...; not fmin or fmax).
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.sin(np.linspace(0, 3000, 22050))
+    >>> loss = fastmixloss.ChromaSTFTLoss(22050)
+    >>> round(loss(ref, ref), 6)
+    0.0
     """
 
-    def __init__(self, sample_rate, fft_size=1024, hop_size=256, win_length=None,
-                 window="hann", *, n_chroma=12, **kwargs):
+    def __init__(self, sample_rate: float, fft_size: int = 1024, hop_size: int = 256,
+                 win_length: Optional[int] = None, window: Window = "hann", *,
+                 n_chroma: int = 12, **options):
         super().__init__(fft_size, hop_size, win_length, window, sample_rate=sample_rate,
                          scale="chroma", n_bins=check.positive_int("n_chroma", n_chroma),
-                         **kwargs)
+                         **options)
 
 
 # the largest max_fft_size RandomResolutionSTFTLoss takes with a filterbank (scale=...)
@@ -386,14 +442,41 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
     max_fft_size. With a filterbank (scale="mel" or "chroma") max_fft_size is at most
     2**20: each drawn size builds its filterbank when it is drawn.
 
-    Other keyword arguments (w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
-    n_bins, compat, reduction, ...) go to every STFTLoss; output="full" gives a
-    MultiResolutionBreakdown of the current draw.
+    Parameters
+    ----------
+    resolutions : int, default 3
+        How many resolutions each draw holds.
+    min_fft_size, max_fft_size : int, default 16 and 32768
+        Powers of two: the range of the drawn fft sizes.
+    min_hop_size, max_hop_size : float, default 0.1 and 1.0
+        The range of the hop as a fraction of the fft size.
+    windows : sequence of str
+        The window names to draw from (default hann, bartlett, blackman, hamming,
+        kaiser).
+    randomize_rate : int, default 1
+        Draw again every this many calls.
+    rng : numpy.random.Generator, optional
+    seed : int, optional
+        Seed of a new Generator (not with rng).
+    **stft_kwargs
+        The options of STFTLoss (w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
+        n_bins, compat, reduction, ...), for every drawn resolution; output="full" gives
+        a MultiResolutionBreakdown of the current draw.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> ref = np.random.default_rng(0).standard_normal((2, 8192))
+    >>> loss = fastmixloss.RandomResolutionSTFTLoss(max_fft_size=1024, seed=0)
+    >>> len(loss.resolutions), round(loss(ref, ref), 6)
+    (3, 0.0)
     """
 
-    def __init__(self, resolutions=3, min_fft_size=16, max_fft_size=32768,
-                 min_hop_size=0.1, max_hop_size=1.0, windows=_RANDOM_WINDOWS, *,
-                 randomize_rate=1, rng=None, seed=None, **stft_kwargs):
+    def __init__(self, resolutions: int = 3, min_fft_size: int = 16,
+                 max_fft_size: int = 32768, min_hop_size: float = 0.1,
+                 max_hop_size: float = 1.0, windows: Sequence[str] = _RANDOM_WINDOWS, *,
+                 randomize_rate: int = 1, rng: Optional[np.random.Generator] = None,
+                 seed: Optional[int] = None, **stft_kwargs):
         self.n_resolutions = check.positive_int("resolutions", resolutions)
         self.min_fft_size = _power_of_two("min_fft_size", min_fft_size)
         self.max_fft_size = _power_of_two("max_fft_size", max_fft_size)
@@ -455,7 +538,8 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         return "; ".join(f"fft_size={f}, hop_size={h}, win_length={w}, window={n}"
                          for f, h, w, n in self.resolutions)
 
-    def __call__(self, est, ref):
+    def __call__(self, est: ArrayLike,
+                 ref: ArrayLike) -> Union[Value, MultiResolutionBreakdown]:
         # shapes and channel layout as every loss checks them, before the length
         plan = self._losses[0].plan
         est3, _ = engine.signal_pair(plan, engine.select_backend(plan, est, ref), est, ref)
