@@ -20,7 +20,7 @@ from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
 from .compare import KEYS, compare_item
 from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
-from .profiles import PROFILES, SAMPLE_RATE_RANGES, resolve
+from .profiles import DEFINED_NORMALISATION, PROFILES, SAMPLE_RATE_RANGES, resolve
 from .tracks import ItemTracks, item_tracks, normalised
 
 Value = Union[float, np.ndarray]
@@ -164,7 +164,8 @@ def feature_tracks(x, sample_rate, *, profile="default", device=None):
 def _item_tracks(item, settings):
     from .kernels.frame_features import max_abs
     peak = max_abs(item)
-    return item_tracks(item, settings, normalised(item, settings.peak_target_db, True, peak),
+    # silence is left as it is and any level normalised, whatever the profile
+    return item_tracks(item, settings, normalised(item, DEFINED_NORMALISATION, peak),
                        peak=peak)
 
 

@@ -23,7 +23,6 @@ DYNAMIC_KEYS = ("rms_level", "dynamic_spread", "crest_factor", "mean_mape_dynami
 GROUPS = {"loudness": LOUDNESS_KEYS, "spectral": SPECTRAL_KEYS, "panning": PANNING_KEYS,
           "dynamic": DYNAMIC_KEYS}
 KEYS = LOUDNESS_KEYS + SPECTRAL_KEYS + PANNING_KEYS + DYNAMIC_KEYS
-SKLEARN_EPS = np.finfo(np.float64).eps
 
 
 class Undefined(Exception):
@@ -51,15 +50,14 @@ def mape(reference, estimate, floor):
 
 
 def _window(n_frames, settings):
-    """The running-mean length: 40 frames; the fixed profile shortens it to what exists."""
+    """The running-mean length: running_n frames, or all there are where the profile
+    takes fewer."""
     if n_frames < 1:
         raise Undefined("the signal is shorter than one frame")
-    if settings.fixed:
-        return min(settings.running_n, n_frames)
-    if n_frames < settings.running_n:
+    if n_frames < settings.fewest_running_frames:
         raise Undefined(f"{n_frames} frames, fewer than the running mean's "
                         f"{settings.running_n}")
-    return settings.running_n
+    return min(settings.running_n, n_frames)
 
 
 def trim_bounds(ref, settings):
@@ -90,7 +88,7 @@ def trim_bounds(ref, settings):
 
 def _loudness(est, ref, settings, peak_e, peak_r):
     """The loudness group; peak_e, peak_r: the signals' largest |sample|."""
-    floor = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
+    floor = settings.mape_floor_db
     if settings.loudness == "integrated":
         if ref.shape[1] < settings.loudness_block_s * settings.sample_rate:
             raise Undefined("shorter than one 0.4-s loudness block")
@@ -124,7 +122,7 @@ def _loudness(est, ref, settings, peak_e, peak_r):
 
 def _spectral(tracks_e, tracks_r, settings):
     n = _window(tracks_r.centroid.shape[1], settings)
-    floor = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
+    floor = settings.mape_floor_db
     eps = settings.spectral_eps
     per_channel = {key: [] for key in ("centroid", "bandwidth", "low", "mid", "high",
                                        "rolloff", "flatness")}
@@ -152,10 +150,10 @@ def _spectral(tracks_e, tracks_r, settings):
 
 
 def _panning(tracks_e, tracks_r, n_channels, settings):
-    if n_channels != 2 and not (settings.fixed and n_channels == 1):
+    if n_channels not in settings.panning_channels:
         raise Undefined(f"the panning spectrum needs 2 channels, not {n_channels}")
     p_r, p_e = tracks_r.panning_rms, tracks_e.panning_rms
-    if not settings.fixed and np.min(p_r) == 0.0:
+    if settings.drops_centred_frames and np.min(p_r) == 0.0:
         # the toolkit drops the frames where the reference's total panning RMS is 0
         keep = p_r[0] != 0
         if not keep.any():
@@ -163,8 +161,8 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
                             "toolkit drops them all")
         p_r, p_e = p_r[:, keep], p_e[:, keep]
     n = _window(p_r.shape[1], settings)
-    floor = settings.mape_floor_panning if settings.fixed else SKLEARN_EPS
-    values = [mape(running_mean(p_r[b], n), running_mean(p_e[b], n), floor)
+    values = [mape(running_mean(p_r[b], n), running_mean(p_e[b], n),
+                   settings.mape_floor_panning)
               for b in range(p_r.shape[0])]
     out = dict(zip(PANNING_KEYS[:-1], values))
     out["mean_mape_panning"] = float(np.mean(values))
@@ -173,8 +171,7 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
 
 def _dynamic(tracks_e, tracks_r, settings):
     n = _window(tracks_r.rms_db.shape[1], settings)
-    floor_db = settings.mape_floor_db if settings.fixed else SKLEARN_EPS
-    floor_crest = settings.mape_floor_crest if settings.fixed else SKLEARN_EPS
+    floor_db, floor_crest = settings.mape_floor_db, settings.mape_floor_crest
     out = {}
     for key, field, project, floor in (("rms_level", "rms_db", True, floor_db),
                                        ("dynamic_spread", "dynamic_spread", True, floor_db),
@@ -212,9 +209,7 @@ def _compare_item(est, ref, settings):
     if settings.trim:
         start, stop = trim_bounds(ref, settings)
         est, ref = est[:, start:stop], ref[:, start:stop]
-    if settings.fixed:   # short signals: zero-pad to one frame of each kind
-        needed = max(settings.loudness_frame, settings.fft_size, settings.panning_fft_size)
-        est, ref = _zero_pad(est, needed), _zero_pad(ref, needed)
+    est, ref = _zero_pad(est, settings.zero_pad_to), _zero_pad(ref, settings.zero_pad_to)
 
     def group(name, compute):
         try:
@@ -231,10 +226,10 @@ def _compare_item(est, ref, settings):
             for key in GROUPS[name]:
                 reasons[key] = "the signal is shorter than one STFT frame"
         return values, reasons
-    target, fixed = settings.peak_target_db, settings.fixed
-    tracks_r = item_tracks(ref, settings, normalised(ref, target, fixed, peak_r),
+    normalisation = settings.peak_normalisation
+    tracks_r = item_tracks(ref, settings, normalised(ref, normalisation, peak_r),
                            loudness=False)
-    tracks_e = item_tracks(est, settings, normalised(est, target, fixed, peak_e),
+    tracks_e = item_tracks(est, settings, normalised(est, normalisation, peak_e),
                            loudness=False)
     group("spectral", lambda: _spectral(tracks_e, tracks_r, settings))
     group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))

@@ -92,47 +92,43 @@ def sqrt_hann(fft_size):
     return np.sqrt(np.hanning(fft_size + 1)[:-1])
 
 
-def peak_gain(x, target_db, fixed, peak=None):
+def peak_gain(x, normalisation, peak=None):
     """Gain that brings the item's largest |sample| (`peak`, found when None) to
-    target_db dBFS (pyloudnorm's normalize.peak). Silence: NaN (the toolkit divides by
-    zero), or 1 in the fixed profile. Where the gain overflows float64 (a peak below
-    about 5e-309: denormal samples) it is inf, as the toolkit's; see `normalised`."""
+    normalisation.target_db dBFS (pyloudnorm's normalize.peak); silence: its silent_gain.
+    Where the gain overflows float64 (a peak below about 5e-309: denormal samples) it is
+    inf, as the toolkit's; see `normalised`."""
     from .kernels.frame_features import max_abs
     peak = max_abs(x) if peak is None else peak
     if peak == 0.0:
-        return 1.0 if fixed else np.nan
+        return normalisation.silent_gain
     with np.errstate(over="ignore"):
-        return float(np.power(10.0, target_db / 20.0) / peak)
+        return float(np.power(10.0, normalisation.target_db / 20.0) / peak)
 
 
-# A peak outside [2**-1000, 2**1000] is normalised through a power-of-two copy in the
-# fixed profile: its gain would be denormal or overflow.
-_DIRECT_PEAKS = (2.0 ** -1000, 2.0 ** 1000)
+def normalised(x, normalisation, peak=None):
+    """(signal, gain): the peak normalisation (a profiles.PeakNormalisation) the
+    spectral, panning and dynamics tracks read, gain * signal (`peak_gain`).
 
-
-def normalised(x, target_db, fixed, peak=None):
-    """(signal, gain): the peak normalisation the spectral, panning and dynamics tracks
-    read, gain * signal (`peak_gain`).
-
-    The fixed profile normalises any level: where the gain would overflow (denormal
-    samples) or be denormal, the signal is a copy of x scaled by a power of two (exact),
-    so the tracks are those of x at full scale, to the precision its samples keep; the
-    toolkit's gain overflows there (NaN tracks, as the toolkit's)."""
+    A peak outside normalisation.direct_peaks, whose gain would overflow (denormal
+    samples) or be denormal, is normalised through a copy of x scaled by a power of two
+    (exact), so the tracks are those of x at full scale, to the precision its samples
+    keep; the toolkit's gain overflows there (NaN tracks, as the toolkit's)."""
     from .kernels.frame_features import max_abs
     peak = max_abs(x) if peak is None else peak
-    if fixed and peak > 0.0 and not _DIRECT_PEAKS[0] <= peak <= _DIRECT_PEAKS[1]:
+    low, high = normalisation.direct_peaks
+    if peak > 0.0 and not low <= peak <= high:
         # peak into [0.5, 1); ldexp of the samples: the factor itself (up to 2**1074)
         # may not be a float64
         x = np.ldexp(x, -int(np.frexp(peak)[1])).astype(x.dtype, copy=False)
         peak = max_abs(x)
-    return x, peak_gain(x, target_db, fixed, peak)
+    return x, peak_gain(x, normalisation, peak)
 
 
 def loudness_tracks(x, settings, peak=None):
     """(lufs (F_l,), peak_db (F_l,)) of the loudness frames of x (C, T): each frame's gated
-    loudness with a meter restarted per frame, and its sample peak. The fixed profile floors
-    both at silence_floor_db instead of -inf. `peak`: x's largest |sample| (found when
-    None); beyond 1e100 the frames are measured on a scaled copy and shifted back."""
+    loudness with a meter restarted per frame, and its sample peak, both floored at the
+    profile's silence_floor_db. `peak`: x's largest |sample| (found when None); beyond
+    1e100 the frames are measured on a scaled copy and shifted back."""
     from .kernels.frame_features import max_abs
     frame, hop = settings.loudness_frame, settings.loudness_hop
     n_frames = 1 + (x.shape[1] - frame) // hop
@@ -152,10 +148,8 @@ def loudness_tracks(x, settings, peak=None):
     lufs = bs1770.gated_loudness(energies, rate, settings.loudness_block_s, shift_db)
     with np.errstate(divide="ignore"):
         peak_db = 20.0 * np.log10(peaks) + shift_db
-    if settings.fixed:
-        lufs = np.maximum(lufs, settings.silence_floor_db)
-        peak_db = np.maximum(peak_db, settings.silence_floor_db)
-    return lufs, peak_db
+    return (np.maximum(lufs, settings.silence_floor_db),
+            np.maximum(peak_db, settings.silence_floor_db))
 
 
 def _energies_by_chunks(x, hop, n_frames, blocks, coefficients):
@@ -237,11 +231,9 @@ def spectral_tracks(x, gain, settings):
         n_pan = len(widths)
         panning_mean = panning[:, :n_pan].T / widths[:, None]
         panning_rms = np.sqrt(panning[:, n_pan:].T / widths[:, None])
-    if x.shape[0] != 2:
-        # the panning spectrum needs two channels; a mono signal is centred: 0
-        fill = 0.0 if settings.fixed else np.nan
-        panning_rms = np.full(panning_rms.shape, fill)
-        panning_mean = np.full(panning_mean.shape, fill)
+    if x.shape[0] != 2:   # the panning spectrum needs two channels
+        panning_rms = np.full(panning_rms.shape, settings.non_stereo_panning)
+        panning_mean = np.full(panning_mean.shape, settings.non_stereo_panning)
     return dict(centroid=tracks[:, :, 0].T, bandwidth=tracks[:, :, 1].T,
                 rolloff=tracks[:, :, 2].T, flatness_db=flatness_db, contrast=contrast,
                 panning_rms=panning_rms, panning_mean=panning_mean)
@@ -277,8 +269,7 @@ def frames_shorter_than_block(settings):
     """Why the profile's loudness frames have no loudness at its rate, or None: the
     toolkit's frames are 17640 samples whatever the rate, shorter than the meter's 0.4-s
     gating block above 44.1 kHz (the meter would read a cut block)."""
-    if settings.fixed or settings.loudness_frame >= (settings.loudness_block_s
-                                                     * settings.sample_rate):
+    if settings.loudness_frame >= settings.shortest_loudness_frame:
         return None
     return (f"loudness frames of {settings.loudness_frame} samples are shorter "
             f"than the meter's {settings.loudness_block_s:g}-s block at "

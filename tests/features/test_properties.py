@@ -154,7 +154,8 @@ def test_hard_panned_source_has_full_panning():
 
 def test_mape_is_sklearn():
     from sklearn.metrics import mean_absolute_percentage_error
-    from fastmixloss.features.compare import SKLEARN_EPS, mape
+    from fastmixloss.features.compare import mape
+    from fastmixloss.features.profiles import SKLEARN_EPS
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(50), rng.standard_normal(50)
     a[3] = 0.0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastmixloss.features import feature_tracks, numpy_reference
+from fastmixloss.features.profiles import DEFINED_NORMALISATION
 from fastmixloss.features.tracks import peak_gain
 
 from .signals import RATE, mix
@@ -16,7 +17,7 @@ def test_panning_and_dynamics_match_the_reference(dtype, profile):
     x[:, 30000:40000] = 0.0   # silent frames: SPS 0, dB floors
     x[1, 50000:60000] = 0.0   # one channel silent: hard-panned frames
     tracks = feature_tracks(x, RATE, profile=profile)[0]
-    gain = peak_gain(x, -1.0, True)
+    gain = peak_gain(x, DEFINED_NORMALISATION)
     fft, hop = (4096, 1024) if profile == "automix-toolkit" else (2048, 1024)
     rms, mean = numpy_reference.panning_tracks(x, gain, fft, hop, RATE)
     np.testing.assert_allclose(tracks.panning_rms, rms, rtol=1e-9, atol=1e-12)
