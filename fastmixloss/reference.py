@@ -263,11 +263,15 @@ def snr(est, ref, zero_mean=True, eps=EPS, compat=False):
     return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
 
+def _scaled_reference(est, ref, eps):
+    """alpha * ref, alpha = <est, ref> / (<ref, ref> + eps): the reference scaled to fit."""
+    return (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps) * ref
+
+
 def sisdr(est, ref, zero_mean=True, eps=EPS, compat=False):
     raw = as_items(ref)
     est, ref = _centre(est, ref, zero_mean)
-    alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
-    target = alpha * ref
+    target = _scaled_reference(est, ref, eps)
     values = _neg_db((target ** 2).sum(-1), ((est - target) ** 2).sum(-1), eps)
     return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
@@ -275,8 +279,8 @@ def sisdr(est, ref, zero_mean=True, eps=EPS, compat=False):
 def sdsdr(est, ref, zero_mean=True, eps=EPS, compat=False):
     raw = as_items(ref)
     est, ref = _centre(est, ref, zero_mean)
-    alpha = (est * ref).sum(-1, keepdims=True) / ((ref ** 2).sum(-1, keepdims=True) + eps)
-    values = _neg_db(((alpha * ref) ** 2).sum(-1), ((est - ref) ** 2).sum(-1), eps)
+    values = _neg_db((_scaled_reference(est, ref, eps) ** 2).sum(-1),
+                     ((est - ref) ** 2).sum(-1), eps)
     return _per_item(_undefined_as_nan(values, raw, zero_mean, compat))
 
 

@@ -31,8 +31,14 @@ def _flatten(obj, prefix, out):
     return out
 
 
+class _Flattened:
+    def to_dict(self):
+        """{"name.field": value} of every number field, resolutions by their label."""
+        return _flatten(self, "", {})
+
+
 @dataclass(frozen=True)
-class STFTBreakdown:
+class STFTBreakdown(_Flattened):
     """One resolution: loss = w_sc*sc + w_log_mag*log_mag + w_lin_mag*lin_mag + w_phs*phs.
 
     With output="full" every term is computed, also those whose weight is zero.
@@ -72,12 +78,9 @@ class STFTBreakdown:
     def label(self):
         return f"fft{self.fft_size}_hop{self.hop_size}_win{self.win_length}"
 
-    def to_dict(self):
-        return _flatten(self, "", {})
-
 
 @dataclass(frozen=True)
-class MultiResolutionBreakdown:
+class MultiResolutionBreakdown(_Flattened):
     """The mean over resolutions of each field, and each resolution's own breakdown.
 
     Attributes
@@ -107,12 +110,9 @@ class MultiResolutionBreakdown:
     phs: Optional[Value] = None
     reasons: Dict[str, str] = field(default_factory=dict, compare=False)
 
-    def to_dict(self):
-        return _flatten(self, "", {})
-
 
 @dataclass(frozen=True)
-class SumAndDifferenceBreakdown:
+class SumAndDifferenceBreakdown(_Flattened):
     """loss = w_sum * sum.loss + w_diff * diff.loss (halved with compat="auraloss").
 
     Attributes
@@ -139,9 +139,6 @@ class SumAndDifferenceBreakdown:
     sum: MultiResolutionBreakdown    # MR-STFT of L + R
     diff: MultiResolutionBreakdown   # MR-STFT of L - R
     reasons: Dict[str, str] = field(default_factory=dict, compare=False)
-
-    def to_dict(self):
-        return _flatten(self, "", {})
 
 
 def undefined_reason(reference_name, eps, items=None):
