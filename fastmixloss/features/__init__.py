@@ -10,56 +10,15 @@ Each profile takes the sample rates of SAMPLE_RATE_RANGES (8 kHz to 384 kHz),
 `integrated_loudness` those of LOUDNESS_SAMPLE_RATES; other rates raise ParameterError.
 """
 
-from dataclasses import dataclass, field, fields
-from typing import Dict, Tuple, Union
-
 import numpy as np
 
 from .. import validation as check
 from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
-from .compare import KEYS, compare_item
 from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
+from .compare import KEYS, FeatureComparison, compare_item
 from .profiles import DEFINED_NORMALISATION, PROFILES, SAMPLE_RATE_RANGES, resolve
 from .tracks import ItemTracks, item_tracks, normalised
-
-Value = Union[float, np.ndarray]
-
-
-@dataclass(frozen=True)
-class FeatureComparison:
-    """One value per key: a float for reduction "mean"/"sum", a (B,) array for "none".
-
-    Each value is a MAPE (a fraction: 0.1 is 10 %) of the estimate's running means against
-    the reference's; mean_mape_* are the group means. `reasons` maps (item, key) to why a
-    value is NaN (the profile leaves it undefined where automix-toolkit raises).
-    """
-
-    lufs_loudness: Value
-    peak_loudness: Value
-    mean_mape_loudness: Value
-    centroid: Value
-    bandwidth: Value
-    contrast: Value
-    rolloff: Value
-    flatness: Value
-    mean_mape_spectral: Value
-    panning_rms_total: Value
-    panning_rms_lows: Value
-    panning_rms_mids: Value
-    panning_rms_highs: Value
-    mean_mape_panning: Value
-    rms_level: Value
-    dynamic_spread: Value
-    crest_factor: Value
-    mean_mape_dynamic: Value
-    profile: str = "default"
-    reasons: Dict[Tuple[int, str], str] = field(default_factory=dict)
-
-    def to_dict(self):
-        """{key: value} for the 18 feature keys."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("profile", "reasons")}
 
 
 def _device(device):

@@ -9,20 +9,81 @@ reference's. Where the toolkit raises, the toolkit profile gives NaN and says wh
 default profile gives a defined number instead (see profiles.py and the README).
 """
 
+from dataclasses import dataclass, field, fields
+from typing import Dict, Tuple
+
 import numpy as np
 
+from ..results import Value
 from . import bs1770
 from .tracks import frames_shorter_than_block, item_tracks, loudness_tracks, normalised
 
-LOUDNESS_KEYS = ("lufs_loudness", "peak_loudness", "mean_mape_loudness")
-SPECTRAL_KEYS = ("centroid", "bandwidth", "contrast", "rolloff", "flatness",
-                 "mean_mape_spectral")
-PANNING_KEYS = ("panning_rms_total", "panning_rms_lows", "panning_rms_mids",
-                "panning_rms_highs", "mean_mape_panning")
-DYNAMIC_KEYS = ("rms_level", "dynamic_spread", "crest_factor", "mean_mape_dynamic")
-GROUPS = {"loudness": LOUDNESS_KEYS, "spectral": SPECTRAL_KEYS, "panning": PANNING_KEYS,
-          "dynamic": DYNAMIC_KEYS}
-KEYS = LOUDNESS_KEYS + SPECTRAL_KEYS + PANNING_KEYS + DYNAMIC_KEYS
+# the groups of automix-toolkit's keys; each group's keys end with its mean
+LOUDNESS = {"group": "loudness"}
+SPECTRAL = {"group": "spectral"}
+PANNING = {"group": "panning"}
+DYNAMIC = {"group": "dynamic"}
+
+
+@dataclass(frozen=True)
+class FeatureComparison:
+    """Feature errors of an estimated mix against a reference (`compare_features`).
+
+    One value per key of automix-toolkit's `get_features`, in its order: a float for
+    reduction "mean"/"sum", a (B,) array for "none". Each value is a MAPE (a fraction:
+    0.1 is 10 %) of the estimate's running means against the reference's; mean_mape_*
+    are the group means.
+
+    Attributes
+    ----------
+    lufs_loudness, peak_loudness, mean_mape_loudness : float or (B,) array
+        Loudness: frame (or integrated) loudness and sample peak.
+    centroid, bandwidth, contrast, rolloff, flatness, mean_mape_spectral : float or array
+        Spectral shape.
+    panning_rms_total, panning_rms_lows, panning_rms_mids, panning_rms_highs,
+    mean_mape_panning : float or array
+        Stereo panning spectrum, over all bins and below 250 Hz, 250-2500 Hz, above.
+    rms_level, dynamic_spread, crest_factor, mean_mape_dynamic : float or array
+        Dynamics.
+    profile : str
+        The profile the values were computed with.
+    reasons : dict
+        (item, key) -> why that value is NaN (the profile leaves it undefined where
+        automix-toolkit raises).
+    """
+
+    lufs_loudness: Value = field(metadata=LOUDNESS)
+    peak_loudness: Value = field(metadata=LOUDNESS)
+    mean_mape_loudness: Value = field(metadata=LOUDNESS)
+    centroid: Value = field(metadata=SPECTRAL)
+    bandwidth: Value = field(metadata=SPECTRAL)
+    contrast: Value = field(metadata=SPECTRAL)
+    rolloff: Value = field(metadata=SPECTRAL)
+    flatness: Value = field(metadata=SPECTRAL)
+    mean_mape_spectral: Value = field(metadata=SPECTRAL)
+    panning_rms_total: Value = field(metadata=PANNING)
+    panning_rms_lows: Value = field(metadata=PANNING)
+    panning_rms_mids: Value = field(metadata=PANNING)
+    panning_rms_highs: Value = field(metadata=PANNING)
+    mean_mape_panning: Value = field(metadata=PANNING)
+    rms_level: Value = field(metadata=DYNAMIC)
+    dynamic_spread: Value = field(metadata=DYNAMIC)
+    crest_factor: Value = field(metadata=DYNAMIC)
+    mean_mape_dynamic: Value = field(metadata=DYNAMIC)
+    profile: str = "default"
+    reasons: Dict[Tuple[int, str], str] = field(default_factory=dict)
+
+    def to_dict(self):
+        """{key: value} for the 18 feature keys."""
+        return {key: getattr(self, key) for key in KEYS}
+
+
+# the keys, in the toolkit's order, and by group
+_KEY_FIELDS = [f for f in fields(FeatureComparison) if "group" in f.metadata]
+KEYS = tuple(f.name for f in _KEY_FIELDS)
+GROUPS = {group: tuple(f.name for f in _KEY_FIELDS if f.metadata["group"] == group)
+          for group in dict.fromkeys(f.metadata["group"] for f in _KEY_FIELDS)}
+LOUDNESS_KEYS, SPECTRAL_KEYS, PANNING_KEYS, DYNAMIC_KEYS = GROUPS.values()
 
 
 class Undefined(Exception):
