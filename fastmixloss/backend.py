@@ -19,6 +19,15 @@ A backend provides:
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
   difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: MSE
       and L1 use time_sums where a backend lacks it)
+  host_rows(x2, rows) -> host copies of the listed rows of an (N, T) signal, in its dtype
+      (the few rows whose sums came out non-finite, for the messages and fallbacks)
+  exact_energies(est2, ref2, rows, scales, centred, eps, want_residual)
+      -> host float64 (len(rows), N_EXACT): kernels/time.exact_row_energies of the listed
+      rows, each scaled by its power of two (the rows the one-pass sums cannot settle)
+
+Signals: the (B, C, T) est3, ref3 and their (N, T) rows est2, ref2 are what as_signal_pair
+returned (or its reshape): host arrays on the CPU, device signals on the GPU; code above
+the seam reads only their .shape and .dtype and reshapes them.
 """
 
 import functools
@@ -112,6 +121,16 @@ class CpuBackend:
     def log_cosh_sums(est2, ref2, a, eps):
         from .kernels.time import log_cosh_sums
         return log_cosh_sums(est2, ref2, a, eps)
+
+    @staticmethod
+    def host_rows(x2, rows):
+        return x2[rows]
+
+    @staticmethod
+    @interrupt_is_keyboard_interrupt
+    def exact_energies(est2, ref2, rows, scales, centred, eps, want_residual):
+        from .kernels.time import exact_energies
+        return exact_energies(est2[rows], ref2[rows], scales, centred, eps, want_residual)
 
 
 CPU = CpuBackend()

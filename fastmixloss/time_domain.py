@@ -21,7 +21,7 @@ from .kernels.layout import (SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY,
 # The one-pass sums give each energy as a sum of larger terms. Their rounding error is
 # taken as at most 1e-12 of the terms' magnitude; where a quantity is smaller than
 # CANCELLATION times that magnitude it would keep fewer than 10 digits, and the row is
-# recomputed from its own means (kernels/time.exact_energies).
+# recomputed from its own means (the backend's exact_energies).
 CANCELLATION = 1e-2
 
 # Rows whose squares overflow float64 are recomputed scaled by a power of two that brings
@@ -88,12 +88,9 @@ def _mean_log_cosh(d, a, eps):
     return np.sum(np.where(small, near, far) / n, axis=-1)
 
 
-def _host_rows(rows2, indices):
-    """Copies of some rows of an (N, T) array, on the host (rows2 may live on a GPU)."""
-    if isinstance(rows2, np.ndarray):
-        return rows2[indices]
-    device = getattr(rows2, "array", rows2)
-    return np.stack([np.asarray(device[int(i)].copy_to_host()) for i in indices])
+def _rows(signal3):
+    """The (N, T) rows, one per channel of each item, of a (B, C, T) signal."""
+    return signal3.reshape(-1, signal3.shape[-1])
 
 
 class _TimeLoss:
@@ -126,13 +123,17 @@ class _TimeLoss:
 
     def _per_row(self, backend, est3, ref3):
         """(N,) values from the sums of the kernel pass."""
-        length = est3.shape[-1]
-        rows_e, rows_r = est3.reshape(-1, length), ref3.reshape(-1, length)
-        values = self._from_sums(_Sums(*backend.time_sums(rows_e, rows_r), length))
+        sums = _Sums(*backend.time_sums(_rows(est3), _rows(ref3)), est3.shape[-1])
+        return self._checked(backend, est3, ref3, self._from_sums(sums))
+
+    def _checked(self, backend, est3, ref3, values):
+        """values, once every row that came out non-finite is explained: by a NaN or Inf
+        in its input (ParameterError with check_finite), else by an overflow (always a
+        ParameterError)."""
         bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
         overflowed = ~np.isfinite(values) & ~bad_input
         if overflowed.any():
-            self._refuse_huge(est3, ref3, overflowed)
+            self._refuse_huge(backend, est3, ref3, overflowed)
         return values
 
     def _nonfinite_input(self, backend, est3, ref3, suspects):
@@ -147,16 +148,15 @@ class _TimeLoss:
         if self.check_finite:
             backend.raise_if_nonfinite(est3, ref3, rows=rows)
             return found
-        length = est3.shape[-1]
-        for rows2 in (est3.reshape(-1, length), ref3.reshape(-1, length)):
-            found[rows] |= ~np.isfinite(_host_rows(rows2, rows)).all(axis=1)
+        for signal3 in (est3, ref3):
+            host = backend.host_rows(_rows(signal3), rows)
+            found[rows] |= ~np.isfinite(host).all(axis=1)
         return found
 
-    def _refuse_huge(self, est3, ref3, overflowed):
+    def _refuse_huge(self, backend, est3, ref3, overflowed):
         row = int(np.flatnonzero(overflowed)[0])
         item, channel = divmod(row, est3.shape[1])
-        length = est3.shape[-1]
-        peak = max(float(np.abs(_host_rows(x.reshape(-1, length), [row])).max())
+        peak = max(float(np.abs(backend.host_rows(_rows(x), [row])).max())
                    for x in (est3, ref3))
         raise ParameterError(
             f"{type(self).__name__}: item {item}, channel {channel} holds samples up to "
@@ -187,14 +187,9 @@ class _DifferenceLoss(_TimeLoss):
     def _per_row(self, backend, est3, ref3):
         if not hasattr(backend, "difference_sums"):
             return super()._per_row(backend, est3, ref3)
-        length = est3.shape[-1]
-        sums = backend.difference_sums(est3.reshape(-1, length), ref3.reshape(-1, length))
-        values = self._from_differences(sums[:, 0], sums[:, 1], length)
-        bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
-        overflowed = ~np.isfinite(values) & ~bad_input
-        if overflowed.any():
-            self._refuse_huge(est3, ref3, overflowed)
-        return values
+        sums = backend.difference_sums(_rows(est3), _rows(ref3))
+        values = self._from_differences(sums[:, 0], sums[:, 1], est3.shape[-1])
+        return self._checked(backend, est3, ref3, values)
 
     def _from_sums(self, s):
         return self._from_differences(s.dd, s.abs_d, s.length)
@@ -226,17 +221,16 @@ class LogCoshLoss(_TimeLoss):
 
     def _per_row(self, backend, est3, ref3):
         length = est3.shape[-1]
-        totals = backend.log_cosh_sums(est3.reshape(-1, length), ref3.reshape(-1, length),
-                                       self.a, self.eps)
+        totals = backend.log_cosh_sums(_rows(est3), _rows(ref3), self.a, self.eps)
         values = totals / self.a / length   # not / (a * length), which overflows for huge a
         bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
         overflowed = np.flatnonzero(~np.isfinite(values) & ~bad_input)
         if overflowed.size:   # a * (est - ref) or the sum left float64's range
-            diff = (_host_rows(est3.reshape(-1, length), overflowed).astype(np.float64)
-                    - _host_rows(ref3.reshape(-1, length), overflowed))
+            diff = (backend.host_rows(_rows(est3), overflowed).astype(np.float64)
+                    - backend.host_rows(_rows(ref3), overflowed))
             values[overflowed] = _mean_log_cosh(diff, self.a, self.eps)
             if not np.isfinite(values[overflowed]).all():
-                self._refuse_huge(est3, ref3, ~np.isfinite(values) & ~bad_input)
+                self._refuse_huge(backend, est3, ref3, ~np.isfinite(values) & ~bad_input)
         return values
 
 
@@ -290,7 +284,7 @@ class _EnergyLoss(_TimeLoss):
 
     def _per_row(self, backend, est3, ref3):
         length = est3.shape[-1]
-        rows_e, rows_r = est3.reshape(-1, length), ref3.reshape(-1, length)
+        rows_e, rows_r = _rows(est3), _rows(ref3)
         totals, shifts = backend.time_sums(rows_e, rows_r)
         energies, uncertain = self._one_pass(_Sums(totals, shifts, length))
         suspects = ~np.isfinite(totals).all(axis=1)
@@ -303,25 +297,26 @@ class _EnergyLoss(_TimeLoss):
         silent = np.zeros(len(totals), dtype=bool)
         redo = np.flatnonzero((uncertain | overflowed) & ~bad_input)
         if redo.size:
-            silent[redo] = self._recompute(energies, redo, rows_e, rows_r, overflowed)
+            silent[redo] = self._recompute(backend, energies, redo, rows_e, rows_r,
+                                           overflowed)
         with np.errstate(all="ignore"):
             values = self._from_energies(energies, length)
         if self.compat != "auraloss":
             values[silent] = np.nan
         return values
 
-    def _recompute(self, energies, rows, rows_e, rows_r, overflowed):
-        """Replace the energies of `rows` by exact_energies; returns their silent mask."""
-        from .kernels.time import exact_energies
-        host_e, host_r = _host_rows(rows_e, rows), _host_rows(rows_r, rows)
+    def _recompute(self, backend, energies, rows, rows_e, rows_r, overflowed):
+        """Replace the energies of `rows` by the backend's exact_energies; returns their
+        silent mask. Overflowed rows are computed scaled (see RESCALED_EXPONENT)."""
         scales = np.ones(rows.size)
-        for k, row in enumerate(rows):
-            if overflowed[row]:
-                peak = max(np.abs(host_e[k]).max(), np.abs(host_r[k]).max())
-                scales[k] = np.ldexp(1.0, RESCALED_EXPONENT - np.frexp(peak)[1])
+        rescaled = np.flatnonzero(overflowed[rows])
+        if rescaled.size:
+            peaks = np.maximum(*(np.abs(backend.host_rows(x, rows[rescaled])).max(axis=1)
+                                 for x in (rows_e, rows_r)))
+            scales[rescaled] = np.ldexp(1.0, RESCALED_EXPONENT - np.frexp(peaks)[1])
         eps = self.eps * scales * scales
-        exact = exact_energies(host_e, host_r, scales, self.centred, eps,
-                               self.needs_residual)
+        exact = backend.exact_energies(rows_e, rows_r, rows, scales, self.centred, eps,
+                                       self.needs_residual)
         energies["dd"][rows] = exact[:, layout.EXACT_DD]
         energies["yy"][rows] = exact[:, layout.EXACT_YY]
         energies["ey"][rows] = exact[:, layout.EXACT_EY]

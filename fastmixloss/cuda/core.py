@@ -287,6 +287,20 @@ class CudaBackend:
         host_shifts = shifts.copy_to_host(stream=stream)
         return self._sum_groups(partial, stream), host_shifts
 
+    def host_rows(self, x2, rows):
+        stream = x2.stream
+        host = np.stack([x2.array[int(row)].copy_to_host(stream=stream) for row in rows])
+        runtime.synchronize(stream)
+        return host
+
+    def exact_energies(self, est2, ref2, rows, scales, centred, eps, want_residual):
+        """The CPU kernel's, on host copies of the rows: they are few (those the one-pass
+        sums cannot settle), and its compensated sums run one sample after another, which
+        one GPU thread per row would do far slower than the copy."""
+        from ..kernels.time import exact_energies
+        return exact_energies(self.host_rows(est2, rows), self.host_rows(ref2, rows),
+                              scales, centred, eps, want_residual)
+
     def log_cosh_sums(self, est2, ref2, a, eps):
         from numba import cuda
 

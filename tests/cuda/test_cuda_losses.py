@@ -12,6 +12,7 @@ import pytest
 import fastmixloss as fm
 from fastmixloss import reference
 from fastmixloss.cuda import launch_config
+from fastmixloss.errors import ParameterError
 from fastmixloss.windows import window_values
 
 TIGHT = dict(stft_threads=8, points_per_block=96, reduce_threads=4, time_threads=8,
@@ -217,6 +218,32 @@ def test_log_cosh_large_arguments(cuda_backend):
         gpu = fm.logcosh(est, ref, device="cuda")
     assert np.isfinite(gpu)
     assert gpu == pytest.approx(fm.logcosh(est, ref, device="cpu"), rel=1e-14)
+
+
+# NaN and overflow on purpose (see test_unchecked_nan_comes_out_as_nan)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_rows_the_sums_cannot_settle_match_the_cpu(cuda_backend, rng):
+    """The rows that go back to the signal (the backend's host_rows and exact_energies):
+    a scaled copy on a DC offset (the one-pass sums cancel), a constant reference
+    (undefined about its mean), samples whose squares overflow (recomputed scaled, or
+    refused), and, unchecked, a NaN beside finite items."""
+    ref = rng.standard_normal((4, 1, 200)) + 100.0
+    est = 2.0 * ref
+    ref[1] = 3.0
+    est[2], ref[2] = est[2] * 1e160, ref[2] * 1e160
+    est[3, 0, 7] = np.nan
+    kwargs = dict(reduction="none", check_finite=False)
+    for loss in (fm.esr, fm.dc, fm.snr, fm.sisdr, fm.sdsdr, fm.logcosh):
+        with launch_config(**TIGHT):
+            gpu = loss(est, ref, device="cuda", **kwargs)
+        cpu = loss(est, ref, device="cpu", **kwargs)
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-12, err_msg=loss.__name__)
+        assert np.isnan(gpu[3]) and np.isfinite(gpu[2]), loss.__name__
+    with launch_config(**TIGHT), pytest.raises(ParameterError) as gpu_error:
+        fm.mse(est[2], ref[2], device="cuda")
+    with pytest.raises(ParameterError) as cpu_error:
+        fm.mse(est[2], ref[2], device="cpu")
+    assert str(gpu_error.value) == str(cpu_error.value)
 
 
 def test_repeated_runs_are_bit_identical(cuda_backend, rng):
