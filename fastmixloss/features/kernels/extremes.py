@@ -61,19 +61,30 @@ def count_at_most(keys, n, bound):
 
 
 @cpu_function
-def least_key(keys, n):
-    least = keys[0]
+def key_range(keys, n):
+    """(least, greatest) of keys[:n], n >= 1."""
+    least = greatest = keys[0]
     for i in range(uint64(1), uint64(n)):
         least = min(least, keys[i])
-    return least
+        greatest = max(greatest, keys[i])
+    return least, greatest
 
 
 @cpu_function
-def greatest_key(keys, n):
-    greatest = keys[0]
-    for i in range(uint64(1), uint64(n)):
-        greatest = max(greatest, keys[i])
-    return greatest
+def narrow(keys, n, count, low, high, slack):
+    """Bisection of the key range: given #(keys[:n] <= low) < count <= #(keys[:n] <= high),
+    (low, high, early) with the same holding and either low + 1 == high (high is then the
+    count-th smallest key) or #(keys[:n] <= high) <= count + slack (early True)."""
+    while low + 1 < high:
+        mid = midpoint(low, high)
+        below = count_at_most(keys, n, mid)
+        if below < count:
+            low = mid
+        else:
+            high = mid
+            if below <= count + slack:
+                return low, high, True
+    return low, high, False
 
 
 @cpu_function
@@ -98,20 +109,13 @@ def column_minima(values, start, stop, n_columns, low_keys, high_keys):
 
 @cpu_function
 def bound_of_least(keys, n, count, slack):
-    """A key t with count <= #(keys[:n] <= t) <= count + slack (or, where ties leave no
-    such t, the count-th smallest key): a bisection on the key range."""
-    low = least_key(keys, n) - 1   # nothing is <= low
-    high = greatest_key(keys, n)         # everything is <= high
-    while low + 1 < high:
-        mid = midpoint(low, high)
-        below = count_at_most(keys, n, mid)
-        if below < count:
-            low = mid
-        else:
-            high = mid
-            if below <= count + slack:
-                break
-    return high
+    """(floor, t): floor a key below every one of keys[:n]; t a key with
+    count <= #(keys[:n] <= t) <= count + slack (or, where ties leave no such t, the
+    count-th smallest key)."""
+    least, greatest = key_range(keys, n)
+    floor = least - 1   # nothing is <= floor, everything is <= greatest
+    _, bound, _ = narrow(keys, n, count, floor, greatest, slack)
+    return floor, bound
 
 
 @cpu_function
@@ -163,17 +167,8 @@ def masked_keys(values, start, masks, n_words, flip, out):
 def sum_of_least(keys, n, count, low, high):
     """The sum of the values of the `count` smallest of keys[:n], given low < every key
     and #(keys <= high) >= count."""
-    exact = False   # a key with exactly `count` keys at or below it was met
-    while low + 1 < high:
-        mid = midpoint(low, high)
-        below = count_at_most(keys, n, mid)
-        if below < count:
-            low = mid
-        else:
-            high = mid
-            if below == count:
-                exact = True
-                break
+    # exact: a key with exactly `count` keys at or below it was met
+    low, high, exact = narrow(keys, n, count, low, high, 0)
     # every key <= last is taken; the rest of the `count` are ties at `high`, the
     # count-th smallest key
     last = high if exact else low
@@ -217,11 +212,11 @@ def extreme_means(values, start, stop, count, scratch):
     words = (size + 63) // 64   # <= size / 2: both masks fit one scratch row
     low_masks, high_masks = scratch[4, :words], scratch[4, words:]
     column_minima(values, start, stop, n_columns, low_keys, high_keys)
-    low_bound = bound_of_least(low_keys, n_columns, n, n // 4)
-    high_bound = bound_of_least(high_keys, n_columns, n, n // 4)
+    low_floor, low_bound = bound_of_least(low_keys, n_columns, n, n // 4)
+    high_floor, high_bound = bound_of_least(high_keys, n_columns, n, n // 4)
     n_words = bound_masks(values, start, stop, low_bound, high_bound, low_masks, high_masks)
     n_lows = masked_keys(values, start, low_masks, n_words, 0, lows)
     n_highs = masked_keys(values, start, high_masks, n_words, -1, highs)
-    low = sum_of_least(lows, n_lows, n, least_key(low_keys, n_columns) - 1, low_bound)
-    high = -sum_of_least(highs, n_highs, n, least_key(high_keys, n_columns) - 1, high_bound)
+    low = sum_of_least(lows, n_lows, n, low_floor, low_bound)
+    high = -sum_of_least(highs, n_highs, n, high_floor, high_bound)
     return low / n, high / n
