@@ -13,6 +13,8 @@ import numpy as np
 
 from fastmixloss.validation import MAX_CHANNELS
 
+from .errors import CommandError
+
 # What libsndfile reads (soundfile's formats); matched case-insensitively.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc")
 LENGTH_POLICIES = ("error", "trim", "pad")
@@ -43,9 +45,9 @@ def soundfile_module():
     try:
         import soundfile
     except ImportError:
-        raise SystemExit(
-            "fastmixloss: reading audio needs the soundfile package; install the command "
-            "line's extras with: python -m pip install 'fastmixloss[cli]'") from None
+        raise CommandError(
+            "reading audio needs the soundfile package; install the command line's extras "
+            "with: python -m pip install 'fastmixloss[cli]'") from None
     return soundfile
 
 
@@ -69,7 +71,7 @@ def pairs_from_folders(est_dir, ref_dir):
     is exactly one. Unpaired files on either side become pairs with a missing partner."""
     for name, folder in (("EST_DIR", est_dir), ("REF_DIR", ref_dir)):
         if not os.path.isdir(folder):
-            raise SystemExit(f"fastmixloss score: {name} {folder!r} is not a folder")
+            raise CommandError(f"{name} {folder!r} is not a folder")
     est_files = _audio_files(est_dir)
     ref_files = _audio_files(ref_dir)
     ref_set = set(ref_files)
@@ -94,8 +96,8 @@ def pairs_from_folders(est_dir, ref_dir):
     if len(set(keys)) != len(keys):
         # song.wav in EST_DIR and an unpaired song.wav in REF_DIR cannot happen; two
         # estimates song.wav/song.flac paired by extension can leave one key twice
-        raise SystemExit("fastmixloss score: two files map to the same pair name; "
-                         "give the pairs explicitly with --pairs manifest.csv")
+        raise CommandError("two files map to the same pair name; give the pairs "
+                           "explicitly with --pairs manifest.csv")
     return pairs
 
 
@@ -109,33 +111,32 @@ def pairs_from_manifest(path):
             fields = reader.fieldnames or []
             missing = [c for c in ("est", "ref") if c not in fields]
             if missing:
-                raise SystemExit(
-                    f"fastmixloss score: --pairs {path}: no column {' or '.join(missing)} "
-                    f"(columns: {', '.join(fields) or 'none'}); it needs est and ref, "
-                    "optionally id")
+                raise CommandError(
+                    f"--pairs {path}: no column {' or '.join(missing)} (columns: "
+                    f"{', '.join(fields) or 'none'}); it needs est and ref, optionally id")
             rows = list(reader)
     except OSError as exc:
-        raise SystemExit(f"fastmixloss score: --pairs {path}: {exc.strerror}") from None
+        raise CommandError(f"--pairs {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise SystemExit(f"fastmixloss score: --pairs {path}: not UTF-8 text (byte "
-                         f"{exc.start}); save the manifest as UTF-8") from None
+        raise CommandError(f"--pairs {path}: not UTF-8 text (byte {exc.start}); save "
+                           "the manifest as UTF-8") from None
     except csv.Error as exc:
-        raise SystemExit(f"fastmixloss score: --pairs {path}: not a CSV file fastmixloss "
-                         f"can read: {exc}") from None
+        raise CommandError(f"--pairs {path}: not a CSV file fastmixloss can read: "
+                           f"{exc}") from None
     pairs = []
     for number, row in enumerate(rows, start=2):
         est = (row.get("est") or "").strip()
         ref = (row.get("ref") or "").strip()
         key = (row.get("id") or "").strip() or est or ref
         if not key:
-            raise SystemExit(f"fastmixloss score: --pairs {path} line {number}: empty row")
+            raise CommandError(f"--pairs {path} line {number}: empty row")
         pairs.append(Pair(key, os.path.join(base, est) if est else None,
                           os.path.join(base, ref) if ref else None))
     keys = [p.key for p in pairs]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
-        raise SystemExit(f"fastmixloss score: --pairs {path}: pair named twice: "
-                         f"{', '.join(repeated[:5])}; add an id column")
+        raise CommandError(f"--pairs {path}: pair named twice: "
+                           f"{', '.join(repeated[:5])}; add an id column")
     return pairs
 
 

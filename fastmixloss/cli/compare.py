@@ -3,12 +3,11 @@
 import json
 import math
 import os
-import sys
 
 from .audio import Pair, PairError, load_pair
-from .config import settings_from_args
-from .losses import (caused_by_interrupt, compute, loss_value, silent_channels,
-                     undefined_reasons)
+from .config import add_loss_arguments, settings_from_args
+from .errors import DONE, NOT_COMPUTED, CommandError, caused_by_interrupt
+from .losses import compute, loss_value, silent_channels, undefined_reasons
 from .results_file import stored_text
 from .summary import output_width, table
 
@@ -41,6 +40,37 @@ MEANINGS = {
 }
 
 
+HELP = "every default loss for one pair of audio files"
+DESCRIPTION = ("Print every loss for one estimate against its reference: MSE, SI-SDR, "
+               "MR-STFT with its terms, sum-and-difference with its parts, and MR-STFT "
+               "of each channel alone.")
+
+
+def add_arguments(parser):
+    parser.add_argument("est", metavar="EST", help="the estimated mix (audio file)")
+    parser.add_argument("ref", metavar="REF", help="the reference mix (audio file)")
+    parser.add_argument("--all", action="store_true",
+                        help="also every resolution's terms")
+    parser.add_argument("--json", action="store_true",
+                        help="print the values as JSON instead of a table")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="save where the mixes differ: the reference's spectrogram and "
+                             "the estimate's log magnitude minus the reference's, at each "
+                             "MR-STFT resolution; the format from the extension (.png, "
+                             ".pdf, .svg, .jpg, ...)")
+    parser.add_argument("--plot-size", default="1200x900", metavar="WxH",
+                        help="the picture's size in pixels (default 1200x900)")
+    parser.add_argument("--plot-range", type=float, metavar="DB",
+                        help="colour scale of the differences: -DB to +DB, the same for "
+                             "every picture (default: from this pair's differences, at "
+                             "most 60)")
+    parser.add_argument("--plot-view", choices=("all", "sd", "channels"), default="all",
+                        help="which signals' differences a stereo pair shows: sum and "
+                             "difference (sd), each channel (channels), or both (default "
+                             "all)")
+    add_loss_arguments(parser)
+
+
 def meanings(settings):
     """MEANINGS, with the S/D line saying what the number is under these settings."""
     out = dict(MEANINGS)
@@ -68,35 +98,29 @@ def parse_size(text):
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise PairError(f"--plot-size {text!r} must be WIDTHxHEIGHT in pixels, "
-                        "e.g. 1200x900") from None
+        raise CommandError(f"--plot-size {text!r} must be WIDTHxHEIGHT in pixels, "
+                           "e.g. 1200x900") from None
     if not (100 <= width <= 10000 and 100 <= height <= 10000):
-        raise PairError(f"--plot-size {text!r}: each side must be 100 to 10000 pixels")
+        raise CommandError(f"--plot-size {text!r}: each side must be 100 to 10000 pixels")
     return width, height
 
 
 def check_arguments(args):
     """What can be wrong with the arguments themselves, before any audio is read:
-    SystemExit (exit code 2) with the reason."""
+    CommandError with the reason. Returns the picture's size, if one is asked for."""
     for name, path in (("EST", args.est), ("REF", args.ref)):
         if os.path.isdir(path):
-            raise SystemExit(
-                f"fastmixloss compare: {name} {stored_text(path)} is a folder; compare "
-                "takes two audio files. To score folders of pairs, use: fastmixloss "
-                "score EST_DIR REF_DIR --out results.csv")
+            raise CommandError(
+                f"{name} {stored_text(path)} is a folder; compare takes two audio files. "
+                "To score folders of pairs, use: fastmixloss score EST_DIR REF_DIR --out "
+                "results.csv")
     if args.plot:
         from .plot import check_plot_path
-        try:
-            check_plot_path(args.plot)
-        except ValueError as exc:
-            raise SystemExit(f"fastmixloss compare: {exc}") from None
+        check_plot_path(args.plot)
         if args.plot_range is not None and not 0 < args.plot_range <= 200:
-            raise SystemExit(f"fastmixloss compare: --plot-range {args.plot_range:g} must "
-                             "be more than 0 and at most 200 dB")
-        try:
-            return parse_size(args.plot_size)
-        except PairError as exc:
-            raise SystemExit(f"fastmixloss compare: {exc}") from None
+            raise CommandError(f"--plot-range {args.plot_range:g} must be more than 0 and "
+                               "at most 200 dB")
+        return parse_size(args.plot_size)
     return None
 
 
@@ -144,17 +168,16 @@ def run(args):
     try:
         loaded = load_pair(Pair(args.est, args.est, args.ref), settings.length_policy)
     except PairError as exc:
-        print(f"fastmixloss compare: {stored_text(exc)}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc), NOT_COMPUTED) from None
     if args.plot:
         from .plot import smallest_size
         smallest = smallest_size(loaded.ref.shape[0], args.plot_view,
                                  _plot_resolutions(settings))
         if size[0] < smallest[0] or size[1] < smallest[1]:
-            raise SystemExit(
-                f"fastmixloss compare: --plot-size {args.plot_size} is too small for the "
-                f"panels of this pair; give at least {smallest[0]}x{smallest[1]} (or "
-                "--plot-view sd or channels for fewer)")
+            raise CommandError(
+                f"--plot-size {args.plot_size} is too small for the panels of this pair; "
+                f"give at least {smallest[0]}x{smallest[1]} (or --plot-view sd or channels "
+                "for fewer)")
     undefined = {}
     values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate,
                              undefined)
@@ -189,7 +212,7 @@ def run(args):
                         view=args.plot_view)
         if not args.json:
             print(f"\nplot: {stored_text(args.plot)}")
-    return 1 if errors else 0
+    return NOT_COMPUTED if errors else DONE
 
 
 def _plot_resolutions(settings):

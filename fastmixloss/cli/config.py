@@ -18,34 +18,16 @@ names:
 Flags override the file; the file overrides the library's defaults.
 """
 
+import argparse
 import json
 import os
+from dataclasses import dataclass
 
-from fastmixloss.errors import ParameterError
-
+from .errors import CommandError
 from .losses import DEFAULT_LOSSES, LOSS_FUNCTIONS, SPECTRAL, LossSettings, check_loss_names
 
 _ALL = tuple(LOSS_FUNCTIONS)
 _LOSSES = tuple(n for n in LOSS_FUNCTIONS if n != "features")   # take compat
-
-# flag dest -> (library parameter, losses it applies to)
-FLAG_PARAMETERS = {
-    "fft_sizes": ("fft_sizes", ("mrstft", "sd")),
-    "hop_sizes": ("hop_sizes", ("mrstft", "sd")),
-    "win_lengths": ("win_lengths", ("mrstft", "sd")),
-    "fft_size": ("fft_size", ("stft",)),
-    "hop_size": ("hop_size", ("stft",)),
-    "win_length": ("win_length", ("stft",)),
-    "window": ("window", SPECTRAL),
-    "w_sc": ("w_sc", SPECTRAL),
-    "w_log_mag": ("w_log_mag", SPECTRAL),
-    "w_lin_mag": ("w_lin_mag", SPECTRAL),
-    "mag_distance": ("mag_distance", SPECTRAL),
-    "w_sum": ("w_sum", ("sd",)),
-    "w_diff": ("w_diff", ("sd",)),
-    "compat": ("compat", _LOSSES),
-    "features_profile": ("profile", ("features",)),
-}
 
 
 def int_list(text):
@@ -53,10 +35,81 @@ def int_list(text):
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a comma-separated list of integers") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of integers") from None
     if not values:
-        raise ValueError("an empty list")
+        raise argparse.ArgumentTypeError("an empty list")
     return values
+
+
+@dataclass(frozen=True)
+class LossFlag:
+    """A flag that sets one library parameter of every chosen loss that takes it."""
+
+    parameter: str        # the library's keyword
+    applies_to: tuple     # the losses that take it
+    help: str
+    type: object = None   # argparse's: None keeps the text
+    metavar: str = None
+    choices: tuple = None
+
+
+_SIZES = ("mrstft", "sd")
+LOSS_FLAGS = {
+    "--fft-sizes": LossFlag("fft_sizes", _SIZES, "mrstft and sd resolutions (default "
+                            "1024,2048,512)", int_list, "N,N,.."),
+    "--hop-sizes": LossFlag("hop_sizes", _SIZES, "default 120,240,50", int_list, "N,N,.."),
+    "--win-lengths": LossFlag("win_lengths", _SIZES, "default 600,1200,240", int_list,
+                              "N,N,.."),
+    "--fft-size": LossFlag("fft_size", ("stft",), "stft (default 1024)", int, "N"),
+    "--hop-size": LossFlag("hop_size", ("stft",), "stft (default 256)", int, "N"),
+    "--win-length": LossFlag("win_length", ("stft",), "stft (default fft size)", int, "N"),
+    "--window": LossFlag("window", SPECTRAL, "hann (default), hamming, blackman, ..."),
+    "--w-sc": LossFlag("w_sc", SPECTRAL, "spectral convergence weight (default 1)", float,
+                       "W"),
+    "--w-log-mag": LossFlag("w_log_mag", SPECTRAL, "log-magnitude weight (default 1)",
+                            float, "W"),
+    "--w-lin-mag": LossFlag("w_lin_mag", SPECTRAL, "linear-magnitude weight (default 0)",
+                            float, "W"),
+    "--mag-distance": LossFlag("mag_distance", SPECTRAL, "distance of the magnitude terms "
+                               "(default L1)", choices=("L1", "L2")),
+    "--w-sum": LossFlag("w_sum", ("sd",), "sd: weight of L+R (default 1)", float, "W"),
+    "--w-diff": LossFlag("w_diff", ("sd",), "sd: weight of L-R (default 1)", float, "W"),
+    "--compat": LossFlag("compat", _LOSSES, "reproduce auraloss 0.4.0's numbers (halved "
+                         "S/D) (default: fastmixloss's own definitions)",
+                         choices=("auraloss",)),
+    "--features-profile": LossFlag("profile", ("features",), "features: default (the "
+                                   "toolkit's features, failures fixed), automix-toolkit "
+                                   "(its numbers exactly) or fxnorm",
+                                   choices=("default", "automix-toolkit", "fxnorm")),
+}
+
+
+def _dest(flag):
+    return flag[2:].replace("-", "_")
+
+
+def add_loss_arguments(parser):
+    """The flags of `compare` and `score` that choose the losses and their parameters."""
+    group = parser.add_argument_group(
+        "losses and their parameters",
+        "Flags apply to every chosen loss that takes the parameter; they override "
+        "--config, which overrides the library's defaults.")
+    group.add_argument("--losses", metavar="NAMES",
+                       help=f"comma-separated (default {','.join(DEFAULT_LOSSES)}); "
+                            f"choose from {', '.join(_ALL)}")
+    group.add_argument("--config", metavar="FILE",
+                       help="TOML or JSON file: losses = [...], length_policy, and a table "
+                            "of parameters per loss, e.g. [mrstft] fft_sizes = [512, 1024] "
+                            "(default: none, the library's defaults)")
+    for flag, spec in LOSS_FLAGS.items():
+        group.add_argument(flag, type=spec.type, metavar=spec.metavar,
+                           choices=spec.choices, help=spec.help)
+    group.add_argument("--length-policy", choices=("error", "trim", "pad"),
+                       help="when the two files' lengths differ: an error (default), trim "
+                            "both to the shorter, or zero-pad to the longer")
+    group.add_argument("--device", choices=("cpu", "cuda"),
+                       help="where the losses run (default: cpu)")
 
 
 def read_config(path):
@@ -66,7 +119,7 @@ def read_config(path):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
-        raise ParameterError(f"--config {path}: {exc.strerror}") from None
+        raise CommandError(f"--config {path}: {exc.strerror}") from None
     if ext == ".toml":
         try:
             import tomllib
@@ -74,35 +127,35 @@ def read_config(path):
             try:
                 import tomli as tomllib
             except ImportError:
-                raise ParameterError(
+                raise CommandError(
                     f"--config {path}: reading TOML needs Python 3.11 or the tomli "
                     "package; or write the same settings as JSON") from None
         try:
             config = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ParameterError(f"--config {path}: not valid TOML: {exc}") from None
+            raise CommandError(f"--config {path}: not valid TOML: {exc}") from None
     elif ext == ".json":
         try:
             config = json.loads(raw)
         except ValueError as exc:
-            raise ParameterError(f"--config {path}: not valid JSON: {exc}") from None
+            raise CommandError(f"--config {path}: not valid JSON: {exc}") from None
     else:
-        raise ParameterError(f"--config {path}: name it .toml or .json")
+        raise CommandError(f"--config {path}: name it .toml or .json")
     if not isinstance(config, dict):
-        raise ParameterError(f"--config {path}: expected a table of settings at the top")
+        raise CommandError(f"--config {path}: expected a table of settings at the top")
     for key, value in config.items():
         if key == "losses":
             if not isinstance(value, list):
-                raise ParameterError(f"--config {path}: losses must be a list of names")
+                raise CommandError(f"--config {path}: losses must be a list of names")
             check_loss_names(value, source=f"--config {path}: losses")
         elif key == "length_policy":
             continue
         elif key in LOSS_FUNCTIONS:
             if not isinstance(value, dict):
-                raise ParameterError(f"--config {path}: {key} must be a table of "
+                raise CommandError(f"--config {path}: {key} must be a table of "
                                      "parameters")
         else:
-            raise ParameterError(
+            raise CommandError(
                 f"--config {path}: unknown setting {key!r}; expected losses, "
                 f"length_policy, or a table named after a loss ({', '.join(_ALL)})")
     return config
@@ -118,19 +171,18 @@ def settings_from_args(args, losses_default=DEFAULT_LOSSES):
     else:
         names = list(config.get("losses", losses_default))
     params = {name: dict(config.get(name, {})) for name in names}
-    for dest, (parameter, applies_to) in FLAG_PARAMETERS.items():
-        value = getattr(args, dest, None)
+    for flag, spec in LOSS_FLAGS.items():
+        value = getattr(args, _dest(flag), None)
         if value is None:
             continue
-        targets = [n for n in names if n in applies_to]
+        targets = [n for n in names if n in spec.applies_to]
         if not targets:
-            flag = "--" + dest.replace("_", "-")
-            raise ParameterError(
-                f"{flag} applies to {', '.join(applies_to)}, none of which is among the "
-                f"losses ({', '.join(names)})")
+            raise CommandError(
+                f"{flag} applies to {', '.join(spec.applies_to)}, none of which is among "
+                f"the losses ({', '.join(names)})")
         for name in targets:
-            params[name][parameter] = value
+            params[name][spec.parameter] = value
     policy = args.length_policy or config.get("length_policy", "error")
     if policy not in ("error", "trim", "pad"):
-        raise ParameterError(f"length_policy={policy!r} must be 'error', 'trim' or 'pad'")
+        raise CommandError(f"length_policy={policy!r} must be 'error', 'trim' or 'pad'")
     return LossSettings.build(names, params, device=args.device, length_policy=policy)

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from .audio import pairs_from_folders, soundfile_module
+from .errors import DONE, NOT_COMPUTED, CommandError
 from .losses import LossSettings
 from .results_file import BASE_COLUMNS, open_results
 from .score import rows_in_process
@@ -111,12 +112,26 @@ def make_example_set(folder, seconds, seed=2026):
     return os.path.join(folder, "estimate"), os.path.join(folder, "reference")
 
 
+HELP = "synthesise example mixes with known differences and score them"
+DESCRIPTION = ("Make a few seconds of stereo music and five estimates of it (an exact "
+               "copy, channels swapped, 3 dB quieter, folded to mono, 5 ms late), "
+               "score them, and print what each loss says.")
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", metavar="DIR",
+                        help="keep the audio and results here (default: a temporary folder, "
+                             "removed afterwards)")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="length in seconds, 0.5 to 60 (default 3)")
+
+
 def run(args):
     if not args.seconds or not 0.5 <= args.seconds <= 60:
-        raise SystemExit(f"fastmixloss demo: --seconds {args.seconds} must be 0.5 to 60")
+        raise CommandError(f"--seconds {args.seconds} must be 0.5 to 60")
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise SystemExit(f"fastmixloss demo: --out {args.out} is a file; give a folder "
-                         "(it is made if missing) to keep the audio and results in")
+        raise CommandError(f"--out {args.out} is a file; give a folder (it is made if "
+                           "missing) to keep the audio and results in")
     folder = args.out or tempfile.mkdtemp(prefix="fastmixloss-demo-")
     try:
         est_dir, ref_dir = make_example_set(folder, args.seconds)
@@ -166,7 +181,7 @@ def run(args):
             print("Keep the audio with --out DIR to try compare and score on it.")
         for row in failed:
             print(f"failed: {row['pair']}: {row['error']}", file=sys.stderr)
-        return 1 if failed else 0
+        return NOT_COMPUTED if failed else DONE
     finally:
         if not args.out:
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,7 @@ import numpy as np
 import fastmixloss
 from fastmixloss.errors import FastMixLossError, ParameterError
 
+from .errors import caused_by_interrupt
 from .results_file import one_line
 
 # name on the command line -> library function
@@ -46,18 +47,6 @@ CHECK_RATE = 44100
 SIZE_PARAMETERS = ("fft_size", "fft_sizes", "hop_size", "hop_sizes", "win_length",
                    "win_lengths")
 MAX_SIZE = 2 ** 24
-
-
-def caused_by_interrupt(exc):
-    """Whether `exc` is, or was raised because of, a KeyboardInterrupt (Numba reports
-    one raised inside a kernel as a SystemError whose cause is the interrupt)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def settable_parameters(name):

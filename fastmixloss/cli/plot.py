@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from .errors import CommandError
+
 # A picture has no use for more frames than a panel has pixel columns: long songs get a
 # coarser hop (the frames themselves are the resolution's), which also bounds the memory.
 EPS = 1e-8   # the losses' power floor, so silence shows as -80 dB, not -inf
@@ -32,22 +34,22 @@ def log_magnitude(signal, fft_size, hop_size, win_length, max_frames):
 
 
 def check_plot_path(path):
-    """The picture's format, from the extension of `path`; ValueError saying why it
+    """The picture's format, from the extension of `path`; CommandError saying why it
     cannot be written there (checked before any work is done)."""
     figure_class = _matplotlib()[1]
     supported = figure_class().canvas.get_supported_filetypes()
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in supported:
-        raise ValueError(f"--plot {path}: unknown picture format {ext or '(none)'!r}; "
-                         f"name the file .png, .pdf, .svg, .jpg, ... (this matplotlib "
-                         f"writes: {', '.join(sorted(supported))})")
+        raise CommandError(f"--plot {path}: unknown picture format {ext or '(none)'!r}; "
+                           "name the file .png, .pdf, .svg, .jpg, ... (this matplotlib "
+                           f"writes: {', '.join(sorted(supported))})")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"--plot {path}: the folder {folder} does not exist")
+        raise CommandError(f"--plot {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
-        raise ValueError(f"--plot {path} is a folder; give a file name")
+        raise CommandError(f"--plot {path} is a folder; give a file name")
     if not os.access(folder, os.W_OK):
-        raise ValueError(f"--plot {path}: the folder {folder} is not writable")
+        raise CommandError(f"--plot {path}: the folder {folder} is not writable")
     return "jpeg" if ext == "jpg" else ext
 
 
@@ -56,8 +58,8 @@ def _matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise SystemExit("fastmixloss compare --plot needs matplotlib; install it with "
-                         "python -m pip install 'fastmixloss[cli]'") from None
+        raise CommandError("--plot needs matplotlib; install it with python -m pip "
+                           "install 'fastmixloss[cli]'") from None
     return FigureCanvasAgg, Figure
 
 

@@ -23,6 +23,8 @@ import os
 import tempfile
 import time
 
+from .errors import CommandError
+
 # Columns before the losses'. `settings` is a hash of the losses and their parameters:
 # a resumed run refuses to add rows computed with different ones.
 BASE_COLUMNS = ("pair", "error", "est", "ref", "sample_rate", "channels", "samples",
@@ -38,20 +40,16 @@ _ESCAPES.update({ord("\r"): "\\r", ord("\n"): "\\n", ord("\t"): "\\t",
                  0x2028: "\\u2028", 0x2029: "\\u2029"})
 
 
-class ResultsError(Exception):
-    """The results file cannot be used as asked; the message names it and says why."""
-
-
 def results_format(path):
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
-        raise ResultsError(f"--out {path}: unknown results format {ext or '(none)'!r}; "
+        raise CommandError(f"--out {path}: unknown results format {ext or '(none)'!r}; "
                            "name the file .csv, .jsonl or .parquet")
     if FORMATS[ext] == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise ResultsError(
+            raise CommandError(
                 f"--out {path}: writing Parquet needs pyarrow; install it with "
                 "python -m pip install 'fastmixloss[parquet]', or use .csv or .jsonl"
             ) from None
@@ -66,6 +64,12 @@ def summary_path(path):
 
 def one_line(message):
     return " | ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def os_error_text(exc):
+    """'PATH: reason' for an OSError, on one line."""
+    reason = exc.strerror or one_line(exc) or type(exc).__name__
+    return f"{stored_text(exc.filename)}: {reason}" if exc.filename else reason
 
 
 def stored_text(text):
@@ -146,7 +150,7 @@ def _lock(f, path):
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise ResultsError(f"{path} is being written by another fastmixloss run") from None
+        raise CommandError(f"{path} is being written by another fastmixloss run") from None
     # a run retrying errors replaces the file: a lock on the file it replaced guards
     # nothing, so the name must still lead to the file we locked
     try:
@@ -154,7 +158,7 @@ def _lock(f, path):
     except FileNotFoundError:
         same = False
     if not same:
-        raise ResultsError(f"{path} was replaced by another fastmixloss run while this "
+        raise CommandError(f"{path} was replaced by another fastmixloss run while this "
                            "one opened it; run the command again")
 
 
@@ -211,13 +215,13 @@ class _LineFile:
         try:
             text = data[:complete].decode("utf-8")
         except UnicodeDecodeError:
-            raise ResultsError(f"{self.path} is not UTF-8 text; it was not written by "
+            raise CommandError(f"{self.path} is not UTF-8 text; it was not written by "
                                "fastmixloss (use another --out)") from None
         rows = self._parse(text)
         tail = data[complete:]
         if tail:
             if not (rows or text) and not self._could_start_file(tail):
-                raise ResultsError(
+                raise CommandError(
                     f"{self.path} was not written by fastmixloss (its only line is not "
                     "one of ours); use another --out")
             self._file.truncate(complete)
@@ -274,25 +278,25 @@ class CsvResults(_LineFile):
         try:
             records = list(csv.reader(io.StringIO(text, newline="")))
         except csv.Error as exc:
-            raise ResultsError(f"{self.path} is not a CSV file fastmixloss can read "
+            raise CommandError(f"{self.path} is not a CSV file fastmixloss can read "
                                f"({exc}); use another --out") from None
         header = records[0]
         if tuple(header) != self.columns:
             if header[:len(BASE_COLUMNS)] == list(BASE_COLUMNS):
-                raise ResultsError(
+                raise CommandError(
                     f"{self.path} has other columns than this run writes (other losses "
                     "or parameters); use another --out, or --overwrite to start it again")
-            raise ResultsError(f"{self.path} was not written by fastmixloss (its first "
+            raise CommandError(f"{self.path} was not written by fastmixloss (its first "
                                "line is not our header); use another --out")
         rows = []
         for number, values in enumerate(records[1:], start=2):
             if len(values) != len(header):
-                raise ResultsError(f"{self.path} line {number} has {len(values)} fields, "
+                raise CommandError(f"{self.path} line {number} has {len(values)} fields, "
                                    f"not {len(header)}; it was not written by fastmixloss")
             try:
                 rows.append({c: _typed(c, v) for c, v in zip(header, values)})
             except ValueError:
-                raise ResultsError(f"{self.path} line {number} holds a value that is not "
+                raise CommandError(f"{self.path} line {number} holds a value that is not "
                                    "a number; it was not written by fastmixloss") from None
         return rows
 
@@ -331,10 +335,10 @@ class JsonlResults(_LineFile):
             except ValueError:
                 row = None
             if not isinstance(row, dict) or "pair" not in row:
-                raise ResultsError(f"{self.path} line {number} is not one of our JSON "
+                raise CommandError(f"{self.path} line {number} is not one of our JSON "
                                    "rows; it was not written by fastmixloss") from None
             if set(row) != set(self.columns):
-                raise ResultsError(
+                raise CommandError(
                     f"{self.path} has other columns than this run writes (other losses or "
                     "parameters); use another --out, or --overwrite to start it again")
             rows.append(row)
@@ -397,10 +401,10 @@ class ParquetResults:
         try:
             table = pq.read_table(self.path)
         except Exception as exc:   # pyarrow raises ArrowInvalid and others
-            raise ResultsError(f"{self.path} cannot be read as Parquet: "
+            raise CommandError(f"{self.path} cannot be read as Parquet: "
                                f"{one_line(exc)}") from None
         if tuple(table.column_names) != self.columns:
-            raise ResultsError(
+            raise CommandError(
                 f"{self.path} has other columns than this run writes (other losses or "
                 "parameters); use another --out, or --overwrite to start it again")
         return table.to_pylist()

@@ -13,21 +13,55 @@ import sys
 import time
 from collections import deque
 
-from fastmixloss.errors import ParameterError
-
 from .audio import (AUDIO_EXTENSIONS, Pair, PairError, load_pair, pairs_from_folders,
-                    pairs_from_manifest)
-from .losses import caused_by_interrupt, compute
-from .results_file import (BASE_COLUMNS, ResultsError, one_line, open_results,
+                    pairs_from_manifest, soundfile_module)
+from .config import add_loss_arguments, settings_from_args
+from .errors import (DONE, INTERRUPTED, NOT_COMPUTED, STOPPED, CommandError,
+                     caused_by_interrupt)
+from .losses import compute
+from .results_file import (BASE_COLUMNS, one_line, open_results, os_error_text,
                            stored_text, summary_path, write_atomically)
 from .summary import summarize, summary_table, undefined_lines
-from .workers import RunAborted, Worker, in_background, rows_in_workers
+from .workers import Worker, in_background, rows_in_workers
 
 
-def os_error_text(exc):
-    """'PATH: reason' for an OSError, on one line."""
-    reason = exc.strerror or one_line(exc) or type(exc).__name__
-    return f"{stored_text(exc.filename)}: {reason}" if exc.filename else reason
+HELP = "score folders (or a manifest) of estimate/reference pairs"
+DESCRIPTION = ("Score every estimate against its reference. Files are paired by "
+               "relative path (or listed in --pairs). One row per pair is appended to "
+               "--out as it finishes; a pair that cannot be scored gets a row with "
+               "its error, and the exit code is then 1 (the others: fastmixloss "
+               "--help). Running the same command again resumes.")
+
+
+def add_arguments(parser):
+    parser.add_argument("est_dir", nargs="?", metavar="EST_DIR",
+                        help="folder of estimated mixes (audio files, searched recursively)")
+    parser.add_argument("ref_dir", nargs="?", metavar="REF_DIR",
+                        help="folder of reference mixes; each estimate is paired with the "
+                             "reference at the same relative path (or differing only in "
+                             "its audio extension)")
+    parser.add_argument("--pairs", metavar="MANIFEST.csv",
+                        help="instead of the folders: a CSV with columns est, ref (and "
+                             "optionally id), paths relative to the manifest (default: "
+                             "none, the folders are paired)")
+    parser.add_argument("--out", default="results.csv", metavar="FILE",
+                        help="results file: .csv (default results.csv), .jsonl or .parquet; "
+                             "the summary goes beside it as FILE.summary.json (e.g. "
+                             "results.csv.summary.json)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start the results file again instead of resuming it")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="when resuming, score again the pairs whose rows hold an "
+                             "error, keeping every other row")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar or notes (the summary is still printed)")
+    parser.add_argument("--read-ahead", type=int, default=2, metavar="N",
+                        help="pairs read ahead while one is computed (default 2)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the pairs on this Dask distributed scheduler, e.g. "
+                             "tcp://10.0.0.5:8786 (needs fastmixloss[dask]; default: in "
+                             "this process)")
+    add_loss_arguments(parser)
 
 
 def _row(pair, settings, loaded=None, values=None, errors=()):
@@ -102,14 +136,15 @@ def rows_on_dask(todo, settings, address):
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise RunAborted("--scheduler needs Dask's distributed package; install it with "
-                         "python -m pip install 'fastmixloss[dask]'") from None
+        raise CommandError("--scheduler needs Dask's distributed package; install it "
+                           "with python -m pip install 'fastmixloss[dask]'") from None
     try:
         # how long to try is Dask's own setting (distributed.comm.timeouts.connect,
         # 30 s unless configured, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)
         client = Client(address, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise RunAborted(f"--scheduler {address}: cannot connect: {exc}") from None
+        raise CommandError(f"--scheduler {address}: cannot connect: {exc}",
+                           STOPPED) from None
     futures = {}
     try:
         # keep a bounded number of pairs in flight: each holds two songs in memory
@@ -133,8 +168,8 @@ def rows_on_dask(todo, settings, address):
         for future in running:
             pair = futures.pop(future)
             if future.status != "finished":
-                raise RunAborted(f"Dask failed on pair {pair.key}: "
-                                 f"{one_line(repr(future.exception()))}")
+                raise CommandError(f"Dask failed on pair {pair.key}: "
+                                   f"{one_line(repr(future.exception()))}", STOPPED)
             row = future.result()
             row.update(est=pair.est, ref=pair.ref)
             yield row
@@ -174,31 +209,28 @@ def progress_bar(total, quiet, done=0):
 
 
 def find_pairs(args):
-    """The pairs named by the arguments; SystemExit (exit code 2) when there are none."""
+    """The pairs named by the arguments; CommandError when there are none."""
     if args.pairs:
         if args.est_dir or args.ref_dir:
-            raise SystemExit("fastmixloss score: give EST_DIR REF_DIR or --pairs, not both")
+            raise CommandError("give EST_DIR REF_DIR or --pairs, not both")
         pairs = pairs_from_manifest(args.pairs)
         if not pairs:
-            raise SystemExit(f"fastmixloss score: --pairs {args.pairs} lists no pairs; "
-                             "nothing to score")
+            raise CommandError(f"--pairs {args.pairs} lists no pairs; nothing to score")
     else:
         if not (args.est_dir and args.ref_dir):
-            raise SystemExit("fastmixloss score: give EST_DIR and REF_DIR, "
-                             "or --pairs manifest.csv")
+            raise CommandError("give EST_DIR and REF_DIR, or --pairs manifest.csv")
         pairs = pairs_from_folders(args.est_dir, args.ref_dir)
         if not pairs:
-            raise SystemExit(
-                f"fastmixloss score: no audio files found under {args.est_dir} or "
-                f"{args.ref_dir} (looked for {', '.join(AUDIO_EXTENSIONS)}); nothing to "
-                "score")
+            raise CommandError(
+                f"no audio files found under {args.est_dir} or {args.ref_dir} (looked for "
+                f"{', '.join(AUDIO_EXTENSIONS)}); nothing to score")
     keys = [stored_text(p.key) for p in pairs]
     if len(set(keys)) != len(keys):
         # two names that differ only in bytes or control characters the results file
         # writes as escapes
-        raise SystemExit("fastmixloss score: two pairs would have the same name in the "
-                         "results file; give the pairs explicitly with --pairs "
-                         "manifest.csv and an id column")
+        raise CommandError("two pairs would have the same name in the results file; "
+                           "give the pairs explicitly with --pairs manifest.csv and an id "
+                           "column")
     return pairs
 
 
@@ -210,28 +242,24 @@ def _close_after_failure(results):
         pass
 
 
+def _rows_kept(out, when=""):
+    """The end of the message of a run that stopped after writing rows."""
+    return f"the finished rows are in {out}; {when}run the same command again to resume"
+
+
 def run(args):
     """The score command. Returns the exit code."""
-    from .config import settings_from_args
     settings = settings_from_args(args)
     if args.read_ahead < 1:
-        raise ParameterError(f"--read-ahead {args.read_ahead} must be at least 1")
+        raise CommandError(f"--read-ahead {args.read_ahead} must be at least 1")
     if args.scheduler:
         return _run_checked(args, settings.with_columns(), None)
-    worker = None
+    soundfile_module()   # the worker reads the pairs: without it every pair would fail
+    worker = Worker(settings, _load, score_loaded)
     try:
         # the worker checks the parameters (loading its kernels); this process never
         # computes, so it loads none
-        worker = Worker(settings, _load, score_loaded)
         settings = worker.checked_settings(settings)
-    except BaseException as exc:   # a bad parameter, an interrupt: the worker goes too
-        if worker is not None:
-            worker.stop(at_once=True)
-        if not isinstance(exc, RunAborted):
-            raise
-        print(f"fastmixloss score: {exc}", file=sys.stderr)
-        return 3
-    try:
         return _run_checked(args, settings, worker)
     finally:
         worker.stop(at_once=True)   # unless the run has ended it already
@@ -245,20 +273,16 @@ def _run_checked(args, settings, worker):
     columns = BASE_COLUMNS + settings.columns
     try:
         results = open_results(args.out, columns, overwrite=args.overwrite)
-    except ResultsError as exc:
-        raise SystemExit(f"fastmixloss score: {exc}") from None
     except OSError as exc:
-        print(f"fastmixloss score: cannot open --out {args.out}: {os_error_text(exc)}",
-              file=sys.stderr)
-        return 3
+        raise CommandError(f"cannot open --out {args.out}: {os_error_text(exc)}",
+                           STOPPED) from None
     settings_id = settings.settings_id()
     try:
         other = {r["settings"] for r in results.existing} - {settings_id}
         if other:
-            raise SystemExit(
-                f"fastmixloss score: {args.out} holds rows computed with other loss "
-                "parameters or length policy; use another --out, or --overwrite to start "
-                "it again")
+            raise CommandError(
+                f"{args.out} holds rows computed with other loss parameters or length "
+                "policy; use another --out, or --overwrite to start it again")
         if results.dropped_bytes:
             note(f"fastmixloss: cut an incomplete last line ({results.dropped_bytes} bytes) "
                  f"left by an interrupted run from {args.out}; that pair is scored again")
@@ -295,24 +319,22 @@ def _run_checked(args, settings, worker):
         elapsed = time.perf_counter() - start
     except KeyboardInterrupt:
         results.close()
-        print(f"\nfastmixloss: interrupted; the finished rows are in {args.out}. Run the "
-              "same command again to resume.", file=sys.stderr)
-        return 130
-    except RunAborted as exc:
-        results.close()
-        print(f"fastmixloss score: {exc}\nThe finished rows are in {args.out}; run the "
-              "same command again to resume.", file=sys.stderr)
-        return 3
+        raise CommandError(f"interrupted; {_rows_kept(args.out)}", INTERRUPTED) from None
+    except CommandError as exc:
+        if exc.exit_code != STOPPED:   # refused before any row was written
+            _close_after_failure(results)
+            raise
+        results.close()   # the workers or the cluster cannot go on
+        raise CommandError(f"{exc}; {_rows_kept(args.out)}", STOPPED) from None
     except BrokenPipeError:
         _close_after_failure(results)
         raise   # stderr was closed: the command line ends quietly
     except OSError as exc:
         # the results file cannot be written (a full disk, a quota, a file size limit)
         _close_after_failure(results)
-        print(f"fastmixloss score: cannot write the results: {os_error_text(exc)}\n"
-              f"The finished rows are in {args.out}; when the cause is fixed, run the "
-              "same command again to resume.", file=sys.stderr)
-        return 3
+        raise CommandError(f"cannot write the results: {os_error_text(exc)}; "
+                           f"{_rows_kept(args.out, 'when the cause is fixed, ')}",
+                           STOPPED) from None
     except BaseException:
         _close_after_failure(results)
         raise
@@ -320,10 +342,9 @@ def _run_checked(args, settings, worker):
     try:
         results.close()
     except OSError as exc:   # Parquet's final rewrite; its journal keeps every row
-        print(f"fastmixloss score: cannot write {args.out}: {os_error_text(exc)}\n"
-              f"Every row is in {args.out}.partial.jsonl; run the same command again to "
-              "finish.", file=sys.stderr)
-        return 3
+        raise CommandError(f"cannot write {args.out}: {os_error_text(exc)}; every row is "
+                           f"in {args.out}.partial.jsonl; run the same command again to "
+                           "finish", STOPPED) from None
 
     summary = summarize(existing + written, settings.columns)
     summary["this_run"] = _throughput(len(written), elapsed, audio_seconds, args)
@@ -335,11 +356,10 @@ def _run_checked(args, settings, worker):
                          json.dumps(summary, indent=2, allow_nan=False, default=_no_nan)
                          + "\n")
     except OSError as exc:
-        print(f"fastmixloss score: cannot write the summary: {os_error_text(exc)}\n"
-              f"Every row is in {args.out}.", file=sys.stderr)
-        return 3
+        raise CommandError(f"cannot write the summary: {os_error_text(exc)}; every row is "
+                           f"in {args.out}", STOPPED) from None
     print(report(summary, args.out))
-    return 1 if summary["failed"] else 0
+    return NOT_COMPUTED if summary["failed"] else DONE
 
 
 def _no_nan(value):

@@ -4,18 +4,20 @@ a line per kernel on stderr, so that the first `compare` or `score` starts at on
 import sys
 import time
 
+from .errors import DONE
 
-def add_parser(commands):
-    warmup = commands.add_parser(
-        "warmup", help="compile the CPU kernels now (once per installation)",
-        description="Compile (or load from Numba's on-disk cache) every CPU kernel for the "
-                    "chosen dtypes, reporting each kernel, its dtype and the time it took on "
-                    "stderr. Audio files are scored in float32.")
-    warmup.add_argument("--dtypes", default="float32,float64", metavar="NAMES",
+
+HELP = "compile the CPU kernels now (once per installation)"
+DESCRIPTION = ("Compile (or load from Numba's on-disk cache) every CPU kernel for the "
+               "chosen dtypes, reporting each kernel, its dtype and the time it took on "
+               "stderr. Audio files are scored in float32.")
+
+
+def add_arguments(parser):
+    parser.add_argument("--dtypes", default="float32,float64", metavar="NAMES",
                         help="comma-separated: float32, float64 (default both)")
-    warmup.add_argument("--quiet", "-q", action="store_true",
+    parser.add_argument("--quiet", "-q", action="store_true",
                         help="no report, only the exit code")
-    return warmup
 
 
 def run(args):
@@ -27,4 +29,4 @@ def run(args):
         compiled = sum(step.status == "compiled" for step in steps)
         print(f"fastmixloss warmup: {len(steps)} kernels ready ({compiled} compiled) in "
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return 0
+    return DONE

@@ -27,12 +27,9 @@ from collections import deque
 from concurrent.futures import Future
 from multiprocessing.connection import wait
 
+from .errors import STOPPED, CommandError
 from .losses import LossSettings
 from .results_file import one_line
-
-
-class RunAborted(Exception):
-    """The run cannot go on (not one pair's fault); finished rows are saved."""
 
 
 def in_background(function, *args):
@@ -115,7 +112,7 @@ class Worker:
         try:
             _start_without_interrupts(self.process)
         except OSError as exc:   # no memory or process slots left to start one
-            raise RunAborted(f"cannot start a worker process: {exc}") from None
+            raise CommandError(f"cannot start a worker process: {exc}", STOPPED) from None
         finally:
             child.close()   # the worker's end: its death must read as the end of the pipe
         self.ready = False
@@ -123,18 +120,19 @@ class Worker:
 
     def checked_settings(self, settings):
         """`settings` with their columns, once the worker has checked them: raises the
-        library's ParameterError or DeviceError as the check did, or RunAborted when the
-        worker ended first."""
+        library's ParameterError or DeviceError as the check did, or CommandError (exit
+        code STOPPED) when the worker ended first."""
         message = self.receive()
         if message is None:
-            raise RunAborted("the worker process ended while starting (worker died: "
-                             f"{death_text(self.exitcode)})"
-                             + _STARTING_HINT * (self.exitcode == 1))
+            raise CommandError("the worker process ended while starting (worker died: "
+                               f"{death_text(self.exitcode)})"
+                               + _STARTING_HINT * (self.exitcode == 1), STOPPED)
         if message[0] == "invalid":
             from fastmixloss import errors
             raise getattr(errors, message[1], errors.ParameterError)(message[2])
         if message[0] != "ready":
-            raise RunAborted(f"the worker process failed while starting: {message[-1]}")
+            raise CommandError(f"the worker process failed while starting: {message[-1]}",
+                               STOPPED)
         self.ready = True
         return LossSettings(settings.losses, settings.device, settings.length_policy,
                             tuple(message[1]))
@@ -251,7 +249,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
     failed_row(pair, settings, error) makes the row of a pair whose worker died.
     `worker`: one already started with these settings (its kernels load while the
     caller does other things). note(text) tells the user about a worker's death.
-    Raises RunAborted when workers cannot start or keep dying with no pair to blame.
+    Raises CommandError (exit code STOPPED) when workers cannot start or keep dying with
+    no pair to blame.
     """
     waiting = deque(todo)       # not sent yet
     suspects = deque()          # held by a worker that died holding several: each alone
@@ -285,7 +284,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
             elif kind == "interrupted":
                 raise KeyboardInterrupt
             elif kind == "invalid":   # settings the first worker took: its environment
-                raise RunAborted(f"a new worker process refused the settings: {message[2]}")
+                raise CommandError("a new worker process refused the settings: "
+                                   f"{message[2]}", STOPPED)
             else:   # it has ended, or is ending on an exception of its own ("failed")
                 error = (f"worker died: {death_text(worker.exitcode)}" if message is None
                          else f"worker failed: {message[1]}")
@@ -293,8 +293,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
                 worker.stop(at_once=True)
                 worker = None
                 if not started:
-                    raise RunAborted(f"the worker process ended while starting ({error})"
-                                     + _STARTING_HINT * (worker_exitcode == 1))
+                    raise CommandError(f"the worker process ended while starting ({error})"
+                                       + _STARTING_HINT * (worker_exitcode == 1), STOPPED)
                 held = [sent.popleft()[0] for _ in range(received)]
                 # pairs it never received go first to the next one, in their order
                 for pair, alone in reversed(sent):
@@ -309,8 +309,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
                 else:
                     idle_deaths += 1
                     if idle_deaths >= MAX_IDLE_DEATHS:
-                        raise RunAborted(f"{idle_deaths} worker processes ended holding "
-                                         f"no pair; the last: {error}")
+                        raise CommandError(f"{idle_deaths} worker processes ended holding "
+                                           f"no pair; the last: {error}", STOPPED)
         if worker is not None:
             worker.stop()
             worker = None

@@ -300,13 +300,15 @@ def test_drop_torn_tail(tmp_path, tail, kept):
 
 def test_a_second_run_on_the_same_file_is_refused(tmp_path):
     fcntl = pytest.importorskip("fcntl")
-    from fastmixloss.cli.results_file import ResultsError, open_results
+    from fastmixloss.cli.errors import USAGE, CommandError
+    from fastmixloss.cli.results_file import open_results
     columns = ("pair", "error", "est", "ref", "sample_rate", "channels", "samples",
                "settings", "mse")
     first = open_results(str(tmp_path / "r.csv"), columns)
     try:
-        with pytest.raises(ResultsError, match="another fastmixloss run"):
+        with pytest.raises(CommandError, match="another fastmixloss run") as refused:
             open_results(str(tmp_path / "r.csv"), columns)
+        assert refused.value.exit_code == USAGE
     finally:
         first.close()
     assert fcntl   # the lock is POSIX-only

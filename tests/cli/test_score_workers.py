@@ -200,7 +200,8 @@ def test_a_pair_that_crashes_only_in_company_is_not_blamed(monkeypatch):
 def test_workers_dying_idle_stop_the_run(monkeypatch):
     """Workers that die holding no pair (the system kills each new one, say) stop the
     run after three, instead of starting new ones without end."""
-    from fastmixloss.cli.workers import MAX_IDLE_DEATHS, RunAborted
+    from fastmixloss.cli.errors import STOPPED, CommandError
+    from fastmixloss.cli.workers import MAX_IDLE_DEATHS
 
     def ready_then_killed(self):
         if self.outbox:
@@ -209,8 +210,10 @@ def test_workers_dying_idle_stop_the_run(monkeypatch):
         return None
     monkeypatch.setattr(ScriptedWorker, "send", lambda self, pair: False)
     monkeypatch.setattr(ScriptedWorker, "receive", ready_then_killed)
-    with pytest.raises(RunAborted, match="3 worker processes ended holding no pair"):
+    with pytest.raises(CommandError, match="3 worker processes ended holding no pair") \
+            as stopped:
         scripted_rows(monkeypatch, ["p0", "p1"], lambda pair, held: False)
+    assert stopped.value.exit_code == STOPPED
     assert len(ScriptedWorker.started) == MAX_IDLE_DEATHS == 3
 
 
