@@ -115,6 +115,21 @@ def start_blocked_score(root, out, *extra):
     return process, read_end
 
 
+def kill_blocked_score(root, out, rows, *extra):
+    """`score` (see start_blocked_score) ended by SIGKILL once OUT holds `rows` rows, as
+    the out-of-memory killer would end it. Returns the ended process."""
+    process, read_end = start_blocked_score(root, out, *extra)
+    try:
+        wait_for_rows(process, out, rows)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        drain(read_end)
+    return process
+
+
 def wait_for_rows(process, out, rows, timeout=60):
     """Wait until OUT (CSV) holds `rows` rows and the process is still running."""
     import time

@@ -6,15 +6,14 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from cli_helpers import (RATE, SPECTRAL_FLAGS, FaultyScore, drain, library_values,
-                         make_good_pairs, pair_signals, read_csv, read_jsonl,
-                         start_blocked_score, subprocess_env, wait_for_rows, write)
+from cli_helpers import (RATE, SPECTRAL_FLAGS, FaultyScore, kill_blocked_score,
+                         library_values, make_good_pairs, pair_signals, read_csv,
+                         read_jsonl, subprocess_env, write)
 
 from fastmixloss.cli import build_parser
 
@@ -170,15 +169,7 @@ def test_retry_errors_killed_mid_retry_leaves_a_file_that_resumes(tmp_path, cli)
     for name in ("p1.wav", "p3.wav"):
         write(os.path.join(root, "est", name), good[name][0])
     # the run's first message (the retry note) blocks on the full pipe: a known point
-    process, read_end = start_blocked_score(root, out, "--retry-errors")
-    try:
-        wait_for_rows(process, out, 3)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        drain(read_end)
+    kill_blocked_score(root, out, 3, "--retry-errors")
     assert read_csv(out) == {k: v for k, v in before.items() if not v["error"]}
     assert cli(*args, "--out", out)[0] == 0
     cli(*args, "--out", tmp_path / "clean.csv")

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, drain, library_values,
-                         make_good_pairs, pair_signals, read_csv, read_jsonl,
-                         start_blocked_score, subprocess_env, wait_for_rows, write)
+from cli_helpers import (SPECTRAL_FLAGS, SPECTRAL_PARAMS, kill_blocked_score,
+                         library_values, make_good_pairs, pair_signals, read_csv,
+                         read_jsonl, subprocess_env, write)
 
 from fastmixloss.cli.results_file import drop_torn_tail
 
@@ -263,15 +263,7 @@ def test_killed_run_resumes_with_every_row_once(tmp_path, cli):
     cli("score", f"{root}/est", f"{root}/ref", "--out", clean, *SPECTRAL_FLAGS)
 
     out = tmp_path / "r.csv"
-    process, read_end = start_blocked_score(root, out)
-    try:
-        wait_for_rows(process, out, 7)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        drain(read_end)
+    process = kill_blocked_score(root, out, 7)
     assert process.returncode == -signal.SIGKILL
     assert len(read_csv(out)) == 7
     # a kill in the middle of a write leaves a torn line: make one
