@@ -5,7 +5,10 @@ The kernels (kernels/block_energies.py) return sums of squared K-weighted sample
 holds the filter design, the block bounds and the gating, in NumPy.
 """
 
+from typing import Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import validation as check
 from ..errors import ParameterError
@@ -161,26 +164,42 @@ def channel_count_ok(shape, name="x"):
 
 
 @check.keywords_checked("fastmixloss.integrated_loudness")
-def integrated_loudness(x, sample_rate, *, block_size=0.4):
+def integrated_loudness(x: ArrayLike, sample_rate: float, *,
+                        block_size: float = 0.4) -> Union[float, np.ndarray]:
     """Integrated loudness (ITU-R BS.1770-4, gated) in LUFS, as pyloudnorm's
     ``Meter(sample_rate).integrated_loudness``.
 
     Parameters
     ----------
-    x : array, shape (T,), (C, T) or (B, C, T)
-        float32 or float64, channels first (pyloudnorm takes (T, C)); C <= 5. Any finite
-        samples: beyond 1e100 the loudness is measured on a copy scaled by a power of
-        two and shifted back, so that squared samples cannot overflow.
+    x : array_like, shape (T,), (C, T) or (B, C, T)
+        float32 or float64, channels first (pyloudnorm takes (T, C)); C <= 5, weighted
+        as L, R, C, Ls, Rs. At least one block long. Any finite samples: beyond 1e100
+        the loudness is measured on a copy scaled by a power of two and shifted back,
+        so that squared samples cannot overflow.
     sample_rate : float
         Hz, within LOUDNESS_SAMPLE_RATES (8 kHz to 384 kHz, both included: the range
         where K-weighting's filters are designed well); others raise ParameterError.
-    block_size : float
+    block_size : float, default 0.4
         Gating block in seconds (0.4 in BS.1770); at least one sample long.
 
     Returns
     -------
-    float for (T,) and (C, T) input, (B,) float64 array for (B, C, T). -inf when no block
-    passes the absolute gate (digital silence), as pyloudnorm.
+    float or numpy.ndarray
+        A float for (T,) and (C, T) input, a (B,) float64 array for (B, C, T). -inf
+        when no block passes the absolute gate (digital silence), as pyloudnorm.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> t = np.arange(48000) / 48000
+    >>> tone = np.sin(2 * np.pi * 1000 * t)        # 1 s of a full-scale 1 kHz sine
+    >>> round(fastmixloss.integrated_loudness(tone, 48000), 1)
+    -3.0
+    >>> round(fastmixloss.integrated_loudness(tone, 48000)
+    ...       - fastmixloss.integrated_loudness(0.5 * tone, 48000), 2)   # half: 6 dB less
+    6.02
+    >>> fastmixloss.integrated_loudness(np.zeros((2, 1, 48000)), 48000)
+    array([-inf, -inf])
     """
     x3, ndim = check.as_signal(x, "x", check_channels=False)
     rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
