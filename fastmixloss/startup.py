@@ -8,7 +8,7 @@ on-disk cache (tens of milliseconds), or already loaded in this process.
 
 import sys
 import time
-from typing import NamedTuple
+from typing import Callable, List, NamedTuple, Sequence, Union
 
 import numpy as np
 
@@ -22,16 +22,43 @@ READY = "already loaded"
 
 
 class WarmupStep(NamedTuple):
-    """What one warm-up step did. `kernel` names it and the losses it serves."""
+    """What one warm-up step did: what `warmup` returns and passes to its `progress`
+    callable, one per (kernel, dtype).
 
-    index: int          # 1-based position among `total` steps
+    Attributes
+    ----------
+    index : int
+        1-based position among `total` steps.
+    total : int
+        How many steps this warm-up runs.
+    kernel : str
+        The kernel (or pair of kernels) the step compiled, and the losses it serves.
+    dtype : str
+        "float32" or "float64".
+    status : str
+        "compiled" (seconds, once per installation and dtype), "loaded from cache"
+        (Numba's on-disk cache) or "already loaded" (in this process).
+    seconds : float
+        Wall time of the step.
+
+    Examples
+    --------
+    >>> import fastmixloss
+    >>> step = fastmixloss.WarmupStep(2, 6, "NaN/Inf check", "float64",
+    ...                               "loaded from cache", 0.012)
+    >>> step.describe()
+    '[2/6] float64 NaN/Inf check: loaded from cache in 0.01 s'
+    """
+
+    index: int
     total: int
     kernel: str
     dtype: str
-    status: str         # COMPILED, LOADED or READY
-    seconds: float      # wall time of the step
+    status: str
+    seconds: float
 
-    def describe(self):
+    def describe(self) -> str:
+        """The step in one line, as ``progress=True`` prints it."""
         return (f"[{self.index}/{self.total}] {self.dtype} {self.kernel}: {self.status} "
                 f"in {self.seconds:.2f} s")
 
@@ -174,21 +201,40 @@ def reporter(progress):
         "callable that takes a fastmixloss.WarmupStep")
 
 
-def warmup(dtypes=DTYPES, progress=False):
+def warmup(dtypes: Union[str, Sequence[str]] = DTYPES,
+           progress: Union[bool, Callable[[WarmupStep], object]] = False
+           ) -> List[WarmupStep]:
     """Compile (or load from the on-disk cache) every CPU kernel for `dtypes`.
+
+    Without it, the first call of a loss pays for compiling its kernel (seconds, once
+    per installation and dtype) or loading it from the cache. One rarely needed kernel
+    still compiles when first used: the time-domain losses' exact recomputation (silent
+    references, huge samples).
 
     Parameters
     ----------
-    dtypes : str or sequence of str
-        "float32", "float64" or both (default).
-    progress : bool or callable
-        False (default): quiet. True: one line per step on stderr. A callable: called with
-        a WarmupStep after each step.
+    dtypes : str or sequence of str, default ("float32", "float64")
+        "float32", "float64" or both; others raise ParameterError.
+    progress : bool or callable, default False
+        False: quiet. True: one line per step on stderr. A callable: called with a
+        WarmupStep after each step.
 
     Returns
     -------
     list of WarmupStep
         One per (kernel, dtype), in the order they ran.
+
+    Examples
+    --------
+    >>> import fastmixloss
+    >>> steps = fastmixloss.warmup("float64")
+    >>> steps[-1].index == steps[-1].total == len(steps), steps[0].dtype
+    (True, 'float64')
+    >>> all(step.status in ("compiled", "loaded from cache", "already loaded")
+    ...     for step in steps)
+    True
+    >>> fastmixloss.warmup("float64")[0].status       # the second time: nothing to do
+    'already loaded'
     """
     dtypes = check_dtypes(dtypes)
     report = reporter(progress)
