@@ -174,26 +174,22 @@ class CudaBackend:
         from ..kernels.layout import N_OPTION_TERMS
         from . import options as kernels
         starts, offsets, weights = kernel_arrays(filterbank)
-        opt_int = tuple(np.int64(v) for v in (
-            options.n_bands, options.phase, options.prefilter, options.pad_left,
-            options.zero_pad, options.eps_added))
-        opt_float = tuple(float(v) for v in (
-            options.log_fac, options.log_eps, options.log_threshold, options.log_floor))
         constants = self._constants
-        extra = (opt_int, opt_float,
-                 constants.get("fb_starts", np.ascontiguousarray(starts, np.int64)),
-                 constants.get("fb_offsets", np.ascontiguousarray(offsets, np.int64)),
-                 constants.get("fb_weights", np.ascontiguousarray(weights)),
-                 constants.get("taps", np.ascontiguousarray(taps, np.float64)),
-                 cuda.to_device(np.ascontiguousarray(alpha, np.float64), stream=est3.stream))
+        extra = kernels.kernel_arguments(
+            options,
+            constants.get("fb_starts", np.ascontiguousarray(starts, np.int64)),
+            constants.get("fb_offsets", np.ascontiguousarray(offsets, np.int64)),
+            constants.get("fb_weights", np.ascontiguousarray(weights)),
+            constants.get("taps", np.ascontiguousarray(taps, np.float64)),
+            cuda.to_device(np.ascontiguousarray(alpha, np.float64), stream=est3.stream))
         return self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_options_shared,
                                kernels.stft_options_scratch, extra, N_OPTION_TERMS)
 
     def _stft_sums(self, est3, ref3, mix, window, plan, fused_kernel, scratch_kernel,
                    extra, n_sums):
         """Launch one STFT kernel pair (fused or scratch path) over every (item, row,
-        frame group) task: host float64 (B, R, n_sums). `extra` are the kernel's
-        arguments between eps and the partial sums."""
+        frame group) task: host float64 (B, R, n_sums). `extra` is the pair's own tuple
+        of arguments (see kernels.stft_kernels)."""
         from numba import cuda
 
         from . import kernels
@@ -227,12 +223,12 @@ class CudaBackend:
             budget = runtime.dynamic_shared_limit(
                 fused_kernel,
                 (est3.array, ref3.array, d_mix, d_window, d_twiddle, geometry(probe), eps,
-                 *extra, np.zeros((1, n_sums))))
+                 extra, np.zeros((1, n_sums))))
         layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
         geo = geometry(layout)
         partial = cuda.device_array((layout.n_tasks, n_sums), dtype=np.float64,
                                     stream=stream)
-        args = (est3.array, ref3.array, d_mix, d_window, d_twiddle, geo, eps, *extra,
+        args = (est3.array, ref3.array, d_mix, d_window, d_twiddle, geo, eps, extra,
                 partial)
         if layout.fused:
             fused_kernel[layout.n_tasks, threads, stream,

@@ -21,6 +21,33 @@ from .layout import (EXACT_D, EXACT_DD, EXACT_EY, EXACT_RESIDUAL, EXACT_Y_MAX,  
 CHUNK = 1 << 16   # samples per task: small enough to balance threads on a single song
 
 
+# The per-sample formulas are plain Python on scalars: cuda/terms.py compiles these same
+# sources for the GPU, whose kernels add the samples of a row in their own order. They
+# take the reference's sample first: the order the loops read the two signals in decides,
+# through LLVM's reassociation of the vectorised sums, their last bits on the CPU.
+
+@cpu_function
+def add_shift_sample(k_y, k_d, ref_sample, est_sample):
+    """(k_y, k_d) with one more sample of ref and of est - ref added, in float64: the
+    sums whose means are row_shifts."""
+    y = np.float64(ref_sample)
+    return k_y + y, k_d + (np.float64(est_sample) - y)
+
+
+@cpu_function
+def add_time_sample(s_y, s_yy, s_d, s_dd, s_dy, s_abs_d, ref_sample, est_sample, k_y,
+                    k_d):
+    """The shifted sums (N_TIME_SUMS, in their order) with one more sample added, in
+    float64: with y = ref and d = est - ref, the sums of y - k_y, its square, d - k_d,
+    its square, their product, and |d|."""
+    y = np.float64(ref_sample)
+    d = np.float64(est_sample) - y
+    s_abs_d += abs(d)
+    y -= k_y
+    d -= k_d
+    return s_y + y, s_yy + y * y, s_d + d, s_dd + d * d, s_dy + d * y, s_abs_d
+
+
 @cpu_function
 def row_shifts(est_row, ref_row):
     """(k_y, k_d): means of the first samples of ref and of est - ref, in float64."""
@@ -28,9 +55,7 @@ def row_shifts(est_row, ref_row):
     k_y = 0.0
     k_d = 0.0
     for i in range(n):
-        y = np.float64(ref_row[i])
-        k_y += y
-        k_d += np.float64(est_row[i]) - y
+        k_y, k_d = add_shift_sample(k_y, k_d, ref_row[i], est_row[i])
     return k_y / n, k_d / n
 
 
@@ -41,23 +66,10 @@ def accumulate_time_sums(est_span, ref_span, k_y, k_d):
     Takes the stretch as 1-D slices and loops from 0: looping over [start, stop) of the
     whole row instead measured 6x the CPU time (the loop did not stream as well).
     """
-    s_y = 0.0
-    s_yy = 0.0
-    s_d = 0.0
-    s_dd = 0.0
-    s_dy = 0.0
-    s_abs_d = 0.0
+    s_y = s_yy = s_d = s_dd = s_dy = s_abs_d = 0.0
     for i in range(est_span.shape[0]):
-        y = np.float64(ref_span[i])
-        d = np.float64(est_span[i]) - y
-        s_abs_d += abs(d)
-        y -= k_y
-        d -= k_d
-        s_y += y
-        s_yy += y * y
-        s_d += d
-        s_dd += d * d
-        s_dy += d * y
+        s_y, s_yy, s_d, s_dd, s_dy, s_abs_d = add_time_sample(
+            s_y, s_yy, s_d, s_dd, s_dy, s_abs_d, ref_span[i], est_span[i], k_y, k_d)
     return s_y, s_yy, s_d, s_dd, s_dy, s_abs_d
 
 

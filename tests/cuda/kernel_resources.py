@@ -21,7 +21,7 @@ import json
 import re
 import sys
 
-from numba import cuda, types
+from numba import cuda, typeof, types
 
 CC = (9, 0)
 # one signature per kernel and signal dtype, as the backend launches them; the launch's
@@ -32,11 +32,13 @@ STFT_THREADS = TIME_THREADS = REDUCE_THREADS = SCAN_THREADS = 256
 def signatures():
     """(kernel, argument types, signal dtype name, threads per block of its launch)."""
     from fastmixloss.cuda import kernels, options, signals
+    from fastmixloss.kernels.layout import OptionPlan
     i64 = types.int64
     f64 = types.float64
-    geo = types.UniTuple(i64, getattr(kernels, "N_GEOMETRY", 12))
-    opt_int = types.UniTuple(i64, options.N_OPTION_INTS)
-    opt_float = types.UniTuple(f64, options.N_OPTION_FLOATS)
+    geo = types.UniTuple(i64, kernels.N_GEOMETRY)
+    no_extra = typeof(())    # the plain STFT kernels' `extra`
+    # the OptionPlan as the backend passes it: each field of its declared type
+    option_plan = typeof(options.kernel_options(OptionPlan(*[0] * len(OptionPlan._fields))))
     i1 = types.Array(i64, 1, "C")
     for dt in (types.float32, types.float64):
         a3 = types.Array(dt, 3, "C")
@@ -46,19 +48,20 @@ def signatures():
         p2 = types.Array(f64, 2, "C")
         p3 = types.Array(f64, 3, "C")
         name = str(dt)
-        yield kernels.stft_shared, (a3, a3, a2, a1, a2, geo, f64, p2), name, STFT_THREADS
-        yield (kernels.stft_scratch, (a3, a3, a2, a1, a2, geo, f64, p2, a2), name,
+        yield (kernels.stft_shared, (a3, a3, a2, a1, a2, geo, f64, no_extra, p2), name,
+               STFT_THREADS)
+        yield (kernels.stft_scratch, (a3, a3, a2, a1, a2, geo, f64, no_extra, p2, a2), name,
                STFT_THREADS)
         # the options kernels: the filterbank's weights are float64, or float32 (the
         # librosa bank auraloss multiplies by) in compat mode with float32 signals
         banks = ((f64, ""),) if dt == f64 else ((f64, ""), (types.float32, ", float32 bank"))
         for bank, label in banks:
-            extra = (opt_int, opt_float, i1, i1, types.Array(bank, 1, "C"),
-                     types.Array(f64, 1, "C"), p2)
-            yield (options.stft_options_shared, (a3, a3, a2, a1, a2, geo, f64, *extra, p2),
+            extra = types.Tuple((option_plan, i1, i1, types.Array(bank, 1, "C"),
+                                 types.Array(f64, 1, "C"), p2))
+            yield (options.stft_options_shared, (a3, a3, a2, a1, a2, geo, f64, extra, p2),
                    name + label, STFT_THREADS)
             yield (options.stft_options_scratch,
-                   (a3, a3, a2, a1, a2, geo, f64, *extra, p2, a2), name + label,
+                   (a3, a3, a2, a1, a2, geo, f64, extra, p2, a2), name + label,
                    STFT_THREADS)
         yield kernels.row_shifts, (a2, a2, p2), name, TIME_THREADS
         yield kernels.time_sums, (a2, a2, p2, i64, p3), name, TIME_THREADS

@@ -50,9 +50,10 @@ def test_fused_path_opts_in_to_large_shared_memory(cuda_backend):
         pytest.skip("no shared-memory opt-in before Volta")
     x = cuda.to_device(np.zeros((1, 1, 16), np.float64))
     small = cuda.to_device(np.zeros((1, 1), np.float64))
+    geometry = tuple(np.int64(0) for _ in range(kernels.N_GEOMETRY))
     limit = runtime.dynamic_shared_limit(
-        kernels.stft_shared, (x, x, small, cuda.to_device(np.zeros(16)), small,
-                              tuple(np.int64(0) for _ in range(12)), 1e-8, np.zeros((1, 4))))
+        kernels.stft_shared, (x, x, small, cuda.to_device(np.zeros(16)), small, geometry,
+                              1e-8, (), np.zeros((1, 4))))
     assert limit >= kernels.shared_bytes(256, 2 * 8192 * 8)
 
 
