@@ -126,3 +126,22 @@ def test_presets_refuse_sizes_the_gpu_does_not_take_before_any_kernel(cuda_backe
                           win_lengths=(1024, 1000), device="cuda")
     with pytest.raises(fm.DeviceError, match="fft_size=1000"):
         loss(x, x)
+
+
+def test_option_plans_reach_the_kernels_as_one_type_whatever_their_python_types():
+    """The OptionPlan goes to the kernels as it is, each field cast to the type it
+    declares: a plan built from NumPy scalars, or from ints where floats are declared,
+    types (and so compiles) as the plan built from Python's own types."""
+    import typing
+
+    from numba import typeof
+
+    from fastmixloss.cuda.options import kernel_options
+    from fastmixloss.kernels.layout import OptionPlan
+    declared = typing.get_type_hints(OptionPlan)
+    other = {bool: np.bool_, int: np.int32, float: np.int64}
+    python = OptionPlan(*(declared[name](1) for name in OptionPlan._fields))
+    mixed = OptionPlan(*(other[declared[name]](1) for name in OptionPlan._fields))
+    assert typeof(mixed) != typeof(python)
+    assert typeof(kernel_options(mixed)) == typeof(kernel_options(python))
+    assert kernel_options(mixed) == python
