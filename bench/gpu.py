@@ -1,4 +1,4 @@
-"""G1-G3 (SPEC.md) on a CUDA GPU, run by `python -m bench --workloads G1,G2,G3`.
+"""G1-G3 (docs/performance.md) on a CUDA GPU, run by `python -m bench --workloads G1,G2,G3`.
 
 Contenders, all on the same float32 inputs (workloads.make_inputs, as the CPU workloads)
 held as PyTorch CUDA tensors:

@@ -1,4 +1,4 @@
-"""`python -m bench`: every workload of SPEC.md for every available contender.
+"""`python -m bench`: every workload of docs/performance.md for every available contender.
 
 Timings run in this process, all contenders with the same thread count, in interleaved
 rounds after a warm-up (median of the runs; ratios to fastmixloss are medians of the

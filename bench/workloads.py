@@ -1,4 +1,4 @@
-"""The workloads of SPEC.md, and their inputs.
+"""The workloads of docs/performance.md, and their inputs.
 
 Inputs are float32 noise-like 'mixes' (reference) and a degraded copy (estimate), made in
 place so that making them costs no more memory than the arrays themselves: W4's peak memory

@@ -1,4 +1,4 @@
-"""Plain NumPy versions of every loss, written straight from the formulas in SPEC.md.
+"""Plain NumPy versions of every loss, written straight from the formulas of docs/numerics.md.
 
 Slow and obviously right: float64 throughout, an explicit padded copy, every frame
 materialised, `numpy.fft.rfft`. They are the oracle the fast kernels are tested against

@@ -10,7 +10,8 @@ when two Python threads enter parallel kernels at once, and a Ctrl-C that arrive
 parallel kernel boxed its result surfaced as a SystemError. A `parallel=True` driver whose
 prange body only calls the serial STFT worker does not help: Numba compiles the callee
 again with the parallel flags, and the first MR-STFT and S/D calls took 8.3 s of CPU from
-an empty cache instead of 2.8 s (measured 2026-12-02), twice the 4-s budget of SPEC.md.
+an empty cache instead of 2.8 s (measured 2026-12-02), twice the 4-s cold-start goal
+(docs/performance.md).
 """
 
 import numba

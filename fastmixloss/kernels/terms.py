@@ -1,7 +1,7 @@
 """The magnitude-difference terms of one STFT bin, and of one frame's spectrum.
 
 For the estimate's power P_e = re_e**2 + im_e**2 and the reference's P_r, with the floor
-eps (SPEC: magnitude = sqrt(max(P, eps))), one bin contributes:
+eps (magnitude = sqrt(max(P, eps)), docs/numerics.md), one bin contributes:
 
   SC_NUM    (|X_e| - |X_r|)**2             numerator of spectral convergence, squared
   SC_DEN    |X_r|**2 = max(P_r, eps)       denominator, squared
