@@ -24,6 +24,7 @@ def test_matches_stored_auraloss_values(case):
     np.testing.assert_allclose(fastmixloss_value(case), GOLDEN[case], rtol=RTOL[dtype])
 
 
+@pytest.mark.slow
 @pytest.mark.parity
 @pytest.mark.parametrize("case", [c for c in case_ids() if c.startswith(("stft-", "mrstft-",
                                                                          "sd-", "sisdr-"))])
@@ -34,6 +35,7 @@ def test_matches_live_auraloss(case):
                                rtol=RTOL[dtype])
 
 
+@pytest.mark.slow
 @pytest.mark.parity
 @pytest.mark.parametrize("seed", range(3))
 def test_matches_live_auraloss_on_random_batches(seed):
@@ -56,6 +58,7 @@ def test_matches_live_auraloss_on_random_batches(seed):
         np.testing.assert_allclose(got, expected, rtol=RTOL[np.dtype(dtype).name])
 
 
+@pytest.mark.slow
 @pytest.mark.parity
 def test_torchs_own_windows_give_auralosss_float64_numbers_to_rounding():
     """torch's CPU build computes float32 cos through MKL, whose values the library's
@@ -88,6 +91,6 @@ def test_torchs_own_windows_give_auralosss_float64_numbers_to_rounding():
         windows = [torch.hann_window(w).numpy() for w in wins]
         got = fastmixloss_loss(est, ref, compat="auraloss", window=windows)
         np.testing.assert_allclose(got, expected, rtol=1e-12)
-        # the mirrored named window, for scale: within 1e-6 (SPEC), not to rounding
+        # the mirrored named window, for scale: within 1e-6, not to rounding
         np.testing.assert_allclose(fastmixloss_loss(est, ref, compat="auraloss"), expected,
                                    rtol=1e-6)

@@ -29,7 +29,7 @@ COPIES.update({cid: cid.replace("bigvgan/multiscale_mel_", "dac/mel_base_yml_")
                for cid in CASES if cid.startswith("bigvgan/") and "values" in CASES[cid]})
 VALUED = sorted(cid for cid, case in CASES.items() if "values" in case and cid not in COPIES)
 # the peer computes in float32 (its value) while the digest runs in float64
-RTOL = {"float64": 1e-6, "float32": 1e-4}  # SPEC.md's float32 tolerance
+RTOL = {"float64": 1e-6, "float32": 1e-4}  # docs/numerics.md's float32 tolerance
 FLOAT32_ONLY_PEERS = ("dac", "ddsp")  # AudioSignal and tf_float32 cast float64 input
 
 
@@ -120,6 +120,7 @@ def _needs_librosa(case):
             or (case["peer"] in ("dac", "parallel_wavegan") and "mel" in case["name"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", VALUED)
 def test_digest_reproduces_the_peer(case_id):
     case = CASES[case_id]

@@ -5,7 +5,8 @@ a preset), a shape, dtypes, memory layouts, signal content (scales from 1e-6 to 
 scaled copies, silent channels, NaN samples, huge samples) and parameters, some of them
 bad (wrong types, arrays, out-of-range sizes, unknown keywords, channel-last arrays). Every
 case must either raise ParameterError (KeywordError for an unknown keyword) or return the
-value of fastmixloss.reference within SPEC's tolerances; any other outcome fails.
+value of fastmixloss.reference within docs/numerics.md's tolerances; any other outcome
+fails.
 
 Default: 300 cases (well under a minute once the kernels are cached). The long form, in
 child processes that survive a crashing case, with the counts by outcome:
@@ -61,7 +62,7 @@ def _signals(rng, name):
     length = int(rng.integers(600 if spectral else 1, 5000 if name == PRESET else 3000))
     shape = (int(rng.integers(1, 4)), n_channels, length)
     dtype = np.float32 if rng.random() < 0.4 else np.float64
-    # float32 per-bin logs of near-silent bins differ (SPEC): spectral float32 stays loud
+    # near-silent bins' float32 logs differ (docs/numerics.md): spectral float32 stays loud
     log_scale = rng.uniform(-1, 2) if spectral and dtype == np.float32 else rng.uniform(-6, 6)
     ref = rng.standard_normal(shape) * 10.0 ** log_scale
     kind = rng.choice(ESTIMATE_RELATIONS)
@@ -237,7 +238,7 @@ def run_case(index):
             and fm.PRESETS[params["name"]].log_threshold == 0.0
             and (np.ptp(est, axis=-1) == 0).any() | (np.ptp(ref, axis=-1) == 0).any()):
         # DDSP's log has no floor but at exact zeros: the bins of a constant channel are
-        # float32 FFT rounding (SPEC: near-silent bins differ in float32), in any
+        # float32 FFT rounding (near-silent bins differ in float32), in any
         # implementation, and their logs weigh as much as any other bin's
         return "value-unfloored-log"
     shape3 = (1,) * (3 - est.ndim) + est.shape
