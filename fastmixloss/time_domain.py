@@ -7,8 +7,10 @@ returned negated, in dB, so that lower is better for every loss, as in auraloss.
 """
 
 import inspect
+from typing import Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import backend as backends
 from . import validation as check
@@ -394,26 +396,106 @@ class SDSDRLoss(_RatioLoss):
         return _negated_db(alpha * alpha * e["yy"], e["dd"], self.eps, e["log_gain"])
 
 
+# The parameters of the time-domain losses: (annotation, numpydoc lines), declared once for
+# the classes' and the functions' documentation and signatures.
+_PARAMETERS = {
+    "a": (float, "a : float, default 1.0\n    Sharpness of log-cosh (> 0)."),
+    "eps": (float, "eps : float, default 1e-8\n    Added to denominators (>= 0)."),
+    "zero_mean": (bool, "zero_mean : bool, default True\n"
+                        "    Remove each channel's mean from both signals first."),
+    "reduction": (str, 'reduction : {"mean", "sum", "none"}, default "mean"\n'
+                       '    Over items; "none" gives one value per item, (B,) (with '
+                       'compat="auraloss":\n    (B, C), per channel, as auraloss).'),
+    "compat": (Optional[str], 'compat : None or "auraloss"\n'
+                              "    Reproduce auraloss 0.4.0: (B, C, T) input only, its "
+                              "eps-floored value\n    where a reference is silent."),
+    "check_finite": (bool, "check_finite : bool, default True\n"
+                           "    Scan the inputs for NaN and Inf first."),
+    "device": (Optional[str], 'device : None, "cpu" or "cuda"\n'
+                              "    Where to compute; None: on the GPU when an input "
+                              "already lives there."),
+}
+_SIGNALS = ("est, ref : array_like\n    (T,), (C, T) or (B, C, T), float32 or float64, "
+            "the same shape.")
+_RETURNS = ("float or ndarray\n    The loss (reduction \"mean\" or \"sum\"), or one value "
+            "per item (\"none\").")
+_EXAMPLE_SIGNALS = """    >>> import numpy as np, fastmixloss
+    >>> t = np.arange(44100) / 44100
+    >>> ref = np.sin(2 * np.pi * 440 * t)                 # 440 whole periods
+    >>> noisy = ref + 0.1 * np.cos(2 * np.pi * 440 * t)   # an error orthogonal to ref"""
+# per loss: (function name, example call, its printed value)
+_EXAMPLES = {
+    MSELoss: ("mse", "round({}(noisy, ref), 6)", "0.005"),
+    L1Loss: ("l1", "round({}(noisy, ref), 4)", "0.0637"),
+    ESRLoss: ("esr", "round({}(noisy, ref), 6)", "0.01"),
+    DCLoss: ("dc", "round({}(noisy + 0.1, ref), 6)", "0.02"),
+    LogCoshLoss: ("logcosh", "round({}(noisy, ref), 4)", "0.0025"),
+    SNRLoss: ("snr", "round({}(noisy, ref), 3)", "-20.0"),
+    SISDRLoss: ("sisdr", "round({}(noisy, ref), 3)", "-20.0"),
+    SDSDRLoss: ("sdsdr", "round({}(noisy, ref), 3)", "-20.0"),
+}
+
+
+def _indented(text):
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
+def _parameters_of(cls):
+    """The names of cls's own parameters, then the common ones."""
+    own = [name for name, p in inspect.signature(cls).parameters.items()
+           if p.kind != p.VAR_KEYWORD and name in _PARAMETERS]
+    return own + [name for name in inspect.signature(_TimeLoss).parameters
+                  if name not in own]
+
+
+def _numpydoc(summary, names, call, *, signals=False):
+    cls_or_fn = "\n".join(_PARAMETERS[name][1] for name in names)
+    parts = [summary.rstrip(), "", "    Parameters", "    ----------"]
+    if signals:
+        parts.append(_indented(_SIGNALS))
+    parts.append(_indented(cls_or_fn))
+    if signals:
+        parts += ["", "    Returns", "    -------", _indented(_RETURNS)]
+    example, value = call
+    parts += ["", "    Examples", "    --------", _EXAMPLE_SIGNALS, f"    >>> {example}",
+              f"    {value}", ""]
+    return "\n".join(parts) + "    "
+
+
+def _document(cls):
+    """The class's docstring with its Parameters and an example of the class form."""
+    _, example, value = _EXAMPLES[cls]
+    cls.__doc__ = _numpydoc(cls.__doc__, _parameters_of(cls),
+                            (example.format(f"fastmixloss.{cls.__name__}()"), value))
+
+
 def _function(cls, name, doc):
     # show the class's parameters in help() and IDEs
-    common = list(inspect.signature(_TimeLoss).parameters.values())
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-              for pname, p in inspect.signature(cls).parameters.items()
-              if pname != "kwargs" and pname not in {c.name for c in common}]
-    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                  for n in ("est", "ref")]
-    signature = inspect.Signature(positional + params + common)
+    names = _parameters_of(cls)
+    defaults = {**{n: p.default for n, p in inspect.signature(_TimeLoss).parameters.items()},
+                **{n: p.default for n, p in inspect.signature(cls).parameters.items()}}
+    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=ArrayLike) for n in ("est", "ref")]
+    keywords = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=defaults[n],
+                                  annotation=_PARAMETERS[n][0]) for n in names]
+    signature = inspect.Signature(positional + keywords,
+                                  return_annotation=Union[float, np.ndarray])
 
     @check.keywords_checked(f"fastmixloss.{name}", set(signature.parameters))
     def loss(est, ref, *, reduction="mean", compat=None, check_finite=True, device=None,
              **params):
         return cls(reduction=reduction, compat=compat, check_finite=check_finite,
                    device=device, **params)(est, ref)
-    loss.__doc__ = doc
+    _, example, value = _EXAMPLES[cls]
+    loss.__doc__ = _numpydoc(f"{doc}\n\n    The function form of {cls.__name__}.", names,
+                             (example.format(f"fastmixloss.{name}"), value), signals=True)
     loss.__signature__ = signature
     loss.__name__ = loss.__qualname__ = name
     return loss
 
+
+for _cls in _EXAMPLES:
+    _document(_cls)
 
 mse = _function(MSELoss, "mse", "MSE (mean over channels and samples); see MSELoss.")
 l1 = _function(L1Loss, "l1", "Mean absolute error; see L1Loss.")
