@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("scipy")   # the FFT floor is scipy.fft.rfft
 
 
+@pytest.mark.slow
 def test_quick_bench_runs_and_contenders_agree(tmp_path):
     out = tmp_path / "quick.json"
     done = subprocess.run(

@@ -158,6 +158,7 @@ LIVE = [cid for cid, case in sorted(CASES.items())
         if case["peer"] == "auraloss_0.4.0" and case["name"] in LIVE_NAMES]
 
 
+@pytest.mark.slow
 @pytest.mark.parity
 @pytest.mark.parametrize("case_id", LIVE)
 def test_stored_auraloss_values_rerun_live(case_id):

@@ -31,6 +31,7 @@ def _warmup_in_new_process(cache_dir):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_cold_cache_compiles_every_kernel_and_the_next_process_loads_them(tmp_path):
     first = _warmup_in_new_process(tmp_path)
     second = _warmup_in_new_process(tmp_path)

@@ -38,6 +38,7 @@ def test_demo_into_a_closed_pipe_ends_quietly():
     assert "Traceback" not in err and "BrokenPipe" not in err
 
 
+@pytest.mark.slow
 def test_score_into_a_closed_pipe_ends_quietly_with_its_files_complete(tmp_path):
     root = str(tmp_path / "data")
     make_good_pairs(root, ["x.wav", "y.wav"])
@@ -154,6 +155,7 @@ def read_rows(path):
     return {r["pair"]: r for r in pq.read_table(path).to_pylist()}
 
 
+@pytest.mark.slow
 def test_retry_errors_killed_mid_retry_leaves_a_file_that_resumes(tmp_path, cli):
     """SIGKILL after the error rows were taken out and before any was scored again: the
     file holds every good row and no error row, and the next run scores the rest."""
@@ -212,6 +214,7 @@ def test_plot_shows_the_reference_each_channel_and_a_fixed_range(swapped):
         "reference", "sum L+R", "difference L-R"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, magic", [("p.jpg", b"\xff\xd8\xff"), ("p.svg", b"<?xml"),
                                          ("p.pdf", b"%PDF"), ("p.png", b"\x89PNG")])
 def test_plot_format_follows_the_extension(swapped, cli, tmp_path, name, magic):
@@ -225,6 +228,7 @@ def test_plot_format_follows_the_extension(swapped, cli, tmp_path, name, magic):
     assert picture.read_bytes().startswith(magic)
 
 
+@pytest.mark.slow
 def test_a_picture_too_small_for_its_panels_is_refused(swapped, cli, tmp_path):
     pytest.importorskip("matplotlib")
     root, _ = swapped

@@ -73,6 +73,7 @@ def test_setup_cfg_declares_the_script_and_extras():
         assert package in extras[extra]
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_local_rows(tmp_path, cli, monkeypatch):
     """A real distributed.LocalCluster (2 worker processes on 127.0.0.1, 1 thread each):
     the same rows, errors included, as a run on this machine's worker process."""

@@ -203,6 +203,7 @@ def test_bad_arguments_exit_2_naming_the_argument(tmp_path, cli, args, words):
         assert word in err, err
 
 
+@pytest.mark.slow
 def test_device_error_is_a_clear_message(tmp_path):
     """--device cuda where CUDA cannot run (here: disabled, the simulator the suite may
     use off): the library's DeviceError on one line, exit code 2, not a traceback; in
@@ -247,6 +248,7 @@ def test_resume_refuses_other_parameters(tmp_path, cli):
     assert cli(*base, "--w-diff", "0.5", "--overwrite")[0] == 0
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_every_row_once(tmp_path, cli):
     """A real process killed with SIGKILL mid-run, a torn last line, then the same
     command again: every pair exactly once, with the values of an uninterrupted run.
@@ -317,6 +319,7 @@ def png_size(data):
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 def test_compare_prints_every_loss_and_plots(tmp_path, cli):
     pytest.importorskip("matplotlib")
     root = str(tmp_path / "data")

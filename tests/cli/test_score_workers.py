@@ -86,6 +86,7 @@ def test_the_pairs_beside_a_crash_are_scored_again_alone(tmp_path, cli, monkeypa
         assert "scoring each of them again, alone" in err
 
 
+@pytest.mark.slow
 def test_a_crash_in_a_real_run_says_so_once_and_leaves_no_process(tmp_path):
     """The command in a process of its own, a real segfault in its worker: stderr has
     the pair's error and nothing else (no traceback, no warning from multiprocessing

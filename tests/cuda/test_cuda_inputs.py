@@ -125,6 +125,7 @@ def test_device_input_selects_cuda_by_itself(cuda_backend, fake_device_array, rn
         lambda: fm.mse(fake_device_array(est), ref, device="cpu"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["transposed", "reversed", "strided", "mixed-dtype"])
 def test_strided_and_mixed_inputs_are_copied_on_the_device(cuda_backend, fake_device_array,
                                                            rng, layout):
@@ -210,6 +211,7 @@ def test_without_a_gpu_the_error_says_why(cuda_backend):
     assert any(word in out for word in ("numba-cuda", "GPU", "driver", "numba.cuda")), out
 
 
+@pytest.mark.slow
 def test_simulator_is_chosen_even_after_numba_was_loaded():
     """The whole suite imports and compiles Numba (CPU kernels) before tests/cuda/ is
     collected: this conftest must still get the simulator, and the backend must see it."""

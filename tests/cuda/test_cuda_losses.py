@@ -84,6 +84,7 @@ def test_stft_edge_geometries_match_cpu(cuda_backend, rng, case):
     assert_breakdowns_close(gpu, fm.stft_loss(est, ref, device="cpu", **kwargs), 1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [
     dict(shared_limit=0, scratch_blocks=3),                  # scratch path, blocks loop
     dict(shared_limit=0, scratch_blocks=1000, points_per_block=1),
@@ -114,6 +115,7 @@ def test_layout_chooses_the_path_from_the_limit():
     assert (scratch.fused, scratch.per_block, scratch.n_tasks) == (False, 1, 60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sum_and_difference_matches_cpu(cuda_backend, rng, dtype):
     est, ref = pair(rng, (2, 2, 160), dtype)
@@ -246,6 +248,7 @@ def test_rows_the_sums_cannot_settle_match_the_cpu(cuda_backend, rng):
     assert str(gpu_error.value) == str(cpu_error.value)
 
 
+@pytest.mark.slow
 def test_repeated_runs_are_bit_identical(cuda_backend, rng):
     est, ref = pair(rng, (2, 2, 120), np.float32)
     with launch_config(**TIGHT):
@@ -278,6 +281,7 @@ def test_unchecked_nan_comes_out_as_nan(cuda_backend, rng):
         assert np.isnan(fm.mse(est, ref, device="cuda", check_finite=False))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, dtype", [(fm.mrstft_loss, np.float32),
                                          (fm.sum_and_difference_loss, np.float64)])
 def test_default_resolutions_match_the_cpu(cuda_backend, rng, loss, dtype):
@@ -299,6 +303,7 @@ def test_default_resolutions_match_the_cpu(cuda_backend, rng, loss, dtype):
     assert gpu.loss == pytest.approx(cpu.loss, rel=rel_tol(dtype))
 
 
+@pytest.mark.slow
 def test_silent_references_are_undefined_on_the_gpu_as_on_the_cpu(cuda_backend, rng):
     """The decision is made on the sums, above the backends: the GPU's floor-only sums
     (plain kernel, and the options kernel with a mel filterbank) give the same NaN and

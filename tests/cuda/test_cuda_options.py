@@ -51,6 +51,7 @@ def _ids(case):
     return "+".join(sorted(case[0])) + f"-fft{case[1]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", OPTION_CASES, ids=_ids)
 def test_options_match_the_cpu(cuda_backend, rng, case, dtype):
@@ -66,6 +67,7 @@ def test_options_match_the_cpu(cuda_backend, rng, case, dtype):
                                    rtol=rel_tol(dtype), err_msg=field)
 
 
+@pytest.mark.slow
 def test_mel_sum_and_difference_on_the_scratch_path_matches_the_cpu(cuda_backend, rng):
     est, ref = pair(rng, (1, 2, 400), np.float64)
     kwargs = dict(fft_sizes=(32, 64), hop_sizes=(8, 16), win_lengths=(32, 48),
@@ -77,6 +79,7 @@ def test_mel_sum_and_difference_on_the_scratch_path_matches_the_cpu(cuda_backend
         np.testing.assert_allclose(gpu.to_dict()[key], value, rtol=1e-10, err_msg=key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_phase_term_matches_the_cpu(cuda_backend, rng, dtype):
     # frames whose bins are real only up to rounding have an angle of +-pi by the sign of
@@ -104,6 +107,7 @@ PRESET_CASES = ([(name, np.float64) for name in sorted(fm.PRESETS)]
                 + [(name, np.float32) for name in ("dac", "hifigan", "ddsp")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,dtype", PRESET_CASES)
 def test_presets_match_the_cpu(cuda_backend, rng, name, dtype):
     overrides = dict(SMALL_PRESET)

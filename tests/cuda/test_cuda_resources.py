@@ -57,6 +57,7 @@ def resources():
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_every_kernel_builds_for_sm90(resources):
     # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums, and the 2
     # options kernels for float64, float32 and float32 with a float32 filterbank
@@ -67,6 +68,7 @@ def test_every_kernel_builds_for_sm90(resources):
         "copy_3d", "sum_groups"}
 
 
+@pytest.mark.slow
 def test_no_spills_no_stack_no_static_shared(resources):
     for r in resources:
         name = f"{r['kernel']} ({r['dtype']})"
@@ -75,6 +77,7 @@ def test_no_spills_no_stack_no_static_shared(resources):
         assert r["static_shared"] == 0 and r["ptx_static_shared"] == 0, name
 
 
+@pytest.mark.slow
 def test_registers_leave_room_for_several_blocks_per_sm(resources):
     """At the launch's threads per block (256): at least 2 blocks per SM for every kernel,
     so one block's barriers never leave an SM idle; at least 3 for the STFT kernels (the
@@ -86,6 +89,7 @@ def test_registers_leave_room_for_several_blocks_per_sm(resources):
                                f"x {r['threads']} threads: {got} blocks per SM")
 
 
+@pytest.mark.slow
 def test_no_64_bit_integer_division_in_loops(resources):
     """The GPU has no 64-bit integer divider: div.s64 / rem.u64 become a call to a
     software routine of ~70 instructions. None may run per bin, per sample or per
@@ -124,6 +128,7 @@ def test_stft_launch_shared_memory_within_its_limit(fft_size, dtype):
     assert kernels.shared_bytes(LaunchConfig().stft_threads) <= SHARED_WITHOUT_OPTIN
 
 
+@pytest.mark.slow
 def test_stft_kernels_fit_three_blocks_per_sm_at_the_default_sizes(resources):
     """Registers and shared memory together, at MR-STFT's default resolutions."""
     registers = {(r["kernel"], r["dtype"]): r["registers"] for r in resources}

@@ -60,6 +60,7 @@ def _checked_run(*pytest_args, timeout, **env):
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_an_out_of_bounds_index_fails_the_checked_run(tmp_path):
     """An out-of-bounds access in a test fails the checked run, with its IndexError."""
     probe = tmp_path / "test_out_of_bounds.py"

@@ -116,6 +116,7 @@ def test_odd_file_names_are_scored_stored_on_one_line_and_resume(tmp_path, cli,
     assert out.read_bytes() == data
 
 
+@pytest.mark.slow
 def test_a_name_that_is_not_utf8_keeps_the_rows_before_it_in_a_child(tmp_path):
     """The same in a real process, whose stdout and stderr are pipes (no terminal)."""
     root = tmp_path / "data"
@@ -138,6 +139,7 @@ def test_a_name_that_is_not_utf8_keeps_the_rows_before_it_in_a_child(tmp_path):
 
 # -- 8: a FIFO among the audio ---------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_fifo_is_an_error_row_not_a_hang(tmp_path):
     root = str(tmp_path / "data")
     make_good_pairs(root, ["a.wav", "b.wav", "c.wav"])
@@ -239,6 +241,7 @@ def run_limited(args, limit):
                           timeout=120, preexec_fn=limited_file_size(limit))
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_writing_rows_exits_3_and_resumes(tmp_path, cli):
     pytest.importorskip("resource")
     root = str(tmp_path / "data")
@@ -260,6 +263,7 @@ def test_a_full_disk_while_writing_rows_exits_3_and_resumes(tmp_path, cli):
     assert read_csv(out) == read_csv(clean)
 
 
+@pytest.mark.slow
 def test_a_full_disk_never_leaves_half_a_summary(tmp_path, cli):
     pytest.importorskip("resource")
     root = str(tmp_path / "data")
@@ -338,6 +342,7 @@ def test_huge_samples_never_give_a_nan_value(tmp_path, cli):
 
 # -- 11: bad arguments exit 2 ----------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, words", [
     (["--fft-sizes", "100000000000"], ["fft_sizes", "100000000000", "at most"]),
     (["--fft-sizes", "64,128,32", "--hop-sizes", "18446744073709551616,240,50"],
@@ -441,6 +446,7 @@ def interrupt_when(process, read_end, ready, interrupt):
     return reader.data
 
 
+@pytest.mark.slow
 def test_sigint_between_pairs_exits_130_and_resumes(tmp_path, cli):
     """A real SIGINT while the run is blocked at a known point (after the third row,
     printing the error of that corrupt pair), sent to the whole process group as a
@@ -481,6 +487,7 @@ def test_sigint_at_start_up_exits_130_quietly(tmp_path):
     assert "Traceback" not in printed and "interrupted" in printed
 
 
+@pytest.mark.slow
 def test_sigint_during_the_final_report_exits_130_quietly(tmp_path):
     """The report goes to stdout, here a full pipe: the run blocks printing it, after
     writing every row and the summary."""

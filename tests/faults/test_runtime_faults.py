@@ -48,6 +48,7 @@ def _child_env(**extra):
                 **extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, length", [("mse", 20_000_000), ("sisdr", 20_000_000),
                                           ("logcosh", 4_000_000), ("stft", 2_000_000),
                                           ("mrstft", 1_000_000), ("sd", 1_000_000)])
