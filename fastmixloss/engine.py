@@ -112,18 +112,14 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
         n_frames, n_bins = job.plan.n_frames, job.plan.fft_size // 2 + 1
         n_values = n_bins if job.filterbank is None else job.filterbank.n_bands
         # the reference values are scaled by alpha before they are squared
-        floor = alpha ** 2 * floor_sc_den(n_frames, job.plan.fft_size,
-                                          _floor_eps(plan), job.filterbank)
+        # sqrt(max(P, eps)) and sqrt(P + eps) share the floor sqrt(eps)
+        floor = alpha ** 2 * floor_sc_den(n_frames, job.plan.fft_size, plan.eps,
+                                          job.filterbank)
         results.append(ResolutionSums(sums, n_frames * n_values, n_frames * n_bins, floor))
     return results
 
 
 _NO_TAPS = np.zeros(1)   # the options kernel's placeholder: no prefilter
-
-
-def _floor_eps(plan):
-    # sqrt(max(P, eps)) and sqrt(P + eps) have the same floor, sqrt(eps)
-    return plan.eps
 
 
 def floor_sc_den(n_frames, fft_size, eps, filterbank=None):
