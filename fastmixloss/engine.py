@@ -95,7 +95,7 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
                            frames_per_block(res.fft_size, n_frames), plan.log_mode,
                            plan.lin_mode, float(plan.eps))
         jobs.append(OptionJob(values, frames, plan.option_plan(index, pad_left),
-                              plan.filterbanks[index] if plan.filterbanks else None))
+                              plan.filterbanks[index]))
     n_rows = est3.shape[1] if mix is None else mix.shape[0]
     alphas = [np.ones((est3.shape[0], n_rows))] * len(jobs)
     if not plan.uses_options_kernel:
@@ -111,7 +111,7 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
     for job, sums, alpha in zip(jobs, all_sums, alphas):
         n_frames, n_bins = job.plan.n_frames, job.plan.fft_size // 2 + 1
         n_values = n_bins if job.filterbank is None else job.filterbank.n_bands
-        # the reference values are scaled by alpha before they are squared
+        # the reference values are scaled by alpha before they are squared;
         # sqrt(max(P, eps)) and sqrt(P + eps) share the floor sqrt(eps)
         floor = alpha ** 2 * floor_sc_den(n_frames, job.plan.fft_size, plan.eps,
                                           job.filterbank)

@@ -33,14 +33,6 @@ class Option:
     annotation: Any = float   # the signature's type annotation
 
 
-def _finite(**bounds):
-    return lambda name, value: check.finite_float(name, value, **bounds)
-
-
-def _optional(checker):
-    return lambda name, value: None if value is None else checker(name, value)
-
-
 def _n_bins(name, value):
     # an int or one per resolution; the count is checked against the resolutions in plan.py
     if isinstance(value, (list, tuple)):
@@ -59,7 +51,7 @@ OPTIONS = (
            "Weight (>= 0) of the linear-magnitude distance |X_est - X| (L1) or its square."),
     Option("mag_distance", "L1", check.distance, '{"L1", "L2"}',
            "The distance of the log and linear terms.", annotation=str),
-    Option("eps", 1e-8, _finite(strictly_positive=True), "float",
+    Option("eps", 1e-8, check.positive, "float",
            "Floor of the power: magnitude = sqrt(max(re**2 + im**2, eps))."),
     Option("reduction", "mean", lambda n, v: check.choice(n, v, check.REDUCTIONS),
            '{"mean", "sum", "none"}',
@@ -83,7 +75,7 @@ OPTIONS = (
     Option("w_phs", 0.0, check.weight, "float",
            "Weight of the phase term: the mean over bins of (angle(X_est) - angle(X))**2, "
            "each angle in (-pi, pi] (auraloss's; the difference is not re-wrapped)."),
-    Option("sample_rate", None, _optional(_finite(strictly_positive=True)), "float",
+    Option("sample_rate", None, check.optional(check.positive), "float",
            "In Hz; needed by scale (1 kHz to 768 kHz) and perceptual_weighting (above "
            "2 kHz, up to 768 kHz).", annotation=Optional[float]),
     Option("scale", None, lambda n, v: check.choice(n, v, filterbanks.SCALES),
@@ -93,9 +85,9 @@ OPTIONS = (
            "librosa.filters.chroma, with their defaults.", annotation=Optional[str]),
     Option("n_bins", None, _n_bins, "int or sequence of int",
            "Bands of the filterbank (default 128 mel, 12 chroma), or one per resolution.", annotation=Union[None, int, Sequence[int]]),
-    Option("fmin", 0.0, _finite(minimum=0.0), "float",
+    Option("fmin", 0.0, check.non_negative, "float",
            "Lower edge of the mel bands in Hz (scale='mel' only)."),
-    Option("fmax", None, _optional(_finite(strictly_positive=True)), "float",
+    Option("fmax", None, check.optional(check.positive), "float",
            "Upper edge of the mel bands in Hz, default sample_rate / 2 (scale='mel' only).", annotation=Optional[float]),
     Option("perceptual_weighting", False, check.flag, "bool",
            "Filter both signals with auraloss's 101-tap A-weighting FIR first (zero "
@@ -103,9 +95,9 @@ OPTIONS = (
     Option("scale_invariance", False, check.flag, "bool",
            "Scale each row's (channel's) reference values by its optimal "
            "alpha = <X_est, X> / <X, X> before the terms (a first pass computes alpha).", annotation=bool),
-    Option("log_eps", 0.0, _finite(minimum=0.0), "float",
+    Option("log_eps", 0.0, check.non_negative, "float",
            "The log term compares log(log_fac * X + log_eps) (auraloss main)."),
-    Option("log_fac", 1.0, _finite(strictly_positive=True), "float",
+    Option("log_fac", 1.0, check.positive, "float",
            "See log_eps; the defaults 0 and 1 give log X."),
 )
 

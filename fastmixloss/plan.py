@@ -165,7 +165,7 @@ class SpectralPlan:
 
     resolutions: Tuple[Resolution, ...]
     windows: tuple                        # a name or float64 values, per resolution
-    filterbanks: tuple = ()               # a Filterbank or None, per resolution
+    filterbanks: tuple                    # a Filterbank or None, per resolution
     float32_window: bool = False          # the window rounded to float32 (the sources')
     framing: str = CENTRED
     eps: float = 1e-8                     # magnitude sqrt(max(P, eps))
@@ -197,7 +197,11 @@ class SpectralPlan:
     # input
     device: Optional[str] = None
     check_finite: bool = True
-    require_batch: bool = False           # (B, C, T) input only
+
+    @property
+    def require_batch(self):
+        # auraloss takes (B, C, T) input only
+        return self.compat == "auraloss"
 
     @property
     def log_mode(self):
@@ -280,7 +284,7 @@ def spectral_plan(resolutions_, window, options, *, output=None):
         resolutions_, windows_, banks, taps=taps, float32_window=o.compat == "auraloss",
         distance=layout.L1 if o.mag_distance == "L1" else layout.L2,
         every_term=output == "full", batch_sc=o.compat == "auraloss",
-        nan_at_floor=o.compat != "auraloss", require_batch=o.compat == "auraloss", **same)
+        nan_at_floor=o.compat != "auraloss", **same)
 
 
 def _n_bins(scale, n_bins, n_resolutions):

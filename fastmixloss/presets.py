@@ -117,27 +117,16 @@ def _sizes(name, value):
                  for i, v in enumerate(check.sequence(name, value)))
 
 
-def _optional(checker):
-    return lambda name, value: None if value is None else checker(name, value)
-
-
-def _non_negative(name, value):
-    return check.finite_float(name, value, minimum=0.0)
-
-
-def _positive(name, value):
-    return check.finite_float(name, value, strictly_positive=True)
-
-
 # how each field of Preset that a caller may override is checked (and normalised)
 _FIELD_CHECKS = {
     "fft_sizes": _sizes, "hop_sizes": _sizes, "win_lengths": _sizes,
     "framing": lambda name, value: check.choice(name, value, FRAMINGS),
-    "float32_window": check.flag, "eps": _non_negative, "eps_added": check.flag,
-    "n_mels": _optional(_sizes), "fmin": _non_negative, "fmax": _optional(_positive),
-    "sample_rate": _optional(_positive), "w_sc": check.weight, "w_log_mag": check.weight,
-    "w_lin_mag": check.weight, "log_threshold": _non_negative, "log_floor": _non_negative,
-    "log_factor": _positive, "batch_sc": check.flag, "sum_resolutions": check.flag,
+    "float32_window": check.flag, "eps": check.non_negative, "eps_added": check.flag,
+    "n_mels": check.optional(_sizes), "fmin": check.non_negative,
+    "fmax": check.optional(check.positive), "sample_rate": check.optional(check.positive),
+    "w_sc": check.weight, "w_log_mag": check.weight, "w_lin_mag": check.weight,
+    "log_threshold": check.non_negative, "log_floor": check.non_negative,
+    "log_factor": check.positive, "batch_sc": check.flag, "sum_resolutions": check.flag,
 }
 
 
@@ -220,9 +209,7 @@ class PresetLoss:
             sample_rate = self.preset.sample_rate
         if self.preset.n_mels is not None and sample_rate is None:
             raise ParameterError(f"preset={name!r} needs sample_rate (in Hz)")
-        self.sample_rate = (None if sample_rate is None else
-                            check.finite_float("sample_rate", sample_rate,
-                                               strictly_positive=True))
+        self.sample_rate = check.optional(check.positive)("sample_rate", sample_rate)
         if self.preset.n_mels is not None:   # the checks of scale="mel", shared
             check_filterbank_rate(self.sample_rate, f"preset={name!r}")
             check_mel_band(self.preset.fmin, self.preset.fmax, self.sample_rate)

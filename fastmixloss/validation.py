@@ -65,9 +65,24 @@ def finite_float(name, value, *, minimum=None, strictly_positive=False):
     return value
 
 
+def non_negative(name, value):
+    """A finite float >= 0."""
+    return finite_float(name, value, minimum=0.0)
+
+
+def positive(name, value):
+    """A finite float > 0."""
+    return finite_float(name, value, strictly_positive=True)
+
+
+def optional(checker):
+    """The check `checker(name, value)` that lets None through."""
+    return lambda name, value: None if value is None else checker(name, value)
+
+
 def weight(name, value):
     """A loss-term weight: finite and >= 0."""
-    return finite_float(name, value, minimum=0.0)
+    return non_negative(name, value)
 
 
 def choice(name, value, options):

@@ -247,11 +247,11 @@ def _dynamic(tracks_e, tracks_r, settings):
     n = _window(tracks_r.rms_db.shape[1], settings)
     floor_db, floor_crest = settings.mape_floor_db, settings.mape_floor_crest
     out = {}
-    for key, field, project, floor in (("rms_level", "rms_db", True, floor_db),
+    for key, track, project, floor in (("rms_level", "rms_db", True, floor_db),
                                        ("dynamic_spread", "dynamic_spread", True, floor_db),
                                        ("crest_factor", "crest_factor", False, floor_crest)):
-        r = np.mean(getattr(tracks_r, field), axis=0)   # mean over channels
-        e = np.mean(getattr(tracks_e, field), axis=0)
+        r = np.mean(getattr(tracks_r, track), axis=0)   # mean over channels
+        e = np.mean(getattr(tracks_e, track), axis=0)
         if project:   # 1 - dB keeps the values away from 0
             r, e = 1.0 - r, 1.0 - e
         out[key] = mape(running_mean(r, n), running_mean(e, n), floor)
