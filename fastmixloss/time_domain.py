@@ -449,11 +449,11 @@ def _parameters_of(cls):
 
 
 def _numpydoc(summary, names, call, *, signals=False):
-    cls_or_fn = "\n".join(_PARAMETERS[name][1] for name in names)
+    parameter_lines = "\n".join(_PARAMETERS[name][1] for name in names)
     parts = [summary.rstrip(), "", "    Parameters", "    ----------"]
     if signals:
         parts.append(_indented(_SIGNALS))
-    parts.append(_indented(cls_or_fn))
+    parts.append(_indented(parameter_lines))
     if signals:
         parts += ["", "    Returns", "    -------", _indented(_RETURNS)]
     example, value = call
