@@ -11,7 +11,10 @@ A backend provides:
   raise_if_nonfinite(est3, ref3, rows=None)
   finite_peak(est3, ref3) -> (largest finite |sample|, any NaN/Inf)   (optional)
   check_fft_size(fft_size)  -> raises where this backend cannot transform that size
-  stft_term_sums(est3, ref3, mix, window, plan) -> host float64 (B, R, N_TERMS)
+  stft_row_partials(est3, ref3, frame_mix, row_mix, window, plan)
+      -> host float64 (B, n_blocks, R, N_TERMS): the term sums of each row (row_mix's
+      mixes of the transforms' spectra, the transforms frame_mix's mixes of the channels)
+      per block of frames, added over axis 1 in order by the caller (kernels/stft.py)
   stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
       -> one host float64 (B, R, N_OPTION_TERMS) per layout.OptionJob: the spectral
       options' sums of every resolution of a call (one prefilter serves them all)
@@ -88,11 +91,12 @@ class CpuBackend:
 
     @staticmethod
     @interrupt_is_keyboard_interrupt
-    def stft_term_sums(est3, ref3, mix, window, plan):
-        from .kernels.stft import stft_term_sums
+    def stft_row_partials(est3, ref3, frame_mix, row_mix, window, plan):
+        from .kernels.stft import stft_row_partials
         from .kernels.workers import thread_count
         # the thread count is read per call, so numba.set_num_threads takes effect
-        return stft_term_sums(est3, ref3, mix, window, plan, thread_count())
+        return stft_row_partials(est3, ref3, frame_mix, row_mix, window, plan,
+                                 thread_count())
 
     @staticmethod
     @interrupt_is_keyboard_interrupt

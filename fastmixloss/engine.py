@@ -93,14 +93,16 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
                                        float32_window=plan.float32_window)
         frames = FramePlan(res.fft_size, res.hop_size, lo, hi, n_frames,
                            frames_per_block(res.fft_size, n_frames), plan.log_mode,
-                           plan.lin_mode, float(plan.eps))
+                           plan.lin_mode, float(plan.eps), -(res.fft_size // 2))
         jobs.append(OptionJob(values, frames, plan.option_plan(index, pad_left),
                               plan.filterbanks[index]))
     n_rows = est3.shape[1] if mix is None else mix.shape[0]
     alphas = [np.ones((est3.shape[0], n_rows))] * len(jobs)
     if not plan.uses_options_kernel:
-        all_sums = [backend.stft_term_sums(est3, ref3, mix, job.window, job.plan)
-                    for job in jobs]
+        frame_mix = np.eye(est3.shape[1]) if mix is None else mix
+        rows = np.eye(n_rows)
+        all_sums = [backend.stft_row_partials(est3, ref3, frame_mix, rows, job.window,
+                                              job.plan).sum(axis=1) for job in jobs]
     else:
         taps = _NO_TAPS if plan.taps is None else plan.taps
         if plan.scale_invariance:   # a first pass for each row's optimal scale

@@ -135,7 +135,7 @@ def _dispatchers(name):
                      time_kernels.difference_sums_worker),
             "logcosh": (time_kernels.log_cosh_worker,),
             "finite": (checks.first_nonfinite_worker, checks.finite_peak_worker),
-            "stft": (stft.stft_worker,),
+            "stft": (stft.stft_rows_worker,),
             "options": (stft_options.stft_option_worker, stft_options.fir_rows_worker),
             "features": (frame_features.spectral_tracks_worker,
                          frame_features.chunk_sums_worker,

@@ -248,7 +248,7 @@ def test_preset_checks_every_resolution_before_any_kernel(monkeypatch):
     calls = []
     monkeypatch.setattr(backends.CpuBackend, "stft_option_sums",
                         staticmethod(lambda *args: calls.append(args)))
-    monkeypatch.setattr(backends.CpuBackend, "stft_term_sums",
+    monkeypatch.setattr(backends.CpuBackend, "stft_row_partials",
                         staticmethod(lambda *args: calls.append(args)))
     x = np.zeros((1, 1, 1500))
     with pytest.raises(fm.ParameterError, match="too short"):

@@ -222,7 +222,7 @@ def _jobs(length, sizes=(1024, 512, 256), hops=(240, 128, 50), pads=None):
     jobs = []
     for i, (fft, hop) in enumerate(zip(sizes, hops)):
         pad = fft // 2 if pads is None else pads[i]
-        plan = FramePlan(fft, hop, 0, fft, frame_count(length, fft, hop), 8, 1, 0, 1e-8)
+        plan = FramePlan(fft, hop, 0, fft, frame_count(length, fft, hop), 8, 1, 0, 1e-8, -(fft // 2))
         options = OptionPlan(0, 1.0, 0.0, False, True, pad, False, False, 0.0, 0.0)
         jobs.append((None, plan, options))
     return jobs

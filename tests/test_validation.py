@@ -282,7 +282,7 @@ def test_class_call_with_auraloss_keywords(cls):
 def test_every_resolution_is_checked_before_any_kernel(monkeypatch):
     from fastmixloss import backend
     calls = []
-    monkeypatch.setattr(backend.CpuBackend, "stft_term_sums",
+    monkeypatch.setattr(backend.CpuBackend, "stft_row_partials",
                         staticmethod(lambda *a: calls.append(a)))
     with pytest.raises(ParameterError, match="too short for the resolution fft_size=8192"):
         fm.mrstft_loss(X, Y, fft_sizes=(512, 8192), hop_sizes=(128, 2048),

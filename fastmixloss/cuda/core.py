@@ -152,11 +152,20 @@ class CudaBackend:
                 f"fft_size={fft_size} is not supported on the GPU: the CUDA kernels take "
                 f"powers of two from 2 to {MAX_FFT_SIZE}; use device='cpu' for it")
 
-    def stft_term_sums(self, est3, ref3, mix, window, plan):
+    def stft_row_partials(self, est3, ref3, frame_mix, row_mix, window, plan):
+        """The CPU's (B, n_blocks, R, N_TERMS) as one block: each row transformed as its
+        own mix of the channels, row_mix @ frame_mix (the GPU kernel does not mix
+        spectra; a derived row rounds its samples once, as the row alone would)."""
         from ..kernels.layout import N_TERMS
         from . import kernels
-        return self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_shared,
+        if plan.frame_start != -(plan.fft_size // 2):
+            raise ValueError("the CUDA kernels frame whole, centred signals only")
+        mix = np.asarray(row_mix, np.float64) @ np.asarray(frame_mix, np.float64)
+        if np.array_equal(mix, np.eye(est3.shape[1])):
+            mix = None
+        sums = self._stft_sums(est3, ref3, mix, window, plan, kernels.stft_shared,
                                kernels.stft_scratch, (), N_TERMS)
+        return sums[:, None]
 
     def stft_option_sums(self, est3, ref3, mix, jobs, taps, alphas):
         """The spectral options' sums, one (B, R, N_OPTION_TERMS) per layout.OptionJob, as

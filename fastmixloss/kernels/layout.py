@@ -42,6 +42,8 @@ class FramePlan(NamedTuple):
     log_mode: int           # NO_TERM, L1 or L2
     lin_mode: int
     eps: float
+    frame_start: int        # where frame 0 starts in the signal given: -(fft_size // 2)
+                            # for centred frames; a piece of a signal has its own
 
 
 class OptionPlan(NamedTuple):

@@ -1,20 +1,26 @@
 """The fused STFT-loss kernel for the CPU.
 
-Per block of frames of one signal row: read the frames from estimate and reference (reflect
-padding by index), window them, real FFT (DUCC0 through rocket-fft), and add every bin's
-terms to float64 partial sums. No spectrogram is ever held: memory beyond the inputs is
-workers x 2 x frames_per_block x fft_size x 2 buffers.
+Per block of frames of one item: read the frames of estimate and reference (reflect padding
+by index), window them, real FFT (DUCC0 through rocket-fft), and add every bin's terms to
+float64 partial sums. No spectrogram is ever held: memory beyond the inputs is workers x 2
+x transforms x frames_per_block x fft_size x 2 buffers.
 
-Rows are weighted mixes of an item's channels: the identity matrix gives the channels
-themselves, (1, 1) and (1, -1) the sum and difference signals. One kernel signature per
-dtype serves both (each signature costs seconds of compile on first use). Each (item, row,
-block) task writes its own partial sums and they are added in task order, so results are
-bit-identical for any thread count and an item's sums do not depend on the other items in
-the batch.
+Two mixes say what is transformed and what is compared. The transforms are weighted mixes
+of an item's channels (frame_mix: the identity gives the channels, (1, 1) and (1, -1) the
+sum and difference signals, each sample rounded once as L + R would be); the term rows are
+weighted mixes of the transforms' spectra (row_mix), which by linearity of the DFT are the
+spectra of the same mixes of the signals. So one pass gives the channels' terms and the
+sum and difference signals' terms from two transforms per frame instead of four. One kernel
+signature per dtype serves every mix (each signature costs seconds of compile on first
+use). Each (item, block) task writes its own partial sums and they are added in block
+order, so results are bit-identical for any thread count, an item's sums do not depend on
+the other items in the batch, and a signal fed in pieces of whole blocks gives the sums of
+the whole.
 """
 
 import numpy as np
 import rocket_fft
+from numba import uint64
 
 from .frames import apply_window, read_mixed_frame
 from .jit import cpu_function, cpu_kernel
@@ -28,21 +34,6 @@ _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see bel
 def block_count(plan):
     """Blocks of plan.frames_per_block frames (the last may be shorter) per row."""
     return (plan.n_frames + plan.frames_per_block - 1) // plan.frames_per_block
-
-
-def stft_term_sums(est, ref, mix, window, plan, n_threads):
-    """Term sums per (item, row): float64 array (B, R, N_TERMS), see `terms`.
-
-    Parameters
-    ----------
-    est, ref : (B, C, T) C-contiguous arrays of one float dtype.
-    mix : None (the rows are the C channels) or (R, C) channel weights.
-    window : (fft_size,) array, zero outside [plan.win_start, plan.win_stop).
-    plan : FramePlan
-    n_threads : int
-        Workers to use (the caller reads numba.get_num_threads()).
-    """
-    return row_block_sums(stft_worker, N_TERMS, est, ref, mix, window, plan, n_threads)
 
 
 def row_block_sums(worker, n_terms, est, ref, mix, window, plan, n_threads, *extra):
@@ -67,11 +58,35 @@ def row_block_sums(worker, n_terms, est, ref, mix, window, plan, n_threads, *ext
     return partial.reshape(n_items, n_rows, n_blocks, n_terms).sum(axis=2)
 
 
+def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
+    """Term sums per (item, block of frames, row): float64 (B, n_blocks, R, N_TERMS).
+
+    The transforms are frame_mix's weighted mixes of an item's channels (M of them, (M, C)
+    weights: the identity for the channels, (1, 1) and (1, -1) for the sum and difference
+    signals), each framed, windowed and transformed once; the term rows are row_mix's
+    weighted mixes of the transforms' spectra ((R, M)), added in float64. The DFT is
+    linear, so rows (1, 1) and (1, -1) over the channels' transforms are the spectra of
+    L + R and L - R without transforming them. Summing axis 1 in order gives the sums of
+    the whole signal; a signal fed in pieces of whole blocks (evaluation/stream.py) gives
+    the same partials, bit for bit. Frame k starts at plan.frame_start + k * hop_size.
+    """
+    n_items = est.shape[0]
+    dtype = est.dtype
+    n_blocks = block_count(plan)
+    partial = np.empty((n_items * n_blocks, row_mix.shape[0], N_TERMS))
+    run_workers(stft_rows_worker, n_items * n_blocks, n_threads, read_only(est),
+                read_only(ref), read_only(np.ascontiguousarray(frame_mix, dtype)),
+                read_only(np.ascontiguousarray(row_mix, np.float64)),
+                read_only(row_sources(row_mix)),
+                read_only(np.ascontiguousarray(window, dtype)), plan, partial)
+    return partial.reshape(n_items, n_blocks, row_mix.shape[0], N_TERMS)
+
+
 @cpu_function
 def block_of_task(task, n_rows, n_blocks, plan):
     """(item, row, first frame, frame count, offset) of task (item * n_rows + row) *
     n_blocks + block. The reference's frames start at `offset` in the block buffer: the
-    next multiple of the SIMD group after the estimate's (see stft_worker)."""
+    next multiple of the SIMD group after the estimate's (see stft_rows_worker)."""
     item = task // (n_rows * n_blocks)
     row = (task // n_blocks) % n_rows
     first = (task % n_blocks) * plan.frames_per_block
@@ -80,58 +95,93 @@ def block_of_task(task, n_rows, n_blocks, plan):
     return item, row, first, count, offset
 
 
-@cpu_kernel
-def stft_worker(est, ref, mix, window, plan, partial, worker, n_workers):
-    """One worker's share of `stft_term_sums`: tasks worker, worker + n_workers, ...
+def row_sources(row_mix):
+    """Per row, the transform it is (a single weight of 1), else -1 (a mix of them)."""
+    row_mix = np.asarray(row_mix)
+    unit = (np.count_nonzero(row_mix, axis=1) == 1) & (row_mix.max(axis=1, initial=0) == 1)
+    return np.where(unit, np.argmax(row_mix, axis=1), -1).astype(np.int64)
 
-    partial: (B * R * n_blocks, N_TERMS) float64, task (item, row, block) at
-    (item * R + row) * n_blocks + block.
-    """
+
+@cpu_function
+def mixed_spectra(spectra, weights, first, stride, out):
+    """out = sum over m of weights[m] * spectra[first + m * stride], in float64; weights of
+    0 are skipped (a NaN elsewhere stays out), and a weight of 1 copies exactly."""
+    out[:] = 0.0
+    for m in range(weights.shape[0]):
+        weight = weights[m]
+        if weight == 0:
+            continue
+        spectrum = spectra[first + m * stride]
+        for k in range(uint64(0), uint64(out.shape[0])):
+            out[k] += weight * np.float64(spectrum[k])
+
+
+@cpu_kernel
+def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, partial,
+                     worker, n_workers):
+    """One worker's share of `stft_row_partials`: tasks (item, block) worker, worker +
+    n_workers, ...; partial[task, row] holds the row's four term sums over the block."""
     n_items = est.shape[0]
-    n_rows = mix.shape[0]
+    n_transforms = frame_mix.shape[0]
+    n_rows = row_mix.shape[0]
     fft_size = plan.fft_size
     per_block = plan.frames_per_block
     n_blocks = (plan.n_frames + per_block - 1) // per_block
-    n_tasks = n_items * n_rows * n_blocks
-    pad = fft_size // 2
     lo = plan.win_start
     hi = plan.win_stop
     fft_axes = np.array([1])
     # Buffers live for the whole worker; entries outside the window's support stay zero.
-    # One FFT call per block for estimate and reference halves the calls. DUCC transforms
-    # frames in SIMD groups of 8 (4 or 2 in narrower builds) and a ragged remainder one at a
-    # time, which rounds differently; so the reference half starts at the next multiple of
-    # 8 and whole groups are transformed: estimate frame j and reference frame j always
-    # take the same path, and loss(x, x) is exactly 0.
+    # One FFT call per block for every transform of estimate and reference. DUCC
+    # transforms frames in SIMD groups of 8 (4 or 2 in narrower builds) and a ragged
+    # remainder one at a time, which rounds differently; so transform m's estimate frames
+    # sit at rows [m * offset, m * offset + count) and its reference frames M * offset
+    # further, offset the next multiple of 8: estimate and reference frame j always take
+    # the same path (loss(x, x) is exactly 0), whatever the other transforms.
     half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
-    frames = np.zeros((2 * half, fft_size), est.dtype)
-    spectra = np.empty((2 * half, fft_size), est.dtype)
-    for task in range(worker, n_tasks, n_workers):
-        item, row, first, count, offset = block_of_task(task, n_rows, n_blocks, plan)
-        weights = mix[row]
-        # estimate frames at rows [0, count), reference frames at [offset, offset + count);
-        # one loop over both keeps a single inlined copy of the framing code
+    frames = np.zeros((2 * n_transforms * half, fft_size), est.dtype)
+    spectra = np.empty((2 * n_transforms * half, fft_size), est.dtype)
+    mixed_e = np.empty(fft_size)
+    mixed_r = np.empty(fft_size)
+    for task in range(worker, n_items * n_blocks, n_workers):
+        item = task // n_blocks
+        first = (task % n_blocks) * per_block
+        count = min(per_block, plan.n_frames - first)
+        offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
         for side in range(2):
             signal = est[item] if side == 0 else ref[item]
+            for m in range(n_transforms):
+                base = (side * n_transforms + m) * offset
+                for j in range(count):
+                    frame = frames[base + j]
+                    read_mixed_frame(signal, frame_mix[m],
+                                     plan.frame_start + (first + j) * plan.hop_size, frame,
+                                     lo, hi)
+                    apply_window(frame, window, lo, hi)
+        used = 2 * n_transforms * offset
+        rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True, 1.0, 1)
+        for row in range(n_rows):
+            sc_num = 0.0
+            sc_den = 0.0
+            log_dist = 0.0
+            lin_dist = 0.0
+            source = row_sources[row]
             for j in range(count):
-                frame = frames[side * offset + j]
-                read_mixed_frame(signal, weights, (first + j) * plan.hop_size - pad, frame,
-                                 lo, hi)
-                apply_window(frame, window, lo, hi)
-        rocket_fft.r2r_fftpack(frames[:2 * offset], spectra[:2 * offset], fft_axes,
-                               True, True, 1.0, 1)
-        sc_num = 0.0
-        sc_den = 0.0
-        log_dist = 0.0
-        lin_dist = 0.0
-        for j in range(count):
-            a, b, c, d = spectrum_terms(spectra[j], spectra[offset + j], plan.eps,
-                                        plan.log_mode, plan.lin_mode)
-            sc_num += a
-            sc_den += b
-            log_dist += c
-            lin_dist += d
-        partial[task, 0] = sc_num
-        partial[task, 1] = sc_den
-        partial[task, 2] = log_dist
-        partial[task, 3] = lin_dist
+                if source >= 0:   # the transform's own spectra, not copied
+                    a, b, c, d = spectrum_terms(
+                        spectra[source * offset + j],
+                        spectra[(n_transforms + source) * offset + j], plan.eps,
+                        plan.log_mode, plan.lin_mode)
+                else:
+                    mixed_spectra(spectra, row_mix[row], j, offset, mixed_e)
+                    mixed_spectra(spectra, row_mix[row], n_transforms * offset + j, offset,
+                                  mixed_r)
+                    a, b, c, d = spectrum_terms(mixed_e, mixed_r, plan.eps, plan.log_mode,
+                                                plan.lin_mode)
+                sc_num += a
+                sc_den += b
+                log_dist += c
+                lin_dist += d
+            partial[task, row, 0] = sc_num
+            partial[task, row, 1] = sc_den
+            partial[task, row, 2] = log_dist
+            partial[task, row, 3] = lin_dist

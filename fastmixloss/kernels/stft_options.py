@@ -45,7 +45,7 @@ def stft_option_sums(est, ref, mix, jobs, taps, alphas, n_threads):
 
     Parameters
     ----------
-    est, ref, n_threads : as stft.stft_term_sums.
+    est, ref, n_threads : as stft.stft_row_partials.
     mix : (R, C) row weights in the signals' dtype.
     jobs : sequence of (window, plan, options, fb_starts, fb_offsets, fb_weights): a
         layout.FramePlan and layout.OptionPlan per resolution, the window in the signals'

@@ -104,7 +104,7 @@ def test_layout_chooses_the_path_from_the_limit():
     from fastmixloss.cuda.core import LaunchConfig, StftLayout
     from fastmixloss.kernels.layout import FramePlan
     plan = FramePlan(64, 16, 0, 64, n_frames=10, frames_per_block=1, log_mode=1,
-                     lin_mode=0, eps=1e-8)
+                     lin_mode=0, eps=1e-8, frame_start=-32)
     config = LaunchConfig(points_per_block=64 * 4)
     per_frame = 2 * 64 * 4                               # float32: est + ref, re + im
     fused = StftLayout(plan, 6, 4, config, shared_limit=10 * per_frame)

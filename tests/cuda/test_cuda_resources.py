@@ -104,12 +104,12 @@ def test_no_64_bit_integer_division_in_loops(resources):
 def _layout(fft_size, dtype, shared_limit, n_frames=1000):
     plan = FramePlan(fft_size=fft_size, hop_size=fft_size // 4, win_start=0,
                      win_stop=fft_size, n_frames=n_frames, frames_per_block=1, log_mode=1,
-                     lin_mode=0, eps=1e-7)
+                     lin_mode=0, eps=1e-7, frame_start=-(fft_size // 2))
     return StftLayout(plan, 2, np.dtype(dtype).itemsize, LaunchConfig(), shared_limit)
 
 
 def _launch_shared_bytes(layout):
-    """Dynamic shared memory of the STFT launch, as CudaBackend.stft_term_sums asks it."""
+    """Dynamic shared memory of the STFT launch, as CudaBackend.stft_row_partials asks it."""
     threads = LaunchConfig().stft_threads
     return kernels.shared_bytes(threads, layout.shared_bytes if layout.fused else 0)
 
