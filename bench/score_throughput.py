@@ -230,7 +230,8 @@ def main(argv=None):
             f"{name} {runs[name][-1][0]:.2f} s ({runs[name][-1][1]:.1f} s/s, CPU "
             f"{runs[name][-1][2]:.2f} s)" for name in runners), flush=True)
     first = list(trees)[0]
-    report = {"pairs": pairs, "audio_seconds": seconds, "cpus": os.cpu_count(),
+    report = {"trees": {name: package_of(tree, args.data) for name, tree in trees.items()},
+              "pairs": pairs, "audio_seconds": seconds, "cpus": os.cpu_count(),
               "load_average_before": load_before, "load_average_after": os.getloadavg(),
               "rounds": args.rounds, "columns": ["wall_s", "audio_s_per_s", "cpu_s"],
               "runs": runs, "medians": {}}
