@@ -80,6 +80,19 @@ def prepare(plan, est, ref, channels=None, loss_name=None):
     return backend, est3, ref3
 
 
+def frame_plan(plan, index, length, dtype):
+    """(window values, FramePlan, pad_left) of resolution `index` of `plan` for whole
+    signals of `length` samples in `dtype`."""
+    res = plan.resolutions[index]
+    pad_left, n_frames, _ = framing(plan.framing, res.fft_size, res.hop_size, length)
+    values, lo, hi = padded_window(plan.windows[index], res.win_length, res.fft_size, dtype,
+                                   float32_window=plan.float32_window)
+    frames = FramePlan(res.fft_size, res.hop_size, lo, hi, n_frames,
+                       frames_per_block(res.fft_size, n_frames), plan.log_mode,
+                       plan.lin_mode, float(plan.eps), -(res.fft_size // 2))
+    return values, frames, pad_left
+
+
 def resolution_sums(plan, backend, est3, ref3, mix=None):
     """The kernel sums of every resolution, one ResolutionSums each. `mix`: (R, C)
     channel weights making the rows (e.g. sum and difference), None for the channels."""
@@ -87,13 +100,8 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
     if mix is not None:
         mix = np.asarray(mix, dtype=est3.dtype)
     jobs = []
-    for index, (res, window) in enumerate(zip(plan.resolutions, plan.windows)):
-        pad_left, n_frames, _ = framing(plan.framing, res.fft_size, res.hop_size, length)
-        values, lo, hi = padded_window(window, res.win_length, res.fft_size, est3.dtype,
-                                       float32_window=plan.float32_window)
-        frames = FramePlan(res.fft_size, res.hop_size, lo, hi, n_frames,
-                           frames_per_block(res.fft_size, n_frames), plan.log_mode,
-                           plan.lin_mode, float(plan.eps), -(res.fft_size // 2))
+    for index in range(len(plan.resolutions)):
+        values, frames, pad_left = frame_plan(plan, index, length, est3.dtype)
         jobs.append(OptionJob(values, frames, plan.option_plan(index, pad_left),
                               plan.filterbanks[index]))
     n_rows = est3.shape[1] if mix is None else mix.shape[0]
@@ -109,16 +117,19 @@ def resolution_sums(plan, backend, est3, ref3, mix=None):
             first = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
             alphas = [f[..., layout.DOT] / f[..., layout.SC_DEN] for f in first]
         all_sums = backend.stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
-    results = []
-    for job, sums, alpha in zip(jobs, all_sums, alphas):
-        n_frames, n_bins = job.plan.n_frames, job.plan.fft_size // 2 + 1
-        n_values = n_bins if job.filterbank is None else job.filterbank.n_bands
-        # the reference values are scaled by alpha before they are squared;
-        # sqrt(max(P, eps)) and sqrt(P + eps) share the floor sqrt(eps)
-        floor = alpha ** 2 * floor_sc_den(n_frames, job.plan.fft_size, plan.eps,
-                                          job.filterbank)
-        results.append(ResolutionSums(sums, n_frames * n_values, n_frames * n_bins, floor))
-    return results
+    return [resolution_part(plan, job.plan, job.filterbank, part_sums, alpha)
+            for job, part_sums, alpha in zip(jobs, all_sums, alphas)]
+
+
+def resolution_part(plan, frames, filterbank, part_sums, alpha):
+    """The ResolutionSums of one resolution's (B, R, terms) sums, its FramePlan `frames`
+    (filterbank None or its Filterbank) and the (B, R) scales of its reference rows."""
+    n_frames, n_bins = frames.n_frames, frames.fft_size // 2 + 1
+    n_values = n_bins if filterbank is None else filterbank.n_bands
+    # the reference values are scaled by alpha before they are squared;
+    # sqrt(max(P, eps)) and sqrt(P + eps) share the floor sqrt(eps)
+    floor = alpha ** 2 * floor_sc_den(n_frames, frames.fft_size, plan.eps, filterbank)
+    return ResolutionSums(part_sums, n_frames * n_values, n_frames * n_bins, floor)
 
 
 _NO_TAPS = np.zeros(1)   # the options kernel's placeholder: no prefilter
@@ -242,10 +253,15 @@ def multi_resolution(plan, parts, mix_groups=WHOLE_SIGNAL):
     return [over_resolutions(plan, group_parts) for group_parts in per_group]
 
 
+def sums(plan, est, ref, *, mix=None, channels=None, loss_name=None):
+    """Check and run: the ResolutionSums of every resolution (see resolution_sums)."""
+    backend, est3, ref3 = prepare(plan, est, ref, channels, loss_name)
+    return resolution_sums(plan, backend, est3, ref3, mix)
+
+
 def evaluate(plan, est, ref, *, mix=None, mix_groups=WHOLE_SIGNAL, channels=None,
              loss_name=None):
     """Check, run and reduce: one MultiResolutionBreakdown per group (see
     multi_resolution)."""
-    backend, est3, ref3 = prepare(plan, est, ref, channels, loss_name)
-    parts = resolution_sums(plan, backend, est3, ref3, mix)
+    parts = sums(plan, est, ref, mix=mix, channels=channels, loss_name=loss_name)
     return multi_resolution(plan, parts, mix_groups)

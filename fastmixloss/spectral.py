@@ -77,7 +77,22 @@ def _doc(text):
 
 
 class _SpectralLoss:
-    """A spectral loss object: a plan, run by the engine on each call."""
+    """A spectral loss object: a plan, run by the engine on each call.
+
+    A call is the engine's sums of the plan's rows (`mix`: None for the channels, else
+    channel weights, in `channels` channels) and `from_sums`, which reduces them; the
+    one-pass evaluation computes the sums of several losses together and hands each its
+    own.
+    """
+
+    mix = None
+    mix_groups = engine.WHOLE_SIGNAL
+    channels = None
+
+    def from_sums(self, parts):
+        """The loss's value (or breakdown) from its ResolutionSums, one per resolution."""
+        (breakdown,) = engine.multi_resolution(self.plan, parts, self.mix_groups)
+        return self._result(breakdown)
 
     def _result(self, breakdown):
         return breakdown if self.plan.output == "full" else breakdown.loss
@@ -90,8 +105,8 @@ class _SpectralLoss:
 
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est: ArrayLike, ref: ArrayLike):
-        (breakdown,) = engine.evaluate(self.plan, est, ref)
-        return self._result(breakdown)
+        return self.from_sums(engine.sums(self.plan, est, ref, mix=self.mix,
+                                          channels=self.channels))
 
 
 class STFTLoss(_SpectralLoss):
@@ -133,7 +148,10 @@ class STFTLoss(_SpectralLoss):
 
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est: ArrayLike, ref: ArrayLike) -> Union[Value, STFTBreakdown]:
-        (breakdown,) = engine.evaluate(self.plan, est, ref)
+        return super().__call__(est, ref)
+
+    def from_sums(self, parts):
+        (breakdown,) = engine.multi_resolution(self.plan, parts)
         return self._result(breakdown.resolutions[0])   # the one resolution's own
 
 
@@ -219,12 +237,17 @@ class SumAndDifferenceSTFTLoss(_SpectralLoss):
         self.w_sum = check.weight("w_sum", w_sum)
         self.w_diff = check.weight("w_diff", w_diff)
 
+    mix = _SUM_AND_DIFFERENCE
+    mix_groups = _SUM_AND_DIFFERENCE_GROUPS
+    channels = 2
+
     @check.keywords_checked("loss(est, ref)", {"est", "ref"})
     def __call__(self, est: ArrayLike,
                  ref: ArrayLike) -> Union[Value, SumAndDifferenceBreakdown]:
-        sum_part, diff_part = engine.evaluate(
-            self.plan, est, ref, mix=_SUM_AND_DIFFERENCE,
-            mix_groups=_SUM_AND_DIFFERENCE_GROUPS, channels=2)
+        return super().__call__(est, ref)
+
+    def from_sums(self, parts):
+        sum_part, diff_part = engine.multi_resolution(self.plan, parts, self.mix_groups)
         loss = engine.weighted_sum([(self.w_sum, sum_part.loss),
                                     (self.w_diff, diff_part.loss)])
         if self.plan.compat == "auraloss":

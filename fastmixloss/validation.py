@@ -281,10 +281,10 @@ def raise_if_too_large(peak, dtype):
             f"overflow): scale both signals down")
 
 
-def check_samples(backend, est3, ref3, check_finite):
+def check_samples(backend, est3, ref3, check_finite, offset=0):
     """Before any spectral kernel: NaN/Inf (when check_finite) and samples too large for
     squared spectra (always: they would give NaN or a meaningless number), each a
-    ParameterError."""
+    ParameterError. offset: where the arrays start in the whole signal (CPU pieces)."""
     finite_peak = getattr(backend, "finite_peak", None)
     if finite_peak is None:   # a backend without the one-pass scan
         if check_finite:
@@ -292,16 +292,20 @@ def check_samples(backend, est3, ref3, check_finite):
         return
     peak, any_nonfinite = finite_peak(est3, ref3)
     if any_nonfinite and check_finite:
+        if offset:
+            raise_if_nonfinite(est3, ref3, offset=offset)
         backend.raise_if_nonfinite(est3, ref3)   # finds and names the sample
     raise_if_too_large(peak, est3.dtype)
 
 
-def raise_if_nonfinite(est3, ref3, rows=None, names=("est", "ref"), can_skip=True):
+def raise_if_nonfinite(est3, ref3, rows=None, names=("est", "ref"), can_skip=True,
+                       offset=0):
     """Raise ParameterError naming the first NaN or Inf, looking in est, then ref.
 
     rows: flat (item * C + channel) indices to scan; None scans everything. names: the
     arguments the message names; can_skip: the caller takes check_finite=False (the
-    message offers it only then).
+    message offers it only then); offset: where the arrays start in the whole signal
+    (a piece of one), added to the sample the message names.
     """
     from .kernels.checks import first_nonfinite   # Numba loads on first use, not on import
     for name, array in zip(names, (est3, ref3)):
@@ -317,13 +321,15 @@ def raise_if_nonfinite(est3, ref3, rows=None, names=("est", "ref"), can_skip=Tru
                     index = row * length + found
                     break
         if index >= 0:
-            raise nonfinite_error(name, flat[index], index, array.shape, can_skip)
+            raise nonfinite_error(name, flat[index], index, array.shape, can_skip, offset)
 
 
-def nonfinite_error(name, value, index, shape3, can_skip=True):
+def nonfinite_error(name, value, index, shape3, can_skip=True, offset=0):
     """The ParameterError for the NaN or Inf `value` at flat `index` of the (B, C, T)
-    signal `name`, naming its item, channel and sample (both backends raise it)."""
+    signal `name`, naming its item, channel and sample (both backends raise it); `offset`
+    is added to the sample (the array is a piece of the signal starting there)."""
     item, channel, sample = np.unravel_index(index, shape3)
+    sample += offset
     return ParameterError(
         f"{name} contains {value} at item {item}, channel {channel}, sample {sample}; "
         "pass finite signals"

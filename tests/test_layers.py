@@ -24,6 +24,7 @@ LAYERS = (
     ("fastmixloss.engine",),
     ("fastmixloss.spectral", "fastmixloss.presets", "fastmixloss.time_domain",
      "fastmixloss.reference", "fastmixloss.features"),
+    ("fastmixloss.evaluation",),    # several losses in one pass, built on the faces
     ("fastmixloss.startup",),
     ("fastmixloss",),               # the public API (__init__.py)
     ("fastmixloss.cli",),           # the command line, built on the public API
