@@ -132,6 +132,9 @@ class SpectralPass:
                 count -= count % job.frames.frames_per_block
             if count > 0:
                 job.run(self.backend, est, ref, start, count)
+        if final:   # every frame computed (and device signals are never sliced)
+            self._tail = None
+            return
         keep = min((job.first_needed(self.length) for job in self.jobs.values()
                     if not job.done), default=self._fed)
         keep = min(max(keep, start), self._fed)
