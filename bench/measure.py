@@ -94,7 +94,8 @@ def cold_start(dtypes=("float32", "float64"), repeats=3):
     """The command line's default losses compiled from nothing, per dtype: each run in a
     new process with its own empty NUMBA_CACHE_DIR (bench/cold.py). Returns per dtype the
     median and the minimum over `repeats` runs of compile and import seconds, wall and
-    CPU (user + sys of the process)."""
+    CPU (user + sys of the process), and of their wall total; and how the losses were
+    called ("evaluate" or "one per loss")."""
     report = {}
     for dtype in dtypes:
         runs = []
@@ -102,8 +103,11 @@ def cold_start(dtypes=("float32", "float64"), repeats=3):
             with tempfile.TemporaryDirectory() as cache:
                 out = _python(["-m", "bench.cold", dtype], {"NUMBA_CACHE_DIR": cache})
             runs.append(json.loads(out.strip().splitlines()[-1]))
-        row = {"runs": len(runs)}
-        for key in ("compile_wall_s", "compile_cpu_s", "import_wall_s", "import_cpu_s"):
+        for run in runs:
+            run["total_wall_s"] = run["import_wall_s"] + run["compile_wall_s"]
+        row = {"runs": len(runs), "calls": runs[0].get("calls", "one per loss")}
+        for key in ("compile_wall_s", "compile_cpu_s", "import_wall_s", "import_cpu_s",
+                    "total_wall_s"):
             values = [run[key] for run in runs]
             row[key] = statistics.median(values)
             row[key.replace("_s", "_min_s")] = min(values)

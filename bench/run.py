@@ -13,7 +13,7 @@ import json
 import os
 import platform
 
-from . import contenders, measure, scaling, workloads
+from . import cold, contenders, measure, scaling, workloads
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -84,15 +84,6 @@ def _print_workload(workload, rows, log):
             f"{'' if value is None else f'{value:.6g}':>12s}")
 
 
-def _print_cold_start(rows, log):
-    log("\ncold start: the command line's default losses (mse, sisdr, mrstft, sd), first "
-        "call in a new process with an empty NUMBA_CACHE_DIR (goal: at most 4 s per dtype)")
-    log(f"  {'dtype':8s} {'compile s':>10s} {'CPU s':>7s} {'import s':>9s}  (median of runs)")
-    for dtype, row in rows.items():
-        log(f"  {dtype:8s} {row['compile_wall_s']:10.2f} {row['compile_cpu_s']:7.2f} "
-            f"{row['import_wall_s']:9.2f}  ({row['runs']})")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -141,7 +132,7 @@ def main(argv=None):
             f"cold cache {s['first_call_cold_s']:.2f} s, warm {s['first_call_warm_s']:.3f} s")
     if not args.no_startup:
         report["cold_start"] = measure.cold_start(repeats=1 if args.quick else 3)
-        _print_cold_start(report["cold_start"], log)
+        cold.print_rows(report["cold_start"], log)
     os.makedirs(RESULTS, exist_ok=True)
     stem = "quick" if args.quick else f"{meta['date']}-cpu"
     if not args.no_scaling and not args.quick:
