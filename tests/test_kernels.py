@@ -112,15 +112,25 @@ def test_spectrum_terms_reads_fftpack_half_complex_order(rng, n_fft, dtype):
                                True, True, 1.0, 1)
         return out
 
-    frame_e = rng.standard_normal(n_fft).astype(dtype)
-    frame_r = rng.standard_normal(n_fft).astype(dtype)
-    got = terms.spectrum_terms(half_complex(frame_e), half_complex(frame_r), 1e-8,
-                               terms.L1, terms.L2)
-    mag_e = np.abs(np.fft.rfft(frame_e.astype(np.float64)))
-    mag_r = np.abs(np.fft.rfft(frame_r.astype(np.float64)))
-    expected = [((mag_e - mag_r) ** 2).sum(), (mag_r ** 2).sum(),
+    frames = rng.standard_normal((4, n_fft)).astype(dtype)   # est L, est R, ref L, ref R
+    spectra = [half_complex(frame) for frame in frames]
+
+    def expected(e, r):
+        mag_e = np.abs(np.fft.rfft(e.astype(np.float64)))
+        mag_r = np.abs(np.fft.rfft(r.astype(np.float64)))
+        return [((mag_e - mag_r) ** 2).sum(), (mag_r ** 2).sum(),
                 np.abs(np.log(mag_e) - np.log(mag_r)).sum(), ((mag_e - mag_r) ** 2).sum()]
-    np.testing.assert_allclose(got, expected, rtol=1e-12 if dtype == np.float64 else 2e-5)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    # a transform's own spectrum: (spec, spec, 1, 0)
+    got = terms.spectrum_terms(spectra[0], spectra[0], spectra[2], spectra[2], 1.0, 0.0,
+                               1e-8, terms.L1, terms.L2)
+    np.testing.assert_allclose(got, expected(frames[0], frames[2]), rtol=rtol)
+    # the spectrum of a mix of two frames from theirs (the DFT is linear): L - R
+    got = terms.spectrum_terms(spectra[0], spectra[1], spectra[2], spectra[3], 1.0, -1.0,
+                               1e-8, terms.L1, terms.L2)
+    mix = frames.astype(np.float64)
+    np.testing.assert_allclose(got, expected(mix[0] - mix[1], mix[2] - mix[3]),
+                               rtol=1e-12 if dtype == np.float64 else 1e-4)
 
 
 @pytest.mark.parametrize("length,fft,hop", [(44100, 1024, 256), (513, 1024, 256),
@@ -200,3 +210,26 @@ def test_time_sums_are_shifted_float64_sums(rng, length):
                          ((d - k_d) ** 2).sum(-1), ((d - k_d) * (y - k_y)).sum(-1),
                          np.abs(d).sum(-1)], axis=1)
     np.testing.assert_allclose(totals, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_rows_mixed_from_transforms_equal_the_transform_of_the_mix(rng):
+    """Rows of row_mix (spectra added in float64) against frame_mix (samples mixed first):
+    the same numbers in float64, whatever the weights, and an unmixed row bit for bit."""
+    from fastmixloss.kernels.layout import FramePlan, frame_count, frames_per_block
+    from fastmixloss.kernels.stft import row_sources, stft_row_partials
+    from fastmixloss.windows import padded_window
+    est = rng.standard_normal((2, 3, 5000))
+    ref = rng.standard_normal((2, 3, 5000))
+    n_frames = frame_count(5000, 256, 64)
+    window, lo, hi = padded_window("hann", 200, 256, np.float64)
+    plan = FramePlan(256, 64, lo, hi, n_frames, frames_per_block(256, n_frames), 1, 2,
+                     1e-8, -128)
+    rows = np.array([[1.0, 0, 0], [0, 0, 1.0], [0.5, 0, 0], [1.0, -2.0, 0], [0, 0.3, 0.7]])
+    derived = stft_row_partials(est, ref, np.eye(3), rows, window, plan, 2).sum(axis=1)
+    direct = stft_row_partials(est, ref, rows, np.eye(len(rows)), window, plan, 2).sum(axis=1)
+    np.testing.assert_allclose(derived, direct, rtol=1e-12)
+    np.testing.assert_array_equal(derived[:, :2], direct[:, :2])
+    with pytest.raises(ValueError, match="mixes 3 transforms"):
+        row_sources(np.array([[1.0, 1.0, 1.0]]))
+    with pytest.raises(ValueError, match="mixes 0 transforms"):
+        row_sources(np.zeros((1, 3)))
