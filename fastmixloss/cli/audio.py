@@ -4,6 +4,7 @@ Everything that can go wrong with one pair raises `PairError`, whose message bec
 that pair's error column; the run goes on with the next pair.
 """
 
+import contextlib
 import csv
 import os
 import stat
@@ -32,13 +33,6 @@ class Pair:
     key: str
     est: str
     ref: str
-
-
-@dataclass
-class LoadedPair:
-    est: np.ndarray        # (C, T) float32
-    ref: np.ndarray
-    sample_rate: int
 
 
 def soundfile_module():
@@ -140,32 +134,81 @@ def pairs_from_manifest(path):
     return pairs
 
 
-def read_audio(path, role):
-    """(C, T) float32 samples and the sample rate; PairError naming the file if it cannot
-    be read."""
+# Samples per piece read: 2**18 is 6 s at 44.1 kHz, 2 MiB per stereo file in float32:
+# large enough that reading and the kernels work in long runs, small enough that the
+# pieces read ahead (--read-ahead) stay a few MiB each.
+PIECE_SAMPLES = 2 ** 18
+
+
+def piece_length(alignment=1):
+    """Samples per piece: a multiple of `alignment` (what the evaluation's stream asks of
+    every piece but the last) near PIECE_SAMPLES."""
+    return alignment * max(1, round(PIECE_SAMPLES / alignment))
+
+
+class _AudioFile:
+    """One file of a pair, open for reading in pieces; PairError naming it for anything
+    that keeps it from being read."""
+
+    def __init__(self, path, role):
+        soundfile = soundfile_module()
+        self.path, self.role = path, role
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            # libsndfile would only say "System error"
+            raise PairError(f"{role} {path} does not exist") from None
+        except OSError as exc:
+            raise PairError(f"cannot read {role} {path}: {exc.strerror}") from None
+        if not stat.S_ISREG(mode):
+            # opening a FIFO or a device blocks, or reads forever: only regular files
+            raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
+        with _read_errors(role, path):
+            # as bytes: soundfile encodes a str path strictly, which fails for a name that
+            # is not valid UTF-8 (Python holds its bytes as lone surrogates)
+            self.file = soundfile.SoundFile(os.fsencode(path))
+        self.frames, self.channels = self.file.frames, self.file.channels
+        self.sample_rate = int(self.file.samplerate)
+        self.position = 0
+        if self.frames == 0:
+            self.close()
+            raise PairError(f"{role} {path} has no samples")
+
+    def read_into(self, out, start):
+        """out (C, n) float32 gets samples [start, start + n) of the file, zeros after its
+        end (the pad policy's)."""
+        n = out.shape[1]
+        available = max(0, min(n, self.frames - start))
+        if available < n:
+            out[:, available:] = 0.0
+        if not available:
+            return
+        with _read_errors(self.role, self.path):
+            if start != self.position:   # a new pass (a FLAC seek decodes again)
+                self.file.seek(start)
+            data = self.file.read(available, dtype="float32", always_2d=True)
+        self.position = start + data.shape[0]
+        if data.shape[0] < available:
+            raise PairError(f"cannot read {self.role} {self.path}: it ends at sample "
+                            f"{start + data.shape[0]}, before the {self.frames} samples "
+                            "its header gives")
+        out[:, :available] = data.T
+
+    def close(self):
+        self.file.close()
+
+
+@contextlib.contextmanager
+def _read_errors(role, path):
+    """What soundfile raises, as the PairError naming the file."""
     soundfile = soundfile_module()
     try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        # libsndfile would only say "System error"
-        raise PairError(f"{role} {path} does not exist") from None
-    except OSError as exc:
-        raise PairError(f"cannot read {role} {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        # opening a FIFO or a device blocks, or reads forever: only regular files
-        raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
-    try:
-        # as bytes: soundfile encodes a str path strictly, which fails for a name that
-        # is not valid UTF-8 (Python holds its bytes as lone surrogates)
-        data, rate = soundfile.read(os.fsencode(path), dtype="float32", always_2d=True)
+        yield
     except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
         # LibsndfileError carries libsndfile's own reason ("Format not recognised.")
         # in error_string; its str() repeats the path
         reason = getattr(exc, "error_string", None) or str(exc)
         raise PairError(f"cannot read {role} {path}: {reason}") from None
-    if data.shape[0] == 0:
-        raise PairError(f"{role} {path} has no samples")
-    return np.ascontiguousarray(data.T), int(rate)
 
 
 def _file_kind(mode):
@@ -177,38 +220,110 @@ def _file_kind(mode):
     return "not a plain file"
 
 
-def load_pair(pair, length_policy):
-    """Read both files and make them comparable under `length_policy`."""
-    if pair.est is None:
-        raise PairError(f"no estimate for reference {pair.ref}")
-    if pair.ref is None:
-        raise PairError(f"no reference for estimate {pair.est}")
-    est, est_rate = read_audio(pair.est, "estimate")
-    ref, ref_rate = read_audio(pair.ref, "reference")
-    if est_rate != ref_rate:
-        raise PairError(f"sample rates differ: estimate {est_rate} Hz, reference "
-                        f"{ref_rate} Hz (fastmixloss does not resample)")
-    if est.shape[0] != ref.shape[0]:
-        raise PairError(f"channel counts differ: estimate {est.shape[0]}, reference "
-                        f"{ref.shape[0]}")
-    if ref.shape[0] > MAX_CHANNELS:
+class OpenedPair:
+    """Both files of a pair, opened and made comparable under `length_policy`, read in
+    pieces: nothing here holds more than one piece of either file.
+
+    Raises PairError (missing partner, unreadable file, different rates or channel
+    counts, too many channels, different lengths under the "error" policy). `pieces()`
+    reads both from the start, as often as asked; the files stay open until `close()`
+    (also as a context manager), or between passes after `rest()`.
+    """
+
+    def __init__(self, pair, length_policy):
+        if pair.est is None:
+            raise PairError(f"no estimate for reference {pair.ref}")
+        if pair.ref is None:
+            raise PairError(f"no reference for estimate {pair.est}")
+        self.pair, self.length_policy = pair, length_policy
+        self._files = None
+        self._open()
+        est, ref = self._files
+        self.sample_rate, self.channels = ref.sample_rate, ref.channels
+        self._frames = (est.frames, ref.frames)
+
+    def _open(self):
+        est = _AudioFile(self.pair.est, "estimate")
+        try:
+            ref = _AudioFile(self.pair.ref, "reference")
+        except BaseException:
+            est.close()
+            raise
+        self._files = (est, ref)
+        try:
+            self.length = _comparable_length(est, ref, self.length_policy)
+        except BaseException:
+            self.rest()
+            raise
+
+    def pieces(self, alignment=1):
+        """(est, ref): (C, n) float32 C-contiguous pieces of both signals from the first
+        sample, each `piece_length(alignment)` samples but the last; under "pad" the
+        shorter file continues with zeros, under "trim" both stop at the shorter's end."""
+        if self._files is None:   # read again after rest(): the files must be the same
+            self._open()
+            if (self._files[0].frames, self._files[1].frames) != self._frames:
+                self.rest()
+                raise PairError(f"the files of {self.pair.key} changed while being read")
+        est_file, ref_file = self._files
+        size = piece_length(alignment)
+        for start in range(0, self.length, size):
+            n = min(size, self.length - start)
+            est = np.empty((self.channels, n), np.float32)
+            ref = np.empty((self.channels, n), np.float32)
+            est_file.read_into(est, start)
+            ref_file.read_into(ref, start)
+            yield est, ref
+
+    def rest(self):
+        """Close the files until the next pass (a pair read ahead holds no descriptor)."""
+        if self._files is not None:
+            for audio in self._files:
+                audio.close()
+            self._files = None
+
+    close = rest
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def whole_signals(signals):
+    """(est, ref): both signals of `signals` (an OpenedPair, or anything with channels,
+    length and pieces()) whole, (C, T) float32: what a picture or the GPU needs."""
+    est = np.empty((signals.channels, signals.length), np.float32)
+    ref = np.empty_like(est)
+    start = 0
+    for est_piece, ref_piece in signals.pieces():
+        n = est_piece.shape[1]
+        est[:, start:start + n], ref[:, start:start + n] = est_piece, ref_piece
+        start += n
+    return est, ref
+
+
+def _comparable_length(est, ref, policy):
+    """The samples both signals have under the length policy; PairError when the files
+    cannot be compared."""
+    if est.sample_rate != ref.sample_rate:
+        raise PairError(f"sample rates differ: estimate {est.sample_rate} Hz, reference "
+                        f"{ref.sample_rate} Hz (fastmixloss does not resample)")
+    if est.channels != ref.channels:
+        raise PairError(f"channel counts differ: estimate {est.channels}, reference "
+                        f"{ref.channels}")
+    if ref.channels > MAX_CHANNELS:
         # said of the files: the library's own message speaks of arrays and their shape
-        raise PairError(f"estimate and reference have {ref.shape[0]} channels each; "
+        raise PairError(f"estimate and reference have {ref.channels} channels each; "
                         f"fastmixloss takes at most {MAX_CHANNELS} channels per file")
-    est, ref = apply_length_policy(est, ref, length_policy)
-    return LoadedPair(est, ref, est_rate)
-
-
-def apply_length_policy(est, ref, policy):
-    n_est, n_ref = est.shape[-1], ref.shape[-1]
+    n_est, n_ref = est.frames, ref.frames
     if n_est == n_ref:
-        return est, ref
+        return n_ref
     if policy == "trim":
-        n = min(n_est, n_ref)
-        return est[:, :n], ref[:, :n]
+        return min(n_est, n_ref)
     if policy == "pad":
-        n = max(n_est, n_ref)
-        return (np.pad(est, ((0, 0), (0, n - n_est))),
-                np.pad(ref, ((0, 0), (0, n - n_ref))))
+        return max(n_est, n_ref)
     raise PairError(f"lengths differ: estimate {n_est} samples, reference {n_ref} "
                     "(choose --length-policy trim or pad to compare them anyway)")

@@ -1,13 +1,20 @@
-"""`fastmixloss compare EST REF`: every loss for one pair of files, as a table."""
+"""`fastmixloss compare EST REF`: every loss for one pair of files, as a table.
+
+The files are read in pieces, as `score` reads them: the losses and the MR-STFT of each
+channel alone come from one reading; only --plot holds both signals whole.
+"""
 
 import json
 import math
 import os
 
-from .audio import Pair, PairError, load_pair
+from fastmixloss.errors import FastMixLossError
+
+from .audio import OpenedPair, Pair, PairError, whole_signals
 from .config import add_loss_arguments, settings_from_args
-from .errors import DONE, NOT_COMPUTED, CommandError, caused_by_interrupt
-from .losses import compute, loss_value, silent_channels, undefined_reasons
+from .errors import DONE, NOT_COMPUTED, CommandError
+from .losses import (LossSettings, evaluator_for, outcomes, row_values,
+                     undefined_reasons)
 from .results_file import stored_text
 from .summary import output_width, table
 
@@ -94,7 +101,7 @@ def _shown(column, show_all):
     return not any(p.startswith("fft") for p in parts)
 
 
-def parse_size(text):
+def parse_plot_size(text):
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -120,45 +127,54 @@ def check_arguments(args):
         if args.plot_range is not None and not 0 < args.plot_range <= 200:
             raise CommandError(f"--plot-range {args.plot_range:g} must be more than 0 and "
                                "at most 200 dB")
-        return parse_size(args.plot_size)
+        return parse_plot_size(args.plot_size)
     return None
 
 
-def per_channel_mrstft(settings, loaded, errors, undefined):
-    """MR-STFT of each channel alone (what a per-channel loss sees of a swap), when the
-    losses include a spectral one; a silent reference channel is undefined there, as in
-    the losses that divide by the reference's energy (`undefined` gets {line: why})."""
+def channel_settings(settings):
+    """The MR-STFT that compare shows for each channel alone (what a per-channel loss
+    sees of a swap), when the losses include a spectral one: the MR-STFT's parameters if
+    it was chosen, else those S/D uses for its halves; None otherwise."""
     chosen = dict(settings.losses)
-    if loaded.ref.shape[0] < 2 or not ({"mrstft", "sd"} & set(chosen)):
-        return {}
-    # the MR-STFT's parameters if it was chosen, else those S/D uses for its halves
-    params = chosen.get("mrstft") or {
-        k: v for k, v in chosen["sd"].items() if k not in ("w_sum", "w_diff")}
-    silent = silent_channels(loaded.ref)
-    values = {}
-    for c in range(loaded.ref.shape[0]):
-        line = f"mrstft[channel {c + 1}].loss"
+    if "mrstft" in chosen:
+        params = chosen["mrstft"]
+    elif "sd" in chosen:
+        params = {k: v for k, v in chosen["sd"].items() if k not in ("w_sum", "w_diff")}
+    else:
+        return None
+    return LossSettings.build(["mrstft"], {"mrstft": params}, settings.device)
+
+
+def evaluate(settings, opened, undefined):
+    """(values, errors, per-channel values) of the pair: every loss of `settings`, and
+    the MR-STFT of each channel of a multichannel pair, from one reading of its pieces.
+    A silent reference channel is undefined there, as in the losses that divide by the
+    reference's energy (`undefined` gets {line: why})."""
+    jobs = [(evaluator_for(settings, opened.sample_rate), slice(None))]
+    per_channel = channel_settings(settings) if opened.channels > 1 else None
+    if per_channel is not None:
+        evaluator = evaluator_for(per_channel, opened.sample_rate)
+        jobs += [(evaluator, slice(c, c + 1)) for c in range(opened.channels)]
+    results, silent = outcomes(opened, jobs, settings.device)
+    values, errors = row_values(settings, results[0], silent, undefined)
+    channel_values = {}
+    for c, outcome in enumerate(results[1:]):
+        line, label = f"mrstft[channel {c + 1}].loss", f"mrstft[channel {c + 1}]"
+        value = outcome["mrstft"]
         if c in silent:
             why = (f"the reference is silent (all samples zero) in channel {c + 1}: its "
                    "spectral convergence divides by nothing")
-            errors.append(f"mrstft[channel {c + 1}]: undefined, {why}")
+            errors.append(f"{label}: undefined, {why}")
             undefined[line] = why
-            continue
-        try:
-            value = loss_value("mrstft", params, loaded.est[c:c + 1],
-                               loaded.ref[c:c + 1], settings.device)
-        except Exception as exc:   # noqa: BLE001 -- report it with the rest
-            if caused_by_interrupt(exc):
-                raise KeyboardInterrupt from exc
-            errors.append(f"mrstft[channel {c + 1}]: {exc}")
-            continue
-        if math.isfinite(value.loss):
-            values[line] = float(value.loss)
+        elif isinstance(value, FastMixLossError):
+            errors.append(f"{label}: {value}")
+        elif math.isfinite(value.loss):
+            channel_values[line] = float(value.loss)
         else:   # nothing above the magnitude floor, though not all zero
             why = undefined_reasons(value, "mrstft", ["mrstft.loss"])["mrstft.loss"]
-            errors.append(f"mrstft[channel {c + 1}]: undefined, {why}")
+            errors.append(f"{label}: undefined, {why}")
             undefined[line] = why
-    return values
+    return values, errors, channel_values
 
 
 def run(args):
@@ -166,33 +182,36 @@ def run(args):
     size = check_arguments(args)
     settings = settings.with_columns()   # checks the parameters (and --device) first
     try:
-        loaded = load_pair(Pair(args.est, args.est, args.ref), settings.length_policy)
+        opened = OpenedPair(Pair(args.est, args.est, args.ref), settings.length_policy)
     except PairError as exc:
         raise CommandError(str(exc), NOT_COMPUTED) from None
-    if args.plot:
-        from .plot import smallest_size
-        smallest = smallest_size(loaded.ref.shape[0], args.plot_view,
-                                 _plot_resolutions(settings))
-        if size[0] < smallest[0] or size[1] < smallest[1]:
-            raise CommandError(
-                f"--plot-size {args.plot_size} is too small for the panels of this pair; "
-                f"give at least {smallest[0]}x{smallest[1]} (or --plot-view sd or channels "
-                "for fewer)")
-    undefined = {}
-    values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate,
-                             undefined)
-    per_channel = per_channel_mrstft(settings, loaded, errors, undefined)
-    channels, samples = loaded.ref.shape
+    with opened:
+        if args.plot:
+            from .plot import smallest_size
+            smallest = smallest_size(opened.channels, args.plot_view,
+                                     _plot_resolutions(settings))
+            if size[0] < smallest[0] or size[1] < smallest[1]:
+                raise CommandError(
+                    f"--plot-size {args.plot_size} is too small for the panels of this "
+                    f"pair; give at least {smallest[0]}x{smallest[1]} (or --plot-view sd "
+                    "or channels for fewer)")
+        undefined = {}
+        try:
+            values, errors, per_channel = evaluate(settings, opened, undefined)
+            # the picture needs the whole signals: only it reads them so
+            signals = whole_signals(opened) if args.plot else None
+        except PairError as exc:   # a piece could not be read
+            raise CommandError(str(exc), NOT_COMPUTED) from None
+    channels, samples, rate = opened.channels, opened.length, opened.sample_rate
     est_name, ref_name = stored_text(args.est), stored_text(args.ref)
-    info = {"estimate": est_name, "reference": ref_name, "sample_rate": loaded.sample_rate,
+    info = {"estimate": est_name, "reference": ref_name, "sample_rate": rate,
             "channels": channels, "samples": samples}
     if args.json:
         print(json.dumps({**info, "values": {**values, **per_channel},
                           "undefined": undefined, "errors": errors}, indent=2))
     else:
         print(f"estimate:  {est_name}\nreference: {ref_name}\n"
-              f"           {loaded.sample_rate} Hz, {channels} channel(s), "
-              f"{samples / loaded.sample_rate:.2f} s\n")
+              f"           {rate} Hz, {channels} channel(s), {samples / rate:.2f} s\n")
         meaning = meanings(settings)
         # an undefined value keeps its line, saying so (the reason is printed below)
         lines = [*settings.columns,
@@ -207,8 +226,8 @@ def run(args):
     if args.plot:
         from .plot import difference_plot
         resolutions = _plot_resolutions(settings)
-        difference_plot(loaded.est, loaded.ref, loaded.sample_rate, resolutions, args.plot,
-                        size, title=f"{est_name} vs {ref_name}", db_range=args.plot_range,
+        difference_plot(*signals, rate, resolutions, args.plot, size,
+                        title=f"{est_name} vs {ref_name}", db_range=args.plot_range,
                         view=args.plot_view)
         if not args.json:
             print(f"\nplot: {stored_text(args.plot)}")

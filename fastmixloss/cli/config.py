@@ -21,13 +21,14 @@ Flags override the file; the file overrides the library's defaults.
 import argparse
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from .errors import CommandError
-from .losses import DEFAULT_LOSSES, LOSS_FUNCTIONS, SPECTRAL, LossSettings, check_loss_names
+from .losses import DEFAULT_LOSSES, LOSSES, SPECTRAL, LossSettings, check_loss_names
 
-_ALL = tuple(LOSS_FUNCTIONS)
-_LOSSES = tuple(n for n in LOSS_FUNCTIONS if n != "features")   # take compat
+_ALL = tuple(LOSSES)
+_LOSSES = tuple(n for n in LOSSES if n != "features")   # take compat
 
 
 def int_list(text):
@@ -40,6 +41,21 @@ def int_list(text):
     if not values:
         raise argparse.ArgumentTypeError("an empty list")
     return values
+
+
+_BYTE_SIZE = re.compile(r"(\d+(?:\.\d*)?)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
+
+
+def byte_size(text):
+    """'64M' -> 67108864, for argparse: bytes, or KiB, MiB, GiB with K, M or G (64MB,
+    64MiB and 64m too)."""
+    match = _BYTE_SIZE.fullmatch(text.strip())
+    size = (int(float(match[1]) * 1024 ** " KMG".index((match[2] or " ").upper()))
+            if match else 0)
+    if size < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: bytes, or a number with K, M or G (e.g. 64M)")
+    return size
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,7 @@ def read_config(path):
             check_loss_names(value, source=f"--config {path}: losses")
         elif key == "length_policy":
             continue
-        elif key in LOSS_FUNCTIONS:
+        elif key in LOSSES:
             if not isinstance(value, dict):
                 raise CommandError(f"--config {path}: {key} must be a table of "
                                      "parameters")
@@ -167,7 +183,7 @@ def settings_from_args(args, losses_default=DEFAULT_LOSSES):
     config = read_config(args.config) if getattr(args, "config", None) else {}
     if getattr(args, "losses", None):
         names = [n.strip() for n in args.losses.split(",") if n.strip()]
-        check_loss_names(names)
+        check_loss_names(names, source="--losses")
     else:
         names = list(config.get("losses", losses_default))
     params = {name: dict(config.get(name, {})) for name in names}

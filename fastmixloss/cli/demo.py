@@ -47,8 +47,8 @@ How to read it (lower is better everywhere; SI-SDR is negated dB):
   sees two wrong channels.
 - quieter: SI-SDR still calls it a perfect match (it rescales the estimate first);
   every other loss sees the gain.
-- mono: the S/D sum part is the copy's (L+R is unchanged); the difference part holds the
-  whole loss: the stereo image is gone.
+- mono: the S/D sum part is nearly the copy's 0 (L+R is unchanged; what is left is
+  float32 rounding); the difference part holds the loss: the stereo image is gone.
 - late: 5 ms is enough for MSE and SI-SDR, which compare sample by sample, to rate it the
   worst of all; the magnitude losses, blind to phase within a frame, rate it below the
   swap."""
@@ -149,7 +149,7 @@ def run(args):
                                overwrite=True)
         rows = {}
         try:
-            for row in rows_in_process(pairs_from_folders(est_dir, ref_dir), settings, 2):
+            for row in rows_in_process(pairs_from_folders(est_dir, ref_dir), settings):
                 results.write(row)
                 rows[row["pair"]] = row
         finally:

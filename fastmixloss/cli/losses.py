@@ -1,5 +1,6 @@
 """Which losses the command line computes, with which parameters, and how one pair of
-signals becomes the loss columns of a results row.
+signals becomes the loss columns of a results row: one Evaluator per run (and sample
+rate) computes every loss of a pair from one reading of its pieces.
 
 A `LossSettings` is plain data (names and keyword dictionaries) so that it pickles to Dask
 workers and hashes to the `settings` column that guards a resumed run against mixing rows
@@ -16,27 +17,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import fastmixloss
+from fastmixloss import backend as backends
 from fastmixloss.errors import FastMixLossError, ParameterError
+from fastmixloss.evaluation import Evaluator
+from fastmixloss.evaluation.losses import DEFAULT_LOSSES, LOSSES, check_loss_names
+from fastmixloss.evaluation.stream import Stream
 
+from .audio import whole_signals
 from .errors import caused_by_interrupt
 from .results_file import one_line
 
-# name on the command line -> library function
-LOSS_FUNCTIONS = {
-    "mse": "mse", "l1": "l1", "esr": "esr", "dc": "dc", "logcosh": "logcosh",
-    "snr": "snr", "sisdr": "sisdr", "sdsdr": "sdsdr",
-    "stft": "stft_loss", "mrstft": "mrstft_loss", "sd": "sum_and_difference_loss",
-    "features": "compare_features",   # mix-feature MAPEs: columns features.<key>
-}
-SPECTRAL = ("stft", "mrstft", "sd")
-DEFAULT_LOSSES = ("mse", "sisdr", "mrstft", "sd")
+SPECTRAL = tuple(name for name, entry in LOSSES.items() if entry.kind == "spectral")
 
 # These divide by the reference's energy, channel by channel: on a digitally silent
 # reference channel they return a number (SI-SDR gives +80 dB from its eps terms) that
 # means nothing, so the command line reports them as undefined instead.
 NEEDS_REFERENCE_ENERGY = ("esr", "dc", "snr", "sisdr", "sdsdr")
 
-# Fixed by the command line: a row is one pair, and it wants every term.
+# Fixed by the command line: a row is one pair, it wants every term, and the sample rate
+# is the files'.
 _NOT_SETTABLE = ("est", "ref", "reduction", "output", "device", "sample_rate")
 # the rate a parameter check runs the losses at (the features need one)
 CHECK_RATE = 44100
@@ -51,22 +50,9 @@ MAX_SIZE = 2 ** 24
 
 def settable_parameters(name):
     """The keyword parameters a user may set for loss `name`, with their defaults."""
-    function = getattr(fastmixloss, LOSS_FUNCTIONS[name])
+    function = getattr(fastmixloss, LOSSES[name].function)
     return {p.name: p.default for p in inspect.signature(function).parameters.values()
             if p.name not in _NOT_SETTABLE}
-
-
-def check_loss_names(names, source="--losses"):
-    unknown = [n for n in names if n not in LOSS_FUNCTIONS]
-    if unknown:
-        raise ParameterError(
-            f"{source}: unknown loss {', '.join(map(repr, unknown))}; choose from "
-            f"{', '.join(LOSS_FUNCTIONS)}")
-    if not names:
-        raise ParameterError(f"{source}: no loss chosen")
-    if len(set(names)) != len(names):
-        raise ParameterError(f"{source}: a loss is named twice: {', '.join(names)}")
-    return tuple(names)
 
 
 def _plain(value):
@@ -89,7 +75,7 @@ class LossSettings:
     def build(cls, names, params, device=None, length_policy="error"):
         """names: loss names in column order; params: {loss: {parameter: value}}.
         Unknown parameters are refused here, naming the loss and the parameter."""
-        names = check_loss_names(list(names))
+        names = check_loss_names(list(names), source="--losses")
         losses = []
         for name in names:
             given = dict(params.get(name, {}))
@@ -153,61 +139,118 @@ class LossSettings:
         return longest // 2 + 1
 
     def with_columns(self):
-        """Check every parameter by running the losses once on a short seeded stereo
-        signal, and learn the columns they produce. Raises ParameterError (bad value)
-        or DeviceError (--device cuda where it cannot run). This also compiles (or loads
-        from Numba's cache) the kernels before the progress bar starts."""
+        """Check every parameter by running the run's Evaluator once on a short seeded
+        stereo signal, and learn the columns it produces. Raises ParameterError (bad
+        value) or DeviceError (--device cuda where it cannot run). This also compiles (or
+        loads from Numba's cache) the kernels before the progress bar starts."""
         self.check_sizes()
         length = max(256, self.min_length() + 1)
         rng = np.random.default_rng(0)
         ref = rng.standard_normal((2, length)).astype(np.float32)
         est = (0.5 * ref + 0.1 * rng.standard_normal((2, length))).astype(np.float32)
+        try:
+            # building the Evaluator names a bad parameter and its loss
+            (outcome,), _ = outcomes(ArraySignals(est, ref, CHECK_RATE),
+                                     [(evaluator_for(self, CHECK_RATE), slice(None))],
+                                     self.device)
+        except FastMixLossError:
+            raise
+        except Exception as exc:   # noqa: BLE001 -- see below
+            if caused_by_interrupt(exc):
+                raise KeyboardInterrupt from exc
+            # the signal is a valid one made for this check: whatever the library
+            # raised, it was the parameters it could not take
+            raise ParameterError(
+                f"the library cannot take these parameters ({self._given()}): "
+                f"{type(exc).__name__}: {one_line(exc)}; check them against "
+                + ", ".join(f"help(fastmixloss.{LOSSES[name].function})"
+                            for name, params in self.losses if params)) from None
         columns = []
-        for name, params in self.losses:
-            try:
-                value = loss_value(name, params, est, ref, self.device)
-            except ParameterError as exc:
-                raise ParameterError(f"{name}: {exc}") from None
-            except FastMixLossError:
-                raise   # DeviceError: its own message says what to do
-            except Exception as exc:   # noqa: BLE001 -- see below
-                if caused_by_interrupt(exc):
-                    raise KeyboardInterrupt from exc
-                # the signal is a valid one made for this check: whatever the library
-                # raised, it was the parameters it could not take
-                given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
-                raise ParameterError(
-                    f"{name}: the library cannot take these parameters ({given}): "
-                    f"{type(exc).__name__}: {one_line(exc)}; check them against "
-                    f"help(fastmixloss.{LOSS_FUNCTIONS[name]})") from None
+        for name in self.names:
+            value = outcome[name]
+            if isinstance(value, ParameterError):
+                raise ParameterError(f"{name}: {value}")
+            if isinstance(value, FastMixLossError):
+                raise value   # DeviceError: its own message says what to do
             columns.extend(flatten(name, value))
         return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
 
-
-def loss_value(name, params, est, ref, device, sample_rate=CHECK_RATE):
-    """One loss on one pair of (C, T) signals: a float, or a breakdown for spectral ones
-    (and the feature comparison for "features")."""
-    function = getattr(fastmixloss, LOSS_FUNCTIONS[name])
-    if name == "features":
-        return function(est, ref, sample_rate, device=device, **params)
-    extra = {"output": "full"} if name in SPECTRAL else {}
-    # (1, C, T): one item, so that compat="auraloss" (which wants a batch) works too
-    return function(est[None], ref[None], device=device, **extra, **params)
+    def _given(self):
+        return "; ".join(f"{name}: " + (", ".join(f"{k}={v!r}" for k, v in params.items())
+                                        or "defaults")
+                         for name, params in self.losses)
 
 
-def flatten(name, value):
-    """Column name -> float for one loss's result."""
-    if hasattr(value, "to_dict"):
-        return {f"{name}.{key}": float(v) for key, v in value.to_dict().items()}
-    return {name: float(value)}
+_EVALUATORS = {}
 
 
-def silent_channels(signal):
-    return [c for c in range(signal.shape[0]) if not np.any(signal[c])]
+def evaluator_for(settings, sample_rate):
+    """The Evaluator of `settings` for files at `sample_rate` (Hz), built once per
+    process and rate: building one checks every parameter and plans the losses."""
+    key = repr((settings.losses, settings.device, sample_rate))
+    if key not in _EVALUATORS:
+        # the spectral losses' every term: a column each
+        parameters = {name: dict(params, output="full") if name in SPECTRAL else params
+                      for name, params in settings.losses}
+        _EVALUATORS[key] = Evaluator(settings.names, sample_rate, device=settings.device,
+                                     **parameters)
+    return _EVALUATORS[key]
 
 
-def compute(settings, est, ref, sample_rate=CHECK_RATE, undefined=None):
-    """Every loss of `settings` on one pair of (C, T) arrays at `sample_rate` (Hz).
+class ArraySignals:
+    """A pair of whole (C, T) float32 arrays, read as the evaluation reads a pair's files
+    (sample_rate, channels, length, pieces()): in one piece."""
+
+    def __init__(self, est, ref, sample_rate):
+        self.est, self.ref, self.sample_rate = est, ref, sample_rate
+        self.channels, self.length = ref.shape
+
+    def pieces(self, alignment=1):
+        yield self.est, self.ref
+
+
+def outcomes(signals, jobs, device=None):
+    """Each job's losses of one pair, from one reading of its pieces.
+
+    signals: sample_rate, channels, length and pieces(alignment), which yields (C, n)
+    float32 pieces of both signals from the first sample each time it is called (the
+    files' OpenedPair, a read-ahead's QueuedPair, ArraySignals). jobs: (Evaluator,
+    channels) pairs, `channels` a slice of the signals' channels. Returns ([the job's
+    Stream.outcome(): {name: value or the FastMixLossError of that loss}], [the channels
+    where the reference is all zeros]).
+    """
+    n_channels = signals.channels
+    if device == "cuda":   # the GPU computes whole signals: gather the pieces
+        est, ref = whole_signals(signals)
+        results = [evaluator.stream_of(est[None, rows], ref[None, rows]).outcome()
+                   for evaluator, rows in jobs]
+        return results, _silent(np.any(ref, axis=1))
+    # one item (1, C, T), as each loss alone was given it: compat="auraloss" wants a batch
+    streams = [(Stream(evaluator, backends.CPU,
+                       (1, len(range(n_channels)[rows]), signals.length), np.float32), rows)
+               for evaluator, rows in jobs]
+    alignment = int(np.lcm.reduce([stream.alignment for stream, _ in streams]))
+    heard = np.zeros(n_channels, bool)
+    feeding, first = streams, True
+    while feeding:
+        for est, ref in signals.pieces(alignment):
+            if first:
+                heard |= np.any(ref, axis=1)
+            for stream, rows in feeding:
+                stream.feed(est[rows], ref[rows])
+        first = False
+        # a stream whose one-pass sums cannot settle some rows asks for the pieces again
+        feeding = [(stream, rows) for stream, rows in feeding if stream.end_pass()]
+    return [stream.outcome() for stream, _ in streams], _silent(heard)
+
+
+def _silent(heard):
+    return [int(c) for c in np.flatnonzero(~heard)]
+
+
+def row_values(settings, outcome, silent_ref, undefined=None):
+    """The loss columns of one pair's row from its evaluation's `outcome` (see outcomes)
+    and its reference's silent channels.
 
     Returns (values, errors): the columns that could be computed, and one message per
     loss that could not be, or has undefined values (NaN from the library, with its
@@ -216,23 +259,20 @@ def compute(settings, est, ref, sample_rate=CHECK_RATE, undefined=None):
     """
     values, errors = {}, []
     undefined = {} if undefined is None else undefined
-    silent_ref = silent_channels(ref)
-    for name, params in settings.losses:
+    for name in settings.names:
         if name in NEEDS_REFERENCE_ENERGY and silent_ref:
             error = (f"{name}: undefined, the reference is silent (all samples zero) in "
                      f"channel {', '.join(str(c + 1) for c in silent_ref)}")
             errors.append(error)
             undefined[name] = error.split(", ", 1)[1]
             continue
-        try:
-            rate = {"sample_rate": sample_rate} if name == "features" else {}
-            result = loss_value(name, params, est, ref, settings.device, **rate)
-            columns = flatten(name, result)
-        except FastMixLossError as exc:
+        result = outcome[name]
+        if isinstance(result, FastMixLossError):
             # a ParameterError here is about this pair (too short, mono for S/D, NaN);
             # the parameters themselves were checked before the run
-            errors.append(f"{name}: {exc}")
+            errors.append(f"{name}: {result}")
             continue
+        columns = flatten(name, result)
         not_finite = [c for c, v in columns.items() if not math.isfinite(v)]
         if not_finite:
             # NaN is how the library says undefined: never a value in the row; the
@@ -245,6 +285,21 @@ def compute(settings, est, ref, sample_rate=CHECK_RATE, undefined=None):
             columns = {c: v for c, v in columns.items() if c not in not_finite}
         values.update(columns)
     return values, errors
+
+
+def evaluate_pair(settings, signals, undefined=None):
+    """(values, errors) of one pair (see outcomes for `signals`, row_values for the
+    result): every loss of `settings` from one reading of the pair."""
+    (outcome,), silent = outcomes(signals, [(evaluator_for(settings, signals.sample_rate),
+                                             slice(None))], settings.device)
+    return row_values(settings, outcome, silent, undefined)
+
+
+def flatten(name, value):
+    """Column name -> float for one loss's result."""
+    if hasattr(value, "to_dict"):
+        return {f"{name}.{key}": float(v) for key, v in value.to_dict().items()}
+    return {name: float(value)}
 
 
 def undefined_reasons(result, name, columns):

@@ -2,27 +2,28 @@
 
 The pairs are read and computed in a worker process that this one supervises (see
 workers.py): a pair that crashes it becomes an error row and the run goes on. In the
-worker, a few threads read the next pairs while the current one is computed on Numba's
-threads. With --scheduler the pairs run on a Dask cluster instead; either way the rows
-come back here, where one writer appends them to the results file as they arrive.
+worker, a thread reads the pairs in pieces, up to --read-ahead bytes ahead, while the
+evaluation computes the pieces before them on Numba's threads: no file is ever held whole.
+With --scheduler the pairs run on a Dask cluster instead; either way the rows come back
+here, where one writer appends them to the results file as they arrive.
 """
 
 import json
 import os
 import sys
 import time
-from collections import deque
 
-from .audio import (AUDIO_EXTENSIONS, Pair, PairError, load_pair, pairs_from_folders,
+from .audio import (AUDIO_EXTENSIONS, OpenedPair, Pair, PairError, pairs_from_folders,
                     pairs_from_manifest, soundfile_module)
-from .config import add_loss_arguments, settings_from_args
+from .config import add_loss_arguments, byte_size, settings_from_args
 from .errors import (DONE, INTERRUPTED, NOT_COMPUTED, STOPPED, CommandError,
                      caused_by_interrupt)
-from .losses import compute
+from .losses import evaluate_pair
+from .read_ahead import DEFAULT_READ_AHEAD, ReadAhead, read_error
 from .results_file import (BASE_COLUMNS, one_line, open_results, os_error_text,
                            stored_text, summary_path, write_atomically)
 from .summary import summarize, summary_table, undefined_lines
-from .workers import Worker, in_background, rows_in_workers
+from .workers import Worker, rows_in_workers
 
 
 HELP = "score folders (or a manifest) of estimate/reference pairs"
@@ -55,8 +56,11 @@ def add_arguments(parser):
                              "error, keeping every other row")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar or notes (the summary is still printed)")
-    parser.add_argument("--read-ahead", type=int, default=2, metavar="N",
-                        help="pairs read ahead while one is computed (default 2)")
+    parser.add_argument("--read-ahead", type=byte_size, default=DEFAULT_READ_AHEAD,
+                        metavar="SIZE",
+                        help="decoded audio read ahead while the pieces before it are "
+                             "computed, in bytes or with K, M, G (default 64M); at least "
+                             "one piece (2**18 samples of both files)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the pairs on this Dask distributed scheduler, e.g. "
                              "tcp://10.0.0.5:8786 (needs fastmixloss[dask]; default: in "
@@ -69,18 +73,21 @@ def _row(pair, settings, loaded=None, values=None, errors=()):
            "settings": settings.settings_id(),
            "error": one_line("; ".join(errors)) if errors else None}
     if loaded is not None:
-        row.update(sample_rate=loaded.sample_rate, channels=int(loaded.ref.shape[0]),
-                   samples=int(loaded.ref.shape[1]))
+        row.update(sample_rate=loaded.sample_rate, channels=int(loaded.channels),
+                   samples=int(loaded.length))
     row.update(values or {})
     return row
 
 
 def score_loaded(pair, loaded, settings):
-    """The row of a pair whose files were read (`loaded` may be the PairError instead)."""
+    """The row of a pair whose files were opened: `loaded` is its OpenedPair (or
+    read-ahead's QueuedPair), or the PairError that kept them from opening."""
     if isinstance(loaded, PairError):
         return _row(pair, settings, errors=[str(loaded)])
     try:
-        values, errors = compute(settings, loaded.est, loaded.ref, loaded.sample_rate)
+        values, errors = evaluate_pair(settings, loaded)
+    except PairError as exc:   # a piece could not be read: the row has no values
+        return _row(pair, settings, errors=[str(exc)])
     except Exception as exc:   # noqa: BLE001 -- one pair's failure must not end the run
         if caused_by_interrupt(exc):
             # Ctrl-C inside a kernel can surface as a SystemError: it is the user's
@@ -91,18 +98,22 @@ def score_loaded(pair, loaded, settings):
 
 
 def _load(pair, length_policy):
+    """The pair's files opened and checked (OpenedPair), or the PairError saying why not."""
     try:
-        return load_pair(pair, length_policy)
-    except PairError as exc:
-        return exc
-    except Exception as exc:   # noqa: BLE001 -- e.g. MemoryError on a huge file
-        return PairError(f"{type(exc).__name__} reading the pair: {exc}")
+        return OpenedPair(pair, length_policy)
+    except Exception as exc:   # noqa: BLE001 -- e.g. MemoryError
+        return read_error(exc)
 
 
 def score_pair(pair, settings):
     """Read and score one pair: what a Dask worker runs. Never raises for the pair's own
     problems; they are the row's error."""
-    return score_loaded(pair, _load(pair, settings.length_policy), settings)
+    loaded = _load(pair, settings.length_policy)
+    try:
+        return score_loaded(pair, loaded, settings)
+    finally:
+        if not isinstance(loaded, PairError):
+            loaded.close()
 
 
 def failed_row(pair, settings, error):
@@ -110,23 +121,12 @@ def failed_row(pair, settings, error):
     return _row(pair, settings, errors=[error])
 
 
-def rows_in_process(todo, settings, read_ahead):
+def rows_in_process(todo, settings, read_ahead=DEFAULT_READ_AHEAD):
     """Rows in the order of `todo`, computed in this process (the demo's way); up to
-    `read_ahead` pairs are read while one computes."""
-    pending = deque()
-    pairs = iter(todo)
-
-    def submit():
-        pair = next(pairs, None)
-        if pair is not None:
-            pending.append((pair, in_background(_load, pair, settings.length_policy)))
-
-    for _ in range(max(1, read_ahead)):
-        submit()
-    while pending:
-        pair, future = pending.popleft()
-        submit()
-        yield score_loaded(pair, future.result(), settings)
+    `read_ahead` bytes of the pairs' pieces are read while earlier ones compute."""
+    with ReadAhead(iter(todo), _load, settings.length_policy, read_ahead) as reading:
+        for pair, loaded in reading:
+            yield score_loaded(pair, loaded, settings)
 
 
 def rows_on_dask(todo, settings, address):
@@ -147,7 +147,8 @@ def rows_on_dask(todo, settings, address):
                            STOPPED) from None
     futures = {}
     try:
-        # keep a bounded number of pairs in flight: each holds two songs in memory
+        # keep a bounded number of pairs in flight (two per thread: one computing, the
+        # next one queued); a task reads its pair in pieces, never whole
         window = max(4, 2 * sum(client.nthreads().values()))
         pairs = iter(todo)
 
@@ -250,12 +251,10 @@ def _rows_kept(out, when=""):
 def run(args):
     """The score command. Returns the exit code."""
     settings = settings_from_args(args)
-    if args.read_ahead < 1:
-        raise CommandError(f"--read-ahead {args.read_ahead} must be at least 1")
     if args.scheduler:
         return _run_checked(args, settings.with_columns(), None)
     soundfile_module()   # the worker reads the pairs: without it every pair would fail
-    worker = Worker(settings, _load, score_loaded)
+    worker = Worker(settings, _load, score_loaded, args.read_ahead)
     try:
         # the worker checks the parameters (loading its kernels); this process never
         # computes, so it loads none

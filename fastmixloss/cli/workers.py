@@ -2,14 +2,16 @@
 
 A pair can end the process that computes it: a crash in native code (a segfault, an
 abort), or the system's out-of-memory killer. So `score` checks its settings, reads and
-computes in one worker process, which reads ahead on threads and computes on all of
-Numba's threads, while the main process only sends it pairs (file names, not audio),
-writes the rows it sends back, and watches it; it never loads a kernel itself. When the
+computes in one worker process, which reads the pairs' pieces ahead on a thread (bounded
+in bytes, read_ahead.py) and computes on all of Numba's threads, while the main process
+only sends it pairs (file names, not audio), writes the rows it sends back, and watches
+it; it never loads a kernel itself. When the
 worker dies, the pair it was scoring becomes an error row that says so ("worker died:
 signal 11 (SIGSEGV)"), a new worker takes over, and the run goes on.
 
 Which pair killed it: a worker holds several pairs at once (one computing, the next ones
-being read), and native damage can show later than it was done. When a worker dies
+being read: as many as fit in its read-ahead), and native damage can show later than it
+was done. When a worker dies
 holding one pair, that pair is the cause. When it dies holding several, each of them is
 scored again alone by the next worker, and one that then kills its worker is the cause.
 No pair is tried more than twice in a run.
@@ -24,28 +26,12 @@ import signal
 import sys
 import threading
 from collections import deque
-from concurrent.futures import Future
 from multiprocessing.connection import wait
 
 from .errors import STOPPED, CommandError
 from .losses import LossSettings
+from .read_ahead import DEFAULT_READ_AHEAD, ReadAhead
 from .results_file import one_line
-
-
-def in_background(function, *args):
-    """function(*args) on a daemon thread, as a Future. Daemon, not a thread pool's
-    worker: a read stuck in the file system (a hung network share) must not keep the
-    process from ending, and a pool is joined at exit."""
-    future = Future()
-
-    def work():
-        try:
-            future.set_result(function(*args))
-        except BaseException as exc:   # noqa: BLE001 -- handed to the waiting thread
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="fastmixloss-read", daemon=True).start()
-    return future
 
 
 def death_text(exitcode):
@@ -95,11 +81,12 @@ class Worker:
     It checks the settings by running the losses once (which also loads the kernels):
     this process need not load them at all. Messages to it: a Pair, or None (no more).
     From it: ("ready", columns) once checked, or ("invalid", error class, message);
-    ("got",) as it takes each pair, ("row", row) when the pair is scored,
+    ("got",) as its reading thread takes each pair (when the pieces of the ones before
+    it are read, up to `read_ahead` bytes ahead), ("row", row) when the pair is scored,
     ("interrupted",), or ("failed", text) before it ends on an unexpected exception.
     """
 
-    def __init__(self, settings, load, score):
+    def __init__(self, settings, load, score, read_ahead=DEFAULT_READ_AHEAD):
         # the worker computes with as many Numba threads as this thread would (where
         # this process has set a number)
         numba = sys.modules.get("numba")
@@ -108,7 +95,7 @@ class Worker:
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main, name="fastmixloss-worker", daemon=True,
-            args=(child, settings, threads, load, score))
+            args=(child, settings, threads, load, score, read_ahead))
         try:
             _start_without_interrupts(self.process)
         except OSError as exc:   # no memory or process slots left to start one
@@ -170,7 +157,7 @@ class Worker:
         self.connection.close()
 
 
-def _worker_main(connection, settings, threads, load, score):
+def _worker_main(connection, settings, threads, load, score, read_ahead):
     """The worker process: load the kernels once, then score every pair sent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
@@ -193,7 +180,7 @@ def _worker_main(connection, settings, threads, load, score):
             connection.send(("invalid", type(exc).__name__, str(exc)))
             return
         connection.send(("ready", settings.columns))
-        _serve(connection, settings, load, score)
+        _serve(connection, settings, load, score, read_ahead)
     except (EOFError, OSError):
         return   # the main process is gone: nobody to score for
     except KeyboardInterrupt:
@@ -212,23 +199,28 @@ def _send_quietly(connection, message):
         pass
 
 
-def _serve(connection, settings, load, score):
-    """Score the pairs in the order they come. Every pair sent starts being read at
-    once (the main process sends only as many as it wants read ahead), after saying it
-    was received; a wait for the next pair happens only when none is left to compute."""
-    pending = deque()
-    more = True
-    while more or pending:
-        while more and (not pending or connection.poll()):
+def _serve(connection, settings, load, score, read_ahead):
+    """Score the pairs in the order they come. A reading thread takes each pair from the
+    connection when it has read the pieces of the ones before it (saying it has it: the
+    main process keeps one pair waiting there), and reads its pieces up to `read_ahead`
+    bytes ahead of the scoring, which runs here."""
+    sending = threading.Lock()   # the reading thread says "got" while rows are sent
+
+    def send(message):
+        with sending:
+            connection.send(message)
+
+    def pairs():
+        while True:
             pair = connection.recv()
             if pair is None:
-                more = False
-            else:
-                connection.send(("got",))
-                pending.append((pair, in_background(load, pair, settings.length_policy)))
-        if pending:
-            pair, loaded = pending.popleft()
-            connection.send(("row", score(pair, loaded.result(), settings)))
+                return
+            send(("got",))
+            yield pair
+
+    with ReadAhead(pairs(), load, settings.length_policy, read_ahead) as reading:
+        for pair, loaded in reading:
+            send(("row", score(pair, loaded, settings)))
 
 
 # Python re-imports the main script in a new worker: unguarded, it would run again there
@@ -246,6 +238,7 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
 
     load(pair, length_policy) and score(pair, loaded, settings) run in the worker (they
     are pickled to it: module-level functions, or instances of module-level classes);
+    the worker reads up to `read_ahead` bytes of pieces ahead (see Worker).
     failed_row(pair, settings, error) makes the row of a pair whose worker died.
     `worker`: one already started with these settings (its kernels load while the
     caller does other things). note(text) tells the user about a worker's death.
@@ -256,20 +249,20 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
     suspects = deque()          # held by a worker that died holding several: each alone
     sent = deque()              # (pair, alone): sent to the current worker, row not back
     received = 0                # how many of `sent` the worker said it has
-    depth = max(1, read_ahead) + 1   # one computing, the others being read
     idle_deaths = 0
     note = note or (lambda text: None)
     try:
         while waiting or suspects or sent:
             if worker is None:
-                worker, received = Worker(settings, load, score), 0
+                worker, received = Worker(settings, load, score, read_ahead), 0
             if suspects or any(alone for _, alone in sent):
                 # scoring suspects: one at a time, nothing read beside it
                 if not sent and worker.send(suspects[0]):
                     sent.append((suspects.popleft(), True))
-            else:
-                while waiting and len(sent) < depth and worker.send(waiting[0]):
-                    sent.append((waiting.popleft(), False))
+            elif waiting and len(sent) == received and worker.send(waiting[0]):
+                # one pair waits in the connection, for the worker's reading thread to
+                # take once its read-ahead has room: it holds no more than fit there
+                sent.append((waiting.popleft(), False))
             message = worker.receive()
             kind = None if message is None else message[0]
             if kind == "ready":

@@ -19,7 +19,11 @@ def test_demo_shows_what_the_losses_say(cli, tmp_path):
     # what the printed explanation claims
     assert swapped["sd.loss"] == copy["sd.loss"] == copy["mrstft.loss"] == 0.0
     assert swapped["mrstft.loss"] > 0.1
-    assert mono["sd.sum.loss"] == copy["sd.sum.loss"]
+    # L+R is the copy's, but S/D's spectra come from the channels' (X(L) + X(R)): the
+    # estimate's 2 X(m) and the reference's X(L) + X(R) round apart in float32, and the
+    # log-magnitude term of quiet bins shows it (docs/numerics.md); the copy's is 0
+    assert copy["sd.sum.loss"] == 0.0
+    assert mono["sd.sum.loss"] < 1e-3 * mono["sd.diff.loss"]
     assert mono["sd.diff.loss"] > 1000 * copy["sd.diff.loss"]
     assert rows["3-quieter.wav"]["sisdr"] < -60
     late = rows["5-late.wav"]

@@ -121,25 +121,33 @@ def test_a_crash_in_a_real_run_says_so_once_and_leaves_no_process(tmp_path):
 
 
 class ScriptedWorker:
-    """Stands in for workers.Worker, in this process: it takes every pair sent at once
-    (as the real one takes what is waiting before it computes) and computes them in
-    order; `dies(pair, held)` says whether computing `pair` kills it while it holds
-    `held` (the pairs it has taken and not finished). Instances: ScriptedWorker.started."""
+    """Stands in for workers.Worker, in this process. Its reading thread takes a pair
+    from the connection while its read-ahead has room, here `read_ahead` pairs beside
+    the one computing (each pair one unit of the budget, as tiny files fill bytes
+    alike); it computes them in order. `dies(pair, held)` says whether computing `pair`
+    kills it while it holds `held` (the pairs it has taken and not finished).
+    Instances: ScriptedWorker.started."""
 
     dies = staticmethod(lambda pair, held: False)
     started = []
 
-    def __init__(self, settings, load, score):
+    def __init__(self, settings, load, score, read_ahead):
         self.ready, self.exitcode = False, None
-        self.held, self.outbox = [], [("ready", ())]
+        self.capacity = read_ahead + 1
+        self.inbox, self.held, self.outbox = [], [], [("ready", ())]
         ScriptedWorker.started.append(self)
 
     def send(self, pair):
         if self.exitcode is not None:
             return False
-        self.held.append(pair)
-        self.outbox.append(("got",))
+        self.inbox.append(pair)
+        self._take()
         return True
+
+    def _take(self):
+        while self.inbox and len(self.held) < self.capacity:
+            self.held.append(self.inbox.pop(0))
+            self.outbox.append(("got",))
 
     def receive(self):
         if self.outbox:
@@ -148,7 +156,9 @@ class ScriptedWorker:
             if self.dies(self.held[0], list(self.held)):
                 self.exitcode = -signal.SIGSEGV
                 return None
-            return ("row", {"pair": self.held.pop(0).key, "error": None})
+            row = ("row", {"pair": self.held.pop(0).key, "error": None})
+            self._take()
+            return row
         self.exitcode = -signal.SIGKILL   # waited on with nothing to do: killed idle
         return None
 
