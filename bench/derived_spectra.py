@@ -27,6 +27,7 @@ reports:
 
 import argparse
 import json
+import os
 
 import numpy as np
 import scipy.fft
@@ -247,7 +248,9 @@ def main(argv=None):
           + (" and ".join(library_matches) or "neither path") + " on every pair")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"seconds": args.seconds, "renders": renders, "spectra": part1,
+            json.dump({"seconds": args.seconds,
+                       "renders": [os.path.relpath(r, args.music) for r in renders],
+                       "spectra": part1,
                        "terms": part2, "losses": losses,
                        "library_equals": library_matches}, f, indent=1)
 
