@@ -18,15 +18,27 @@ A backend provides:
   stft_option_sums(est3, ref3, mix, jobs, taps, alphas)
       -> one host float64 (B, R, N_OPTION_TERMS) per layout.OptionJob: the spectral
       options' sums of every resolution of a call (one prefilter serves them all)
-  time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS))
+  time_sums(est2, ref2) -> host float64 ((N, N_TIME_SUMS), (N, N_SHIFTS)): the shifted
+      sums of whole rows and their shifts
   log_cosh_sums(est2, ref2, a, eps) -> host float64 (N,)
-  difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: MSE
-      and L1 use time_sums where a backend lacks it)
+  difference_sums(est2, ref2) -> host float64 (N, 2): sum d^2, sum |d|   (optional: its
+      presence says the backend has the light pass of MSE and L1, which use time_sums'
+      sums where a backend lacks it)
+  time_shifts(est2, ref2) -> host float64 (N, N_SHIFTS)
+  time_chunk_sums(est2, ref2, shifts, differences)
+      -> host float64 ((N, K, N_TIME_SUMS) or None, (N, K, 2) or None)
+  log_cosh_chunk_sums(est2, ref2, a, eps) -> host float64 (N, K)
+      (optional, the three together) the sums above per chunk of layout.TIME_CHUNK
+      samples of a piece of the signal, for the caller to add in order: the shifted sums
+      about the given shifts (shifts None: none) and the light pass's (differences
+      True). A backend without them computes whole signals only (time_domain.TimePass
+      fed one piece).
   host_rows(x2, rows) -> host copies of the listed rows of an (N, T) signal, in its dtype
-      (the few rows whose sums came out non-finite, for the messages and fallbacks)
-  exact_energies(est2, ref2, rows, scales, centred, eps, want_residual)
-      -> host float64 (len(rows), N_EXACT): kernels/time.exact_row_energies of the listed
-      rows, each scaled by its power of two (the rows the one-pass sums cannot settle)
+      (the few rows whose sums came out non-finite or that need recomputing)
+  exact_energies(est2, ref2, rows, scales, stage, state)
+      -> host float64 (len(rows), N_EXACT): the listed rows' exact-recomputation state
+      after pass `stage` over this piece (kernels/time.exact_span), each row scaled by its
+      power of two (the rows the one-pass sums cannot settle)
 
 Signals: the (B, C, T) est3, ref3 and their (N, T) rows est2, ref2 are what as_signal_pair
 returned (or its reshape): host arrays on the CPU, device signals on the GPU; code above
@@ -60,6 +72,16 @@ def interrupt_is_keyboard_interrupt(function):
                     raise KeyboardInterrupt() from exc
             raise
     return call
+
+
+def _time_kernel(name):
+    """A CpuBackend method: kernels/time.py's function `name`, imported on first use."""
+    @interrupt_is_keyboard_interrupt
+    def call(*args):
+        from .kernels import time as time_kernels
+        return getattr(time_kernels, name)(*args)
+    call.__name__ = call.__qualname__ = name
+    return staticmethod(call)
 
 
 class CpuBackend:
@@ -108,33 +130,18 @@ class CpuBackend:
                    *filterbanks.kernel_arrays(job.filterbank)) for job in jobs]
         return stft_option_sums(est3, ref3, mix, arrays, taps, alphas, thread_count())
 
-    @staticmethod
-    @interrupt_is_keyboard_interrupt
-    def time_sums(est2, ref2):
-        from .kernels.time import time_sums
-        return time_sums(est2, ref2)
-
-    @staticmethod
-    @interrupt_is_keyboard_interrupt
-    def difference_sums(est2, ref2):
-        from .kernels.time import difference_sums
-        return difference_sums(est2, ref2)
-
-    @staticmethod
-    @interrupt_is_keyboard_interrupt
-    def log_cosh_sums(est2, ref2, a, eps):
-        from .kernels.time import log_cosh_sums
-        return log_cosh_sums(est2, ref2, a, eps)
+    # the time-domain kernels (see the list above)
+    time_sums = _time_kernel("time_sums")
+    difference_sums = _time_kernel("difference_sums")
+    log_cosh_sums = _time_kernel("log_cosh_sums")
+    time_shifts = _time_kernel("time_shifts")
+    time_chunk_sums = _time_kernel("time_chunk_sums")
+    log_cosh_chunk_sums = _time_kernel("log_cosh_chunk_sums")
+    exact_energies = _time_kernel("exact_energies")
 
     @staticmethod
     def host_rows(x2, rows):
         return x2[rows]
-
-    @staticmethod
-    @interrupt_is_keyboard_interrupt
-    def exact_energies(est2, ref2, rows, scales, centred, eps, want_residual):
-        from .kernels.time import exact_energies
-        return exact_energies(est2[rows], ref2[rows], scales, centred, eps, want_residual)
 
 
 CPU = CpuBackend()

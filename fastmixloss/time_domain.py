@@ -4,6 +4,9 @@ SD-SDR).
 Each is computed per channel of each item from one pass over both signals (see
 kernels/time.py), then averaged over the item's channels. SNR, SI-SDR and SD-SDR are
 returned negated, in dB, so that lower is better for every loss, as in auraloss.
+
+TimePass computes several of them from one pass over a signal given whole or in
+consecutive pieces; a loss called on its own is a TimePass of that loss fed one piece.
 """
 
 import inspect
@@ -14,22 +17,367 @@ from numpy.typing import ArrayLike
 
 from . import backend as backends
 from . import validation as check
-from .errors import ParameterError
-from .kernels import layout
-from .kernels.layout import (SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D, SUM_DD, SUM_DY, SUM_Y,
-                             SUM_YY)
+from .errors import DeviceError, FastMixLossError, ParameterError
+from .kernels.layout import (EXACT_ALPHA, EXACT_D, EXACT_DD, EXACT_ENERGIES, EXACT_EY,
+                             EXACT_EY_LOW, EXACT_MEAN_E, EXACT_MEAN_Y, EXACT_MEANS,
+                             EXACT_OFF_E, EXACT_OFF_Y, EXACT_RESIDUAL, EXACT_RESIDUAL_PASS,
+                             EXACT_SUM_E, EXACT_SUM_Y, EXACT_Y_MAX, EXACT_Y_MIN, EXACT_YY,
+                             EXACT_YY_LOW, N_EXACT, SHIFT_D, SHIFT_Y, SUM_ABS_D, SUM_D,
+                             SUM_DD, SUM_DY, SUM_Y, SUM_YY, TIME_CHUNK)
 
 
 # The one-pass sums give each energy as a sum of larger terms. Their rounding error is
 # taken as at most 1e-12 of the terms' magnitude; where a quantity is smaller than
 # CANCELLATION times that magnitude it would keep fewer than 10 digits, and the row is
-# recomputed from its own means (the backend's exact_energies).
+# recomputed from its own means (the exact passes, kernels/time.exact_span).
 CANCELLATION = 1e-2
 
 # Rows whose squares overflow float64 are recomputed scaled by a power of two that brings
 # their largest sample to about 2**RESCALED_EXPONENT: the squares then fit, and eps stays
 # as negligible as it was at the original scale (it is scaled with them).
 RESCALED_EXPONENT = 100
+
+# the first pass's sums, by what they serve: the shifted sums (every ratio loss; MSE and
+# L1 where the backend has no light pass) and the light pass (MSE, L1); log-cosh's are
+# keyed ("log_cosh", a, eps)
+SHIFTED, LIGHT = "shifted", "light"
+
+
+class TimePass:
+    """Several time-domain losses from one read of a signal given whole or in pieces.
+
+    TimePass(losses, backend, n_items, n_channels, length, dtype)
+
+    losses: time-domain loss objects (MSELoss(), SISDRLoss(zero_mean=False), ...), each
+    with its own options. backend: from fastmixloss.backend.select. The pieces fed are
+    (n_items, n_channels, n) signals in `dtype`, validated as the backend's
+    as_signal_pair returns them (C-contiguous on the CPU), consecutive pieces of signals
+    of `length` samples.
+
+    Feed every piece of a pass in order (`feed`), then call `end_pass`; while it returns
+    True, feed the same pieces again. Then `results()`: per loss, in order, what
+    loss(est, ref) returns on the whole signal, or the FastMixLossError it would raise
+    (the other losses keep their values). Every piece but the last of a pass holds a
+    multiple of `alignment` samples (empty pieces are skipped).
+
+    The first pass reads each sample once for all losses: per chunk of `alignment`
+    samples, one task computes the shifted sums of the ratio losses and MSE's and L1's
+    sums (one loop each over the chunk while it is in cache), and log-cosh has its own
+    kernel per (a, eps). The sums are kept per chunk (8 float64 a row and chunk: 0.6 MB
+    for two hours of stereo at 44.1 kHz) and added in chunk order at the end, so any
+    pieces give the sums of the whole signal bit for bit.
+
+    Further passes are for the rare rows those sums cannot settle; each adds its sums
+    sample after sample, carried from piece to piece, so these too are the same bits for
+    any pieces:
+
+    - a ratio loss's row whose one-pass formula cancels (SI-SDR of a scaled copy, an
+      estimate equal to its reference, a reference that may be silent or constant): the
+      exact recomputation (kernels/time.exact_span), one pass without zero_mean (ESR, DC
+      always), two with it (the means, then the energies), one more for SI-SDR's residual;
+    - a row whose squares or sums overflow float64 (float64 samples beyond about 1e154;
+      float32 input cannot): one pass for its largest sample, then the ratio losses'
+      exact passes at a power-of-two scale (see RESCALED_EXPONENT), while MSE, L1 and
+      log-cosh raise a ParameterError naming it;
+    - a log-cosh row where a * (est - ref) or its sum overflows: one pass computing it
+      in NumPy (per piece, so pieces and the whole signal differ there by rounding).
+
+    At most four passes in all (a zero-mean SI-SDR row that overflows).
+
+    A NaN or Inf sample makes its chunk's sums non-finite: only such rows of a piece are
+    scanned, for their first NaN or Inf. A loss with check_finite gets the ParameterError
+    naming the first one (est before ref, the lowest row) at its position in the whole
+    signal; without check_finite its rows are NaN.
+
+    A backend without per-chunk sums (the CUDA one) takes the signal as one piece; a
+    shorter piece raises DeviceError.
+    """
+
+    def __init__(self, losses, backend, n_items, n_channels, length, dtype):
+        self.losses = list(losses)
+        self.backend = backend
+        self.shape = (int(n_items), int(n_channels), int(length))
+        self.dtype = np.dtype(dtype)
+        self._n_rows = self.shape[0] * self.shape[1]
+        self._in_pieces = hasattr(backend, "time_chunk_sums")
+        has_light = hasattr(backend, "difference_sums")
+        wanted = set()
+        for loss in self.losses:
+            wanted |= loss._first_pass_sums(has_light)
+        self._log_cosh_keys = sorted(key for key in wanted if isinstance(key, tuple))
+        self._parts = {key: [] for key in wanted}   # the first pass's per-chunk sums
+        self._shifts = None
+        self._first_bad = {"est": {}, "ref": {}}    # row -> (position, value)
+        self._fed = 0
+        self._pass = 0
+        self._jobs = []          # what this pass computes (after the first)
+        self._waiting = {}       # loss index -> (its _settle generator, the jobs it awaits)
+        self._results = [None] * len(self.losses)
+        self._finished = False
+
+    @property
+    def alignment(self):
+        """Every piece but the last of a pass holds a multiple of this many samples."""
+        return TIME_CHUNK
+
+    def feed(self, est_piece3, ref_piece3):
+        """The next piece (n_items, n_channels, n) of both signals, in order."""
+        n = self._check_piece(est_piece3, ref_piece3)
+        if n == 0:
+            return
+        est2, ref2 = _rows(est_piece3), _rows(ref_piece3)
+        if self._pass == 0:
+            self._first_pass(est2, ref2)
+        else:
+            for job in self._jobs:
+                job.feed(self.backend, est2, ref2)
+        self._fed += n
+
+    def _check_piece(self, est_piece3, ref_piece3):
+        n_items, n_channels, length = self.shape
+        if self._finished:
+            raise ParameterError("TimePass: a piece was fed after the last pass ended")
+        for name, piece in (("est", est_piece3), ("ref", ref_piece3)):
+            if (len(piece.shape) != 3 or tuple(piece.shape[:2]) != (n_items, n_channels)
+                    or piece.shape[2] != est_piece3.shape[2] or piece.dtype != self.dtype):
+                raise ParameterError(
+                    f"TimePass: the {name} piece has shape {tuple(piece.shape)} and dtype "
+                    f"{piece.dtype}: expected ({n_items}, {n_channels}, n) in {self.dtype}, "
+                    f"n the same for est and ref")
+        n = int(est_piece3.shape[2])
+        if n == 0:
+            return n
+        if self._fed % self.alignment:
+            raise ParameterError(
+                f"TimePass: the pieces before this one hold {self._fed} samples, not a "
+                f"multiple of {self.alignment}: only the last piece of a pass may be short")
+        if self._fed + n > length:
+            raise ParameterError(
+                f"TimePass: this piece of {n} samples ends at sample {self._fed + n}, "
+                f"beyond the signal's {length}")
+        if not self._in_pieces and n != length:
+            raise DeviceError(
+                f"the {getattr(self.backend, 'name', 'given')} backend computes the "
+                f"time-domain losses of whole signals only: feed the {length} samples as "
+                f"one piece, not {n}")
+        return n
+
+    def _first_pass(self, est2, ref2):
+        backend = self.backend
+        parts = {}
+        if self._in_pieces:
+            if SHIFTED in self._parts and self._shifts is None:
+                self._shifts = backend.time_shifts(est2, ref2)   # in the first piece
+            if SHIFTED in self._parts or LIGHT in self._parts:
+                parts[SHIFTED], parts[LIGHT] = backend.time_chunk_sums(
+                    est2, ref2, self._shifts, LIGHT in self._parts)
+            for key in self._log_cosh_keys:
+                parts[key] = backend.log_cosh_chunk_sums(est2, ref2, *key[1:])
+        else:   # the whole signal: its sums as one chunk
+            if SHIFTED in self._parts:
+                totals, self._shifts = backend.time_sums(est2, ref2)
+                parts[SHIFTED] = totals[:, None]
+            if LIGHT in self._parts:
+                parts[LIGHT] = backend.difference_sums(est2, ref2)[:, None]
+            for key in self._log_cosh_keys:
+                parts[key] = backend.log_cosh_sums(est2, ref2, *key[1:])[:, None]
+        suspects = np.zeros(self._n_rows, dtype=bool)
+        for key, part in parts.items():
+            if part is not None:
+                self._parts[key].append(part)
+                suspects |= ~np.isfinite(part.reshape(self._n_rows, -1)).all(axis=1)
+        if suspects.any():
+            self._scan(est2, ref2, np.flatnonzero(suspects))
+
+    def _scan(self, est2, ref2, rows):
+        """Keep the first NaN or Inf of each of `rows` in this piece (rows whose sums came
+        out non-finite here: from a NaN or Inf, or from an overflow)."""
+        for name, signal2 in (("est", est2), ("ref", ref2)):
+            found = self._first_bad[name]
+            host = self.backend.host_rows(signal2, rows)
+            bad = ~np.isfinite(host)
+            for i in np.flatnonzero(bad.any(axis=1)):
+                if int(rows[i]) not in found:
+                    position = int(np.argmax(bad[i]))
+                    found[int(rows[i])] = (self._fed + position, host[i, position])
+
+    def end_pass(self):
+        """After the last piece of a pass: True when another pass over the same pieces is
+        needed, else False (then `results()`)."""
+        if self._finished:
+            raise ParameterError("TimePass: end_pass() after the last pass ended")
+        if self._fed != self.shape[2]:
+            raise ParameterError(f"TimePass: the pass ended after {self._fed} of the "
+                                 f"signal's {self.shape[2]} samples")
+        self._fed = 0
+        if self._pass == 0:
+            self._settle()
+        else:
+            for index, (generator, jobs) in list(self._waiting.items()):
+                self._advance(index, generator, [job.result() for job in jobs])
+        self._pass += 1
+        self._jobs = [job for _, jobs in self._waiting.values() for job in jobs]
+        self._finished = not self._waiting
+        return not self._finished
+
+    def _settle(self):
+        """After the first pass: each loss's values, or the jobs of its next pass."""
+        totals = {key: np.concatenate(parts, axis=1).sum(axis=1)   # in chunk order
+                  for key, parts in self._parts.items()}
+        self._parts = None
+        bad_input = np.zeros(self._n_rows, dtype=bool)
+        for found in self._first_bad.values():
+            bad_input[list(found)] = True
+        sums = _PassSums(self.shape, totals, self._shifts, bad_input)
+        for index, loss in enumerate(self.losses):
+            if loss.check_finite and bad_input.any():
+                self._results[index] = self._nonfinite_error()
+            else:
+                self._advance(index, loss._settle(sums), None)
+
+    def _nonfinite_error(self):
+        """The ParameterError naming the first NaN or Inf: est first, then ref, each
+        row by row, at its position in the whole signal."""
+        for name in ("est", "ref"):
+            found = self._first_bad[name]
+            if found:
+                row = min(found)
+                position, value = found[row]
+                return check.nonfinite_error(name, value, row * self.shape[2] + position,
+                                             self.shape)
+        return None
+
+    def _advance(self, index, generator, sent):
+        """Run loss `index`'s generator on to its next pass or its value."""
+        try:
+            jobs = generator.send(sent)
+        except StopIteration as done:
+            self._waiting.pop(index, None)
+            self._results[index] = self.losses[index]._reduce(
+                done.value.reshape(self.shape[:2]))
+        except FastMixLossError as exc:
+            self._waiting.pop(index, None)
+            self._results[index] = exc
+        else:
+            self._waiting[index] = (generator, jobs)
+
+    def results(self):
+        """Per loss, in order: its value (a float or an array, after its reduction), or
+        the FastMixLossError it raised. Only after end_pass() returned False."""
+        if not self._finished:
+            raise ParameterError("TimePass: results() before the last pass ended "
+                                 "(end_pass() returns False after it)")
+        return list(self._results)
+
+
+def _whole(losses, backend, est3, ref3):
+    """TimePass's results for whole signals (B, C, T): one piece, fed once per pass."""
+    time_pass = TimePass(losses, backend, *est3.shape, est3.dtype)
+    time_pass.feed(est3, ref3)
+    while time_pass.end_pass():
+        time_pass.feed(est3, ref3)
+    return time_pass.results()
+
+
+class _PassSums:
+    """What the first pass gives the losses: the sums of each kernel that ran (None where
+    none did), the rows whose input holds a NaN or Inf, and the signal's layout."""
+
+    def __init__(self, shape, totals, shifts, bad_input):
+        _, self.n_channels, self.length = shape
+        self.light = totals.get(LIGHT)
+        self.shifted_totals = totals.get(SHIFTED)
+        self.shifted = (None if self.shifted_totals is None
+                        else _Sums(self.shifted_totals, shifts, self.length))
+        self.log_cosh = {key[1:]: value for key, value in totals.items()
+                         if isinstance(key, tuple)}
+        self.bad_input = bad_input
+
+
+class _Peaks:
+    """A pass's job: the largest |sample| of est and ref in each of `rows` (the overflow
+    messages and the rescaled recomputation)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.peaks = np.zeros(len(rows))
+
+    def feed(self, backend, est2, ref2):
+        _keep_peaks(self.peaks, backend.host_rows(est2, self.rows),
+                    backend.host_rows(ref2, self.rows))
+
+    def result(self):
+        return self.peaks
+
+
+def _keep_peaks(peaks, *hosts):
+    """peaks (float64, one per row) raised to the largest |sample| of each host (rows,
+    n) array."""
+    for host in hosts:
+        np.maximum(peaks, np.abs(host).max(axis=1), out=peaks)
+
+
+class _LogCoshRows:
+    """A pass's job: the log-cosh means of `rows` in NumPy (_mean_log_cosh), where the
+    kernel's a * (est - ref) or sum overflowed, and their largest |sample| (for the
+    message where even that overflows)."""
+
+    def __init__(self, rows, a, eps, length):
+        self.rows, self.a, self.eps, self.length = rows, a, eps, length
+        self.means = np.zeros(len(rows))
+        self.peaks = np.zeros(len(rows))
+
+    def feed(self, backend, est2, ref2):
+        est = backend.host_rows(est2, self.rows)
+        ref = backend.host_rows(ref2, self.rows)
+        self.means += _mean_log_cosh(est.astype(np.float64) - ref, self.a, self.eps,
+                                     self.length)
+        _keep_peaks(self.peaks, est, ref)
+
+    def result(self):
+        return self
+
+
+class _ExactPass:
+    """A pass's job: pass `stage` of the exact recomputation of `rows` (see
+    _exact_passes)."""
+
+    def __init__(self, rows, scales, stage, state):
+        self.rows, self.scales, self.stage, self.state = rows, scales, stage, state
+
+    def feed(self, backend, est2, ref2):
+        self.state = backend.exact_energies(est2, ref2, self.rows, self.scales, self.stage,
+                                            self.state)
+
+    def result(self):
+        return self.state
+
+
+def _exact_passes(rows, scales, centred, eps, want_residual, length):
+    """The exact recomputation of `rows` (kernels/time.exact_span) as passes over the
+    signal, each a yield of its job: the rows' final state (len(rows), N_EXACT), with sum
+    d^2, sum y^2, sum e*y (about the means when `centred`), sum d, SI-SDR's residual
+    (only with want_residual) and ref's extremes. scales, eps: per row."""
+    state = np.zeros((rows.size, N_EXACT))
+    state[:, EXACT_Y_MIN] = np.inf
+    state[:, EXACT_Y_MAX] = -np.inf
+    if centred:   # else the means stay 0
+        (state,) = yield [_ExactPass(rows, scales, EXACT_MEANS, state)]
+        state[:, EXACT_MEAN_E] = state[:, EXACT_SUM_E] / length
+        state[:, EXACT_MEAN_Y] = state[:, EXACT_SUM_Y] / length
+    (state,) = yield [_ExactPass(rows, scales, EXACT_ENERGIES, state)]
+    state[:, EXACT_YY] += state[:, EXACT_YY_LOW]
+    state[:, EXACT_EY] += state[:, EXACT_EY_LOW]
+    if want_residual:
+        # The residual of a near-perfect scaled copy is tiny, and a mean off by delta
+        # adds n * delta**2 to it: correct the means by their deviations' mean first
+        # (the energies above change only to second order in delta).
+        if centred:
+            state[:, EXACT_MEAN_E] += state[:, EXACT_OFF_E] / length
+            state[:, EXACT_MEAN_Y] += state[:, EXACT_OFF_Y] / length
+        state[:, EXACT_ALPHA] = state[:, EXACT_EY] / (state[:, EXACT_YY] + eps)
+        (state,) = yield [_ExactPass(rows, scales, EXACT_RESIDUAL_PASS, state)]
+    return state
 
 
 class _Sums:
@@ -77,17 +425,16 @@ def _negated_db(num, den, eps, log_gain=None):
     return values
 
 
-def _mean_log_cosh(d, a, eps):
-    """mean of ln(cosh(a*d) + eps) / a over the last axis, in NumPy, without forming a*d
-    where it would overflow (the kernel's formula, rearranged; for rows the kernel
-    cannot sum in range)."""
+def _mean_log_cosh(d, a, eps, length):
+    """The sum of ln(cosh(a*d) + eps) / a / length over the last axis of d (a span of
+    rows of `length` samples), in NumPy, without forming a*d where it would overflow (the
+    kernel's formula, rearranged; for rows the kernel cannot sum in range)."""
     d = np.abs(d)
-    n = d.shape[-1]
     small = d < 20.0 / a
     with np.errstate(all="ignore"):
         near = np.log(np.cosh(a * np.where(small, d, 0.0)) + eps) / a
         far = d - (np.log(2.0) - np.log1p(np.exp(-2.0 * a * np.where(small, 0.0, d)))) / a
-    return np.sum(np.where(small, near, far) / n, axis=-1)
+    return np.sum(np.where(small, near, far) / length, axis=-1)
 
 
 def _rows(signal3):
@@ -96,7 +443,13 @@ def _rows(signal3):
 
 
 class _TimeLoss:
-    """Common call path: validate, one kernel pass, per-row values, reduce."""
+    """Common call path: validate, then a TimePass of this loss fed the whole signal.
+
+    What TimePass asks of a loss: `_first_pass_sums(has_light)`, the sums it reads;
+    `_settle(sums)`, a generator that yields the jobs of each further pass it needs (a
+    list; it is sent their results) and returns its (N,) values per row, or raises; and
+    `_reduce`.
+    """
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -119,51 +472,25 @@ class _TimeLoss:
         est3, ref3, ndim = backend.as_signal_pair(est, ref,
                                                   require_batch=self.compat == "auraloss")
         check.check_layout(est3.shape, ndim)
-        n_items, n_channels, _ = est3.shape
-        per_row = self._per_row(backend, est3, ref3)
-        return self._reduce(per_row.reshape(n_items, n_channels))
+        (result,) = _whole([self], backend, est3, ref3)
+        if isinstance(result, FastMixLossError):
+            raise result
+        return result
 
-    def _per_row(self, backend, est3, ref3):
-        """(N,) values from the sums of the kernel pass."""
-        sums = _Sums(*backend.time_sums(_rows(est3), _rows(ref3)), est3.shape[-1])
-        return self._checked(backend, est3, ref3, self._from_sums(sums))
+    def _refuse_overflow(self, sums, nonfinite):
+        """Raise the overflow's ParameterError for the first row of the mask `nonfinite`
+        that no NaN or Inf input explains, after a pass for its largest sample."""
+        overflowed = np.flatnonzero(nonfinite & ~sums.bad_input)
+        if overflowed.size:
+            (peaks,) = yield [_Peaks(overflowed[:1])]
+            raise self._overflow_error(sums, overflowed[0], peaks[0])
 
-    def _checked(self, backend, est3, ref3, values):
-        """values, once every row that came out non-finite is explained: by a NaN or Inf
-        in its input (ParameterError with check_finite), else by an overflow (always a
-        ParameterError)."""
-        bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
-        overflowed = ~np.isfinite(values) & ~bad_input
-        if overflowed.any():
-            self._refuse_huge(backend, est3, ref3, overflowed)
-        return values
-
-    def _nonfinite_input(self, backend, est3, ref3, suspects):
-        """Of the rows in the mask `suspects` (sums or values came out non-finite), those
-        whose input holds a NaN or Inf. A NaN or Inf sample makes its row's sums
-        non-finite, so one pass both computes and checks: only suspects are scanned.
-        With check_finite, such a row raises ParameterError naming the sample."""
-        rows = np.flatnonzero(suspects)
-        found = np.zeros(suspects.shape, dtype=bool)
-        if rows.size == 0:
-            return found
-        if self.check_finite:
-            backend.raise_if_nonfinite(est3, ref3, rows=rows)
-            return found
-        for signal3 in (est3, ref3):
-            host = backend.host_rows(_rows(signal3), rows)
-            found[rows] |= ~np.isfinite(host).all(axis=1)
-        return found
-
-    def _refuse_huge(self, backend, est3, ref3, overflowed):
-        row = int(np.flatnonzero(overflowed)[0])
-        item, channel = divmod(row, est3.shape[1])
-        peak = max(float(np.abs(backend.host_rows(_rows(x), [row])).max())
-                   for x in (est3, ref3))
-        raise ParameterError(
+    def _overflow_error(self, sums, row, peak):
+        item, channel = divmod(int(row), sums.n_channels)
+        return ParameterError(
             f"{type(self).__name__}: item {item}, channel {channel} holds samples up to "
-            f"{peak:.3g}, whose squares or sums overflow float64 (about 1.8e308): this "
-            f"loss's value cannot be represented. Scale both signals down (the "
+            f"{float(peak):.3g}, whose squares or sums overflow float64 (about 1.8e308): "
+            f"this loss's value cannot be represented. Scale both signals down (the "
             f"scale-invariant esr, dc, snr, sisdr and sdsdr compute at any finite scale)")
 
     def _reduce(self, values):
@@ -183,18 +510,22 @@ class _TimeLoss:
 
 
 class _DifferenceLoss(_TimeLoss):
-    """Losses of est - ref alone: a lighter pass with two sums, where the backend has one
-    (W5: the six shifted sums cost more than reading the inputs)."""
+    """Losses of est - ref alone: the light pass's two sums, where the backend has it (W5:
+    the six shifted sums cost more than reading the inputs), else the shifted sums."""
 
-    def _per_row(self, backend, est3, ref3):
-        if not hasattr(backend, "difference_sums"):
-            return super()._per_row(backend, est3, ref3)
-        sums = backend.difference_sums(_rows(est3), _rows(ref3))
-        values = self._from_differences(sums[:, 0], sums[:, 1], est3.shape[-1])
-        return self._checked(backend, est3, ref3, values)
+    @staticmethod
+    def _first_pass_sums(has_light):
+        return {LIGHT} if has_light else {SHIFTED}
 
-    def _from_sums(self, s):
-        return self._from_differences(s.dd, s.abs_d, s.length)
+    def _settle(self, sums):
+        if sums.light is not None:
+            values = self._from_differences(sums.light[:, 0], sums.light[:, 1],
+                                            sums.length)
+        else:
+            s = sums.shifted
+            values = self._from_differences(s.dd, s.abs_d, s.length)
+        yield from self._refuse_overflow(sums, ~np.isfinite(values))
+        return values
 
 
 class MSELoss(_DifferenceLoss):
@@ -221,18 +552,20 @@ class LogCoshLoss(_TimeLoss):
         self.a = check.finite_float("a", a, strictly_positive=True)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
-    def _per_row(self, backend, est3, ref3):
-        length = est3.shape[-1]
-        totals = backend.log_cosh_sums(_rows(est3), _rows(ref3), self.a, self.eps)
-        values = totals / self.a / length   # not / (a * length), which overflows for huge a
-        bad_input = self._nonfinite_input(backend, est3, ref3, ~np.isfinite(values))
-        overflowed = np.flatnonzero(~np.isfinite(values) & ~bad_input)
+    def _first_pass_sums(self, has_light):
+        return {("log_cosh", self.a, self.eps)}
+
+    def _settle(self, sums):
+        # / a / length, not / (a * length), which overflows for huge a
+        values = sums.log_cosh[(self.a, self.eps)] / self.a / sums.length
+        overflowed = np.flatnonzero(~np.isfinite(values) & ~sums.bad_input)
         if overflowed.size:   # a * (est - ref) or the sum left float64's range
-            diff = (backend.host_rows(_rows(est3), overflowed).astype(np.float64)
-                    - backend.host_rows(_rows(ref3), overflowed))
-            values[overflowed] = _mean_log_cosh(diff, self.a, self.eps)
-            if not np.isfinite(values[overflowed]).all():
-                self._refuse_huge(backend, est3, ref3, ~np.isfinite(values) & ~bad_input)
+            (redone,) = yield [_LogCoshRows(overflowed, self.a, self.eps, sums.length)]
+            values[overflowed] = redone.means
+            refused = np.flatnonzero(~np.isfinite(redone.means))
+            if refused.size:
+                raise self._overflow_error(sums, overflowed[refused[0]],
+                                           redone.peaks[refused[0]])
         return values
 
 
@@ -254,9 +587,14 @@ class _EnergyLoss(_TimeLoss):
         super().__init__(**kwargs)
         self.eps = check.finite_float("eps", eps, minimum=0.0)
 
+    @staticmethod
+    def _first_pass_sums(has_light):
+        return {SHIFTED}
+
     def _one_pass(self, s):
-        """Energies {dd, yy, ey, d} from the sums, and the mask of rows they leave
-        uncertain (cancellation) or undecided (a reference energy that may be zero)."""
+        """Energies {dd, yy, ey, d} from the sums (this loss's own arrays), and the mask
+        of rows they leave uncertain (cancellation) or undecided (a reference energy that
+        may be zero)."""
         if self.centred:
             dd, yy, dy = s.dd_centred, s.yy_centred, s.dy_centred
             dd_b, yy_b, dy_b = s.dd_centred_bound, s.yy_centred_bound, s.dy_centred_bound
@@ -264,7 +602,7 @@ class _EnergyLoss(_TimeLoss):
             dd, yy, dy = s.dd, s.yy, s.dy
             dd_b, yy_b, dy_b = s.dd_bound, s.yy_bound, s.dy_bound
         with np.errstate(all="ignore"):
-            energies = {"dd": dd, "yy": yy, "ey": dy + yy, "d": s.d}
+            energies = {"dd": dd.copy(), "yy": yy.copy(), "ey": dy + yy, "d": s.d.copy()}
             # a zero reference energy is decided by the exact pass, never by rounding
             uncertain = yy <= CANCELLATION * yy_b
             if "dd" in self.uses:
@@ -284,50 +622,48 @@ class _EnergyLoss(_TimeLoss):
                 energies["residual"] = residual
         return energies, uncertain
 
-    def _per_row(self, backend, est3, ref3):
-        length = est3.shape[-1]
-        rows_e, rows_r = _rows(est3), _rows(ref3)
-        totals, shifts = backend.time_sums(rows_e, rows_r)
-        energies, uncertain = self._one_pass(_Sums(totals, shifts, length))
+    def _settle(self, sums):
+        totals = sums.shifted_totals
+        energies, uncertain = self._one_pass(sums.shifted)
         suspects = ~np.isfinite(totals).all(axis=1)
         for name in self.uses:
             suspects |= ~np.isfinite(energies[name])
-        bad_input = self._nonfinite_input(backend, est3, ref3, suspects)
+        bad_input = suspects & sums.bad_input
         overflowed = suspects & ~bad_input
         energies["eps"] = np.full(len(totals), self.eps)
         energies["log_gain"] = np.zeros(len(totals))
         silent = np.zeros(len(totals), dtype=bool)
         redo = np.flatnonzero((uncertain | overflowed) & ~bad_input)
         if redo.size:
-            silent[redo] = self._recompute(backend, energies, redo, rows_e, rows_r,
-                                           overflowed)
+            silent[redo] = yield from self._recompute(energies, redo, overflowed,
+                                                      sums.length)
         with np.errstate(all="ignore"):
-            values = self._from_energies(energies, length)
+            values = self._from_energies(energies, sums.length)
         if self.compat != "auraloss":
             values[silent] = np.nan
         return values
 
-    def _recompute(self, backend, energies, rows, rows_e, rows_r, overflowed):
-        """Replace the energies of `rows` by the backend's exact_energies; returns their
-        silent mask. Overflowed rows are computed scaled (see RESCALED_EXPONENT)."""
+    def _recompute(self, energies, rows, overflowed, length):
+        """Replace the energies of `rows` by the exact passes' (the generator's passes);
+        returns their silent mask. Overflowed rows are computed scaled (see
+        RESCALED_EXPONENT), after a pass for their largest samples."""
         scales = np.ones(rows.size)
         rescaled = np.flatnonzero(overflowed[rows])
         if rescaled.size:
-            peaks = np.maximum(*(np.abs(backend.host_rows(x, rows[rescaled])).max(axis=1)
-                                 for x in (rows_e, rows_r)))
+            (peaks,) = yield [_Peaks(rows[rescaled])]
             scales[rescaled] = np.ldexp(1.0, RESCALED_EXPONENT - np.frexp(peaks)[1])
         eps = self.eps * scales * scales
-        exact = backend.exact_energies(rows_e, rows_r, rows, scales, self.centred, eps,
-                                       self.needs_residual)
-        energies["dd"][rows] = exact[:, layout.EXACT_DD]
-        energies["yy"][rows] = exact[:, layout.EXACT_YY]
-        energies["ey"][rows] = exact[:, layout.EXACT_EY]
-        energies["d"][rows] = exact[:, layout.EXACT_D]
+        exact = yield from _exact_passes(rows, scales, self.centred, eps,
+                                         self.needs_residual, length)
+        energies["dd"][rows] = exact[:, EXACT_DD]
+        energies["yy"][rows] = exact[:, EXACT_YY]
+        energies["ey"][rows] = exact[:, EXACT_EY]
+        energies["d"][rows] = exact[:, EXACT_D]
         energies["eps"][rows] = eps
         energies["log_gain"][rows] = -2.0 * np.log(scales)
         if self.needs_residual:
-            energies["residual"][rows] = exact[:, layout.EXACT_RESIDUAL]
-        y_min, y_max = exact[:, layout.EXACT_Y_MIN], exact[:, layout.EXACT_Y_MAX]
+            energies["residual"][rows] = exact[:, EXACT_RESIDUAL]
+        y_min, y_max = exact[:, EXACT_Y_MIN], exact[:, EXACT_Y_MAX]
         # zero energy: a constant reference when centred, an all-zero one otherwise
         return (y_min == y_max) if self.centred else ((y_min == 0) & (y_max == 0))
 

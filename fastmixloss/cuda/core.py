@@ -298,13 +298,13 @@ class CudaBackend:
         runtime.synchronize(stream)
         return host
 
-    def exact_energies(self, est2, ref2, rows, scales, centred, eps, want_residual):
+    def exact_energies(self, est2, ref2, rows, scales, stage, state):
         """The CPU kernel's, on host copies of the rows: they are few (those the one-pass
         sums cannot settle), and its compensated sums run one sample after another, which
         one GPU thread per row would do far slower than the copy."""
         from ..kernels.time import exact_energies
         return exact_energies(self.host_rows(est2, rows), self.host_rows(ref2, rows),
-                              scales, centred, eps, want_residual)
+                              np.arange(len(rows)), scales, stage, state)
 
     def log_cosh_sums(self, est2, ref2, a, eps):
         from numba import cuda

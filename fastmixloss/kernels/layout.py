@@ -18,16 +18,23 @@ NO_TERM, L1, L2 = 0, 1, 2
 # keeps it a normal float64 even for absurdly loud input
 POWER_RATIO_MIN, POWER_RATIO_MAX = 1e-300, 1e300
 
-# time-domain sums per row, see time.py
+# time-domain sums per row, see time.py, added up per TIME_CHUNK samples of a row: a
+# signal fed in pieces of whole chunks gives the same partial sums as the whole signal
+TIME_CHUNK = 1 << 16
 N_TIME_SUMS = 6
 SUM_Y, SUM_YY, SUM_D, SUM_DD, SUM_DY, SUM_ABS_D = range(N_TIME_SUMS)
 N_SHIFTS = 2
 SHIFT_Y, SHIFT_D = range(N_SHIFTS)
-# the shifts are the means of a row's first SHIFT_SAMPLES samples
+# the shifts are the means of a row's first SHIFT_SAMPLES samples (within the first chunk)
 SHIFT_SAMPLES = 4096
-# per-row energies recomputed from the row's own means, see time.exact_energies
-N_EXACT = 7
-EXACT_DD, EXACT_YY, EXACT_EY, EXACT_D, EXACT_RESIDUAL, EXACT_Y_MIN, EXACT_Y_MAX = range(N_EXACT)
+# Rows recomputed from their own means (time.exact_span) take up to three passes over the
+# signal; their state, carried from piece to piece and pass to pass, holds each pass's
+# sums, what is set between passes (the means, alpha) and the results.
+EXACT_MEANS, EXACT_ENERGIES, EXACT_RESIDUAL_PASS = range(3)
+N_EXACT = 16
+(EXACT_SUM_E, EXACT_SUM_Y, EXACT_Y_MIN, EXACT_Y_MAX, EXACT_MEAN_E, EXACT_MEAN_Y, EXACT_DD,
+ EXACT_YY, EXACT_YY_LOW, EXACT_EY, EXACT_EY_LOW, EXACT_D, EXACT_OFF_E, EXACT_OFF_Y,
+ EXACT_ALPHA, EXACT_RESIDUAL) = range(N_EXACT)
 
 
 class FramePlan(NamedTuple):
