@@ -12,6 +12,8 @@ Spectral, every option declared once (see STFTLoss):
     RandomResolutionSTFTLoss
 Other projects' spectral losses, by name (auraloss, ParallelWaveGAN, HiFi-GAN, DAC, DDSP):
     preset_loss(name) / PresetLoss, PRESETS
+Several losses of one pair in one pass, whole or in pieces of a long signal:
+    evaluate / Evaluator (by the command line's names: mse, ..., mrstft, sd, features)
 Mix features and loudness:
     feature_tracks, compare_features / FeatureComparison, integrated_loudness (ITU-R
     BS.1770)
@@ -46,6 +48,7 @@ from .time_domain import (DCLoss, ESRLoss, L1Loss, LogCoshLoss, MSELoss, SDSDRLo
                           SISDRLoss, SNRLoss, dc, esr, l1, logcosh, mse, sdsdr, sisdr, snr)
 
 
+from .evaluation import Evaluator, evaluate
 from .startup import WarmupStep, warmup
 
 
@@ -77,4 +80,5 @@ __all__ = [
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
     "PRESETS", "PresetLoss", "preset_loss", "warmup", "WarmupStep",
     "compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
+    "evaluate", "Evaluator",
 ]
