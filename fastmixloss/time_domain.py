@@ -75,19 +75,21 @@ class TimePass:
       estimate equal to its reference, a reference that may be silent or constant): the
       exact recomputation (kernels/time.exact_span), one pass without zero_mean (ESR, DC
       always), two with it (the means, then the energies), one more for SI-SDR's residual;
-    - a row whose squares or sums overflow float64 (float64 samples beyond about 1e154;
-      float32 input cannot): one pass for its largest sample, then the ratio losses'
-      exact passes at a power-of-two scale (see RESCALED_EXPONENT), while MSE, L1 and
-      log-cosh raise a ParameterError naming it;
+    - a row whose squares or sums overflow float64 (float64 samples from about 1e150 up;
+      float32 input cannot): one pass for its largest sample, then a ratio loss's exact
+      passes at a power-of-two scale (see RESCALED_EXPONENT), as for the whole signal;
+      MSE and L1 raise a ParameterError naming the row and that sample;
     - a log-cosh row where a * (est - ref) or its sum overflows: one pass computing it
-      in NumPy (per piece, so pieces and the whole signal differ there by rounding).
+      in NumPy, which may still overflow (then the ParameterError). Its sums are per
+      piece, so there pieces may differ from the whole signal by rounding (measured: 0).
 
-    At most four passes in all (a zero-mean SI-SDR row that overflows).
+    At most five passes in all: the first, and four for a zero-mean SI-SDR row that
+    overflows.
 
     A NaN or Inf sample makes its chunk's sums non-finite: only such rows of a piece are
     scanned, for their first NaN or Inf. A loss with check_finite gets the ParameterError
     naming the first one (est before ref, the lowest row) at its position in the whole
-    signal; without check_finite its rows are NaN.
+    signal; without check_finite its rows are NaN or Inf.
 
     A backend without per-chunk sums (the CUDA one) takes the signal as one piece; a
     shorter piece raises DeviceError.
@@ -97,6 +99,8 @@ class TimePass:
         self.losses = list(losses)
         self.backend = backend
         self.shape = (int(n_items), int(n_channels), int(length))
+        if min(self.shape) < 1:
+            raise ParameterError(f"TimePass: signals of shape {self.shape} hold no samples")
         self.dtype = np.dtype(dtype)
         self._n_rows = self.shape[0] * self.shape[1]
         self._in_pieces = hasattr(backend, "time_chunk_sums")

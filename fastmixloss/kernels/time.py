@@ -120,6 +120,8 @@ def time_chunk_sums(est, ref, shifts, differences):
     n_chunks = chunk_count(length)
     est, ref = read_only(est), read_only(ref)
     light = np.empty((n_rows, n_chunks if differences else 0, 2))
+    if shifts is None and not differences:
+        return None, None
     if shifts is None:
         run_workers(difference_sums_worker, n_rows * n_chunks, thread_count(), est, ref,
                     light)
