@@ -235,12 +235,20 @@ class OpenedPair:
             raise PairError(f"no estimate for reference {pair.ref}")
         if pair.ref is None:
             raise PairError(f"no reference for estimate {pair.est}")
-        self.pair, self.length_policy = pair, length_policy
+        self.pair = pair
         self._files = None
         self._open()
         est, ref = self._files
+        try:
+            self.length = _comparable_length(est, ref, length_policy)
+        except BaseException:
+            self.rest()
+            raise
         self.sample_rate, self.channels = ref.sample_rate, ref.channels
-        self._frames = (est.frames, ref.frames)
+        self._layout = self._files_layout()
+
+    def _files_layout(self):
+        return [(f.frames, f.channels, f.sample_rate) for f in self._files]
 
     def _open(self):
         est = _AudioFile(self.pair.est, "estimate")
@@ -250,11 +258,6 @@ class OpenedPair:
             est.close()
             raise
         self._files = (est, ref)
-        try:
-            self.length = _comparable_length(est, ref, self.length_policy)
-        except BaseException:
-            self.rest()
-            raise
 
     def pieces(self, alignment=1):
         """(est, ref): (C, n) float32 C-contiguous pieces of both signals from the first
@@ -262,7 +265,7 @@ class OpenedPair:
         shorter file continues with zeros, under "trim" both stop at the shorter's end."""
         if self._files is None:   # read again after rest(): the files must be the same
             self._open()
-            if (self._files[0].frames, self._files[1].frames) != self._frames:
+            if self._files_layout() != self._layout:
                 self.rest()
                 raise PairError(f"the files of {self.pair.key} changed while being read")
         est_file, ref_file = self._files

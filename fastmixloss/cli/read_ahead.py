@@ -43,17 +43,30 @@ class QueuedPair:
 
     def pieces(self, alignment=1):
         if self._queued and piece_length() % alignment == 0:
-            self._queued = False
-            yield from self._read_ahead.take_pieces()
+            yield from self._queued_pieces()
             return
         self.drain()   # pieces of another size: from the files
         yield from self.opened.pieces(alignment)
 
+    def _queued_pieces(self):
+        """Its pieces in the read-ahead; once they end (or their reading failed), none
+        of them is left there."""
+        pieces = self._read_ahead.take_pieces()
+        while True:
+            try:
+                piece = next(pieces)
+            except (StopIteration, PairError) as end:
+                self._queued = False
+                if isinstance(end, PairError):
+                    raise
+                return
+            yield piece
+
     def drain(self):
-        """Drop whatever of its pieces the read-ahead still holds."""
+        """Drop whatever of its pieces the read-ahead still holds (a scorer may stop
+        before the last)."""
         if self._queued:
-            self._queued = False
-            for _ in self._read_ahead.take_pieces():
+            for _ in self._queued_pieces():
                 pass
 
     def close(self):
@@ -140,8 +153,10 @@ class ReadAhead:
 
     def _take(self):
         with self._condition:
-            while not self._queue:
+            while not self._queue and not self._closed:
                 self._condition.wait()
+            if not self._queue:   # closed: nothing more comes
+                return _DONE
             item, size = self._queue.popleft()
             self._bytes -= size
             self._condition.notify_all()
@@ -152,7 +167,7 @@ class ReadAhead:
         reading."""
         while True:
             item = self._take()
-            if item is _END:
+            if item is _END or item is _DONE:
                 return
             if isinstance(item, PairError):
                 self._take()   # its _END
