@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from fastmixloss.errors import FastMixLossError
+
 from .audio import (AUDIO_EXTENSIONS, OpenedPair, Pair, PairError, pairs_from_folders,
                     pairs_from_manifest, soundfile_module)
 from .config import add_loss_arguments, byte_size, settings_from_args
@@ -88,6 +90,10 @@ def score_loaded(pair, loaded, settings):
         values, errors = evaluate_pair(settings, loaded)
     except PairError as exc:   # a piece could not be read: the row has no values
         return _row(pair, settings, errors=[str(exc)])
+    except FastMixLossError as exc:
+        # the losses cannot be built at this pair's sample rate (a mel band above its
+        # Nyquist frequency, say): the message names the loss and the parameter
+        values, errors = {}, [str(exc)]
     except Exception as exc:   # noqa: BLE001 -- one pair's failure must not end the run
         if caused_by_interrupt(exc):
             # Ctrl-C inside a kernel can surface as a SystemError: it is the user's

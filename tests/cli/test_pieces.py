@@ -469,3 +469,27 @@ def test_the_worker_reads_ahead_on_one_thread(monkeypatch):
         assert reading._thread.daemon
         assert reading._thread.name == "fastmixloss-read"
         assert [name for name, _ in reading] == ["a"]
+
+
+def test_options_that_need_a_sample_rate_take_the_files(tmp_path, cli):
+    """A mel scale: each pair's MR-STFT at its files' rate, as the library gives it with
+    that sample_rate; a rate whose Nyquist frequency is below fmax is that pair's error."""
+    import fastmixloss as fm
+    rng = np.random.default_rng(33)
+    est, ref = long_pair(rng, length=20000)
+    for name, rate in (("low.wav", 8000), ("high.wav", 44100)):
+        write(f"{tmp_path}/data/est/{name}", est, rate=rate)
+        write(f"{tmp_path}/data/ref/{name}", ref, rate=rate)
+    config = tmp_path / "mel.toml"
+    config.write_text('losses = ["mrstft"]\n[mrstft]\nscale = "mel"\nn_bins = 16\n'
+                      'fmax = 15000\nfft_sizes = [256, 512]\nhop_sizes = [64, 128]\n'
+                      'win_lengths = [256, 512]\n')
+    code, rows, _ = score_rows(cli, tmp_path / "data", tmp_path / "r.csv", "--config",
+                               config, flags=())
+    assert code == 1
+    assert rows["low.wav"]["error"] == ("mrstft: fmax=15000.0 is above the Nyquist "
+                                        "frequency sample_rate / 2 = 4000 (sample_rate=8000)")
+    value = fm.mrstft_loss(est[None], ref[None], scale="mel", n_bins=16, fmax=15000,
+                           fft_sizes=(256, 512), hop_sizes=(64, 128),
+                           win_lengths=(256, 512), sample_rate=44100)
+    assert rows["high.wav"]["mrstft.loss"] == value and rows["high.wav"]["error"] is None
