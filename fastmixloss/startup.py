@@ -131,8 +131,7 @@ def _dispatchers(name):
     """The compiled functions behind one step (for its cache statistics)."""
     from .features.kernels import block_energies, frame_features
     from .kernels import checks, stft, stft_options, time as time_kernels
-    return {"time": (time_kernels.row_shifts_worker, time_kernels.time_sums_worker,
-                     time_kernels.difference_sums_worker),
+    return {"time": (time_kernels.row_shifts_worker, time_kernels.time_sums_worker),
             "logcosh": (time_kernels.log_cosh_worker,),
             "finite": (checks.first_nonfinite_worker, checks.finite_peak_worker),
             "stft": (stft.stft_rows_worker,),

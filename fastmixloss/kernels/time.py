@@ -118,18 +118,14 @@ def time_chunk_sums(est, ref, shifts, differences):
     """
     n_rows, length = est.shape
     n_chunks = chunk_count(length)
-    est, ref = read_only(est), read_only(ref)
+    shifted = np.empty((n_rows, 0 if shifts is None else n_chunks, N_TIME_SUMS))
     light = np.empty((n_rows, n_chunks if differences else 0, 2))
-    if shifts is None and not differences:
-        return None, None
-    if shifts is None:
-        run_workers(difference_sums_worker, n_rows * n_chunks, thread_count(), est, ref,
-                    light)
-        return None, (light if differences else None)
-    shifted = np.empty((n_rows, n_chunks, N_TIME_SUMS))
-    run_workers(time_sums_worker, n_rows * n_chunks, thread_count(), est, ref,
-                np.ascontiguousarray(shifts, dtype=np.float64), shifted, light)
-    return shifted, (light if differences else None)
+    if shifted.shape[1] or light.shape[1]:
+        about = np.zeros((n_rows, N_SHIFTS)) if shifts is None else shifts   # unread
+        run_workers(time_sums_worker, n_rows * n_chunks, thread_count(), read_only(est),
+                    read_only(ref), np.ascontiguousarray(about, dtype=np.float64),
+                    shifted, light)
+    return (None if shifts is None else shifted), (light if differences else None)
 
 
 def time_sums(est, ref):
@@ -173,12 +169,14 @@ def chunk_of_task(task, chunks_per_row, length):
 
 @cpu_kernel
 def time_sums_worker(est, ref, shifts, partial, light, worker, n_workers):
-    """partial[row, chunk] = shifted sums of one CHUNK of one row, and, where `light` has
-    chunks (else it is (N, 0, 2)), light[row, chunk] = its accumulate_differences, for
-    this worker's tasks (task = row * chunks_per_row + chunk)."""
+    """For this worker's tasks (task = row * chunks_per_row + chunk): partial[row, chunk]
+    = the shifted sums of one CHUNK of one row, and light[row, chunk] = its
+    accumulate_differences. Either array may have no chunks ((N, 0, k)): its loop is
+    skipped (one compiled kernel for MSE's light pass, the ratio losses' and both)."""
     n_rows, length = est.shape
-    chunks_per_row = partial.shape[1]
+    with_shifted = partial.shape[1] > 0
     with_light = light.shape[1] > 0
+    chunks_per_row = max(partial.shape[1], light.shape[1])
     for task in range(worker, n_rows * chunks_per_row, n_workers):
         row, chunk, start, stop = chunk_of_task(task, chunks_per_row, length)
         est_span = est[row, start:stop]
@@ -187,23 +185,11 @@ def time_sums_worker(est, ref, shifts, partial, light, worker, n_workers):
             squares, absolute = accumulate_differences(est_span, ref_span)
             light[row, chunk, 0] = squares
             light[row, chunk, 1] = absolute
-        sums = accumulate_time_sums(est_span, ref_span, shifts[row, SHIFT_Y],
-                                    shifts[row, SHIFT_D])
-        for s in range(N_TIME_SUMS):
-            partial[row, chunk, s] = sums[s]
-
-
-@cpu_kernel
-def difference_sums_worker(est, ref, partial, worker, n_workers):
-    """partial[row, chunk] = accumulate_differences of one CHUNK of one row."""
-    n_rows, length = est.shape
-    chunks_per_row = partial.shape[1]
-    for task in range(worker, n_rows * chunks_per_row, n_workers):
-        row, chunk, start, stop = chunk_of_task(task, chunks_per_row, length)
-        squares, absolute = accumulate_differences(est[row, start:stop],
-                                                   ref[row, start:stop])
-        partial[row, chunk, 0] = squares
-        partial[row, chunk, 1] = absolute
+        if with_shifted:
+            sums = accumulate_time_sums(est_span, ref_span, shifts[row, SHIFT_Y],
+                                        shifts[row, SHIFT_D])
+            for s in range(N_TIME_SUMS):
+                partial[row, chunk, s] = sums[s]
 
 
 @cpu_function
