@@ -24,8 +24,10 @@ import os
 import re
 from dataclasses import dataclass
 
+from fastmixloss.evaluation.losses import DEFAULT_LOSSES, LOSSES, check_loss_names
+
 from .errors import CommandError
-from .losses import DEFAULT_LOSSES, LOSSES, SPECTRAL, LossSettings, check_loss_names
+from .losses import SPECTRAL, LossSettings
 
 _ALL = tuple(LOSSES)
 _LOSSES = tuple(n for n in LOSSES if n != "features")   # take compat

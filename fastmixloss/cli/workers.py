@@ -5,16 +5,15 @@ abort), or the system's out-of-memory killer. So `score` checks its settings, re
 computes in one worker process, which reads the pairs' pieces ahead on a thread (bounded
 in bytes, read_ahead.py) and computes on all of Numba's threads, while the main process
 only sends it pairs (file names, not audio), writes the rows it sends back, and watches
-it; it never loads a kernel itself. When the
-worker dies, the pair it was scoring becomes an error row that says so ("worker died:
-signal 11 (SIGSEGV)"), a new worker takes over, and the run goes on.
+it; it never loads a kernel itself. When the worker dies, the pair it was scoring
+becomes an error row that says so ("worker died: signal 11 (SIGSEGV)"), a new worker
+takes over, and the run goes on.
 
 Which pair killed it: a worker holds several pairs at once (one computing, the next ones
 being read: as many as fit in its read-ahead), and native damage can show later than it
-was done. When a worker dies
-holding one pair, that pair is the cause. When it dies holding several, each of them is
-scored again alone by the next worker, and one that then kills its worker is the cause.
-No pair is tried more than twice in a run.
+was done. When a worker dies holding one pair, that pair is the cause. When it dies
+holding several, each of them is scored again alone by the next worker, and one that
+then kills its worker is the cause. No pair is tried more than twice in a run.
 
 Workers start from a fork server that has imported the library and initialised Numba
 once (worker_preload.py; spawned where there is no fork server), never forked from the
@@ -260,8 +259,8 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
                 if not sent and worker.send(suspects[0]):
                     sent.append((suspects.popleft(), True))
             elif waiting and len(sent) == received and worker.send(waiting[0]):
-                # one pair waits in the connection, for the worker's reading thread to
-                # take once its read-ahead has room: it holds no more than fit there
+                # one pair waits in the connection; the worker's reading thread takes
+                # it once it has read the pieces before it, as its read-ahead allows
                 sent.append((waiting.popleft(), False))
             message = worker.receive()
             kind = None if message is None else message[0]
