@@ -99,9 +99,13 @@ def compare_features(est: ArrayLike, ref: ArrayLike, sample_rate: float, *,
     per_item = np.full((est3.shape[0], len(KEYS)), np.nan)
     reasons = {}
     # each item is computed alone (a value never depends on the batch), several in
-    # flight so that one's NumPy steps overlap another's kernels
-    results = run_items(lambda b: compare_item(est3[b], ref3[b], settings), est3.shape[0],
-                        thread_count())
+    # flight so that one's NumPy steps overlap another's kernels; an item with threads
+    # to spare (a lone pair) runs its two signals side by side instead
+    threads = thread_count()
+    n_items = est3.shape[0]
+    item_threads = threads if 2 * n_items <= threads else 1
+    results = run_items(lambda b: compare_item(est3[b], ref3[b], settings, item_threads),
+                        n_items, threads)
     for b, (values, why) in enumerate(results):
         per_item[b] = [values[k] for k in KEYS]
         reasons.update({(b, key): text for key, text in why.items()})

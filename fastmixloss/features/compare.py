@@ -9,6 +9,7 @@ reference's. Where the toolkit raises, the toolkit profile gives NaN and says wh
 default profile gives a defined number instead (see profiles.py and the README).
 """
 
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Dict, Tuple
 
@@ -160,28 +161,36 @@ def trim_bounds(ref, settings):
     return int(loud[0] * hop), int(min(length, (loud[-1] + 1) * hop))
 
 
-def _loudness(est, ref, settings, peak_e, peak_r):
-    """The loudness group; peak_e, peak_r: the signals' largest |sample|."""
-    floor = settings.mape_floor_db
+def _loudness_undefined(ref, settings):
+    """Why the loudness group has no value for signals as long as ref, or None."""
     if settings.loudness == "integrated":
         if ref.shape[1] < settings.loudness_block_s * settings.sample_rate:
-            raise Undefined("shorter than one 0.4-s loudness block")
-        values = []
-        for x, peak in ((ref, peak_r), (est, peak_e)):
-            lufs = float(bs1770.loudness_of_items(x[None], settings.sample_rate,
-                                                  settings.loudness_block_s, [peak])[0])
-            values.append((lufs, 20.0 * np.log10(peak)))
-        (lufs_r, peak_r), (lufs_e, peak_e) = values
-        lufs_value = mape([lufs_r], [lufs_e], floor)
-        peak_value = mape([peak_r], [peak_e], floor)
+            return "shorter than one 0.4-s loudness block"
+        return None
+    why = frames_shorter_than_block(settings)
+    if why is None and ref.shape[1] < settings.loudness_frame:
+        why = "the signal is shorter than one loudness frame"
+    return why
+
+
+def _loudness_measures(x, settings, peak):
+    """One signal's share of the loudness group (peak: its largest |sample|): its
+    integrated loudness and peak in dB, or its loudness and peak tracks."""
+    if settings.loudness == "integrated":
+        lufs = bs1770.loudness_of_items(x[None], settings.sample_rate,
+                                        settings.loudness_block_s, [peak])
+        return [float(lufs[0])], [20.0 * np.log10(peak)]
+    return loudness_tracks(x, settings, peak)
+
+
+def _loudness(measures_e, measures_r, settings):
+    """The loudness group from each signal's `_loudness_measures`."""
+    floor = settings.mape_floor_db
+    (lufs_e, peak_e), (lufs_r, peak_r) = measures_e, measures_r
+    if settings.loudness == "integrated":
+        lufs_value = mape(lufs_r, lufs_e, floor)
+        peak_value = mape(peak_r, peak_e, floor)
     else:
-        why = frames_shorter_than_block(settings)
-        if why is not None:
-            raise Undefined(why)
-        if ref.shape[1] < settings.loudness_frame:
-            raise Undefined("the signal is shorter than one loudness frame")
-        lufs_r, peak_r = loudness_tracks(ref, settings, peak_r)
-        lufs_e, peak_e = loudness_tracks(est, settings, peak_e)
         n = lufs_r.shape[0]
         eps = settings.loudness_eps
         if n > settings.running_n:
@@ -267,22 +276,51 @@ def _zero_pad(x, length):
     return padded
 
 
-def compare_item(est, ref, settings):
+def compare_item(est, ref, settings, n_threads=1):
     """(values, reasons) for one item: est, ref (C, T) arrays of one dtype. values maps
-    every key to a float (NaN where undefined); reasons maps a NaN's key to why."""
+    every key to a float (NaN where undefined); reasons maps a NaN's key to why.
+    n_threads: threads the item may use for its two signals at once (up to 2, each
+    signal's work on one of them; the values do not depend on it)."""
     # NumPy's warnings stay here: every NaN or infinity on the way (-inf dB of silence, the
     # toolkit's NaN gain) ends in `mape`, which makes it an undefined value with a reason
     with np.errstate(all="ignore"):
-        return _compare_item(est, ref, settings)
+        return _compare_item(est, ref, settings, n_threads)
 
 
-def _compare_item(est, ref, settings):
+def side_by_side(first, second, n_threads):
+    """(first(), second()): with n_threads >= 2, second runs on a thread of its own
+    meanwhile, its kernels split over n_threads workers as the caller's are. Its own
+    thread, not a pool's: a pool thread that waited here could wait on its own pool."""
+    if n_threads < 2:
+        return first(), second()
+    outcome = {}
+
+    def run_second():
+        import numba
+        numba.set_num_threads(n_threads)   # the count is per thread
+        try:
+            outcome["value"] = second()
+        except BaseException as error:   # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run_second, name="fastmixloss-signal", daemon=True)
+    thread.start()
+    value = first()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return value, outcome["value"]
+
+
+def _compare_item(est, ref, settings, n_threads):
     from .kernels.frame_features import max_abs
     values = dict.fromkeys(KEYS, np.nan)
     reasons = {}
     if settings.trim:
         start, stop = trim_bounds(ref, settings)
-        est, ref = est[:, start:stop], ref[:, start:stop]
+        # one contiguous copy of a cut signal, not one per kernel call
+        est = np.ascontiguousarray(est[:, start:stop])
+        ref = np.ascontiguousarray(ref[:, start:stop])
     est, ref = _zero_pad(est, settings.zero_pad_to), _zero_pad(ref, settings.zero_pad_to)
 
     def group(name, compute):
@@ -292,19 +330,35 @@ def _compare_item(est, ref, settings):
             for key in GROUPS[name]:
                 reasons[key] = str(why)
 
-    peak_e, peak_r = max_abs(est), max_abs(ref)
-    group("loudness", lambda: _loudness(est, ref, settings, peak_e, peak_r))
-    longest = max(settings.fft_size, settings.panning_fft_size)
-    if ref.shape[1] < longest:
+    loudness_why = _loudness_undefined(ref, settings)
+    spectral = ref.shape[1] >= max(settings.fft_size, settings.panning_fft_size)
+
+    def measure(x):
+        """Everything one signal gives: (loudness measures, tracks), None where the
+        group has no value."""
+        with np.errstate(all="ignore"):   # NumPy's state is per thread
+            peak = max_abs(x)
+            loudness = None if loudness_why else _loudness_measures(x, settings, peak)
+            if not spectral:
+                return loudness, None
+            return loudness, item_tracks(x, settings,
+                                         normalised(x, settings.peak_normalisation, peak),
+                                         loudness=False)
+
+    # the two signals are independent until their errors: side by side when the item has
+    # the threads, so that one's NumPy steps overlap the other's kernels
+    (loudness_r, tracks_r), (loudness_e, tracks_e) = side_by_side(
+        lambda: measure(ref), lambda: measure(est), n_threads)
+    if loudness_why:
+        for key in GROUPS["loudness"]:
+            reasons[key] = loudness_why
+    else:
+        group("loudness", lambda: _loudness(loudness_e, loudness_r, settings))
+    if not spectral:
         for name in ("spectral", "panning", "dynamic"):
             for key in GROUPS[name]:
                 reasons[key] = "the signal is shorter than one STFT frame"
         return values, reasons
-    normalisation = settings.peak_normalisation
-    tracks_r = item_tracks(ref, settings, normalised(ref, normalisation, peak_r),
-                           loudness=False)
-    tracks_e = item_tracks(est, settings, normalised(est, normalisation, peak_e),
-                           loudness=False)
     group("spectral", lambda: _spectral(tracks_e, tracks_r, settings))
     group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))
     group("dynamic", lambda: _dynamic(tracks_e, tracks_r, settings))
