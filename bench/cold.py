@@ -63,7 +63,7 @@ def probe(dtype):
     import fastmixloss as fm
     import_wall, import_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
 
-    from fastmixloss.cli.losses import DEFAULT_LOSSES
+    from fastmixloss.evaluation import DEFAULT_LOSSES
     calls = {"mse": fm.mse, "sisdr": fm.sisdr,
              "mrstft": lambda e, r: fm.mrstft_loss(e, r, output="full"),
              "sd": lambda e, r: fm.sum_and_difference_loss(e, r, output="full")}

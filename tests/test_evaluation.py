@@ -220,3 +220,33 @@ def test_rows_the_one_pass_sums_cannot_settle_take_more_passes_over_the_pieces()
     values = stream.result()
     for name, value in values.items():
         assert _relative(value, _alone(name, est, ref)) < 1e-12, name
+
+
+def test_sum_and_difference_spectra_can_be_transformed_as_sd_alone_does():
+    """derive_sum_and_difference=False: sd's own transforms of L + R and L - R, its numbers
+    bit for bit, where the derived spectra carry the channels' float32 rounding (a mono
+    fold-down estimate, whose L + R is the reference's exactly, shows it most)."""
+    est, ref = _pair(np.float32)
+    half = (ref[0] + ref[1]) / 2
+    folded = np.stack([half, half])   # a mono fold-down: est L + R == ref L + R exactly
+    alone = _alone("sd", folded, ref, output="full")
+    assert alone.sum.loss == 0.0
+    exact = fm.evaluate(folded, ref, ("mrstft", "sd"), derive_sum_and_difference=False,
+                        sd={"output": "full"})
+    assert _relative(exact["sd"], alone) == 0.0
+    derived = fm.evaluate(folded, ref, ("mrstft", "sd"), sd={"output": "full"})
+    assert 0.0 < derived["sd"].sum.loss < 1e-2 * derived["sd"].loss
+    with pytest.raises(ParameterError, match="derive_sum_and_difference"):
+        fm.evaluate(est, ref, derive_sum_and_difference="yes")
+
+
+def test_a_batch_stream():
+    rng = np.random.default_rng(8)
+    ref = rng.standard_normal((2, 2, 70000)).astype(np.float32)
+    est = ref + 0.1 * rng.standard_normal(ref.shape).astype(np.float32)
+    evaluator = Evaluator(("sisdr", "mrstft"), mrstft={"compat": "auraloss"})
+    stream = evaluator.stream(2, 70000, n_items=2)
+    stream.feed(est[..., :65536], ref[..., :65536])
+    stream.feed(est[..., 65536:], ref[..., 65536:])
+    assert not stream.end_pass()
+    assert stream.result() == evaluator(est, ref)

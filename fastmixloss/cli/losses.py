@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import fastmixloss
-from fastmixloss import backend as backends
 from fastmixloss.errors import FastMixLossError, ParameterError
 from fastmixloss.evaluation import Evaluator
 from fastmixloss.evaluation.losses import LOSSES, check_loss_names
-from fastmixloss.evaluation.losses import DEFAULT_LOSSES  # noqa: F401 -- bench reads it here
-from fastmixloss.evaluation.stream import Stream
 
 from .audio import whole_signals
 from .errors import caused_by_interrupt
@@ -227,9 +224,8 @@ def outcomes(signals, jobs, device=None):
                    for evaluator, rows in jobs]
         return results, _silent(np.any(ref, axis=1))
     # one item (1, C, T), as each loss alone was given it: compat="auraloss" wants a batch
-    streams = [(Stream(evaluator, backends.CPU,
-                       (1, len(range(n_channels)[rows]), signals.length), np.float32), rows)
-               for evaluator, rows in jobs]
+    streams = [(evaluator.stream(len(range(n_channels)[rows]), signals.length, n_items=1),
+                rows) for evaluator, rows in jobs]
     alignment = int(np.lcm.reduce([stream.alignment for stream, _ in streams]))
     heard = np.zeros(n_channels, bool)
     feeding, first = streams, True

@@ -53,6 +53,11 @@ class Evaluator:
         Hz; needed by "features" and by spectral options that need it (scale="mel", ...).
     device : None, "cpu" or "cuda"
         Where to compute; None: on the GPU when an input already lives there.
+    derive_sum_and_difference : bool, default True
+        Where a channel loss (stft, mrstft) and sd share a resolution, take the sum and
+        difference spectra from the channels' (X(L) ± X(R)): half the transforms. False
+        transforms L + R and L - R as sd alone does, for its numbers bit for bit (they
+        differ by float32 rounding only; see docs/numerics.md).
     **parameters : dict
         Per loss name, the keyword arguments of its function, e.g.
         ``mrstft={"fft_sizes": (512, 1024), "hop_sizes": (128, 256),
@@ -77,9 +82,11 @@ class Evaluator:
 
     def __init__(self, losses: Sequence[str] = DEFAULT_LOSSES,
                  sample_rate: Optional[float] = None, *, device: Optional[str] = None,
-                 **parameters: Mapping):
+                 derive_sum_and_difference: bool = True, **parameters: Mapping):
         self.names = check_loss_names(losses)
         self.device = backends.check_device(device)
+        self.derive_sum_and_difference = check.flag("derive_sum_and_difference",
+                                                    derive_sum_and_difference)
         self.sample_rate = sample_rate
         for name, given in parameters.items():
             if name not in LOSSES:
@@ -128,8 +135,10 @@ class Evaluator:
             if not stream.end_pass():
                 return stream
 
-    def stream(self, n_channels: int, length: int, *, dtype=np.float32) -> Stream:
-        """A Stream for one (C, T) pair of `length` samples fed in (C, n) pieces (CPU).
+    def stream(self, n_channels: int, length: int, *, n_items: Optional[int] = None,
+               dtype=np.float32) -> Stream:
+        """A Stream for a (C, T) pair of `length` samples fed in (C, n) pieces, or with
+        `n_items` a (B, C, T) batch fed in (B, C, n) pieces (CPU).
 
         Feed pieces of `stream.alignment * k` samples (the last may be shorter), call
         `end_pass()`, and feed them again while it returns True; then `result()`.
@@ -137,16 +146,19 @@ class Evaluator:
         if self.device == "cuda":
             raise DeviceError("a stream of pieces runs on the CPU: give the GPU whole "
                               "signals (evaluator(est, ref)), or device='cpu'")
-        n_channels = check.positive_int("n_channels", n_channels)
-        length = check.positive_int("length", length)
+        shape = (check.positive_int("n_channels", n_channels),
+                 check.positive_int("length", length))
+        if n_items is not None:
+            shape = (check.positive_int("n_items", n_items),) + shape
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ParameterError(f"dtype={dtype} must be float32 or float64")
-        return Stream(self, backends.CPU, (n_channels, length), dtype)
+        return Stream(self, backends.CPU, shape, dtype)
 
 
 def evaluate(est: ArrayLike, ref: ArrayLike, losses: Sequence[str] = DEFAULT_LOSSES,
              sample_rate: Optional[float] = None, *, device: Optional[str] = None,
+             derive_sum_and_difference: bool = True,
              **parameters: Mapping) -> Dict[str, Union[float, np.ndarray, object]]:
     """Every loss in `losses` of one pair, from one pass: Evaluator(...)(est, ref).
 
@@ -160,6 +172,9 @@ def evaluate(est: ArrayLike, ref: ArrayLike, losses: Sequence[str] = DEFAULT_LOS
         Hz, for "features" and the spectral options that need one.
     device : None, "cpu" or "cuda"
         Where to compute.
+    derive_sum_and_difference : bool, default True
+        sd's spectra from the channels' where a channel loss shares its resolution (see
+        Evaluator).
     **parameters : dict
         Per loss name, its function's keyword arguments.
 
@@ -179,4 +194,6 @@ def evaluate(est: ArrayLike, ref: ArrayLike, losses: Sequence[str] = DEFAULT_LOS
     >>> list(values)
     ['mse', 'sisdr', 'mrstft', 'sd']
     """
-    return Evaluator(losses, sample_rate, device=device, **parameters)(est, ref)
+    return Evaluator(losses, sample_rate, device=device,
+                     derive_sum_and_difference=derive_sum_and_difference,
+                     **parameters)(est, ref)

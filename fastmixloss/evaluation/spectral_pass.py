@@ -85,9 +85,10 @@ class _Job:
 
 class SpectralPass:
     """The spectral losses `losses` (objects of spectral.py with their plans, computed by
-    the plain kernel) over signals of shape `shape3` in `dtype`, fed piece by piece."""
+    the plain kernel) over signals of shape `shape3` in `dtype`, fed piece by piece.
+    derive: sd's spectra from the channels' where a channel loss shares the resolution."""
 
-    def __init__(self, losses, backend, shape3, dtype):
+    def __init__(self, losses, backend, shape3, dtype, derive=True):
         self.losses = list(losses)
         self.backend = backend
         self.length = shape3[2]
@@ -99,7 +100,9 @@ class SpectralPass:
             for index in range(len(loss.plan.resolutions)):
                 window, frames, _ = engine.frame_plan(loss.plan, index, self.length, dtype)
                 key = (frames.fft_size, frames.hop_size, frames.win_start, frames.win_stop,
-                       window.tobytes(), frames.eps, loss.plan.distance)
+                       window.tobytes(), frames.eps, loss.plan.distance,
+                       # not derived: sd's transforms apart from the channels'
+                       derive or loss.mix is None)
                 entry = wanted.setdefault(key, [window, frames, loss.plan.distance, False,
                                                 False])
                 entry[3 if loss.mix is None else 4] = True

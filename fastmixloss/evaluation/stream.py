@@ -59,7 +59,8 @@ class Stream:
                                length, self.dtype) if time_losses else None)
         self._time_names = list(time_losses)
         self._spectral = (SpectralPass(spectral_losses.values(), backend, self.shape3,
-                                       self.dtype) if spectral_losses else None)
+                                       self.dtype, evaluator.derive_sum_and_difference)
+                          if spectral_losses else None)
         self._spectral_names = list(spectral_losses)
         self._checks_finite = any(loss.plan.check_finite
                                   for loss in spectral_losses.values())

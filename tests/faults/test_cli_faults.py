@@ -412,19 +412,19 @@ def test_an_interrupt_inside_a_pair_is_not_that_pairs_error(tmp_path, cli, monke
 
 
 def test_an_interrupt_inside_a_kernel_in_compare_exits_130(tmp_path, cli, monkeypatch):
-    from fastmixloss.cli import losses
+    from fastmixloss.cli import compare
     root = str(tmp_path / "data")
     make_good_pairs(root, ["x.wav"])
-    real = losses.loss_value
+    real = compare.outcomes
 
-    def interrupted(name, params, est, ref, device):
-        if est.shape[-1] == 2000:
+    def interrupted(signals, jobs, device=None):
+        if signals.length == 2000:
             try:
                 raise KeyboardInterrupt
             except KeyboardInterrupt as exc:
                 raise SystemError("returned a result with an exception set") from exc
-        return real(name, params, est, ref, device)
-    monkeypatch.setattr(losses, "loss_value", interrupted)
+        return real(signals, jobs, device)
+    monkeypatch.setattr(compare, "outcomes", interrupted)
     code, out, err = cli("compare", f"{root}/est/x.wav", f"{root}/ref/x.wav",
                          *SPECTRAL_FLAGS)
     assert code == 130 and "interrupted" in err and out == ""
