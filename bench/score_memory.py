@@ -214,18 +214,18 @@ def whole_values(tree, folder):
 
 
 def compare(row, whole):
-    """Every library column against the run's: identical count, largest relative
-    difference, and the four losses side by side."""
-    worst, identical = 0.0, 0
+    """Every library column against the run's: identical count, the relative difference
+    of each column that differs, its largest, and the four losses side by side."""
+    differing = {}
     for column, expected in whole.items():
         got = float(row[column])
-        identical += got == expected
         if got != expected:
-            worst = max(worst, abs(got - expected) / abs(expected))
+            differing[column] = abs(got - expected) / abs(expected)
     headline = {c: {"score": float(row[c]), "library": whole[c]}
                 for c in ("mse", "sisdr", "mrstft.loss", "sd.loss")}
-    return {"columns": len(whole), "identical": identical,
-            "largest_relative_difference": worst, "losses": headline}
+    return {"columns": len(whole), "identical": len(whole) - len(differing),
+            "largest_relative_difference": max(differing.values(), default=0.0),
+            "differing": differing, "losses": headline}
 
 
 def main(argv=None):
@@ -270,6 +270,10 @@ def main(argv=None):
                 print(f"  values: {v['identical']} of {v['columns']} columns bit-identical "
                       f"to the library's on the whole arrays, largest relative difference "
                       f"{v['largest_relative_difference']:.1e}")
+                if v["differing"]:
+                    worst = sorted(v["differing"], key=v["differing"].get)[::-1][:3]
+                    print("    most different: " + ", ".join(
+                        f"{c} {v['differing'][c]:.1e}" for c in worst))
                 for column, pair_values in v["losses"].items():
                     print(f"    {column:<12} score {pair_values['score']!r:<24} library "
                           f"{pair_values['library']!r}")
