@@ -90,7 +90,7 @@ def make_pair(music, folder, minutes):
 
 
 def _descendants(root):
-    """Pids of every process below `root`, by their parent pids in /proc."""
+    """{pid: parent pid} of every process below `root`, from /proc."""
     children = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -101,10 +101,11 @@ def _descendants(root):
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(name))
-    found, todo = [], [root]
+    found, todo = {}, [root]
     while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
+        parent = todo.pop()
+        for child in children.get(parent, []):
+            found[child] = parent
             todo.append(child)
     return found
 
@@ -123,19 +124,30 @@ def _kib(path, keys):
     return out
 
 
-def _command_of(pid):
+def _role(pid, parent, processes, main_pid):
+    """What a process of the run is, without its paths: the command line's main
+    process, multiprocessing's fork server and resource tracker, or a worker (forked
+    from the fork server)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+            text = f.read().decode(errors="replace")
     except OSError:
         return "?"
+    if pid == main_pid:
+        return "main (fastmixloss score)"
+    if "resource_tracker" in text:
+        return "resource tracker"
+    if "forkserver" in text:
+        return "worker" if processes.get(parent, {}).get("role") == "fork server" \
+            else "fork server"
+    return text.replace("\0", " ").strip()[:60]
 
 
 def run_watched(command, env, cwd, interval=0.02, linger_s=30):
     """Run `command`, polling the memory of every process below this one until it and
     every adopted orphan have ended (or `linger_s` after it, when they are left
     alone). Returns (returncode, stderr tail, wall seconds,
-    {pid: {"command", "hwm_mb"}}, largest RSS sum MB, largest PSS sum MB)."""
+    {pid: {"role", "parent", "hwm_mb"}}, largest RSS sum MB, largest PSS sum MB)."""
     me = os.getpid()
     processes, rss_peak, pss_peak, ended = {}, 0, 0, None
     start = time.perf_counter()
@@ -143,13 +155,16 @@ def run_watched(command, env, cwd, interval=0.02, linger_s=30):
         run = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=errors)
         while True:
-            pids = _descendants(me)
+            tree = _descendants(me)
             rss = pss = 0
-            for pid in pids:
+            for pid, parent in sorted(tree.items()):   # pids grow: parents come first
                 status = _kib(f"/proc/{pid}/status", ("VmHWM", "VmRSS"))
                 if not status:
                     continue   # ended, or a zombie: its last VmHWM was read before
-                row = processes.setdefault(pid, {"command": _command_of(pid), "hwm_kb": 0})
+                if pid not in processes:
+                    processes[pid] = {"role": _role(pid, parent, processes, run.pid),
+                                      "parent": parent, "hwm_kb": 0}
+                row = processes[pid]
                 row["hwm_kb"] = max(row["hwm_kb"], status.get("VmHWM", 0))
                 rss += status.get("VmRSS", 0)
                 pss += _kib(f"/proc/{pid}/smaps_rollup", ("Pss",)).get("Pss", 0)
@@ -163,7 +178,8 @@ def run_watched(command, env, cwd, interval=0.02, linger_s=30):
         wall = ended - start   # the command's own time, not the orphans' after it
         errors.seek(0)
         tail = errors.read()[-3000:]
-    table = {pid: {"command": row["command"], "hwm_mb": row["hwm_kb"] / 1024}
+    table = {pid: {"role": row["role"], "parent": row["parent"],
+                   "hwm_mb": row["hwm_kb"] / 1024}
              for pid, row in processes.items()}
     return run.returncode, tail, wall, table, rss_peak / 1024, pss_peak / 1024
 
@@ -263,7 +279,7 @@ def main(argv=None):
                   f"{run['rss_sum_mb']:.0f} MB, PSS {run['pss_sum_mb']:.0f} MB; "
                   f"{run['wall_s']:.1f} s, {run['audio_s_per_s']:.1f} s/s", flush=True)
             for pid, p in run["processes"].items():
-                print(f"    {pid:>7} {p['hwm_mb']:7.0f} MB  {p['command']}")
+                print(f"    {pid:>7} {p['hwm_mb']:7.0f} MB  {p['role']}")
             if args.values == "always" or (args.values == "auto" and minutes <= 30):
                 run["values"] = compare(row, whole_values(args.tree, folder))
                 v = run["values"]
