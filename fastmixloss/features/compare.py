@@ -105,23 +105,34 @@ class Undefined(Exception):
 
 
 def running_mean(values, n):
-    """Means of every n consecutive values, by the toolkit's cumulative-sum difference."""
-    cumulative = np.cumsum(np.concatenate(([0.0], values)))
-    return (cumulative[n:] - cumulative[:-n]) / float(n)
+    """Means of every n consecutive values along the last axis (each row of a stack alone),
+    by the toolkit's cumulative-sum difference."""
+    values = np.asarray(values, np.float64)
+    start = np.zeros(values.shape[:-1] + (1,))
+    cumulative = np.cumsum(np.concatenate((start, values), axis=-1), axis=-1)
+    return (cumulative[..., n:] - cumulative[..., :-n]) / float(n)
 
 
-def mape(reference, estimate, floor):
-    """mean(|estimate - reference| / max(|reference|, floor)); Undefined where scikit-learn
-    raises (empty or non-finite input)."""
-    reference = np.asarray(reference, np.float64)
-    estimate = np.asarray(estimate, np.float64)
-    if reference.size == 0:
+def mapes(reference, estimate, floor):
+    """mean(|estimate - reference| / max(|reference|, floor)) along the last axis (a float
+    for 1-d input, an array per row of a stack); Undefined where scikit-learn raises
+    (empty or non-finite input)."""
+    # C order: each row then sums pairwise on its own, as a 1-d array does (NumPy sums
+    # a strided last axis in another order)
+    reference = np.ascontiguousarray(reference, np.float64)
+    estimate = np.ascontiguousarray(estimate, np.float64)
+    if reference.shape[-1] == 0:
         raise Undefined("fewer frames than the running mean's length")
     if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(estimate))):
         raise Undefined("a running mean is NaN or infinite (silence gives -inf dB, and a "
                         "silent or denormal-level signal cannot be peak-normalised)")
-    return float(np.mean(np.abs(estimate - reference)
-                         / np.maximum(np.abs(reference), floor)))
+    return np.mean(np.abs(estimate - reference) / np.maximum(np.abs(reference), floor),
+                   axis=-1)
+
+
+def mape(reference, estimate, floor):
+    """`mapes` of two 1-d arrays, a float."""
+    return float(mapes(reference, estimate, floor))
 
 
 def _window(n_frames, settings):
@@ -205,29 +216,24 @@ def _loudness(measures_e, measures_r, settings):
 
 def _spectral(tracks_e, tracks_r, settings):
     n = _window(tracks_r.centroid.shape[1], settings)
-    floor = settings.mape_floor_db
     eps = settings.spectral_eps
-    per_channel = {key: [] for key in ("centroid", "bandwidth", "low", "mid", "high",
-                                       "rolloff", "flatness")}
-    for c in range(tracks_r.centroid.shape[0]):
-        for key, shift in (("centroid", eps), ("bandwidth", eps), ("rolloff", eps)):
-            per_channel[key].append(mape(
-                running_mean(getattr(tracks_r, key)[c] + shift, n),
-                running_mean(getattr(tracks_e, key)[c] + shift, n), floor))
+
+    def running_means(tracks):
         # flatness in dB, projected to 1 - dB so that it stays away from 0
-        per_channel["flatness"].append(mape(
-            running_mean(1.0 - tracks_r.flatness_db[c], n),
-            running_mean(1.0 - tracks_e.flatness_db[c], n), floor))
-        ct_r = np.array([running_mean(band, n) for band in tracks_r.contrast[c]])
-        ct_e = np.array([running_mean(band, n) for band in tracks_e.contrast[c]])
-        per_channel["low"].append(mape(ct_r[0], ct_e[0], floor))
-        per_channel["mid"].append(mape(np.mean(ct_r[1:4], axis=0),
-                                       np.mean(ct_e[1:4], axis=0), floor))
-        per_channel["high"].append(mape(ct_r[-1], ct_e[-1], floor))
-    means = {key: float(np.mean(values)) for key, values in per_channel.items()}
-    out = {"centroid": means["centroid"], "bandwidth": means["bandwidth"],
-           "contrast": float(np.mean([means["low"], means["mid"], means["high"]])),
-           "rolloff": means["rolloff"], "flatness": means["flatness"]}
+        shape = np.stack([tracks.centroid + eps, tracks.bandwidth + eps,
+                          tracks.rolloff + eps, 1.0 - tracks.flatness_db])   # (4, C, F)
+        contrast = running_mean(tracks.contrast, n)                        # (C, K + 1, F')
+        bands = np.stack([contrast[:, 0], np.mean(contrast[:, 1:4], axis=1),
+                          contrast[:, -1]])                                  # (3, C, F')
+        return running_mean(shape, n), bands
+
+    (shape_r, bands_r), (shape_e, bands_e) = running_means(tracks_r), running_means(tracks_e)
+    floor = settings.mape_floor_db
+    # each a mean over channels of the channels' errors
+    centroid, bandwidth, rolloff, flatness = np.mean(mapes(shape_r, shape_e, floor), axis=1)
+    contrast = float(np.mean(np.mean(mapes(bands_r, bands_e, floor), axis=1)))
+    out = {"centroid": float(centroid), "bandwidth": float(bandwidth),
+           "contrast": contrast, "rolloff": float(rolloff), "flatness": float(flatness)}
     out["mean_mape_spectral"] = float(np.mean([out[k] for k in SPECTRAL_KEYS[:-1]]))
     return out
 
@@ -244,9 +250,8 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
                             "toolkit drops them all")
         p_r, p_e = p_r[:, keep], p_e[:, keep]
     n = _window(p_r.shape[1], settings)
-    values = [mape(running_mean(p_r[b], n), running_mean(p_e[b], n),
-                   settings.mape_floor_panning)
-              for b in range(p_r.shape[0])]
+    values = [float(v) for v in mapes(running_mean(p_r, n), running_mean(p_e, n),
+                                      settings.mape_floor_panning)]
     out = dict(zip(PANNING_KEYS[:-1], values))
     out["mean_mape_panning"] = float(np.mean(values))
     return out
@@ -254,16 +259,17 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
 
 def _dynamic(tracks_e, tracks_r, settings):
     n = _window(tracks_r.rms_db.shape[1], settings)
-    floor_db, floor_crest = settings.mape_floor_db, settings.mape_floor_crest
-    out = {}
-    for key, track, project, floor in (("rms_level", "rms_db", True, floor_db),
-                                       ("dynamic_spread", "dynamic_spread", True, floor_db),
-                                       ("crest_factor", "crest_factor", False, floor_crest)):
-        r = np.mean(getattr(tracks_r, track), axis=0)   # mean over channels
-        e = np.mean(getattr(tracks_e, track), axis=0)
-        if project:   # 1 - dB keeps the values away from 0
-            r, e = 1.0 - r, 1.0 - e
-        out[key] = mape(running_mean(r, n), running_mean(e, n), floor)
+
+    def running_means(tracks):
+        # means over channels; 1 - dB keeps the levels away from 0
+        return running_mean(np.stack([1.0 - np.mean(tracks.rms_db, axis=0),
+                                      1.0 - np.mean(tracks.dynamic_spread, axis=0),
+                                      np.mean(tracks.crest_factor, axis=0)]), n)
+
+    floors = np.array([[settings.mape_floor_db], [settings.mape_floor_db],
+                       [settings.mape_floor_crest]])
+    values = mapes(running_means(tracks_r), running_means(tracks_e), floors)
+    out = dict(zip(DYNAMIC_KEYS[:-1], (float(v) for v in values)))
     out["mean_mape_dynamic"] = float(np.mean([out[k] for k in DYNAMIC_KEYS[:-1]]))
     return out
 
