@@ -200,6 +200,50 @@ def test_thread_count_and_batch_do_not_change_values(profile):
         assert values[1] == alone[key][0] == alone_two[key][0], key
 
 
+def test_a_lone_pair_computes_its_two_signals_side_by_side(monkeypatch):
+    """One pair with threads to spare: the estimate's tracks on a thread of their own,
+    the reference's in the caller's; a batch of two on two threads: each pair's two
+    signals on one thread, one after the other. An error on the estimate's thread reaches
+    the caller."""
+    import threading
+
+    import numba
+    from fastmixloss.features import compare
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    rng = np.random.default_rng(3)
+    ref = 0.1 * rng.standard_normal((2, 2, 2 * RATE))   # noise: trimming cuts nothing
+    est = 0.9 * ref + 0.01 * rng.standard_normal(ref.shape)
+    calls = []
+    original = compare.item_tracks
+
+    def recording(x, *args, **kwargs):
+        role = "est" if np.shares_memory(x, est) else "ref" if np.shares_memory(x, ref) else "?"
+        calls.append((role, threading.get_ident()))
+        if role == "est" and recording.fail:
+            raise MemoryError("on the estimate's thread")
+        return original(x, *args, **kwargs)
+
+    recording.fail = False
+    monkeypatch.setattr(compare, "item_tracks", recording)
+    _with_threads(2, lambda: compare_features(est[0], ref[0], RATE))
+    roles = dict(calls)
+    assert len(calls) == 2 and roles["ref"] == threading.get_ident() != roles["est"]
+    calls.clear()
+    _with_threads(1, lambda: compare_features(est[0], ref[0], RATE))
+    assert sorted(calls) == [("est", threading.get_ident()), ("ref", threading.get_ident())]
+    calls.clear()
+    _with_threads(2, lambda: compare_features(est, ref, RATE))
+    per_thread = {}
+    for role, thread in calls:
+        per_thread.setdefault(thread, []).append(role)
+    assert sorted(sum(per_thread.values(), [])) == ["est", "est", "ref", "ref"]
+    assert all(roles == ["ref", "est"] * (len(roles) // 2) for roles in per_thread.values())
+    recording.fail = True
+    with pytest.raises(MemoryError, match="estimate's thread"):
+        _with_threads(2, lambda: compare_features(est[0], ref[0], RATE))
+
+
 def test_feature_kernels_run_on_every_thread(monkeypatch):
     """Each feature kernel is handed to the worker pool with numba's thread count, not run
     serially (a prange in a serial kernel would be one thread)."""
