@@ -285,10 +285,10 @@ def _zero_pad(x, length):
 def compare_item(est, ref, settings, n_threads=1):
     """(values, reasons) for one item: est, ref (C, T) arrays of one dtype. values maps
     every key to a float (NaN where undefined); reasons maps a NaN's key to why.
-    n_threads: threads the item may use for its two signals at once (up to 2, each
-    signal's work on one of them; the values do not depend on it)."""
+    n_threads: from 2 on, the two signals are computed side by side (`side_by_side`),
+    each one's kernels on n_threads workers; the values do not depend on it."""
     # NumPy's warnings stay here: every NaN or infinity on the way (-inf dB of silence, the
-    # toolkit's NaN gain) ends in `mape`, which makes it an undefined value with a reason
+    # toolkit's NaN gain) ends in `mapes`, which makes it an undefined value with a reason
     with np.errstate(all="ignore"):
         return _compare_item(est, ref, settings, n_threads)
 
