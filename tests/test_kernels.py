@@ -112,25 +112,15 @@ def test_spectrum_terms_reads_fftpack_half_complex_order(rng, n_fft, dtype):
                                True, True, 1.0, 1)
         return out
 
-    frames = rng.standard_normal((4, n_fft)).astype(dtype)   # est L, est R, ref L, ref R
-    spectra = [half_complex(frame) for frame in frames]
-
-    def expected(e, r):
-        mag_e = np.abs(np.fft.rfft(e.astype(np.float64)))
-        mag_r = np.abs(np.fft.rfft(r.astype(np.float64)))
-        return [((mag_e - mag_r) ** 2).sum(), (mag_r ** 2).sum(),
+    frame_e = rng.standard_normal(n_fft).astype(dtype)
+    frame_r = rng.standard_normal(n_fft).astype(dtype)
+    got = terms.spectrum_terms(half_complex(frame_e), half_complex(frame_r), 1e-8,
+                               terms.L1, terms.L2)
+    mag_e = np.abs(np.fft.rfft(frame_e.astype(np.float64)))
+    mag_r = np.abs(np.fft.rfft(frame_r.astype(np.float64)))
+    expected = [((mag_e - mag_r) ** 2).sum(), (mag_r ** 2).sum(),
                 np.abs(np.log(mag_e) - np.log(mag_r)).sum(), ((mag_e - mag_r) ** 2).sum()]
-    rtol = 1e-12 if dtype == np.float64 else 2e-5
-    # a transform's own spectrum: (spec, spec, 1, 0)
-    got = terms.spectrum_terms(spectra[0], spectra[0], spectra[2], spectra[2], 1.0, 0.0,
-                               1e-8, terms.L1, terms.L2)
-    np.testing.assert_allclose(got, expected(frames[0], frames[2]), rtol=rtol)
-    # the spectrum of a mix of two frames from theirs (the DFT is linear): L - R
-    got = terms.spectrum_terms(spectra[0], spectra[1], spectra[2], spectra[3], 1.0, -1.0,
-                               1e-8, terms.L1, terms.L2)
-    mix = frames.astype(np.float64)
-    np.testing.assert_allclose(got, expected(mix[0] - mix[1], mix[2] - mix[3]),
-                               rtol=1e-12 if dtype == np.float64 else 1e-4)
+    np.testing.assert_allclose(got, expected, rtol=1e-12 if dtype == np.float64 else 2e-5)
 
 
 @pytest.mark.parametrize("length,fft,hop", [(44100, 1024, 256), (513, 1024, 256),
@@ -224,12 +214,9 @@ def test_rows_mixed_from_transforms_equal_the_transform_of_the_mix(rng):
     window, lo, hi = padded_window("hann", 200, 256, np.float64)
     plan = FramePlan(256, 64, lo, hi, n_frames, frames_per_block(256, n_frames), 1, 2,
                      1e-8, -128)
-    rows = np.array([[1.0, 0, 0], [0, 0, 1.0], [0.5, 0, 0], [1.0, -2.0, 0], [0, 0.3, 0.7]])
+    rows = np.array([[1.0, 0, 0], [0, 0, 1.0], [0.5, 0, 0], [1.0, -2.0, 0], [0.2, 0.3, 0.7]])
     derived = stft_row_partials(est, ref, np.eye(3), rows, window, plan, 2).sum(axis=1)
     direct = stft_row_partials(est, ref, rows, np.eye(len(rows)), window, plan, 2).sum(axis=1)
     np.testing.assert_allclose(derived, direct, rtol=1e-12)
     np.testing.assert_array_equal(derived[:, :2], direct[:, :2])
-    with pytest.raises(ValueError, match="mixes 3 transforms"):
-        row_sources(np.array([[1.0, 1.0, 1.0]]))
-    with pytest.raises(ValueError, match="mixes 0 transforms"):
-        row_sources(np.zeros((1, 3)))
+    np.testing.assert_array_equal(row_sources(rows), [0, 2, -1, -1, -1])

@@ -20,6 +20,7 @@ the whole.
 
 import numpy as np
 import rocket_fft
+from numba import uint64
 
 from .frames import apply_window, read_mixed_frame
 from .jit import cpu_function, cpu_kernel
@@ -28,6 +29,14 @@ from .terms import spectrum_terms
 from .workers import read_only, run_workers
 
 _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see below
+
+# The terms of a row mixed from several transforms (L + R, L - R from the channels'), from
+# float64 copies of its spectra: a call, not a second inlined copy of the bin loop (each
+# copy costs compile time); its one float64 signature serves both dtypes, and a call per
+# frame costs nothing. Mixing inside the bin loop instead, to spare the copy, measured
+# slower: the rows of one transform then read two spectra, 33 % more time for them.
+mixed_spectrum_terms = cpu_function(spectrum_terms.py_func, inline=False)
+
 
 def block_count(plan):
     """Blocks of plan.frames_per_block frames (the last may be shorter) per row."""
@@ -94,18 +103,24 @@ def block_of_task(task, n_rows, n_blocks, plan):
 
 
 def row_sources(row_mix):
-    """(R, 2) int64: the transforms each row mixes, its first and last nonzero weight
-    (the same twice for a row of one transform). A row mixes at most two transforms: the
-    kernel adds them bin by bin, in float64, without a copy."""
+    """Per row, the transform it is (a single weight of 1), else -1 (a mix of them)."""
     row_mix = np.asarray(row_mix)
-    sources = np.empty((row_mix.shape[0], 2), np.int64)
-    for row, weights in enumerate(row_mix):
-        nonzero = np.flatnonzero(weights)
-        if not 1 <= nonzero.size <= 2:
-            raise ValueError(f"row {row} of row_mix mixes {nonzero.size} transforms; "
-                             "each row takes one or two")
-        sources[row] = nonzero[0], nonzero[-1]
-    return sources
+    unit = (np.count_nonzero(row_mix, axis=1) == 1) & (row_mix.max(axis=1, initial=0) == 1)
+    return np.where(unit, np.argmax(row_mix, axis=1), -1).astype(np.int64)
+
+
+@cpu_function
+def mixed_spectra(spectra, weights, first, stride, out):
+    """out = sum over m of weights[m] * spectra[first + m * stride], in float64; weights of
+    0 are skipped (a NaN elsewhere stays out), and a weight of 1 copies exactly."""
+    out[:] = 0.0
+    for m in range(weights.shape[0]):
+        weight = weights[m]
+        if weight == 0:
+            continue
+        spectrum = spectra[first + m * stride]
+        for k in range(uint64(0), uint64(out.shape[0])):
+            out[k] += weight * np.float64(spectrum[k])
 
 
 @cpu_kernel
@@ -132,6 +147,8 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, pa
     half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     frames = np.zeros((2 * n_transforms * half, fft_size), est.dtype)
     spectra = np.empty((2 * n_transforms * half, fft_size), est.dtype)
+    mixed_e = np.empty(fft_size)
+    mixed_r = np.empty(fft_size)
     for task in range(worker, n_items * n_blocks, n_workers):
         item = task // n_blocks
         first = (task % n_blocks) * per_block
@@ -150,25 +167,27 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, pa
         used = 2 * n_transforms * offset
         rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True, 1.0, 1)
         for row in range(n_rows):
-            # the row's one or two transforms and their weights (see row_sources)
-            a = row_sources[row, 0]
-            b = row_sources[row, 1]
-            w_a = row_mix[row, a]
-            w_b = row_mix[row, b] if b != a else 0.0
             sc_num = 0.0
             sc_den = 0.0
             log_dist = 0.0
             lin_dist = 0.0
+            source = row_sources[row]
             for j in range(count):
-                terms = spectrum_terms(
-                    spectra[a * offset + j], spectra[b * offset + j],
-                    spectra[(n_transforms + a) * offset + j],
-                    spectra[(n_transforms + b) * offset + j], w_a, w_b, plan.eps,
-                    plan.log_mode, plan.lin_mode)
-                sc_num += terms[0]
-                sc_den += terms[1]
-                log_dist += terms[2]
-                lin_dist += terms[3]
+                if source >= 0:   # the transform's own spectra, not copied
+                    a, b, c, d = spectrum_terms(
+                        spectra[source * offset + j],
+                        spectra[(n_transforms + source) * offset + j], plan.eps,
+                        plan.log_mode, plan.lin_mode)
+                else:
+                    mixed_spectra(spectra, row_mix[row], j, offset, mixed_e)
+                    mixed_spectra(spectra, row_mix[row], n_transforms * offset + j, offset,
+                                  mixed_r)
+                    a, b, c, d = mixed_spectrum_terms(mixed_e, mixed_r, plan.eps,
+                                                      plan.log_mode, plan.lin_mode)
+                sc_num += a
+                sc_den += b
+                log_dist += c
+                lin_dist += d
             partial[task, row, 0] = sc_num
             partial[task, row, 1] = sc_den
             partial[task, row, 2] = log_dist

@@ -58,43 +58,32 @@ edge_bin_terms = cpu_function(bin_terms_formula(fast_log), inline=False)
 
 
 @cpu_function
-def spectrum_terms(spec_ea, spec_eb, spec_ra, spec_rb, w_a, w_b, eps, log_mode, lin_mode):
-    """Sums of the four terms over every bin of one frame, for the estimate's spectrum
-    w_a * spec_ea + w_b * spec_eb against the reference's w_a * spec_ra + w_b * spec_rb,
-    mixed in float64: a transform's own spectrum is (spec, spec, 1, 0), exactly; the
-    spectrum of L + R is (X(L), X(R), 1, 1), the DFT being linear.
+def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
+    """Sums of the four terms over every bin of one frame.
 
     The spectra are in FFTPACK's half-complex order, as a real array of length n_fft:
     [re0, re1, im1, re2, im2, ..., re(n/2)] (the last entry only for even n_fft).
     Returns the sums as floats (sc_num, sc_den, log_dist, lin_dist).
     """
-    n_fft = spec_ea.shape[0]
+    n_fft = spec_e.shape[0]
     sc_num, sc_den, log_dist, lin_dist = edge_bin_terms(
-        mixed(spec_ea, spec_eb, 0, w_a, w_b), 0.0, mixed(spec_ra, spec_rb, 0, w_a, w_b),
-        0.0, eps, log_mode, lin_mode)
+        np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps, log_mode, lin_mode)
     # unsigned indices: no negative-index wraparound code, so the loop vectorises
     for f in range(uint64(1), uint64((n_fft + 1) // 2)):
         a, b, c, d = bin_terms(
-            mixed(spec_ea, spec_eb, 2 * f - 1, w_a, w_b),
-            mixed(spec_ea, spec_eb, 2 * f, w_a, w_b),
-            mixed(spec_ra, spec_rb, 2 * f - 1, w_a, w_b),
-            mixed(spec_ra, spec_rb, 2 * f, w_a, w_b), eps, log_mode, lin_mode)
+            np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
+            np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
+            eps, log_mode, lin_mode)
         sc_num += a
         sc_den += b
         log_dist += c
         lin_dist += d
     if n_fft % 2 == 0:   # the Nyquist bin is real
         a, b, c, d = edge_bin_terms(
-            mixed(spec_ea, spec_eb, n_fft - 1, w_a, w_b), 0.0,
-            mixed(spec_ra, spec_rb, n_fft - 1, w_a, w_b), 0.0, eps, log_mode, lin_mode)
+            np.float64(spec_e[n_fft - 1]), 0.0, np.float64(spec_r[n_fft - 1]), 0.0,
+            eps, log_mode, lin_mode)
         sc_num += a
         sc_den += b
         log_dist += c
         lin_dist += d
     return sc_num, sc_den, log_dist, lin_dist
-
-
-@cpu_function
-def mixed(spec_a, spec_b, index, w_a, w_b):
-    """w_a * spec_a[index] + w_b * spec_b[index] in float64."""
-    return w_a * np.float64(spec_a[index]) + w_b * np.float64(spec_b[index])
