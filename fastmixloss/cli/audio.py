@@ -134,10 +134,12 @@ def pairs_from_manifest(path):
     return pairs
 
 
-# Samples per piece read: 2**18 is 6 s at 44.1 kHz, 2 MiB per stereo file in float32:
-# large enough that reading and the kernels work in long runs, small enough that the
-# pieces read ahead (--read-ahead) stay a few MiB each.
-PIECE_SAMPLES = 2 ** 18
+# Samples per piece read: 2**20 is 24 s at 44.1 kHz, 8 MiB per stereo file in float32:
+# large enough that the evaluation's work per piece (joining the frames' tail, one kernel
+# call per resolution) stays small against the kernels (2**18 scored 10 pairs of 96 s at
+# 130-137 s of audio per second, 2**20 at 136-146, 2**21 and 2**22 no faster), small
+# enough that the pieces read ahead (--read-ahead) stay a few per pair.
+PIECE_SAMPLES = 2 ** 20
 
 
 def piece_length(alignment=1):
