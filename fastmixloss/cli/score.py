@@ -62,7 +62,7 @@ def add_arguments(parser):
                         metavar="SIZE",
                         help="decoded audio read ahead while the pieces before it are "
                              "computed, in bytes or with K, M, G (default 64M); at least "
-                             "one piece (2**18 samples of both files)")
+                             "one piece (2**20 samples of both files)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the pairs on this Dask distributed scheduler, e.g. "
                              "tcp://10.0.0.5:8786 (needs fastmixloss[dask]; default: in "

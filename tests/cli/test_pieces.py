@@ -1,7 +1,7 @@
 """Reading pairs in pieces: `score` and `compare` never hold a file whole, and what they
 write equals the library on the whole decoded arrays.
 
-The pairs here are longer than two pieces (2**18 samples each) at 8 kHz with small FFT
+The pairs here are longer than two pieces (PIECE_SAMPLES each) at 8 kHz with small FFT
 sizes, so that every piece boundary, the last short piece, and the read-ahead between
 pairs are exercised for little work.
 """
