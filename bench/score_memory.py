@@ -155,7 +155,13 @@ def run_watched(command, env, cwd, interval=0.02, linger_s=30):
         run = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=errors)
         while True:
-            tree = _descendants(me)
+            # the run and what descends from it (kept once seen, when an orphan is
+            # adopted): not this process's other children, such as a test runner's
+            known, tree = set(processes) | {run.pid}, {}
+            for pid, parent in sorted(_descendants(me).items()):   # parents come first
+                if pid in known or parent in known:
+                    known.add(pid)
+                    tree[pid] = parent
             rss = pss = 0
             for pid, parent in sorted(tree.items()):   # pids grow: parents come first
                 status = _kib(f"/proc/{pid}/status", ("VmHWM", "VmRSS"))
@@ -172,7 +178,8 @@ def run_watched(command, env, cwd, interval=0.02, linger_s=30):
             if run.poll() is not None:
                 ended = ended or time.perf_counter()
                 _reap_ended()
-                if not _descendants(me) or time.perf_counter() - ended > linger_s:
+                alive = [pid for pid in _descendants(me) if pid in processes]
+                if not alive or time.perf_counter() - ended > linger_s:
                     break
             time.sleep(interval)
         wall = ended - start   # the command's own time, not the orphans' after it
