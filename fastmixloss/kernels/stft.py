@@ -77,8 +77,8 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
     weighted mixes of the transforms' spectra ((R, M)), added in float64. The DFT is
     linear, so rows (1, 1) and (1, -1) over the channels' transforms are the spectra of
     L + R and L - R without transforming them. Summing axis 1 in order gives the sums of
-    the whole signal; a signal fed in pieces of whole blocks (evaluation/stream.py) gives
-    the same partials, bit for bit. Frame k starts at plan.frame_start + k * hop_size.
+    the whole signal; a signal fed in pieces of whole blocks
+    (evaluation/spectral_pass.py) gives the same partials, bit for bit. Frame k starts at plan.frame_start + k * hop_size.
     """
     n_items = est.shape[0]
     dtype = est.dtype
