@@ -177,6 +177,11 @@ def test_stream_arguments_are_checked():
     with pytest.raises(ParameterError, match="dtype"):
         evaluator.stream(2, 100, dtype=np.int16)
     stream = evaluator.stream(2, 1000)
+    with pytest.raises(ParameterError, match=r"piece of est has shape \(500, 2\); this "
+                                             r"stream takes \(2, n\)"):
+        stream.feed(np.zeros((500, 2), np.float32), np.zeros((2, 500), np.float32))
+    with pytest.raises(ParameterError, match="differ in length: 500 and 499"):
+        stream.feed(np.zeros((2, 500), np.float32), np.zeros((2, 499), np.float32))
     stream.feed(np.zeros((2, 500), np.float32), np.zeros((2, 500), np.float32))
     with pytest.raises(ValueError, match="fed 500 samples of 1000"):
         stream.end_pass()

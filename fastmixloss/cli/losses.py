@@ -236,7 +236,7 @@ def outcomes(signals, jobs, device=None):
             if first:
                 heard |= np.any(ref, axis=1)
             for stream, rows in feeding:
-                stream.feed(est[rows], ref[rows])
+                stream.feed(est[None, rows], ref[None, rows])
         first = False
         # a stream whose one-pass sums cannot settle some rows asks for the pieces again
         feeding = [(stream, rows) for stream, rows in feeding if stream.end_pass()]

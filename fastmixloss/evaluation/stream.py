@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import engine
 from .. import validation as check
-from ..errors import FastMixLossError
+from ..errors import FastMixLossError, ParameterError
 from ..time_domain import TimePass
 from .spectral_pass import SpectralPass
 
@@ -39,6 +39,7 @@ class Stream:
         self.names = evaluator.names
         self.backend = backend
         shape = tuple(shape)
+        self._leading = shape[:-1]   # a piece's shape but its length: (), (C,) or (B, C)
         self.shape3 = (1,) * (3 - len(shape)) + shape
         self.dtype = np.dtype(dtype)
         self.length = self.shape3[2]
@@ -91,9 +92,11 @@ class Stream:
     def feed(self, est, ref):
         """The next piece of both signals: (n,), (C, n) or (B, C, n) as the signal's
         shape says, in the stream's dtype (converted otherwise)."""
-        n_items, n_channels, _ = self.shape3
-        est = self._piece(est, n_items, n_channels)
-        ref = self._piece(ref, n_items, n_channels)
+        est = self._piece(est, "est")
+        ref = self._piece(ref, "ref")
+        if est.shape != ref.shape:
+            raise ParameterError(f"the pieces of est and ref differ in length: "
+                                 f"{est.shape[-1]} and {ref.shape[-1]} samples")
         offset = self._fed
         self._fed += est.shape[-1]
         if self._time is not None:
@@ -112,11 +115,19 @@ class Stream:
         if self._whole:
             self._pieces.append((est, ref))
 
-    def _piece(self, x, n_items, n_channels):
+    def _piece(self, x, name):
+        """(B, C, n) in the stream's dtype. A piece is shaped as the signal (or as its
+        (B, C, T) form) with its own length, samples last: a (n, C) piece, as soundfile
+        reads it, would otherwise be taken apart as channels."""
         if getattr(self.backend, "name", "cpu") != "cpu":   # device signals, whole
             return x
         x = np.asarray(x)
-        return np.ascontiguousarray(x, self.dtype).reshape(n_items, n_channels, -1)
+        if x.shape[:-1] not in (self._leading, self.shape3[:2]):
+            wanted = ", ".join(map(str, self._leading + ("n",)))
+            raise ParameterError(
+                f"a piece of {name} has shape {x.shape}; this stream takes ({wanted}), "
+                "samples last (transpose a (n, C) piece read by soundfile)")
+        return np.ascontiguousarray(x, self.dtype).reshape(self.shape3[:2] + (-1,))
 
     def end_pass(self):
         """After the last piece of a pass: True when the pieces are needed once more."""
