@@ -24,6 +24,8 @@ LAYERS = (
     ("fastmixloss.engine",),
     ("fastmixloss.spectral", "fastmixloss.presets", "fastmixloss.time_domain",
      "fastmixloss.reference", "fastmixloss.features"),
+    ("fastmixloss.grad",),          # gradients: the faces' plans run backwards
+    ("fastmixloss.torch", "fastmixloss.jax"),   # training adapters over grad/
     ("fastmixloss.evaluation",),    # several losses in one pass, built on the faces
     ("fastmixloss.startup",),
     ("fastmixloss",),               # the public API (__init__.py)
