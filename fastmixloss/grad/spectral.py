@@ -1,0 +1,260 @@
+"""Gradients of the spectral losses (the faces of spectral.py and the presets).
+
+forward runs the loss as its call does and keeps its per-row kernel sums (SC_NUM,
+SC_DEN, LOG_DIST, LIN_DIST per resolution, item and row) as `saved`. backward turns them
+and the upstream gradient into three coefficients per (resolution, item, row), the
+derivatives of the loss with respect to the row's SC_NUM, LOG_DIST and LIN_DIST sums
+(SC_DEN does not depend on the estimate), and runs one fused backward kernel per
+resolution (kernels/stft_backward.py), which recomputes the spectra frame by frame: no
+spectrogram is stored.
+
+Kinks (both modes; compat="auraloss" takes these as torch's autograd does in auraloss):
+spectral convergence ||d|| / ||X_r|| has gradient 0 where ||d|| = 0; the L1 terms'
+|x| has derivative 0 at x = 0; the magnitude floor sqrt(max(P, eps)) passes the gradient
+at P == eps and stops it below; an item whose spectral convergence is undefined (NaN
+value) gets a NaN gradient where SC is weighted.
+"""
+
+import numpy as np
+
+from .. import engine
+from ..errors import ParameterError
+from ..kernels import layout
+from ..presets import PresetLoss
+from ..spectral import RandomResolutionSTFTLoss, SumAndDifferenceSTFTLoss
+
+# the sums kept per (resolution, item, row)
+_SAVED_TERMS = (layout.SC_NUM, layout.SC_DEN, layout.LOG_DIST, layout.LIN_DIST)
+N_SAVED = len(_SAVED_TERMS)
+
+
+class _Unit:
+    """One plan's share of a loss: its rows (`mix`, None for the channels), its groups of
+    rows with the weight of each group's loss, and the scale of the whole in the value."""
+
+    def __init__(self, plan, mix=None, groups=engine.WHOLE_SIGNAL, group_weights=(1.0,),
+                 scale=1.0, channels=None, loss_name=None):
+        self.plan = plan
+        self.mix = mix
+        self.groups = groups
+        self.group_weights = group_weights
+        self.scale = scale
+        self.channels = channels
+        self.loss_name = loss_name
+
+    def n_rows(self, n_channels):
+        return n_channels if self.mix is None else len(self.mix)
+
+
+def _units(loss):
+    """The loss's _Units (every plan it runs), its checks done."""
+    if isinstance(loss, RandomResolutionSTFTLoss):
+        count = 1 if loss._losses[0].plan.sum_resolutions else len(loss._losses)
+        units = [_Unit(sub.plan, scale=1.0 / count) for sub in loss._losses]
+    elif isinstance(loss, PresetLoss):
+        units = [_Unit(loss.plan, loss_name=f"preset={loss.name!r}")]
+    elif isinstance(loss, SumAndDifferenceSTFTLoss):
+        halved = 0.5 if loss.plan.compat == "auraloss" else 1.0
+        units = [_Unit(loss.plan, loss.mix, loss.mix_groups,
+                       (halved * loss.w_sum, halved * loss.w_diff), channels=loss.channels)]
+    else:
+        units = [_Unit(loss.plan, loss.mix, loss.mix_groups, channels=loss.channels)]
+    for unit in units:
+        check_differentiable(unit.plan, loss)
+    return units
+
+
+def _output(loss):
+    return loss._output if isinstance(loss, RandomResolutionSTFTLoss) else loss.plan.output
+
+
+def check_differentiable(plan, loss):
+    """ParameterError, before any kernel runs, where `plan` has no gradient (yet)."""
+    if _output(loss) == "full":
+        raise ParameterError(
+            f"output='full' has no gradient (loss={loss!r}): the gradient is of the "
+            f"loss value; use output='loss'")
+    if plan.device == "cuda":
+        raise ParameterError(f"device='cuda': no gradient on the GPU yet (loss={loss!r})")
+    missing = options_without_gradient(plan)
+    if missing:
+        raise ParameterError(f"no gradient yet for {', '.join(missing)} (loss={loss!r})")
+
+
+def options_without_gradient(plan):
+    """The plan's options that the backward kernels do not handle yet, as name=value."""
+    from ..plan import CENTRED
+    missing = []
+    if any(bank is not None for bank in plan.filterbanks):
+        missing.append("a filterbank (scale='mel' or 'chroma', mel presets)")
+    if plan.taps is not None:
+        missing.append("perceptual_weighting=True")
+    if plan.scale_invariance:
+        missing.append("scale_invariance=True")
+    if plan.phase:
+        missing.append(f"w_phs={plan.w_phs!r}")
+    if plan.framing != CENTRED:
+        missing.append(f"framing={plan.framing!r}")
+    if plan.eps == 0.0:
+        missing.append("eps=0")
+    if plan.eps_added:
+        missing.append("eps_added=True")
+    for name in ("log_fac", "log_eps", "log_threshold", "log_floor"):
+        neutral = 1.0 if name == "log_fac" else 0.0
+        if getattr(plan, name) != neutral:
+            missing.append(f"{name}={getattr(plan, name)!r}")
+    return missing
+
+
+def _shape3(est_shape):
+    """(B, C, T) of an estimate shaped (T,), (C, T) or (B, C, T)."""
+    est_shape = tuple(est_shape)
+    return (1,) * (3 - len(est_shape)) + est_shape
+
+
+def saved_size(loss, est_shape):
+    """The length of forward's `saved`: N_SAVED sums per (resolution, item, row)."""
+    units = _units(loss)
+    n_items, n_channels, _ = _shape3(est_shape)
+    return sum(len(u.plan.resolutions) * n_items * u.n_rows(n_channels) * N_SAVED
+               for u in units)
+
+
+def _draw_for_call(loss, est, ref):
+    """What RandomResolutionSTFTLoss.__call__ does before it computes: the length check
+    and the redraw every randomize_rate calls (the resolutions of this call)."""
+    plan = loss._losses[0].plan
+    est3, _ = engine.signal_pair(plan, engine.select_backend(plan, est, ref), est, ref)
+    length = est3.shape[-1]
+    if length <= loss.max_fft_size // 2:
+        raise ParameterError(
+            f"signals of {length} samples are too short for max_fft_size="
+            f"{loss.max_fft_size}: the largest size that can be drawn needs more than "
+            f"{loss.max_fft_size // 2}")
+    if loss._calls > 0 and loss._calls % loss.randomize_rate == 0:
+        loss.draw()
+    loss._calls += 1
+
+
+def forward(loss, est, ref):
+    """(value, saved): loss(est, ref) and its kernel sums, float64, unit by unit,
+    resolution by resolution, (item, row, term) within."""
+    if isinstance(loss, RandomResolutionSTFTLoss):
+        _units(loss)   # checks the options before the call draws
+        _draw_for_call(loss, est, ref)
+    units = _units(loss)
+    all_parts = [engine.sums(u.plan, est, ref, mix=u.mix, channels=u.channels,
+                             loss_name=u.loss_name) for u in units]
+    if isinstance(loss, RandomResolutionSTFTLoss):
+        breakdowns = [sub.from_sums(parts) for sub, parts in zip(loss._losses, all_parts)]
+        value = engine.over_resolutions(loss._losses[0].plan, breakdowns).loss
+    elif isinstance(loss, PresetLoss):
+        value = engine.multi_resolution(loss.plan, all_parts[0])[0].loss
+    else:
+        value = loss.from_sums(all_parts[0])
+    saved = np.concatenate([part.sums[..., list(_SAVED_TERMS)].reshape(-1)
+                            for parts in all_parts for part in parts])
+    return value, saved
+
+
+def backward(loss, est, ref, saved, grad_value):
+    """The gradient of sum(grad_value * value) with respect to est (same shape, dtype)."""
+    from ..kernels.stft_backward import stft_backward
+    from ..kernels.workers import thread_count
+    units = _units(loss)
+    plan0 = units[0].plan
+    backend = engine.select_backend(plan0, est, ref)
+    est3, ref3 = engine.signal_pair(plan0, backend, est, ref, units[0].channels)
+    n_items, n_channels, length = est3.shape
+    saved = np.asarray(saved, dtype=np.float64).reshape(-1)
+    expected = saved_size(loss, est3.shape)
+    if saved.shape[0] != expected:
+        raise ParameterError(
+            f"saved has {saved.shape[0]} values; forward(loss, est, ref) gives {expected} "
+            f"for est of shape {np.shape(est)}")
+    upstream = _upstream(plan0, grad_value, n_items)
+    grad = np.zeros(est3.shape)
+    at = 0
+    for unit in units:
+        plan = unit.plan
+        n_rows = unit.n_rows(n_channels)
+        mix = None if unit.mix is None else np.asarray(unit.mix, dtype=est3.dtype)
+        count = 1 if plan.sum_resolutions else len(plan.resolutions)
+        for index in range(len(plan.resolutions)):
+            size = n_items * n_rows * N_SAVED
+            sums = np.zeros((n_items, n_rows, layout.N_TERMS))
+            sums[..., list(_SAVED_TERMS)] = saved[at:at + size].reshape(n_items, n_rows,
+                                                                         N_SAVED)
+            at += size
+            window, frames, _ = engine.frame_plan(plan, index, length, est3.dtype)
+            part = engine.resolution_part(plan, frames, plan.filterbanks[index], sums,
+                                          np.ones((n_items, n_rows)))
+            coefficients = np.zeros((n_items, n_rows, 3))
+            for (rows, _), weight in zip(unit.groups, unit.group_weights):
+                if weight:
+                    coefficients[:, rows] = group_coefficients(
+                        plan, part.rows(rows), upstream * (unit.scale * weight / count)
+                    )[:, None, :]
+            stft_backward(est3, ref3, mix, window, frames, coefficients, thread_count(),
+                          grad)
+    return grad.astype(est3.dtype).reshape(np.shape(est))
+
+
+def _upstream(plan, grad_value, n_items):
+    """grad_value as a float, or (B,) float64 with reduction="none"."""
+    if plan.reduction == "none":
+        value = np.asarray(grad_value, dtype=np.float64)
+        if value.ndim and value.shape != (n_items,):
+            raise ParameterError(
+                f"grad_value of shape {value.shape} for a loss of {n_items} values "
+                f"(reduction='none'): give a float or an array of shape ({n_items},)")
+        return np.broadcast_to(value, (n_items,)).copy()
+    value = np.asarray(grad_value, dtype=np.float64)
+    if value.size != 1:
+        raise ParameterError(f"grad_value of shape {value.shape} for a loss of one value: "
+                             f"give a float")
+    return float(value.reshape(()))
+
+
+def group_coefficients(plan, part, upstream):
+    """(B, 3): the derivatives of one group's breakdown loss (engine.breakdown), which
+    receives the upstream gradient `upstream` (a float, or (B,) with reduction="none"),
+    with respect to each item's SC_NUM, LOG_DIST and LIN_DIST sums over the group's
+    rows."""
+    per_item = part.sums.sum(axis=1)
+    n_items, n_rows = part.sums.shape[:2]
+    # d(reduced value) / d(item's term value), per item
+    if plan.reduction == "mean":
+        per = np.full(n_items, upstream / n_items)
+    else:
+        per = np.broadcast_to(np.asarray(upstream, dtype=np.float64), (n_items,))
+    auraloss_sum = plan.reduction == "sum" and plan.compat == "auraloss"
+    out = np.zeros((n_items, 3))
+    scale = plan.weight
+    if plan.w_sc:
+        num, den = per_item[:, layout.SC_NUM], per_item[:, layout.SC_DEN]
+        batch = plan.batch_sc and plan.reduction != "none"
+        if batch:   # one SC of the batch's sums, the same for every item
+            num, den = np.full(n_items, num.sum()), np.full(n_items, den.sum())
+            if plan.reduction == "mean" or auraloss_sum:
+                item_weight = np.full(n_items, upstream)   # the mean of B equal values
+            else:
+                item_weight = np.full(n_items, upstream * n_items)
+        else:
+            item_weight = per
+        undefined = den <= 0.0
+        if plan.nan_at_floor:
+            undefined |= engine.at_the_floor(den, part.floor_den.sum(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # d sqrt(num / den) / d num; 0 where num == 0 (torch's norm at 0)
+            d_sc = np.where(num > 0.0, 0.5 / (np.sqrt(num) * np.sqrt(den)), 0.0)
+        d_sc = np.where(undefined, np.nan, d_sc)
+        out[:, 0] = scale * plan.w_sc * item_weight * d_sc
+    elements = n_rows * part.values_per_row
+    if auraloss_sum:   # auraloss sums the magnitude terms over elements
+        log_weight, lin_weight = per, per
+    else:
+        log_weight, lin_weight = per * plan.log_factor / elements, per / elements
+    out[:, 1] = scale * plan.w_log_mag * log_weight
+    out[:, 2] = scale * plan.w_lin_mag * lin_weight
+    return out

@@ -1,0 +1,179 @@
+"""The fused backward of the STFT-loss kernel (stft.py) for the CPU.
+
+Per span of frames of one item: read and window the frames of estimate and reference
+again (reflect padding by index, as the forward), transform them (rocket-fft's FFTPACK
+r2r, as the forward), form each bin's dL/d(spectrum) from the row's coefficients
+(terms_backward.spectrum_grad), transform back with the adjoint of the forward real FFT
+(FFTPACK's unnormalised inverse r2r of the interior-halved gradient), multiply by the
+window and overlap-add into the gradient signal, folding the reflected padding back onto
+the samples it was read from. No spectrogram is held: beyond the inputs and the float64
+gradient, each worker keeps one FFT group's frames.
+
+Rows are weighted mixes of an item's channels (the identity, or L + R and L - R): a row's
+frame gradient goes to the channels by the transposed mix.
+
+Overlap-add is race-free and deterministic: the frames are cut into spans whose sample
+footprints (reflections included) do not meet those of any other span of the same parity;
+the even spans run first, then the odd ones, and each task adds only into its own span's
+samples, frame by frame in order. So every sample's sum is taken in one order whatever the
+thread count, and an item's gradient does not depend on the batch.
+"""
+
+import numpy as np
+import rocket_fft
+
+from .frames import apply_window, read_mixed_frame, reflect_index, span_bounds
+from .jit import cpu_function, cpu_kernel
+from .stft import _SIMD_GROUP
+from .terms_backward import spectrum_grad
+from .workers import read_only, run_workers
+
+# the frames' own bounds, run as plain Python (a few integers per span)
+_span_bounds = span_bounds.py_func
+
+
+def span_footprints(plan, frames_per_span, length):
+    """(first, stop) arrays: the signal samples that span s's frames read, reflections
+    included (frames_per_span frames from frame s * frames_per_span)."""
+    n_spans = -(-plan.n_frames // frames_per_span)
+    firsts, stops = np.empty(n_spans, np.int64), np.empty(n_spans, np.int64)
+    for s in range(n_spans):
+        k0 = s * frames_per_span
+        k1 = min(plan.n_frames, k0 + frames_per_span)
+        firsts[s], stops[s] = _span_bounds(
+            plan.frame_start + k0 * plan.hop_size + plan.win_start,
+            plan.frame_start + (k1 - 1) * plan.hop_size + plan.win_stop, length)
+    return firsts, stops
+
+
+def spans_apart(firsts, stops):
+    """True where the footprints of the spans of each parity are pairwise disjoint."""
+    for parity in (0, 1):
+        first, stop = firsts[parity::2], stops[parity::2]
+        order = np.argsort(first, kind="stable")
+        if np.any(stop[order][:-1] > first[order][1:]):
+            return False
+    return True
+
+
+def frames_per_span(plan, length):
+    """The fewest frames per span (a multiple of the FFT group, plan.frames_per_block)
+    whose same-parity spans never write the same sample: at least the frames whose hops
+    cover one frame, doubled until the footprints (reflections included) are apart."""
+    group = plan.frames_per_block
+    covering = -(-plan.fft_size // plan.hop_size)   # frames whose hops add up to a frame
+    per_span = group * max(1, -(-covering // group))
+    while per_span < plan.n_frames and not spans_apart(
+            *span_footprints(plan, per_span, length)):
+        per_span *= 2
+    return min(per_span, max(plan.n_frames, 1))
+
+
+def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad):
+    """Add the gradient of one resolution's terms to `grad`.
+
+    Parameters
+    ----------
+    est, ref : (B, C, T) signals, float32 or float64.
+    mix : (R, C) channel weights of the rows, in the signals' dtype (None: the channels).
+    window : (fft_size,) in the signals' dtype, zero outside [win_start, win_stop).
+    plan : layout.FramePlan of the resolution (centred frames, reflect padding).
+    coefficients : (B, R, 3) float64: dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST of each
+        row's sums.
+    grad : (B, C, T) float64, added to in place.
+    """
+    n_items, n_channels, length = est.shape
+    dtype = est.dtype
+    mix = (np.eye(n_channels, dtype=dtype) if mix is None
+           else np.ascontiguousarray(mix, dtype))
+    per_span = frames_per_span(plan, length)
+    n_spans = -(-plan.n_frames // per_span)
+    args = (read_only(est), read_only(ref), read_only(mix),
+            read_only(np.ascontiguousarray(window, dtype)), plan,
+            read_only(np.ascontiguousarray(coefficients, np.float64)), per_span)
+    for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
+        spans_of_parity = (n_spans - parity + 1) // 2
+        if spans_of_parity > 0:
+            run_workers(stft_backward_worker, n_items * spans_of_parity, n_threads,
+                        *args, parity, grad)
+
+
+@cpu_function
+def add_frame_gradient(grad_channels, weights, frame, start, lo, hi):
+    """grad_channels[c, padded position start + n] += weights[c] * frame[n] for lo <= n <
+    hi: the adjoint of read_mixed_frame (a reflected position adds to the sample it was
+    read from)."""
+    length = grad_channels.shape[1]
+    interior = start + lo >= 0 and start + hi <= length
+    for c in range(grad_channels.shape[0]):
+        weight = np.float64(weights[c])
+        if weight == 0:
+            continue
+        out = grad_channels[c]
+        if interior:
+            for n in range(lo, hi):
+                out[start + n] += weight * np.float64(frame[n])
+        else:
+            for n in range(lo, hi):
+                out[reflect_index(start + n, length)] += weight * np.float64(frame[n])
+
+
+@cpu_kernel
+def stft_backward_worker(est, ref, mix, window, plan, coefficients, per_span, parity, grad,
+                         worker, n_workers):
+    """One worker's share of one parity's spans: tasks (item, span) worker, worker +
+    n_workers, ...; span `parity + 2 * i` for task i of an item."""
+    n_items = est.shape[0]
+    n_rows = mix.shape[0]
+    fft_size = plan.fft_size
+    group = plan.frames_per_block
+    n_spans = (plan.n_frames + per_span - 1) // per_span
+    spans_of_parity = (n_spans - parity + 1) // 2
+    lo = plan.win_start
+    hi = plan.win_stop
+    fft_axes = np.array([1])
+    # as the forward: estimate frame j at row m * offset + j, reference frame j R * offset
+    # further, offset a multiple of the SIMD group, so both take the same FFT path
+    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
+    spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
+    grad_spectra = np.empty((n_rows * half, fft_size), est.dtype)
+    grad_frames = np.empty((n_rows * half, fft_size), est.dtype)
+    for task in range(worker, n_items * spans_of_parity, n_workers):
+        item = task // spans_of_parity
+        span = parity + 2 * (task % spans_of_parity)
+        span_stop = min(plan.n_frames, (span + 1) * per_span)
+        for first in range(span * per_span, span_stop, group):
+            count = min(group, span_stop - first)
+            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+            for side in range(2):
+                signal = est[item] if side == 0 else ref[item]
+                for m in range(n_rows):
+                    base = (side * n_rows + m) * offset
+                    for j in range(count):
+                        frame = frames[base + j]
+                        read_mixed_frame(signal, mix[m],
+                                         plan.frame_start + (first + j) * plan.hop_size,
+                                         frame, lo, hi)
+                        apply_window(frame, window, lo, hi)
+            used = 2 * n_rows * offset
+            rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
+                                   1.0, 1)
+            for m in range(n_rows):
+                c_num = coefficients[item, m, 0]
+                c_log = coefficients[item, m, 1]
+                c_lin = coefficients[item, m, 2]
+                for j in range(count):
+                    spectrum_grad(spectra[m * offset + j], spectra[(n_rows + m) * offset + j],
+                                  plan.eps, plan.log_mode, plan.lin_mode, c_num, c_log,
+                                  c_lin, grad_spectra[m * offset + j])
+            used = n_rows * offset
+            rocket_fft.r2r_fftpack(grad_spectra[:used], grad_frames[:used], fft_axes, False,
+                                   False, 1.0, 1)
+            for m in range(n_rows):
+                for j in range(count):
+                    frame = grad_frames[m * offset + j]
+                    apply_window(frame, window, lo, hi)
+                    add_frame_gradient(grad[item], mix[m],
+                                       frame, plan.frame_start + (first + j) * plan.hop_size,
+                                       lo, hi)

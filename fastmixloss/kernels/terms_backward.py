@@ -1,0 +1,105 @@
+"""The gradient of one STFT bin's terms with respect to the estimate's spectrum.
+
+The forward terms of a bin (terms.py) are functions of the floored magnitudes
+m_e = sqrt(max(P_e, eps)) and m_r of the estimate's and the reference's bins. The loss
+reaches them through four per-row sums; the caller folds everything above the sums into
+three coefficients per row (dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST; SC_DEN does not
+depend on the estimate), and this formula gives dL/d(re_e, im_e) of one bin:
+
+  dL/dm_e = c_num * 2 (m_e - m_r)
+          + c_log * sign(m_e - m_r) / m_e            (L1: 0.5 |ln(P_e / P_r)|)
+          + c_log * ln(P_e / P_r) / m_e              (L2: 0.25 ln(P_e / P_r)**2)
+          + c_lin * sign(m_e - m_r)  or  c_lin * 2 (m_e - m_r)
+  dL/d(re_e, im_e) = dL/dm_e * (re_e, im_e) / m_e    where P_e >= eps, else 0
+
+Kinks, as torch's autograd takes them (auraloss's): sign(0) = 0 (abs'(0) = 0); the floor
+max(P, eps) passes the gradient at P == eps and stops it below; a power ratio outside
+[POWER_RATIO_MIN, POWER_RATIO_MAX] (clamped in the forward) has no gradient.
+
+Plain Python formulas, compiled here for the CPU (with fast_log) and composable by a CUDA
+kernel (with math.log), as terms.bin_terms_formula.
+"""
+
+import math
+
+import numpy as np
+from numba import uint64
+
+from .fastlog import fast_log
+from .jit import cpu_function
+from .layout import L1, L2, NO_TERM, POWER_RATIO_MAX, POWER_RATIO_MIN
+
+
+def magnitude_grad_formula(log):
+    """dL/dm_e of one magnitude pair, with `log` as the logarithm (a plain function).
+
+    magnitude_grad(mag_e, mag_r, power_ratio, log_mode, lin_mode, c_num, c_log, c_lin)
+    takes the floored magnitudes and P_e / P_r (the forward's power ratio).
+    """
+    def magnitude_grad(mag_e, mag_r, power_ratio, log_mode, lin_mode, c_num, c_log, c_lin):
+        diff = mag_e - mag_r
+        # d|diff| / d diff, with abs'(0) = 0
+        sign = 1.0 if diff > 0.0 else (-1.0 if diff < 0.0 else 0.0)
+        d_mag = 2.0 * c_num * diff
+        if log_mode != NO_TERM and POWER_RATIO_MIN <= power_ratio <= POWER_RATIO_MAX:
+            if log_mode == L1:
+                d_mag += c_log * sign / mag_e
+            else:
+                d_mag += c_log * log(power_ratio) / mag_e
+        if lin_mode == L1:
+            d_mag += c_lin * sign
+        elif lin_mode == L2:
+            d_mag += 2.0 * c_lin * diff
+        return d_mag
+    return magnitude_grad
+
+
+def bin_grad_formula(magnitude_grad):
+    """The per-bin gradient as a plain Python function, calling `magnitude_grad` (the
+    target's compiled magnitude_grad_formula):
+    bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin) ->
+    (dL/d re_e, dL/d im_e), from float64 parts."""
+
+    def bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin):
+        power_e = re_e * re_e + im_e * im_e
+        if power_e < eps:   # the floor: the magnitude does not move with the estimate
+            return 0.0, 0.0
+        power_r = max(re_r * re_r + im_r * im_r, eps)
+        mag_e = math.sqrt(power_e)
+        scale = magnitude_grad(mag_e, math.sqrt(power_r), power_e / power_r, log_mode,
+                               lin_mode, c_num, c_log, c_lin) / mag_e
+        return scale * re_e, scale * im_e
+    return bin_grad
+
+
+magnitude_grad = cpu_function(magnitude_grad_formula(fast_log))
+bin_grad = cpu_function(bin_grad_formula(magnitude_grad))
+edge_bin_grad = cpu_function(bin_grad_formula(magnitude_grad), inline=False)
+
+
+@cpu_function
+def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, out):
+    """out = the adjoint input of FFTPACK's inverse real transform for one frame.
+
+    The spectra are in FFTPACK's half-complex order (see terms.spectrum_terms). out gets
+    dL/d(spectrum) in the same order with the interior bins' entries halved: FFTPACK's
+    unnormalised inverse r2r of it is then the transposed forward transform applied to
+    the gradient, i.e. dL/d(windowed frame) (the inverse counts each interior bin twice,
+    as its conjugate too; DC and Nyquist once).
+    """
+    n_fft = spec_e.shape[0]
+    g_re, _ = edge_bin_grad(np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps,
+                            log_mode, lin_mode, c_num, c_log, c_lin)
+    out[0] = g_re
+    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
+        g_re, g_im = bin_grad(
+            np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
+            np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
+            eps, log_mode, lin_mode, c_num, c_log, c_lin)
+        out[2 * f - 1] = 0.5 * g_re
+        out[2 * f] = 0.5 * g_im
+    if n_fft % 2 == 0:   # the Nyquist bin is real
+        g_re, _ = edge_bin_grad(np.float64(spec_e[n_fft - 1]), 0.0,
+                                np.float64(spec_r[n_fft - 1]), 0.0, eps, log_mode,
+                                lin_mode, c_num, c_log, c_lin)
+        out[n_fft - 1] = g_re
