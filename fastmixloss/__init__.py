@@ -55,7 +55,7 @@ from .startup import WarmupStep, warmup
 # Submodules with heavy imports (NumPy-only oracle, numba.cuda) load on first access, so
 # that `fastmixloss.cuda.is_available()` works after a plain `import fastmixloss` while
 # the import itself stays light.
-_LAZY_SUBMODULES = ("cuda", "reference")
+_LAZY_SUBMODULES = ("cuda", "reference", "torch", "jax")
 
 
 def __getattr__(name):

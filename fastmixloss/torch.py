@@ -1,0 +1,265 @@
+"""fastmixloss for PyTorch: every loss as a torch.nn.Module and a function, with gradients.
+
+    import fastmixloss.torch as fml
+    loss = fml.MultiResolutionSTFTLoss()        # auraloss's name and parameters
+    value = loss(est, ref)                      # a 0-d tensor in est's dtype
+    value.backward()                            # est.grad: the fused backward kernels
+
+The classes and functions are the NumPy API's (same names, same parameters, same
+numbers), generated from it: MSELoss, L1Loss, ESRLoss, DCLoss, LogCoshLoss, SNRLoss,
+SISDRLoss, SDSDRLoss, STFTLoss, MultiResolutionSTFTLoss, SumAndDifferenceSTFTLoss,
+MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss, PresetLoss, and mse, l1, esr, dc,
+logcosh, snr, sisdr, sdsdr, stft_loss, mrstft_loss, sum_and_difference_loss, preset_loss.
+Each call runs two custom operators (torch.ops.fastmixloss.loss_forward and
+loss_backward) with fake implementations and registered autograd, so torch.compile
+traces them as single nodes and torch.autograd.gradcheck checks them.
+
+- The gradient is with respect to est only. A ref that requires grad is refused
+  (ParameterError): pass ref.detach().
+- est and ref: tensors of one dtype (float32 or float64) on one device, shaped (T,),
+  (C, T) or (B, C, T). The value is a 0-d tensor (reduction "mean" or "sum") or one per
+  item ("none"), in est's dtype; output="full" (breakdowns) is not available here.
+- CPU tensors are read in place (a non-contiguous one is made contiguous once); the
+  gradient is the kernels' array, wrapped without a copy.
+- CUDA tensors go to the numba.cuda kernels in place, queued on
+  torch.cuda.current_stream(); the gradient is the kernels' device array, wrapped
+  without a copy. The value and the forward's saved sums (a few floats per row) come back
+  to the host. (Written to the CUDA backend's contract; not yet run on a GPU.)
+- A loss object is built once per distinct configuration and found again by a key (a
+  string argument of the operators): modules and function calls with the same
+  parameters share it, and torch.compile sees the same constant. A
+  RandomResolutionSTFTLoss draws its resolutions as it is called, so each module has its
+  own (a compiled graph is specialised on the first draw's sizes through the fake shapes).
+"""
+
+import inspect
+import itertools
+import threading
+
+import numpy as np
+import torch
+
+from . import grad as gradients
+from . import presets
+from . import validation as check
+from .errors import ParameterError
+from .grad import adapters
+
+__all__ = [*adapters.FACES, *adapters.FUNCTIONS, "preset_loss", "PRESETS"]
+
+PRESETS = presets.PRESETS
+
+_ADAPTER = "fastmixloss.torch"
+_REGISTRY = {}                      # key -> adapters.Built
+_REGISTRY_LOCK = threading.Lock()
+_INSTANCE = itertools.count()       # the keys of stateful losses, one per module
+
+
+def _host(value):
+    """A tensor argument (a window, say) as the NumPy API takes it."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host(v) for v in value)
+    return value
+
+
+def _register(name, args, kwargs):
+    """The key of face `name` built with (args, kwargs), building it on first sight of
+    the configuration; and the NumPy loss object."""
+    args, kwargs = _host(tuple(args)), {k: _host(v) for k, v in kwargs.items()}
+    if name in adapters.STATEFUL:
+        key = f"{name}@{next(_INSTANCE)}"
+    else:
+        key = adapters.config_key(_ADAPTER, name, args, kwargs)
+    with _REGISTRY_LOCK:
+        built = _REGISTRY.get(key)
+    if built is None:
+        built = adapters.build(_ADAPTER, name, args, kwargs, key)
+        with _REGISTRY_LOCK:
+            built = _REGISTRY.setdefault(key, built)
+    return key, built.loss
+
+
+def _entry(key):
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise ParameterError(
+            f"no fastmixloss loss is registered as {key!r} in this process: build the "
+            f"module (or call the function) here before running a graph that uses it"
+        ) from None
+
+
+# ------------------------------------------------------------------ tensors and arrays
+
+def _readable(tensor):
+    """What the library reads of a tensor: a NumPy view of a CPU tensor (contiguous first
+    if it is not), the tensor itself on a GPU (its __cuda_array_interface__)."""
+    tensor = tensor.detach()
+    if tensor.is_cuda:
+        return tensor
+    return tensor.contiguous().numpy()
+
+
+def _as_tensor(value, like, dtype=None):
+    """A result of the library as a tensor on like's device, without a copy where the
+    dtype and device allow: NumPy arrays on the CPU, numba device arrays on a GPU."""
+    dtype = like.dtype if dtype is None else dtype
+    if np.isscalar(value) or getattr(value, "ndim", None) == 0:
+        return torch.tensor(float(value), dtype=dtype, device=like.device)
+    if isinstance(value, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(value))
+    else:   # a device array (numba, __cuda_array_interface__)
+        tensor = torch.as_tensor(value, device=like.device)
+    return tensor.to(device=like.device, dtype=dtype)
+
+
+def _upstream(grad_value):
+    """The upstream gradient as grad.backward takes it: a float or a host array."""
+    if grad_value.dim() == 0:
+        return float(grad_value)
+    return grad_value.detach().cpu().numpy()
+
+
+def _check_inputs(est, ref):
+    """Every check the operators cannot make on fake tensors, before any kernel runs."""
+    for name, tensor in (("est", est), ("ref", ref)):
+        if not isinstance(tensor, torch.Tensor):
+            raise ParameterError(
+                f"{name} is a {type(tensor).__name__}: fastmixloss.torch takes tensors "
+                f"(the NumPy API takes arrays)")
+        if tensor.dtype not in (torch.float32, torch.float64):
+            raise ParameterError(
+                f"{name} has dtype {tensor.dtype}; fastmixloss works in float32 or float64: "
+                f"pass {name}.float()")
+    if ref.requires_grad:
+        raise ParameterError(
+            "ref requires grad: fastmixloss gives the gradient with respect to est only; "
+            "pass ref.detach()")
+    if est.dtype != ref.dtype:
+        raise ParameterError(
+            f"est has dtype {est.dtype} and ref {ref.dtype}: pass tensors of one dtype")
+    if est.device != ref.device:
+        raise ParameterError(
+            f"est is on {est.device} and ref on {ref.device}: pass tensors on one device")
+
+
+# ------------------------------------------------------------------- the two operators
+
+@torch.library.custom_op("fastmixloss::loss_forward", mutates_args=())
+def loss_forward(est: torch.Tensor, ref: torch.Tensor,
+                 key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(value, saved): the registered loss `key` of (est, ref), and the forward's sums
+    that loss_backward reads (float64, on the host)."""
+    value, saved = gradients.forward(_entry(key).loss, _readable(est), _readable(ref))
+    saved = torch.from_numpy(np.ascontiguousarray(saved, dtype=np.float64))
+    return _as_tensor(value, est), saved
+
+
+@loss_forward.register_fake
+def _loss_forward_fake(est, ref, key):
+    entry = _entry(key)
+    n_saved = gradients.saved_size(entry.loss, tuple(int(n) for n in est.shape))
+    return (est.new_empty(entry.value_shape(est.shape)),
+            torch.empty((n_saved,), dtype=torch.float64, device="cpu"))
+
+
+@torch.library.custom_op("fastmixloss::loss_backward", mutates_args=())
+def loss_backward(est: torch.Tensor, ref: torch.Tensor, saved: torch.Tensor,
+                  grad_value: torch.Tensor, key: str) -> torch.Tensor:
+    """The gradient of sum(grad_value * value) with respect to est."""
+    grad_est = gradients.backward(_entry(key).loss, _readable(est), _readable(ref),
+                                  saved.detach().cpu().numpy(), _upstream(grad_value))
+    return _as_tensor(grad_est, est)
+
+
+@loss_backward.register_fake
+def _loss_backward_fake(est, ref, saved, grad_value, key):
+    return torch.empty_like(est)
+
+
+def _setup_context(ctx, inputs, output):
+    est, ref, key = inputs
+    _, saved = output
+    ctx.save_for_backward(est, ref, saved)
+    ctx.mark_non_differentiable(saved)
+    ctx.key = key
+
+
+def _backward(ctx, grad_value, grad_saved):
+    est, ref, saved = ctx.saved_tensors
+    grad_est = None
+    if ctx.needs_input_grad[0]:
+        grad_est = loss_backward(est, ref, saved, grad_value, ctx.key)
+    return grad_est, None, None   # ref: refused when it requires grad; key: a string
+
+
+loss_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _apply(key, est, ref):
+    _check_inputs(est, ref)
+    value, _ = loss_forward(est, ref, key)
+    return value
+
+
+# ------------------------------------------------------------- modules and functions
+
+class _LossModule(torch.nn.Module):
+    """A fastmixloss loss as a module; `self.loss` is the NumPy API's loss object."""
+
+    _face = None   # the NumPy face's name
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.key, self.loss = _register(self._face, args, kwargs)
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return _apply(self.key, est, ref)
+
+    def extra_repr(self):
+        return repr(self.loss)
+
+
+def _module_class(name):
+    face = adapters.FACES[name]
+
+    def __init__(self, *args, **kwargs):
+        _LossModule.__init__(self, *args, **kwargs)
+    # help() and inspect.signature show the NumPy face's parameters
+    __init__.__signature__ = inspect.signature(face.__init__)
+    doc = (f"fastmixloss.{name} as a torch.nn.Module: forward(est, ref) returns its value "
+           f"as a tensor, differentiable in est.\n\n{inspect.getdoc(face) or ''}")
+    return type(name, (_LossModule,), {"_face": name, "__init__": __init__,
+                                       "__doc__": doc, "__module__": __name__,
+                                       "__qualname__": name})
+
+
+def _function(name, face_name):
+    numpy_function = adapters.numpy_function(name)
+    signature = inspect.signature(numpy_function)
+    keywords = frozenset(signature.parameters) - {"est", "ref"}
+
+    @check.keywords_checked(f"fastmixloss.torch.{name}", keywords | {"est", "ref"})
+    def loss(est, ref, **kwargs):
+        key, _ = _register(face_name, (), kwargs)
+        return _apply(key, est, ref)
+    loss.__signature__ = signature.replace(return_annotation=torch.Tensor)
+    loss.__name__ = loss.__qualname__ = name
+    loss.__doc__ = (f"fastmixloss.{name} on tensors, differentiable in est: "
+                    f"{face_name}(**kwargs)(est, ref).\n\n"
+                    f"{inspect.getdoc(numpy_function) or ''}")
+    return loss
+
+
+for _name in adapters.FACES:
+    globals()[_name] = _module_class(_name)
+for _name, _face_name in adapters.FUNCTIONS.items():
+    globals()[_name] = _function(_name, _face_name)
+del _name, _face_name
+
+
+def preset_loss(name: str, **kwargs) -> torch.nn.Module:
+    """The named preset (a key of PRESETS) as a module: PresetLoss(name, **kwargs)."""
+    return PresetLoss(name, **kwargs)   # noqa: F821 (generated above)
