@@ -11,8 +11,8 @@ upstream gradient of the row) times one of:
     TIME_GRAD_SIGN      scale * sign(d), 0 at d = 0 (L1)
     TIME_GRAD_LOG_COSH  scale * sinh(a d) / (cosh(a d) + eps), without overflow (log-cosh)
 
-gradient_sample is plain Python on scalars and one coefficient row: cuda/time_backward.py
-compiles the same source for the GPU.
+gradient_sample is plain Python (math, NumPy scalars) on one coefficient row and calls no
+other compiled function: cuda/time_backward.py compiles the same source for the GPU.
 """
 
 import math
@@ -33,16 +33,6 @@ N_COEFS = 8
 
 
 @cpu_function
-def log_cosh_slope(x, eps):
-    """d/dx ln(cosh(x) + eps) = sinh(x) / (cosh(x) + eps), written with e^-|x| so that
-    nothing overflows, and with expm1 so that small |x| keeps its digits."""
-    ax = abs(x)
-    t = math.exp(-ax)
-    slope = -math.expm1(-2.0 * ax) / (1.0 + t * t + 2.0 * eps * t)
-    return slope if x >= 0.0 else -slope
-
-
-@cpu_function
 def gradient_sample(kind, ref_sample, est_sample, coefs):
     """The gradient of a row's value with respect to one est sample (see the module's
     doc), before the row's weight. coefs: the row's N_COEFS float64 coefficients."""
@@ -55,7 +45,13 @@ def gradient_sample(kind, ref_sample, est_sample, coefs):
             return -coefs[COEF_SCALE]
         return d * coefs[COEF_SCALE]      # 0 at equality; NaN stays NaN
     if kind == TIME_GRAD_LOG_COSH:
-        return coefs[COEF_SCALE] * log_cosh_slope(coefs[COEF_A] * d, coefs[COEF_EPS])
+        # d/dx ln(cosh(x) + eps) = sinh(x) / (cosh(x) + eps) at x = a d, written with
+        # e^-|x| so that nothing overflows, and with expm1 so that small |x| keeps its
+        # digits
+        x = coefs[COEF_A] * d
+        t = math.exp(-abs(x))
+        slope = -math.expm1(-2.0 * abs(x)) / (1.0 + t * t + 2.0 * coefs[COEF_EPS] * t)
+        return coefs[COEF_SCALE] * (slope if x >= 0.0 else -slope)
     y_centred = y - coefs[COEF_MEAN_Y]
     return (coefs[COEF_SCALE] * ((d - coefs[COEF_MEAN_D]) + coefs[COEF_MIX] * y_centred)
             + coefs[COEF_TARGET] * y_centred + coefs[COEF_OFFSET])
