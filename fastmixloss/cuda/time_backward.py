@@ -12,10 +12,10 @@ gradient_sample = cuda.jit(device=True)(cpu.gradient_sample.py_func)
 
 
 @cuda.jit(cache=True)
-def time_gradient_kernel(est, ref, kind, coefs, weights, chunk, grad):
+def time_gradient_kernel(est, ref, kind, coefs, weights, chunk, n_chunks, grad):
     """grad[row, i] = weights[row] * gradient_sample(...) over samples [c * chunk, (c + 1)
-    * chunk) of one row; one block per (row, c), grid = rows * chunks."""
-    n_chunks = (est.shape[1] + chunk - 1) // chunk    # once per thread, not per sample
+    * chunk) of one row; one block per (row, c), grid = rows * n_chunks (the host
+    divides: no 64-bit division on the GPU)."""
     row, c = divmod32(cuda.blockIdx.x, n_chunks)
     stop = min((c + 1) * chunk, est.shape[1])
     weight = weights[row]
@@ -42,5 +42,5 @@ def time_gradient(backend, est2, ref2, kind, coefs, weights, dtype):
     grad = cuda.device_array((n_rows, length), dtype=dtype, stream=stream)
     time_gradient_kernel[n_rows * n_chunks, config.time_threads, stream](
         est2.array, ref2.array, np.int64(kind), device_coefs, device_weights,
-        np.int64(chunk), grad)
+        np.int64(chunk), np.int64(n_chunks), grad)
     return grad

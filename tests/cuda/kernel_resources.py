@@ -31,7 +31,7 @@ STFT_THREADS = TIME_THREADS = REDUCE_THREADS = SCAN_THREADS = 256
 
 def signatures():
     """(kernel, argument types, signal dtype name, threads per block of its launch)."""
-    from fastmixloss.cuda import kernels, options, signals
+    from fastmixloss.cuda import kernels, options, signals, time_backward
     from fastmixloss.kernels.layout import OptionPlan
     i64 = types.int64
     f64 = types.float64
@@ -66,6 +66,13 @@ def signatures():
         yield kernels.row_shifts, (a2, a2, p2), name, TIME_THREADS
         yield kernels.time_sums, (a2, a2, p2, i64, p3), name, TIME_THREADS
         yield kernels.log_cosh_sums, (a2, a2, f64, f64, i64, p3), name, TIME_THREADS
+        # the time-domain gradient: into est's dtype (float32 est with a float64 ref is
+        # computed from float64 signals)
+        for grad, label in ((a2, ""),) + (((types.Array(types.float32, 2, "C"),
+                                            " to float32"),) if dt == f64 else ()):
+            yield (time_backward.time_gradient_kernel,
+                   (a2, a2, i64, p2, types.Array(f64, 1, "C"), i64, i64, grad), name + label,
+                   TIME_THREADS)
         yield (kernels.first_nonfinite, (a1, a1, types.Array(i64, 1, "C")), name,
                SCAN_THREADS)
         yield kernels.finite_peak, (a1, a1, types.Array(f64, 1, "C")), name, SCAN_THREADS

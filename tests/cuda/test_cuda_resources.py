@@ -60,12 +60,13 @@ def resources():
 @pytest.mark.slow
 def test_every_kernel_builds_for_sm90(resources):
     # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums, and the 2
-    # options kernels for float64, float32 and float32 with a float32 filterbank
-    assert len(resources) == 21 + 6
+    # options kernels for float64, float32 and float32 with a float32 filterbank, and the
+    # time-domain gradient (float32, float64, float64 into float32)
+    assert len(resources) == 21 + 6 + 3
     assert {r["kernel"] for r in resources} == {
         "stft_shared", "stft_scratch", "stft_options_shared", "stft_options_scratch",
         "row_shifts", "time_sums", "log_cosh_sums", "first_nonfinite", "finite_peak",
-        "copy_3d", "sum_groups"}
+        "copy_3d", "sum_groups", "time_gradient_kernel"}
 
 
 @pytest.mark.slow
