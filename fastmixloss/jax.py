@@ -67,6 +67,10 @@ def _differentiable(built):
         value = np.asarray(value, dtype=est.dtype).reshape(built.value_shape(est.shape))
         return value, _saved_bits(saved)
 
+    def host_value(est, ref):
+        value = loss(np.asarray(est), np.asarray(ref))
+        return np.asarray(value, dtype=est.dtype).reshape(built.value_shape(est.shape))
+
     def host_backward(est, ref, saved_bits, grad_value):
         grad_value = np.asarray(grad_value, dtype=np.float64)
         upstream = float(grad_value) if grad_value.ndim == 0 else grad_value
@@ -82,8 +86,9 @@ def _differentiable(built):
         return jax.pure_callback(host_forward, shapes, est, ref, vmap_method="sequential")
 
     @jax.custom_vjp
-    def value_of(est, ref):
-        return forward(est, ref)[0]
+    def value_of(est, ref):   # not differentiated: the value alone, nothing saved
+        shape = jax.ShapeDtypeStruct(built.value_shape(est.shape), est.dtype)
+        return jax.pure_callback(host_value, shape, est, ref, vmap_method="sequential")
 
     def value_and_residuals(est, ref):
         value, saved_bits = forward(est, ref)
@@ -129,6 +134,7 @@ def _checked(est, ref):
                 f"(float64 needs jax_enable_x64): pass {name}.astype(jnp.float32)")
         arrays.append(array)
     est, ref = arrays
+    check.pair_layout(est, ref)   # the NumPy API's shape checks, at trace time
     if est.dtype != ref.dtype:
         raise ParameterError(
             f"est has dtype {est.dtype} and ref {ref.dtype}: pass arrays of one dtype")

@@ -10,8 +10,9 @@ numbers), generated from it: MSELoss, L1Loss, ESRLoss, DCLoss, LogCoshLoss, SNRL
 SISDRLoss, SDSDRLoss, STFTLoss, MultiResolutionSTFTLoss, SumAndDifferenceSTFTLoss,
 MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss, PresetLoss, and mse, l1, esr, dc,
 logcosh, snr, sisdr, sdsdr, stft_loss, mrstft_loss, sum_and_difference_loss, preset_loss.
-Each call runs two custom operators (torch.ops.fastmixloss.loss_forward and
-loss_backward) with fake implementations and registered autograd, so torch.compile
+Each call runs custom operators (torch.ops.fastmixloss.loss_forward and loss_backward;
+loss_value where no gradient is wanted: under torch.no_grad or for an est that does not
+require grad) with fake implementations and registered autograd, so torch.compile
 traces them as single nodes and torch.autograd.gradcheck checks them.
 
 - The gradient is with respect to est only. A ref that requires grad is refused
@@ -198,8 +199,22 @@ def _backward(ctx, grad_value, grad_saved):
 loss_forward.register_autograd(_backward, setup_context=_setup_context)
 
 
+@torch.library.custom_op("fastmixloss::loss_value", mutates_args=())
+def loss_value(est: torch.Tensor, ref: torch.Tensor, key: str) -> torch.Tensor:
+    """The registered loss `key` of (est, ref) alone, where no gradient is wanted (under
+    torch.no_grad, or est not requiring grad): nothing is saved."""
+    return _as_tensor(_entry(key).loss(_readable(est), _readable(ref)), est)
+
+
+@loss_value.register_fake
+def _loss_value_fake(est, ref, key):
+    return est.new_empty(_entry(key).value_shape(est.shape))
+
+
 def _apply(key, est, ref):
     _check_inputs(est, ref)
+    if not (est.requires_grad and torch.is_grad_enabled()):
+        return loss_value(est, ref, key)
     value, _ = loss_forward(est, ref, key)
     return value
 
