@@ -5,10 +5,10 @@ that pair's error column; the run goes on with the next pair.
 """
 
 import contextlib
-import csv
+import io
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,11 +28,26 @@ class PairError(Exception):
 @dataclass(frozen=True)
 class Pair:
     """One estimate and its reference. `key` names the pair in the results (the
-    relative path, or the manifest's id); a path is None when its partner is missing."""
+    relative path, or the manifest's id); `est` and `ref` name the files (a path, or
+    where in a table or shard they are); a name is None when its partner is missing.
+    `est_data`, `ref_data`: the encoded file's bytes when it comes from memory (a
+    Parquet table, a tar shard), else None and the name is its path. `problem`: why the
+    source cannot give this pair (a key with two estimates, say), its row's error."""
 
     key: str
     est: str
     ref: str
+    est_data: bytes = field(default=None, repr=False, compare=False)
+    ref_data: bytes = field(default=None, repr=False, compare=False)
+    problem: str = None
+
+    def absolute(self):
+        """The pair with absolute paths, for a process whose working folder is not ours
+        (a Dask worker); names of pairs read from memory are kept."""
+        def absolute(name, data):
+            return name if name is None or data is not None else os.path.abspath(name)
+        return replace(self, est=absolute(self.est, self.est_data),
+                       ref=absolute(self.ref, self.ref_data))
 
 
 def soundfile_module():
@@ -45,93 +60,19 @@ def soundfile_module():
     return soundfile
 
 
-def _audio_files(root):
-    """Relative paths (with '/' separators) of the audio files under root, sorted."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in files:
-            if name.startswith("."):
-                continue
-            if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
-                rel = os.path.relpath(os.path.join(folder, name), root)
-                found.append(rel.replace(os.sep, "/"))
-    return sorted(found)
-
-
-def pairs_from_folders(est_dir, ref_dir):
-    """Pair files by relative path. When the same path is not there, a file whose path
-    differs only in its audio extension (song.flac for song.wav) is the partner, if there
-    is exactly one. Unpaired files on either side become pairs with a missing partner."""
-    for name, folder in (("EST_DIR", est_dir), ("REF_DIR", ref_dir)):
-        if not os.path.isdir(folder):
-            raise CommandError(f"{name} {folder!r} is not a folder")
-    est_files = _audio_files(est_dir)
-    ref_files = _audio_files(ref_dir)
-    ref_set = set(ref_files)
-    by_stem = {}
-    for rel in ref_files:
-        by_stem.setdefault(os.path.splitext(rel)[0], []).append(rel)
-    pairs, used = [], set()
-    for rel in est_files:
-        partner = rel if rel in ref_set else None
-        if partner is None:
-            candidates = [c for c in by_stem.get(os.path.splitext(rel)[0], [])
-                          if c not in used]
-            partner = candidates[0] if len(candidates) == 1 else None
-        if partner is not None:
-            used.add(partner)
-        pairs.append(Pair(rel, os.path.join(est_dir, rel),
-                          None if partner is None else os.path.join(ref_dir, partner)))
-    for rel in ref_files:
-        if rel not in used:
-            pairs.append(Pair(rel, None, os.path.join(ref_dir, rel)))
-    keys = [p.key for p in pairs]
-    if len(set(keys)) != len(keys):
-        # song.wav in EST_DIR and an unpaired song.wav in REF_DIR cannot happen; two
-        # estimates song.wav/song.flac paired by extension can leave one key twice
-        raise CommandError("two files map to the same pair name; give the pairs "
-                           "explicitly with --pairs manifest.csv")
-    return pairs
-
-
-def pairs_from_manifest(path):
-    """A CSV with columns est and ref (and optionally id); relative paths are relative to
-    the manifest's folder. Pairs are named by id, or by the est path as written."""
-    base = os.path.dirname(os.path.abspath(path))
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            missing = [c for c in ("est", "ref") if c not in fields]
-            if missing:
-                raise CommandError(
-                    f"--pairs {path}: no column {' or '.join(missing)} (columns: "
-                    f"{', '.join(fields) or 'none'}); it needs est and ref, optionally id")
-            rows = list(reader)
-    except OSError as exc:
-        raise CommandError(f"--pairs {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"--pairs {path}: not UTF-8 text (byte {exc.start}); save "
-                           "the manifest as UTF-8") from None
-    except csv.Error as exc:
-        raise CommandError(f"--pairs {path}: not a CSV file fastmixloss can read: "
-                           f"{exc}") from None
-    pairs = []
-    for number, row in enumerate(rows, start=2):
-        est = (row.get("est") or "").strip()
-        ref = (row.get("ref") or "").strip()
-        key = (row.get("id") or "").strip() or est or ref
-        if not key:
-            raise CommandError(f"--pairs {path} line {number}: empty row")
-        pairs.append(Pair(key, os.path.join(base, est) if est else None,
-                          os.path.join(base, ref) if ref else None))
-    keys = [p.key for p in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise CommandError(f"--pairs {path}: pair named twice: "
-                           f"{', '.join(repeated[:5])}; add an id column")
-    return pairs
+def sample_rate_of(pair):
+    """The sample rate of the pair's reference (else its estimate) from its header, or
+    None when neither opens (its row will say why)."""
+    soundfile = soundfile_module()
+    for name, data in ((pair.ref, pair.ref_data), (pair.est, pair.est_data)):
+        if name is None:
+            continue
+        try:
+            return int(soundfile.info(io.BytesIO(data) if data is not None
+                                      else os.fsencode(name)).samplerate)
+        except Exception:   # noqa: BLE001 -- any failure to read: the row says it
+            continue
+    return None
 
 
 # Samples per piece read: 2**20 is 24 s at 44.1 kHz, 8 MiB per stereo file in float32:
@@ -152,23 +93,20 @@ class _AudioFile:
     """One file of a pair, open for reading in pieces; PairError naming it for anything
     that keeps it from being read."""
 
-    def __init__(self, path, role):
+    def __init__(self, path, role, data=None):
         soundfile = soundfile_module()
         self.path, self.role = path, role
-        try:
-            mode = os.stat(path).st_mode
-        except FileNotFoundError:
-            # libsndfile would only say "System error"
-            raise PairError(f"{role} {path} does not exist") from None
-        except OSError as exc:
-            raise PairError(f"cannot read {role} {path}: {exc.strerror}") from None
-        if not stat.S_ISREG(mode):
-            # opening a FIFO or a device blocks, or reads forever: only regular files
-            raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
-        with _read_errors(role, path):
+        if data is not None:
+            # encoded bytes from a table or a shard: soundfile decodes them from memory,
+            # seeking and reading in pieces as it does a file
+            source = io.BytesIO(data)
+        else:
+            _check_regular_file(path, role)
             # as bytes: soundfile encodes a str path strictly, which fails for a name that
             # is not valid UTF-8 (Python holds its bytes as lone surrogates)
-            self.file = soundfile.SoundFile(os.fsencode(path))
+            source = os.fsencode(path)
+        with _read_errors(role, path):
+            self.file = soundfile.SoundFile(source)
         self.frames, self.channels = self.file.frames, self.file.channels
         self.sample_rate = int(self.file.samplerate)
         self.position = 0
@@ -198,6 +136,19 @@ class _AudioFile:
 
     def close(self):
         self.file.close()
+
+
+def _check_regular_file(path, role):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        # libsndfile would only say "System error"
+        raise PairError(f"{role} {path} does not exist") from None
+    except OSError as exc:
+        raise PairError(f"cannot read {role} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        # opening a FIFO or a device blocks, or reads forever: only regular files
+        raise PairError(f"{role} {path} is not a regular file ({_file_kind(mode)})")
 
 
 @contextlib.contextmanager
@@ -233,6 +184,8 @@ class OpenedPair:
     """
 
     def __init__(self, pair, length_policy):
+        if pair.problem:
+            raise PairError(pair.problem)
         if pair.est is None:
             raise PairError(f"no estimate for reference {pair.ref}")
         if pair.ref is None:
@@ -253,9 +206,9 @@ class OpenedPair:
         return [(f.frames, f.channels, f.sample_rate) for f in self._files]
 
     def _open(self):
-        est = _AudioFile(self.pair.est, "estimate")
+        est = _AudioFile(self.pair.est, "estimate", self.pair.est_data)
         try:
-            ref = _AudioFile(self.pair.ref, "reference")
+            ref = _AudioFile(self.pair.ref, "reference", self.pair.ref_data)
         except BaseException:
             est.close()
             raise

@@ -10,9 +10,10 @@ import os
 
 from fastmixloss.errors import FastMixLossError
 
-from .audio import OpenedPair, Pair, PairError, whole_signals
+from .audio import OpenedPair, Pair, PairError, sample_rate_of, whole_signals
 from .config import add_loss_arguments, settings_from_args
 from .errors import DONE, NOT_COMPUTED, CommandError
+from .progress import compiling_note
 from .losses import (LossSettings, evaluator_for, outcomes, row_values,
                      undefined_reasons)
 from .results_file import stored_text
@@ -180,9 +181,12 @@ def evaluate(settings, opened, undefined):
 def run(args):
     settings = settings_from_args(args)
     size = check_arguments(args)
-    settings = settings.with_columns()   # checks the parameters (and --device) first
+    pair = Pair(args.est, args.est, args.ref)
+    # checks the parameters (and --device) first, at the files' sample rate
+    with compiling_note(quiet=False):
+        settings = settings.with_columns(sample_rate_of(pair))
     try:
-        opened = OpenedPair(Pair(args.est, args.est, args.ref), settings.length_policy)
+        opened = OpenedPair(pair, settings.length_policy)
     except PairError as exc:
         raise CommandError(str(exc), NOT_COMPUTED) from None
     with opened:

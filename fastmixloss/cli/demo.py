@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from .audio import pairs_from_folders, soundfile_module
+from .audio import soundfile_module
+from .inputs.folders import pairs_from_folders
 from .errors import DONE, NOT_COMPUTED, CommandError
 from .losses import LossSettings
 from .results_file import BASE_COLUMNS, open_results

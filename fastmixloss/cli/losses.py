@@ -35,7 +35,7 @@ NEEDS_REFERENCE_ENERGY = ("esr", "dc", "snr", "sisdr", "sdsdr")
 # Fixed by the command line: a row is one pair, it wants every term, and the sample rate
 # is the files'.
 _NOT_SETTABLE = ("est", "ref", "reduction", "output", "device", "sample_rate")
-# the rate a parameter check runs the losses at (the features need one)
+# the rate a parameter check runs the losses at when no file gives one
 CHECK_RATE = 44100
 
 # The size parameters are checked against this before the parameter check allocates a
@@ -136,12 +136,14 @@ class LossSettings:
                                                and 0 < s <= MAX_SIZE])
         return longest // 2 + 1
 
-    def with_columns(self):
+    def with_columns(self, sample_rate=None):
         """Check every parameter by running the run's Evaluator once on a short seeded
-        stereo signal, and learn the columns it produces. Raises ParameterError (bad
+        stereo signal at `sample_rate` (the files' rate, default CHECK_RATE), and learn
+        the columns it produces. Raises ParameterError (bad
         value) or DeviceError (--device cuda where it cannot run). This also compiles (or
         loads from Numba's cache) the kernels before the progress bar starts."""
         self.check_sizes()
+        sample_rate = CHECK_RATE if sample_rate is None else sample_rate
         length = max(256, self.min_length() + 1)
         rng = np.random.default_rng(0)
         ref = rng.standard_normal((2, length)).astype(np.float32)
@@ -150,8 +152,8 @@ class LossSettings:
         est = (0.5 * ref + 0.5 * rng.standard_normal((2, length))).astype(np.float32)
         try:
             # building the Evaluator names a bad parameter and its loss
-            (outcome,), _ = outcomes(ArraySignals(est, ref, CHECK_RATE),
-                                     [(evaluator_for(self, CHECK_RATE), slice(None))],
+            (outcome,), _ = outcomes(ArraySignals(est, ref, sample_rate),
+                                     [(evaluator_for(self, sample_rate), slice(None))],
                                      self.device)
         except FastMixLossError:
             raise

@@ -15,12 +15,13 @@ import time
 
 from fastmixloss.errors import FastMixLossError
 
-from .audio import (AUDIO_EXTENSIONS, OpenedPair, Pair, PairError, pairs_from_folders,
-                    pairs_from_manifest, soundfile_module)
+from .audio import OpenedPair, PairError, sample_rate_of, soundfile_module
 from .config import add_loss_arguments, byte_size, settings_from_args
-from .errors import (DONE, INTERRUPTED, NOT_COMPUTED, STOPPED, CommandError,
+from .errors import (DONE, INTERRUPTED, NOT_COMPUTED, STOPPED, USAGE, CommandError,
                      caused_by_interrupt)
-from .losses import evaluate_pair
+from .inputs import open_source
+from .losses import CHECK_RATE, evaluate_pair
+from .progress import compiling_note, progress_bar
 from .read_ahead import DEFAULT_READ_AHEAD, ReadAhead, read_error
 from .results_file import (BASE_COLUMNS, one_line, open_results, os_error_text,
                            stored_text, summary_path, write_atomically)
@@ -28,12 +29,14 @@ from .summary import summarize, summary_table, undefined_lines
 from .workers import Worker, rows_in_workers
 
 
-HELP = "score folders (or a manifest) of estimate/reference pairs"
+HELP = "score folders, a manifest, a table or shards of estimate/reference pairs"
 DESCRIPTION = ("Score every estimate against its reference. Files are paired by "
-               "relative path (or listed in --pairs). One row per pair is appended to "
-               "--out as it finishes; a pair that cannot be scored gets a row with "
-               "its error, and the exit code is then 1 (the others: fastmixloss "
-               "--help). Running the same command again resumes.")
+               "relative path, or given by --pairs: a manifest (.csv, .jsonl), a Hugging "
+               "Face datasets table (.parquet, or a folder of them) or WebDataset shards "
+               "(.tar). One row per pair is appended to --out as it finishes; a pair "
+               "that cannot be scored gets a row with its error, and the exit code is "
+               "then 1 (the others: fastmixloss --help). Running the same command again "
+               "resumes.")
 
 
 def add_arguments(parser):
@@ -43,10 +46,25 @@ def add_arguments(parser):
                         help="folder of reference mixes; each estimate is paired with the "
                              "reference at the same relative path (or differing only in "
                              "its audio extension)")
-    parser.add_argument("--pairs", metavar="MANIFEST.csv",
-                        help="instead of the folders: a CSV with columns est, ref (and "
-                             "optionally id), paths relative to the manifest (default: "
-                             "none, the folders are paired)")
+    parser.add_argument("--pairs", nargs="+", metavar="SOURCE",
+                        help="instead of the folders: a manifest, MANIFEST.csv (columns "
+                             "est, ref, optionally id) or MANIFEST.jsonl (one object a "
+                             "line, the same keys), paths relative to it; a table "
+                             "TABLE.parquet or a folder of Parquet shards, with Audio "
+                             "columns est and ref as Hugging Face datasets writes them; "
+                             "or WebDataset shards SHARD.tar ... (brace patterns such as "
+                             "shard-{000..009}.tar) with members KEY.est.wav and "
+                             "KEY.ref.wav (any audio extension) (default: none, the "
+                             "folders are paired)")
+    parser.add_argument("--est-key", default="est", metavar="NAME",
+                        help="--pairs: the estimate's key, column or shard suffix, e.g. "
+                             "input_filepath for a NeMo manifest (default est)")
+    parser.add_argument("--ref-key", default="ref", metavar="NAME",
+                        help="--pairs: the reference's, e.g. target_filepath (default ref)")
+    parser.add_argument("--id-key", default="id", metavar="NAME",
+                        help="--pairs: the pair's name in the results, and what a resumed "
+                             "run matches; without it a pair is named by its estimate's "
+                             "path, a shard's pair by its key (default id)")
     parser.add_argument("--out", default="results.csv", metavar="FILE",
                         help="results file: .csv (default results.csv), .jsonl or .parquet; "
                              "the summary goes beside it as FILE.summary.json (e.g. "
@@ -135,10 +153,18 @@ def rows_in_process(todo, settings, read_ahead=DEFAULT_READ_AHEAD):
             yield score_loaded(pair, loaded, settings)
 
 
-def rows_on_dask(todo, settings, address):
-    """Rows as the cluster finishes them. A task that fails (rather than returning an
-    error row) means the cluster is at fault, for example workers without fastmixloss:
-    the run stops there, so that those pairs are not recorded as failed."""
+def score_part(part, settings, skip=frozenset()):
+    """The rows of one part of a source (a pair of files, a row group, a shard), but
+    those of the pairs named in `skip` (already scored): what a Dask task runs."""
+    return [score_pair(pair, settings) for pair in part.pairs()
+            if stored_text(pair.key) not in skip]
+
+
+def rows_on_dask(parts, settings, address, skip=frozenset()):
+    """Rows as the cluster finishes them, part by part (see inputs: a pair of files, a
+    row group, a shard). A task that fails (rather than returning error rows) means the
+    cluster is at fault, for example workers without fastmixloss: the run stops there,
+    so that those pairs are not recorded as failed."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -153,33 +179,33 @@ def rows_on_dask(todo, settings, address):
                            STOPPED) from None
     futures = {}
     try:
-        # keep a bounded number of pairs in flight (two per thread: one computing, the
-        # next one queued); a task reads its pair in pieces, never whole
+        # keep a bounded number of parts in flight (two per thread: one computing, the
+        # next one queued); a task reads its pairs in pieces, never whole
         window = max(4, 2 * sum(client.nthreads().values()))
-        pairs = iter(todo)
+        parts = iter(parts)
+        skip = frozenset(skip)
 
         def submit():
-            pair = next(pairs, None)
-            if pair is None:
+            part = next(parts, None)
+            if part is None:
                 return None
-            # a worker's working folder is not ours: send absolute paths, and put the
-            # paths as given back into the row, so rows equal the in-process ones
-            absolute = Pair(pair.key, *(None if p is None else os.path.abspath(p)
-                                        for p in (pair.est, pair.ref)))
-            future = client.submit(score_pair, absolute, settings, pure=False)
-            futures[future] = pair
+            # a part reads from absolute paths (a worker's working folder is not ours);
+            # its `names` put the paths as given back into the rows
+            future = client.submit(score_part, part, settings, skip, pure=False)
+            futures[future] = part
             return future
 
         running = as_completed([f for f in (submit() for _ in range(window)) if f],
                                loop=client.loop)
         for future in running:
-            pair = futures.pop(future)
+            part = futures.pop(future)
             if future.status != "finished":
-                raise CommandError(f"Dask failed on pair {pair.key}: "
+                raise CommandError(f"Dask failed on {_part_name(part)}: "
                                    f"{one_line(repr(future.exception()))}", STOPPED)
-            row = future.result()
-            row.update(est=pair.est, ref=pair.ref)
-            yield row
+            for row in future.result():
+                if part.names:
+                    row.update(zip(("est", "ref"), part.names[row["pair"]]))
+                yield row
             following = submit()
             if following is not None:
                 running.add(following)
@@ -189,56 +215,27 @@ def rows_on_dask(todo, settings, address):
         client.close()
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def write(self, text):
-        print(text, file=sys.stderr)
-
-    def close(self):
-        pass
+def _part_name(part):
+    if part.names:
+        return f"pair {next(iter(part.names))}"
+    return getattr(part, "name", repr(part))
 
 
-def progress_bar(total, quiet, done=0):
-    """tqdm on a terminal (pairs done of all, pairs/s, time left); nothing in logs and
-    pipes. `done`: pairs already in the results file (a resumed run starts there)."""
-    if quiet or not sys.stderr.isatty():
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print("fastmixloss: no progress bar (install tqdm, part of fastmixloss[cli])",
-              file=sys.stderr)
-        return _NoBar()
-    return tqdm(total=total, initial=done, unit="pair", dynamic_ncols=True,
-                file=sys.stderr)
-
-
-def find_pairs(args):
-    """The pairs named by the arguments; CommandError when there are none."""
-    if args.pairs:
-        if args.est_dir or args.ref_dir:
-            raise CommandError("give EST_DIR REF_DIR or --pairs, not both")
-        pairs = pairs_from_manifest(args.pairs)
-        if not pairs:
-            raise CommandError(f"--pairs {args.pairs} lists no pairs; nothing to score")
-    else:
-        if not (args.est_dir and args.ref_dir):
-            raise CommandError("give EST_DIR and REF_DIR, or --pairs manifest.csv")
-        pairs = pairs_from_folders(args.est_dir, args.ref_dir)
-        if not pairs:
-            raise CommandError(
-                f"no audio files found under {args.est_dir} or {args.ref_dir} (looked for "
-                f"{', '.join(AUDIO_EXTENSIONS)}); nothing to score")
-    keys = [stored_text(p.key) for p in pairs]
-    if len(set(keys)) != len(keys):
-        # two names that differ only in bytes or control characters the results file
-        # writes as escapes
-        raise CommandError("two pairs would have the same name in the results file; "
-                           "give the pairs explicitly with --pairs manifest.csv and an id "
-                           "column")
-    return pairs
+def check_names(keys, exit_code=USAGE):
+    """CommandError when two of these pair names are the same as the results file writes
+    them: their rows could not be told apart, nor resumed."""
+    seen, twice = set(), []
+    for key in map(stored_text, keys):
+        if key in seen and key not in twice:
+            twice.append(key)
+        seen.add(key)
+    if twice:
+        # an id given twice, or two names that differ only in bytes or control
+        # characters the results file writes as escapes
+        raise CommandError(
+            f"two pairs would have the same name in the results file: "
+            f"{', '.join(twice[:5])}; give each pair its own id (--pairs with an id "
+            "field, --id-key)", exit_code)
 
 
 def _close_after_failure(results):
@@ -258,21 +255,53 @@ def run(args):
     """The score command. Returns the exit code."""
     settings = settings_from_args(args)
     if args.scheduler:
-        return _run_checked(args, settings.with_columns(), None)
+        source = open_source(args)
+        with compiling_note(args.quiet):
+            settings = settings.with_columns(first_rate(source))
+        return _run_checked(args, settings, None, source)
     soundfile_module()   # the worker reads the pairs: without it every pair would fail
     worker = Worker(settings, _load, score_loaded, args.read_ahead)
     try:
-        # the worker checks the parameters (loading its kernels); this process never
-        # computes, so it loads none
-        settings = worker.checked_settings(settings)
-        return _run_checked(args, settings, worker)
+        # the pairs are listed while the worker starts; it checks the parameters at the
+        # first pair's sample rate (loading its kernels); this process loads none
+        source = open_source(args)
+        with compiling_note(args.quiet):
+            settings = worker.checked_settings(settings, first_rate(source))
+        return _run_checked(args, settings, worker, source)
     finally:
         worker.stop(at_once=True)   # unless the run has ended it already
 
 
-def _run_checked(args, settings, worker):
+# pairs tried for a sample rate to check the parameters at
+_RATE_TRIES = 5
+
+
+def first_rate(source):
+    """The sample rate of the first pair that opens: the losses' parameters are checked at
+    it (a mel bank at the files' rate), and a pair at another rate that they do not suit
+    gets that as its error. CHECK_RATE when none of the first few opens."""
+    pairs = source.pairs()
+    try:
+        for _, pair in zip(range(_RATE_TRIES), pairs):
+            rate = sample_rate_of(pair)
+            if rate is not None:
+                return rate
+    finally:
+        close = getattr(pairs, "close", None)   # a shard's stream
+        if close is not None:
+            close()
+    return CHECK_RATE
+
+
+def _run_checked(args, settings, worker, source):
     """The score command once the settings are checked. Returns the exit code."""
-    pairs = find_pairs(args)
+    total = source.count()
+    if total == 0:
+        raise CommandError(f"--pairs {' '.join(args.pairs or ())} lists no pairs; nothing "
+                           "to score")
+    keys = source.keys()
+    if keys is not None:
+        check_names(keys)
     note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
 
     columns = BASE_COLUMNS + settings.columns
@@ -297,27 +326,41 @@ def _run_checked(args, settings, worker):
                 note(f"fastmixloss: scoring again the {len(retried)} pair"
                      f"{'s' if len(retried) != 1 else ''} whose rows held an error")
         done = {r["pair"] for r in results.existing}
-        todo = [p for p in pairs if stored_text(p.key) not in done]
+        # pairs already scored, of those the source names now (all of the file's rows
+        # when it does not know its names before reading)
+        skipped = (len(done) if keys is None else
+                   sum(stored_text(key) in done for key in keys))
         if done:
-            note(f"fastmixloss: resuming {args.out}: {len(pairs) - len(todo)} of "
-                 f"{len(pairs)} pairs already scored, {len(todo)} to go")
-        written, audio_seconds = [], 0.0
-        bar = progress_bar(len(pairs), args.quiet, done=len(pairs) - len(todo))
+            counted = ("" if total is None else f" of {total}")
+            left = ("" if total is None else f", {total - skipped} to go")
+            note(f"fastmixloss: resuming {args.out}: {skipped}{counted} pairs already "
+                 f"scored{left}")
+        # the pairs are read as they are sent: a source read from memory holds only
+        # the pairs at hand
+        todo = (p for p in source.pairs() if stored_text(p.key) not in done)
+        written, audio_seconds, names = [], 0.0, set(done)
+        bar = progress_bar(total, args.quiet, done=skipped)
         # looked up now, not bound at import: the tests give the worker other functions
-        rows = (rows_on_dask(todo, settings, args.scheduler) if args.scheduler else
+        rows = (rows_on_dask(source.parts(), settings, args.scheduler, done)
+                if args.scheduler else
                 rows_in_workers(todo, settings, args.read_ahead, _load, score_loaded,
                                 failed_row, worker=worker,
                                 note=(lambda text: None) if args.quiet else bar.write))
         start = time.perf_counter()
         try:
             for row in rows:
+                name = stored_text(row["pair"])
+                if name in names:   # a source that names its pairs as it reads them
+                    check_names([name, name], STOPPED)
+                names.add(name)
                 row = results.write(row)
                 written.append(row)
-                if row.get("samples"):
-                    audio_seconds += row["samples"] / row["sample_rate"]
+                seconds = (row["samples"] / row["sample_rate"] if row.get("samples")
+                           else 0.0)
+                audio_seconds += seconds
                 if row["error"] and not args.quiet:
                     bar.write(f"fastmixloss: {row['pair']}: {row['error']}")
-                bar.update(1)
+                bar.update(1, seconds)
         finally:
             rows.close()   # ends the worker process, or the Dask client, now
             bar.close()

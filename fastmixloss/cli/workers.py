@@ -28,7 +28,7 @@ from collections import deque
 from multiprocessing.connection import wait
 
 from .errors import STOPPED, CommandError
-from .losses import LossSettings
+from .losses import CHECK_RATE, LossSettings
 from .read_ahead import DEFAULT_READ_AHEAD, ReadAhead
 from .results_file import one_line
 
@@ -85,7 +85,8 @@ class Worker:
     ("interrupted",), or ("failed", text) before it ends on an unexpected exception.
     """
 
-    def __init__(self, settings, load, score, read_ahead=DEFAULT_READ_AHEAD):
+    def __init__(self, settings, load, score, read_ahead=DEFAULT_READ_AHEAD,
+                 check_rate=None):
         # the worker computes with as many Numba threads as this thread would (where
         # this process has set a number)
         numba = sys.modules.get("numba")
@@ -103,11 +104,23 @@ class Worker:
             child.close()   # the worker's end: its death must read as the end of the pipe
         self.ready = False
         self.exitcode = None
+        self.check_rate = None
+        if check_rate is not None:
+            self.send_check_rate(check_rate)
 
-    def checked_settings(self, settings):
-        """`settings` with their columns, once the worker has checked them: raises the
+    def send_check_rate(self, rate):
+        """The sample rate to check the settings at, the first message a worker reads
+        (the caller may learn it from the first pair while the worker starts)."""
+        self.check_rate = rate
+        self.send(("rate", rate))
+
+    def checked_settings(self, settings, check_rate=CHECK_RATE):
+        """`settings` with their columns, once the worker has checked them at
+        `check_rate` (the first pair's sample rate, unless it was sent): raises the
         library's ParameterError or DeviceError as the check did, or CommandError (exit
         code STOPPED) when the worker ended first."""
+        if self.check_rate is None:
+            self.send_check_rate(check_rate)
         message = self.receive()
         if message is None:
             raise CommandError("the worker process ended while starting (worker died: "
@@ -172,9 +185,11 @@ def _worker_main(connection, settings, threads, load, score, read_ahead):
             import numba
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         from fastmixloss.errors import FastMixLossError
+        _, check_rate = connection.recv()   # ("rate", Hz)
         try:
-            # checks the parameters, and compiles or loads the kernels, once
-            settings = settings.with_columns()
+            # checks the parameters (at the first pair's sample rate), and compiles or
+            # loads the kernels, once
+            settings = settings.with_columns(check_rate)
         except FastMixLossError as exc:   # a bad parameter, or --device cuda without one
             connection.send(("invalid", type(exc).__name__, str(exc)))
             return
@@ -244,16 +259,19 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
     Raises CommandError (exit code STOPPED) when workers cannot start or keep dying with
     no pair to blame.
     """
-    waiting = deque(todo)       # not sent yet
+    waiting = _Pending(todo)    # not sent yet (read from `todo` as they are sent)
     suspects = deque()          # held by a worker that died holding several: each alone
     sent = deque()              # (pair, alone): sent to the current worker, row not back
     received = 0                # how many of `sent` the worker said it has
     idle_deaths = 0
     note = note or (lambda text: None)
+    worker_rate = (worker.check_rate if worker is not None and worker.check_rate
+                   else CHECK_RATE)
     try:
         while waiting or suspects or sent:
             if worker is None:
-                worker, received = Worker(settings, load, score, read_ahead), 0
+                worker, received = Worker(settings, load, score, read_ahead,
+                                          check_rate=worker_rate), 0
             if suspects or any(alone for _, alone in sent):
                 # scoring suspects: one at a time, nothing read beside it
                 if not sent and worker.send(suspects[0]):
@@ -309,3 +327,30 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
     finally:
         if worker is not None:
             worker.stop(at_once=True)
+
+
+class _Pending:
+    """The pairs not sent yet: taken from an iterator one at a time (a source read from
+    memory yields each pair's audio as it is asked for), with those a dead worker did
+    not take put back in front."""
+
+    def __init__(self, pairs):
+        self._pairs = iter(pairs)
+        self._front = deque()
+
+    def __bool__(self):
+        if not self._front:
+            following = next(self._pairs, None)
+            if following is None:
+                return False
+            self._front.append(following)
+        return True
+
+    def __getitem__(self, index):   # only [0]: the next pair, once bool() said there is one
+        return self._front[index]
+
+    def popleft(self):
+        return self._front.popleft()
+
+    def appendleft(self, pair):
+        self._front.appendleft(pair)

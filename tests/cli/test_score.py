@@ -380,18 +380,18 @@ def test_parquet_journal_survives_a_kill_and_resumes(tmp_path):
     third.close()
 
 
-def test_progress_bar_only_on_a_terminal(monkeypatch):
-    from fastmixloss.cli import score
+def test_progress_bar_on_a_terminal_lines_in_a_log(monkeypatch):
+    from fastmixloss.cli import progress, score
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     bar = score.progress_bar(3, quiet=False)
-    # tqdm is optional: without it, no bar (and a note saying why)
+    # tqdm is optional: without it, lines as in a log (and a note saying why)
     try:
-        import tqdm  # noqa: F401
+        import tqdm
         has_tqdm = True
     except ImportError:
         has_tqdm = False
-    assert type(bar).__name__ == ("tqdm" if has_tqdm else "_NoBar")
+    assert isinstance(bar, tqdm.tqdm) if has_tqdm else isinstance(bar, progress._LogLines)
     bar.close()
-    assert isinstance(score.progress_bar(3, quiet=True), score._NoBar)
+    assert isinstance(score.progress_bar(3, quiet=True), progress._NoBar)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
-    assert isinstance(score.progress_bar(3, quiet=False), score._NoBar)
+    assert isinstance(score.progress_bar(3, quiet=False), progress._LogLines)

@@ -131,8 +131,8 @@ class ScriptedWorker:
     dies = staticmethod(lambda pair, held: False)
     started = []
 
-    def __init__(self, settings, load, score, read_ahead):
-        self.ready, self.exitcode = False, None
+    def __init__(self, settings, load, score, read_ahead, check_rate=None):
+        self.ready, self.exitcode, self.check_rate = False, None, check_rate
         self.capacity = read_ahead + 1
         self.inbox, self.held, self.outbox = [], [], [("ready", ())]
         ScriptedWorker.started.append(self)
