@@ -20,6 +20,7 @@ from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
 from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
 from .compare import KEYS, FeatureComparison, compare_item
+from .r128 import CONVENTIONS as LOUDNESS_CONVENTIONS, LoudnessStats, loudness_stats
 from .profiles import DEFINED_NORMALISATION, PROFILES, SAMPLE_RATE_RANGES, resolve
 from .tracks import ItemTracks, item_tracks, normalised
 
@@ -187,4 +188,5 @@ def rate_text(rate):
 
 
 __all__ = ["compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
-           "ItemTracks", "PROFILES", "SAMPLE_RATE_RANGES", "LOUDNESS_SAMPLE_RATES"]
+           "ItemTracks", "PROFILES", "SAMPLE_RATE_RANGES", "LOUDNESS_SAMPLE_RATES",
+           "loudness_stats", "LoudnessStats", "LOUDNESS_CONVENTIONS"]

@@ -61,6 +61,26 @@ def k_weighting(rate):
                      _biquad(0.0, 0.5, 38.0, rate, "high_pass")])
 
 
+def k_weighting_bs1770(rate):
+    """(2, 5) float64, as k_weighting: the K-weighting as ITU-R BS.1770 specifies it (its
+    48 kHz coefficients' analog prototype, a high shelf of 3.99984 dB at 1681.97 Hz and a
+    38.1355 Hz high pass, by the bilinear transform at `rate`), as libebur128 designs it.
+    pyloudnorm's RBJ shelf at 1500 Hz (k_weighting) reads a 1 kHz tone 0.035 dB lower."""
+    k = np.tan(np.pi * 1681.974450955533 / rate)
+    q = 0.7071752369554196
+    vh = 10.0 ** (3.999843853973347 / 20.0)
+    vb = vh ** 0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    shelf = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0,
+             (vh - vb * k / q + k * k) / a0, 2.0 * (k * k - 1.0) / a0,
+             (1.0 - k / q + k * k) / a0]
+    k = np.tan(np.pi * 38.13547087602444 / rate)
+    q = 0.5003270373238773
+    a0 = 1.0 + k / q + k * k
+    high_pass = [1.0, -2.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    return np.array([shelf, high_pass])
+
+
 def block_bounds(n_samples, rate, block_s=0.4, overlap=0.75):
     """(J, 2) int64 [lower, upper) bounds of the gating blocks of n_samples samples, exactly
     pyloudnorm's (its float expressions), upper clipped to n_samples."""
@@ -106,13 +126,14 @@ def frame_energies(squares, dots, states, gram, cuts, blocks, hop):
     return energies
 
 
-def gated_loudness(energies, rate, block_s=0.4, shift_db=0.0):
+def gated_loudness(energies, rate, block_s=0.4, shift_db=0.0, relative_inclusive=False):
     """Integrated loudness from block energies (..., C, J) (sums of squared K-weighted
     samples): LUFS (...,), -inf where no block passes the gates (pyloudnorm's value).
 
     shift_db: scalar or (...,): the energies are those of the signal scaled by
     10**(-shift_db / 20) (`measuring_scale`); the loudness and the gates are those of the
-    signal itself."""
+    signal itself. relative_inclusive: a block at the relative gate passes (libebur128),
+    not only those above it (pyloudnorm)."""
     mean_squares = energies / (block_s * rate)
     n_channels = energies.shape[-2]
     weights = np.array(CHANNEL_WEIGHTS[:n_channels])[:, None]
@@ -127,7 +148,10 @@ def gated_loudness(energies, rate, block_s=0.4, shift_db=0.0):
                     / np.maximum(n_abs, 1))
         relative = offset + 10.0 * np.log10(mean_abs) + RELATIVE_GATE
     relative = np.where(n_abs > 0, relative, np.nan)
-    passed = (block_loudness > relative[..., None]) & (block_loudness > ABSOLUTE_GATE)
+    if relative_inclusive:
+        passed = (block_loudness >= relative[..., None]) & above_absolute
+    else:
+        passed = (block_loudness > relative[..., None]) & (block_loudness > ABSOLUTE_GATE)
     n_passed = passed.sum(axis=-1)
     total = np.sum(np.where(passed, weighted, 0.0), axis=-1) / np.maximum(n_passed, 1)
     with np.errstate(divide="ignore"):

@@ -372,22 +372,47 @@ def chunk_energies_worker(signal, hop, cuts, coefficients, basis, squares, dots,
                 states[k, c, i] = state[i, lane]
 
 
-def segment_energies(signals, cuts, coefficients):
+def segment_energies(signals, cuts, coefficients, states=None):
     """Sums of squared K-weighted samples between consecutive cuts, per row.
 
     signals: (R, T) any float dtype, each row filtered once from a zero state over its
     whole length; cuts: increasing int64 sample positions, cuts[0] = 0, cuts[-1] <= T;
     coefficients: (2, 5) float64. Returns (R, len(cuts) - 1) float64. No buffer: memory
     does not grow with T.
+
+    states: None, or an (R, N_STATE) float64 array that receives each row's filter state
+    after sample cuts[-1] (what a continuation of the row, silence included, starts from).
     """
     require(np.ndim(signals) == 2, "(R, T) signals")
     require_cuts(cuts, signals.shape[1], "cuts")
     out = np.zeros((signals.shape[0], cuts.shape[0] - 1))
-    run_workers(segment_energies_worker, signals.shape[0], thread_count(),
-                read_only(np.ascontiguousarray(signals)),
-                read_only(np.ascontiguousarray(cuts, np.int64)),
-                read_only(np.ascontiguousarray(coefficients, np.float64)), out)
+    args = (read_only(np.ascontiguousarray(signals)),
+            read_only(np.ascontiguousarray(cuts, np.int64)),
+            read_only(np.ascontiguousarray(coefficients, np.float64)), out)
+    if states is None:
+        run_workers(segment_energies_worker, signals.shape[0], thread_count(), *args)
+    else:
+        require(np.shape(states) == (signals.shape[0], N_STATE)
+                and states.dtype == np.float64, f"({signals.shape[0]}, {N_STATE}) states")
+        run_workers(segment_states_worker, signals.shape[0], thread_count(), *args, states)
     return out
+
+
+@cpu_function
+def filter_segments(row, cuts, coefficients, out_row):
+    """One row of `segment_energies`: out_row[s] = the sum of squared K-weighted samples
+    of segment s (cut to the row, whatever cuts say). Returns the final state."""
+    length = row.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    for s in range(out_row.shape[0]):
+        total = 0.0
+        first = min(max(cuts[s], 0), length)
+        for n in range(first, min(max(cuts[s + 1], first), length)):
+            z, s0, s1, s2, s3 = k_weight_step(np.float64(row[n]), coefficients,
+                                              s0, s1, s2, s3)
+            total += z * z
+        out_row[s] = total
+    return s0, s1, s2, s3
 
 
 @cpu_kernel
@@ -395,17 +420,19 @@ def segment_energies_worker(signals, cuts, coefficients, out, worker, n_workers)
     """One worker's share of `segment_energies`: rows worker, worker + n_workers, ...
     (a row's recursion is serial), each written to its own row of out."""
     n_rows, n_segments = out.shape
-    length = signals.shape[1]
     if signals.shape[0] < n_rows or cuts.shape[0] < n_segments + 1:
         return   # (the wrapper sizes out from the signals and the cuts)
     for r in range(worker, n_rows, n_workers):
-        s0 = s1 = s2 = s3 = 0.0
-        row = signals[r]
-        for s in range(n_segments):
-            total = 0.0
-            first = min(max(cuts[s], 0), length)   # cut to the signal, whatever cuts say
-            for n in range(first, min(max(cuts[s + 1], first), length)):
-                z, s0, s1, s2, s3 = k_weight_step(np.float64(row[n]), coefficients,
-                                                  s0, s1, s2, s3)
-                total += z * z
-            out[r, s] = total
+        filter_segments(signals[r], cuts, coefficients, out[r])
+
+
+@cpu_kernel
+def segment_states_worker(signals, cuts, coefficients, out, states, worker, n_workers):
+    """`segment_energies_worker` that also writes each row's final state to states[r]."""
+    n_rows, n_segments = out.shape
+    if (signals.shape[0] < n_rows or cuts.shape[0] < n_segments + 1
+            or states.shape[0] < n_rows or states.shape[1] < N_STATE):
+        return   # (the wrapper sizes out and states from the signals and the cuts)
+    for r in range(worker, n_rows, n_workers):
+        states[r, 0], states[r, 1], states[r, 2], states[r, 3] = filter_segments(
+            signals[r], cuts, coefficients, out[r])
