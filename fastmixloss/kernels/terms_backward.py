@@ -26,7 +26,7 @@ import numpy as np
 from numba import uint64
 
 from .fastlog import fast_log
-from .jit import cpu_function
+from .jit import VECTOR_FASTMATH, cpu_function
 from .layout import L1, L2, NO_TERM, POWER_RATIO_MAX, POWER_RATIO_MIN
 
 
@@ -61,10 +61,13 @@ def bin_grad_formula(magnitude_grad):
     (dL/d re_e, dL/d im_e), from float64 parts."""
 
     def bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin):
-        power_e = re_e * re_e + im_e * im_e
-        if power_e < eps:   # the floor: the magnitude does not move with the estimate
-            return 0.0, 0.0
+        # both powers by the same expression, so that equal bins give equal magnitudes
+        # whatever the compiler fuses (an estimate equal to its reference: gradient 0)
+        raw_e = re_e * re_e + im_e * im_e
+        power_e = max(raw_e, eps)
         power_r = max(re_r * re_r + im_r * im_r, eps)
+        if raw_e < eps:   # the floor: the magnitude does not move with the estimate
+            return 0.0, 0.0
         mag_e = math.sqrt(power_e)
         scale = magnitude_grad(mag_e, math.sqrt(power_r), power_e / power_r, log_mode,
                                lin_mode, c_num, c_log, c_lin) / mag_e
@@ -77,7 +80,10 @@ bin_grad = cpu_function(bin_grad_formula(magnitude_grad))
 edge_bin_grad = cpu_function(bin_grad_formula(magnitude_grad), inline=False)
 
 
-@cpu_function
+# Compiled apart (one call per frame) and without "nsz": with it, LLVM's vectorised bin
+# loop gave equal estimate and reference bins a nonzero gradient (measured in float64:
+# 18 of 128 bins), where sign(m_e - m_r) must be 0.
+@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)
 def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, out):
     """out = the adjoint input of FFTPACK's inverse real transform for one frame.
 
