@@ -17,7 +17,7 @@ value) gets a NaN gradient where SC is weighted.
 
 import numpy as np
 
-from .. import engine
+from .. import engine, filterbanks
 from ..errors import ParameterError
 from ..kernels import layout
 from ..presets import PresetLoss
@@ -26,6 +26,8 @@ from ..spectral import RandomResolutionSTFTLoss, SumAndDifferenceSTFTLoss
 # the sums kept per (resolution, item, row)
 _SAVED_TERMS = (layout.SC_NUM, layout.SC_DEN, layout.LOG_DIST, layout.LIN_DIST)
 N_SAVED = len(_SAVED_TERMS)
+# the backward kernels' coefficients per row: dL/d SC_NUM, LOG_DIST, LIN_DIST, PHASE_DIST
+N_COEFFICIENTS = 4
 
 
 class _Unit:
@@ -82,27 +84,12 @@ def check_differentiable(plan, loss):
 
 
 def options_without_gradient(plan):
-    """The plan's options that the backward kernels do not handle yet, as name=value."""
-    from ..plan import CENTRED
+    """The plan's options that the backward kernels do not handle yet."""
     missing = []
-    if any(bank is not None for bank in plan.filterbanks):
-        missing.append("a filterbank (scale='mel' or 'chroma', mel presets)")
     if plan.taps is not None:
         missing.append("perceptual_weighting=True")
     if plan.scale_invariance:
         missing.append("scale_invariance=True")
-    if plan.phase:
-        missing.append(f"w_phs={plan.w_phs!r}")
-    if plan.framing != CENTRED:
-        missing.append(f"framing={plan.framing!r}")
-    if plan.eps == 0.0:
-        missing.append("eps=0")
-    if plan.eps_added:
-        missing.append("eps_added=True")
-    for name in ("log_fac", "log_eps", "log_threshold", "log_floor"):
-        neutral = 1.0 if name == "log_fac" else 0.0
-        if getattr(plan, name) != neutral:
-            missing.append(f"{name}={getattr(plan, name)!r}")
     return missing
 
 
@@ -186,17 +173,23 @@ def backward(loss, est, ref, saved, grad_value):
             sums[..., list(_SAVED_TERMS)] = saved[at:at + size].reshape(n_items, n_rows,
                                                                          N_SAVED)
             at += size
-            window, frames, _ = engine.frame_plan(plan, index, length, est3.dtype)
-            part = engine.resolution_part(plan, frames, plan.filterbanks[index], sums,
+            window, frames, pad_left = engine.frame_plan(plan, index, length, est3.dtype)
+            bank = plan.filterbanks[index]
+            part = engine.resolution_part(plan, frames, bank, sums,
                                           np.ones((n_items, n_rows)))
-            coefficients = np.zeros((n_items, n_rows, 3))
+            option_arrays = None
+            if plan.uses_options_kernel:
+                frames = frames._replace(frame_start=-pad_left)
+                option_arrays = (plan.option_plan(index, pad_left),
+                                 *filterbanks.kernel_arrays(bank))
+            coefficients = np.zeros((n_items, n_rows, N_COEFFICIENTS))
             for (rows, _), weight in zip(unit.groups, unit.group_weights):
                 if weight:
                     coefficients[:, rows] = group_coefficients(
                         plan, part.rows(rows), upstream * (unit.scale * weight / count)
                     )[:, None, :]
             stft_backward(est3, ref3, mix, window, frames, coefficients, thread_count(),
-                          grad)
+                          grad, option_arrays)
     return grad.astype(est3.dtype).reshape(np.shape(est))
 
 
@@ -217,10 +210,10 @@ def _upstream(plan, grad_value, n_items):
 
 
 def group_coefficients(plan, part, upstream):
-    """(B, 3): the derivatives of one group's breakdown loss (engine.breakdown), which
-    receives the upstream gradient `upstream` (a float, or (B,) with reduction="none"),
-    with respect to each item's SC_NUM, LOG_DIST and LIN_DIST sums over the group's
-    rows."""
+    """(B, N_COEFFICIENTS): the derivatives of one group's breakdown loss
+    (engine.breakdown), which receives the upstream gradient `upstream` (a float, or (B,)
+    with reduction="none"), with respect to each item's SC_NUM, LOG_DIST, LIN_DIST and
+    PHASE_DIST sums over the group's rows."""
     per_item = part.sums.sum(axis=1)
     n_items, n_rows = part.sums.shape[:2]
     # d(reduced value) / d(item's term value), per item
@@ -229,7 +222,7 @@ def group_coefficients(plan, part, upstream):
     else:
         per = np.broadcast_to(np.asarray(upstream, dtype=np.float64), (n_items,))
     auraloss_sum = plan.reduction == "sum" and plan.compat == "auraloss"
-    out = np.zeros((n_items, 3))
+    out = np.zeros((n_items, N_COEFFICIENTS))
     scale = plan.weight
     if plan.w_sc:
         num, den = per_item[:, layout.SC_NUM], per_item[:, layout.SC_DEN]
@@ -257,4 +250,7 @@ def group_coefficients(plan, part, upstream):
         log_weight, lin_weight = per * plan.log_factor / elements, per / elements
     out[:, 1] = scale * plan.w_log_mag * log_weight
     out[:, 2] = scale * plan.w_lin_mag * lin_weight
+    if plan.phase:   # a mean over bins; auraloss's too (torch's mse_loss)
+        phase_weight = np.full(n_items, upstream / n_items) if auraloss_sum else per
+        out[:, 3] = scale * plan.w_phs * phase_weight / (n_rows * part.bins_per_row)
     return out

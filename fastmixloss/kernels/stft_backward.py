@@ -19,13 +19,17 @@ samples, frame by frame in order. So every sample's sum is taken in one order wh
 thread count, and an item's gradient does not depend on the batch.
 """
 
+import math
+
 import numpy as np
 import rocket_fft
 
-from .frames import apply_window, read_mixed_frame, reflect_index, span_bounds
-from .jit import cpu_function, cpu_kernel
+from .filterbank import apply_filterbank, floor_power
+from .frames import (apply_window, read_mixed_frame, read_mixed_frame_zero_padded,
+                     reflect_index, span_bounds)
+from .jit import VECTOR_FASTMATH, cpu_function, cpu_kernel
 from .stft import _SIMD_GROUP
-from .terms_backward import spectrum_grad
+from .terms_backward import magnitude_bin_grad, phase_bin_grad, spectrum_grad, value_grad
 from .workers import read_only, run_workers
 
 # the frames' own bounds, run as plain Python (a few integers per span)
@@ -69,7 +73,8 @@ def frames_per_span(plan, length):
     return min(per_span, max(plan.n_frames, 1))
 
 
-def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad):
+def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
+                  option_arrays=None):
     """Add the gradient of one resolution's terms to `grad`.
 
     Parameters
@@ -77,10 +82,14 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad):
     est, ref : (B, C, T) signals, float32 or float64.
     mix : (R, C) channel weights of the rows, in the signals' dtype (None: the channels).
     window : (fft_size,) in the signals' dtype, zero outside [win_start, win_stop).
-    plan : layout.FramePlan of the resolution (centred frames, reflect padding).
-    coefficients : (B, R, 3) float64: dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST of each
-        row's sums.
+    plan : layout.FramePlan of the resolution; frame k starts at plan.frame_start +
+        k * hop_size.
+    coefficients : (B, R, 4) float64: dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST and
+        dL/d PHASE_DIST of each row's sums.
     grad : (B, C, T) float64, added to in place.
+    option_arrays : None for the plain kernel's terms, else (options, fb_starts,
+        fb_offsets, fb_weights): the layout.OptionPlan (its pad_left already in
+        plan.frame_start) and the filterbank's arrays (filterbanks.kernel_arrays).
     """
     n_items, n_channels, length = est.shape
     dtype = est.dtype
@@ -91,18 +100,25 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad):
     args = (read_only(est), read_only(ref), read_only(mix),
             read_only(np.ascontiguousarray(window, dtype)), plan,
             read_only(np.ascontiguousarray(coefficients, np.float64)), per_span)
+    if option_arrays is None:
+        worker = stft_backward_worker
+    else:
+        worker = stft_option_backward_worker
+        options, starts, offsets, weights = option_arrays
+        args = args[:5] + (options, read_only(starts), read_only(offsets),
+                           read_only(weights)) + args[5:]
     for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
         spans_of_parity = (n_spans - parity + 1) // 2
         if spans_of_parity > 0:
-            run_workers(stft_backward_worker, n_items * spans_of_parity, n_threads,
-                        *args, parity, grad)
+            run_workers(worker, n_items * spans_of_parity, n_threads, *args, parity, grad)
 
 
 @cpu_function
-def add_frame_gradient(grad_channels, weights, frame, start, lo, hi):
+def add_frame_gradient(grad_channels, weights, frame, start, lo, hi, zero_pad):
     """grad_channels[c, padded position start + n] += weights[c] * frame[n] for lo <= n <
     hi: the adjoint of read_mixed_frame (a reflected position adds to the sample it was
-    read from)."""
+    read from) or, with zero_pad, of read_mixed_frame_zero_padded (positions outside the
+    signal were zeros: they add nothing)."""
     length = grad_channels.shape[1]
     interior = start + lo >= 0 and start + hi <= length
     for c in range(grad_channels.shape[0]):
@@ -113,9 +129,51 @@ def add_frame_gradient(grad_channels, weights, frame, start, lo, hi):
         if interior:
             for n in range(lo, hi):
                 out[start + n] += weight * np.float64(frame[n])
+        elif zero_pad:
+            for n in range(max(lo, -start), min(hi, length - start)):
+                out[start + n] += weight * np.float64(frame[n])
         else:
             for n in range(lo, hi):
                 out[reflect_index(start + n, length)] += weight * np.float64(frame[n])
+
+
+@cpu_function(inline=False)   # called once per FFT group
+def read_block(est_item, ref_item, mix, window, plan, zero_pad, first, count, offset,
+               frames):
+    """Frames first .. first + count - 1 of every row, windowed: estimate frame j of row
+    m at frames[m * offset + j], the reference's R * offset further (as the forward: both
+    take the same FFT path, offset being a multiple of the SIMD group)."""
+    n_rows = mix.shape[0]
+    lo = plan.win_start
+    hi = plan.win_stop
+    for side in range(2):
+        signal = est_item if side == 0 else ref_item
+        for m in range(n_rows):
+            base = (side * n_rows + m) * offset
+            for j in range(count):
+                frame = frames[base + j]
+                start = plan.frame_start + (first + j) * plan.hop_size
+                if zero_pad:
+                    read_mixed_frame_zero_padded(signal, mix[m], start, frame, lo, hi)
+                else:
+                    read_mixed_frame(signal, mix[m], start, frame, lo, hi)
+                apply_window(frame, window, lo, hi)
+
+
+@cpu_function(inline=False)   # called once per FFT group
+def add_block_gradient(grad_item, mix, window, plan, zero_pad, first, count, offset,
+                       grad_frames):
+    """Window the rows' frame gradients (row m's frame j at grad_frames[m * offset + j])
+    and add them to the item's channels by the transposed mix."""
+    lo = plan.win_start
+    hi = plan.win_stop
+    for m in range(mix.shape[0]):
+        for j in range(count):
+            frame = grad_frames[m * offset + j]
+            apply_window(frame, window, lo, hi)
+            add_frame_gradient(grad_item, mix[m], frame,
+                               plan.frame_start + (first + j) * plan.hop_size, lo, hi,
+                               zero_pad)
 
 
 @cpu_kernel
@@ -129,11 +187,7 @@ def stft_backward_worker(est, ref, mix, window, plan, coefficients, per_span, pa
     group = plan.frames_per_block
     n_spans = (plan.n_frames + per_span - 1) // per_span
     spans_of_parity = (n_spans - parity + 1) // 2
-    lo = plan.win_start
-    hi = plan.win_stop
     fft_axes = np.array([1])
-    # as the forward: estimate frame j at row m * offset + j, reference frame j R * offset
-    # further, offset a multiple of the SIMD group, so both take the same FFT path
     half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
     spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
@@ -146,16 +200,8 @@ def stft_backward_worker(est, ref, mix, window, plan, coefficients, per_span, pa
         for first in range(span * per_span, span_stop, group):
             count = min(group, span_stop - first)
             offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
-            for side in range(2):
-                signal = est[item] if side == 0 else ref[item]
-                for m in range(n_rows):
-                    base = (side * n_rows + m) * offset
-                    for j in range(count):
-                        frame = frames[base + j]
-                        read_mixed_frame(signal, mix[m],
-                                         plan.frame_start + (first + j) * plan.hop_size,
-                                         frame, lo, hi)
-                        apply_window(frame, window, lo, hi)
+            read_block(est[item], ref[item], mix, window, plan, False, first, count,
+                       offset, frames)
             used = 2 * n_rows * offset
             rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
                                    1.0, 1)
@@ -168,12 +214,127 @@ def stft_backward_worker(est, ref, mix, window, plan, coefficients, per_span, pa
                                   plan.eps, plan.log_mode, plan.lin_mode, c_num, c_log,
                                   c_lin, grad_spectra[m * offset + j])
             used = n_rows * offset
+            # FFTPACK's unnormalised inverse: the forward's transpose (see spectrum_grad)
             rocket_fft.r2r_fftpack(grad_spectra[:used], grad_frames[:used], fft_axes, False,
                                    False, 1.0, 1)
+            add_block_gradient(grad[item], mix, window, plan, False, first, count, offset,
+                               grad_frames)
+
+
+@cpu_kernel
+def stft_option_backward_worker(est, ref, mix, window, plan, options, fb_starts,
+                                fb_offsets, fb_weights, coefficients, per_span, parity,
+                                grad, worker, n_workers):
+    """stft_backward_worker for the options kernel's plans (option_frame_grad per frame;
+    zero padding with options.zero_pad; plan.frame_start is -options.pad_left)."""
+    n_items = est.shape[0]
+    n_rows = mix.shape[0]
+    fft_size = plan.fft_size
+    n_bins = fft_size // 2 + 1
+    n_values = options.n_bands if options.n_bands > 0 else n_bins
+    group = plan.frames_per_block
+    n_spans = (plan.n_frames + per_span - 1) // per_span
+    spans_of_parity = (n_spans - parity + 1) // 2
+    fft_axes = np.array([1])
+    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
+    spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
+    grad_spectra = np.empty((n_rows * half, fft_size), est.dtype)
+    grad_frames = np.empty((n_rows * half, fft_size), est.dtype)
+    work = np.empty((4, n_bins))
+    value_work = np.empty((3, n_values))
+    for task in range(worker, n_items * spans_of_parity, n_workers):
+        item = task // spans_of_parity
+        span = parity + 2 * (task % spans_of_parity)
+        span_stop = min(plan.n_frames, (span + 1) * per_span)
+        for first in range(span * per_span, span_stop, group):
+            count = min(group, span_stop - first)
+            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+            read_block(est[item], ref[item], mix, window, plan, options.zero_pad, first,
+                       count, offset, frames)
+            used = 2 * n_rows * offset
+            rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
+                                   1.0, 1)
             for m in range(n_rows):
                 for j in range(count):
-                    frame = grad_frames[m * offset + j]
-                    apply_window(frame, window, lo, hi)
-                    add_frame_gradient(grad[item], mix[m],
-                                       frame, plan.frame_start + (first + j) * plan.hop_size,
-                                       lo, hi)
+                    option_frame_grad(spectra[m * offset + j],
+                                      spectra[(n_rows + m) * offset + j], plan, options,
+                                      fb_starts, fb_offsets, fb_weights,
+                                      coefficients[item, m], work, value_work,
+                                      grad_spectra[m * offset + j])
+            used = n_rows * offset
+            rocket_fft.r2r_fftpack(grad_spectra[:used], grad_frames[:used], fft_axes, False,
+                                   False, 1.0, 1)
+            add_block_gradient(grad[item], mix, window, plan, options.zero_pad, first,
+                               count, offset, grad_frames)
+
+
+@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
+def option_frame_grad(spec_e, spec_r, plan, options, fb_starts, fb_offsets, fb_weights,
+                      coefficients, work, value_work, out):
+    """The options kernel's terms' dL/d(spectrum) of one frame pair, in FFTPACK's
+    half-complex order with the interior bins halved (see terms_backward.spectrum_grad):
+    floored magnitudes -> filterbank (options.n_bands > 0) -> dL/d(value) per value ->
+    transposed filterbank -> dL/d(re, im) per bin (+ the phase term's).
+
+    coefficients: (c_num, c_log, c_lin, c_phs) of the row. work: (4, F) float64 (the
+    bins' magnitudes of both, their parts' gradient), value_work (3, n_values).
+    """
+    n_fft = spec_e.shape[0]
+    n_bins = n_fft // 2 + 1
+    mags_e = work[0]
+    mags_r = work[1]
+    d_mags = work[2]
+    for side in range(2):
+        spec = spec_e if side == 0 else spec_r
+        mags = mags_e if side == 0 else mags_r
+        for k in range(n_bins):
+            re, im = halfcomplex_bin(spec, k)
+            mags[k] = math.sqrt(floor_power(re * re + im * im, plan.eps, options.eps_added))
+    if options.n_bands > 0:
+        values_e = value_work[0]
+        values_r = value_work[1]
+        d_values = value_work[2]
+        apply_filterbank(mags_e, fb_starts, fb_offsets, fb_weights, values_e)
+        apply_filterbank(mags_r, fb_starts, fb_offsets, fb_weights, values_r)
+    else:
+        values_e = mags_e
+        values_r = mags_r
+        d_values = d_mags
+    for b in range(values_e.shape[0]):
+        d_values[b] = value_grad(values_e[b], values_r[b], options.log_fac, options.log_eps,
+                                 options.log_threshold, options.log_floor, plan.log_mode,
+                                 plan.lin_mode, coefficients[0], coefficients[1],
+                                 coefficients[2])
+    if options.n_bands > 0:   # the transposed bank: each band's gradient to its bins
+        for k in range(n_bins):
+            d_mags[k] = 0.0
+        for b in range(options.n_bands):
+            start = fb_starts[b]
+            for i in range(fb_offsets[b], fb_offsets[b + 1]):
+                d_mags[start + i - fb_offsets[b]] += fb_weights[i] * d_values[b]
+    for k in range(n_bins):
+        re, im = halfcomplex_bin(spec_e, k)
+        g_re, g_im = magnitude_bin_grad(re, im, plan.eps, options.eps_added, d_mags[k])
+        edge = k == 0 or 2 * k == n_fft
+        if options.phase and not edge:   # DC and Nyquist are taken as real: no phase
+            re_r, im_r = halfcomplex_bin(spec_r, k)
+            p_re, p_im = phase_bin_grad(re, im, re_r, im_r, coefficients[3])
+            g_re += p_re
+            g_im += p_im
+        if edge:
+            out[0 if k == 0 else n_fft - 1] = g_re
+        else:
+            out[2 * k - 1] = 0.5 * g_re
+            out[2 * k] = 0.5 * g_im
+
+
+@cpu_function
+def halfcomplex_bin(spec, k):
+    """(re, im) of bin k of a spectrum in FFTPACK's half-complex order, in float64."""
+    n_fft = spec.shape[0]
+    if k == 0:
+        return np.float64(spec[0]), 0.0
+    if 2 * k == n_fft:
+        return np.float64(spec[n_fft - 1]), 0.0
+    return np.float64(spec[2 * k - 1]), np.float64(spec[2 * k])

@@ -109,3 +109,77 @@ def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, 
                                 np.float64(spec_r[n_fft - 1]), 0.0, eps, log_mode,
                                 lin_mode, c_num, c_log, c_lin)
         out[n_fft - 1] = g_re
+
+
+# --- the options kernel's terms (filterbank.value_terms) -------------------------------
+
+def value_grad_formula(log):
+    """dL/de of one value pair of the options kernel (a magnitude or a band value, the
+    reference's already scaled), with `log` as the logarithm, as a plain Python function:
+
+    value_grad(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode, c_num, c_log,
+    c_lin) for the terms of filterbank.value_terms: (e - r)**2, the log distance of
+    v = log_fac * e + log_eps (v <= threshold becomes floor), |e - r| or (e - r)**2.
+    The log's argument has a gradient where v > threshold, and at v == threshold where
+    the floor is a clamp (threshold == floor: max(v, c) passes it at equality, as torch's
+    clamp); a value replaced by a different floor (DDSP's safe log of 0) has none.
+    """
+    def value_grad(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode, c_num,
+                   c_log, c_lin):
+        diff = e - r
+        sign = 1.0 if diff > 0.0 else (-1.0 if diff < 0.0 else 0.0)
+        d_value = 2.0 * c_num * diff
+        if log_mode != NO_TERM:
+            v_e = log_fac * e + log_eps
+            v_r = log_fac * r + log_eps
+            moves = v_e > threshold or (v_e == threshold and threshold == floor)
+            v_e = v_e if v_e > threshold else floor
+            v_r = v_r if v_r > threshold else floor
+            ratio = v_e / v_r
+            if moves and POWER_RATIO_MIN <= ratio <= POWER_RATIO_MAX:
+                if log_mode == L1:
+                    log_diff = v_e - v_r
+                    d_log = 1.0 if log_diff > 0.0 else (-1.0 if log_diff < 0.0 else 0.0)
+                else:
+                    d_log = 2.0 * log(ratio)
+                d_value += c_log * d_log * log_fac / v_e
+        if lin_mode == L1:
+            d_value += c_lin * sign
+        elif lin_mode == L2:
+            d_value += 2.0 * c_lin * diff
+        return d_value
+    return value_grad
+
+
+def floored_magnitude_grad_formula():
+    """d sqrt(floor_power(P)) / d(re, im) times dL/dm, as a plain Python function:
+    magnitude_bin_grad(re, im, eps, added, d_mag) -> (dL/d re, dL/d im). With the floor
+    max(P, eps) the gradient stops below eps and passes at P == eps (torch's clamp);
+    with P + eps (HiFi-GAN) it always passes; a magnitude of exactly 0 (eps = 0) has
+    gradient 0 (torch's abs of a complex 0)."""
+    def magnitude_bin_grad(re, im, eps, added, d_mag):
+        power = re * re + im * im
+        floored = power + eps if added else max(power, eps)
+        if floored <= 0.0 or (not added and power < eps):
+            return 0.0, 0.0
+        scale = d_mag / math.sqrt(floored)
+        return scale * re, scale * im
+    return magnitude_bin_grad
+
+
+def phase_grad_formula():
+    """dL/d(re_e, im_e) of c_phs * (angle_e - angle_r)**2, as a plain Python function:
+    phase_bin_grad(re_e, im_e, re_r, im_r, c_phs) (angles by atan2, in (-pi, pi]); a bin
+    of exactly 0 has gradient 0 (atan2's at the origin, as torch's angle)."""
+    def phase_bin_grad(re_e, im_e, re_r, im_r, c_phs):
+        power = re_e * re_e + im_e * im_e
+        if power == 0.0:
+            return 0.0, 0.0
+        d_angle = 2.0 * c_phs * (math.atan2(im_e, re_e) - math.atan2(im_r, re_r)) / power
+        return -d_angle * im_e, d_angle * re_e
+    return phase_bin_grad
+
+
+value_grad = cpu_function(value_grad_formula(fast_log))
+magnitude_bin_grad = cpu_function(floored_magnitude_grad_formula())
+phase_bin_grad = cpu_function(phase_grad_formula())
