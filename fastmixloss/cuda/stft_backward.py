@@ -1,0 +1,384 @@
+"""The CUDA twin of kernels/stft_backward.py: one resolution's gradient of the STFT terms.
+
+Per chunk of frames, two kernels on the inputs' stream:
+
+1. frame gradients (a fused/scratch pair from kernels.stft_kernels, like the forward's):
+   a block loads its group of estimate and reference frames with the forward's loader and
+   FFT, forms each bin's (dL/d re, dL/d im) from its row's coefficients with the CPU's
+   per-bin formula (kernels/terms_backward.bin_grad_formula, compiled here with CUDA's
+   math.log), applies the adjoint of the real transform, dL/dx_n = Re sum_{k=0}^{N/2} g_k
+   e^{+2 pi i k n / N}, through the same half-size complex FFT, multiplies by the window
+   and writes the windowed frame gradient (float64) to global scratch;
+2. a gather: each output sample adds, in a fixed order (rows, then the padded positions
+   that reflect onto it, then the frames covering each), the scratch entries it receives.
+
+No atomics, so the gradient has the same bits on every run for a launch configuration;
+the chunks (frames_per_chunk) bound the scratch memory whatever the signal length.
+
+The adjoint through the half-size FFT. With the Hermitian spectrum H (N = 2M points) of
+the real inverse transform x_n = sum_k H_k e^{+2 pi i k n / N}: H_0 = Re g_0, H_M = Re
+g_M, H_k = g_k / 2 and H_{N-k} = conj(g_k) / 2 for 0 < k < M (the imaginary parts of the
+DC and Nyquist bins do not depend on the frame). Then z_m = x_{2m} + i x_{2m+1} is the
+inverse M-point transform of Z_k = E_k + i O_k, E_k = H_k + H_{k+M}, O_k = (H_k -
+H_{k+M}) e^{+2 pi i k / N}, and the inverse transform is conj(FFT(conj Z)).
+"""
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from ..errors import ParameterError
+from ..kernels import terms_backward
+from ..kernels.frames import span_bounds
+from . import runtime
+from .core import StftLayout
+from .fft import bit_reverse, fft_stages, slot, twiddle_table
+from .kernels import (G_FFT_SIZE, G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK,
+                      G_SWIZZLE_MASK, G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32,
+                      load_windowed_frames, shared_bytes, stft_kernels, task_frames)
+
+# the per-bin gradient: the CPU's formula, compiled for the GPU with CUDA's math.log
+magnitude_grad = cuda.jit(device=True)(terms_backward.magnitude_grad_formula(math.log))
+bin_grad = cuda.jit(device=True)(terms_backward.bin_grad_formula(magnitude_grad))
+
+# float64 elements of frame-gradient scratch per chunk (128 MiB): frames_per_chunk keeps
+# every chunk's windowed frame gradients within it, whatever the signal length
+FRAME_SCRATCH_ELEMENTS = 1 << 24
+
+# the frames' own sample bounds (reflections included), as plain Python
+_span_bounds = span_bounds.py_func
+
+
+@cuda.jit(device=True)
+def bin_gradient(buf, f, k, twiddle, geo, eps, c_num, c_log, c_lin):
+    """(dL/d re, dL/d im) of bin k (0 <= k <= M) of frame f's estimate, in float64."""
+    re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
+    return bin_grad(re_e, im_e, re_r, im_r, eps, geo[G_LOG_MODE], geo[G_LIN_MODE], c_num,
+                    c_log, c_lin)
+
+
+@cuda.jit(device=True)
+def packed_bin(a_re, a_im, b_re, b_im, cos_k, sin_k):
+    """conj(Z_k) for H_k = a and H_{k+M} = b: Z_k = (a + b) + i (a - b) e^{+i theta_k}."""
+    d_re = a_re - b_re
+    d_im = a_im - b_im
+    o_re = d_re * cos_k - d_im * sin_k
+    o_im = d_re * sin_k + d_im * cos_k
+    return a_re + b_re - o_im, -(a_im + b_im + o_re)
+
+
+@cuda.jit(device=True)
+def store_packed(buf, plane, index, value, shift, mask):
+    at = slot(index, shift, mask)
+    buf[at] = value[0]
+    buf[plane + at] = value[1]
+
+
+@cuda.jit(device=True)
+def store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask):
+    """conj(Z_k) and conj(Z_{M-k}) (0 < k <= M / 2) from the gradients g_k and g_{M-k}
+    (H_k = g_k / 2, H_{k+M} = conj(g_{M-k}) / 2)."""
+    k2 = m - k
+    store_packed(buf, plane, base + k,
+                 packed_bin(0.5 * g_k[0], 0.5 * g_k[1], 0.5 * g_mk[0], -0.5 * g_mk[1],
+                            float64(twiddle[0, k]), float64(twiddle[1, k])), shift, mask)
+    if k2 != k:
+        store_packed(buf, plane, base + k2,
+                     packed_bin(0.5 * g_mk[0], 0.5 * g_mk[1], 0.5 * g_k[0], -0.5 * g_k[1],
+                                float64(twiddle[0, k2]), float64(twiddle[1, k2])),
+                     shift, mask)
+
+
+@cuda.jit(device=True)
+def pack_frame_gradients(buf, twiddle, geo, eps, count, c_num, c_log, c_lin):
+    """Overwrite each frame f's estimate transform (2f) with conj(Z) of its gradient, in
+    natural order. The thread of bins {k, M - k} reads and writes only those slots of
+    transforms 2f and 2f + 1 (bin 0's thread also takes bins M and M / 2), so no barrier
+    is needed between a thread's reads and its writes."""
+    log2_m = geo[G_LOG2_M]
+    m = 1 << log2_m
+    plane = geo[G_PER_BLOCK] * 2 * m
+    shift = geo[G_SWIZZLE_SHIFT]
+    mask = geo[G_SWIZZLE_MASK]
+    log2_pairs = log2_m - 1 if log2_m > 0 else 0
+    q = cuda.threadIdx.x
+    while q < count << log2_pairs:
+        f = q >> log2_pairs
+        k = q & ((1 << log2_pairs) - 1)
+        base = (2 * f) << log2_m
+        if k == 0:
+            g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, c_num, c_log, c_lin)
+            g_m = bin_gradient(buf, f, m, twiddle, geo, eps, c_num, c_log, c_lin)
+            if m > 1:
+                g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, c_num, c_log, c_lin)
+            # H_0 = Re g_0, H_M = Re g_M: real, and e^{i theta_0} = 1
+            store_packed(buf, plane, base, packed_bin(g_0[0], 0.0, g_m[0], 0.0, 1.0, 0.0),
+                         shift, mask)
+            if m > 1:
+                store_pair(buf, plane, base, m >> 1, m, g_h, g_h, twiddle, shift, mask)
+        else:
+            g_k = bin_gradient(buf, f, k, twiddle, geo, eps, c_num, c_log, c_lin)
+            g_mk = bin_gradient(buf, f, m - k, twiddle, geo, eps, c_num, c_log, c_lin)
+            store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask)
+        q += cuda.blockDim.x
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def compact_bit_reversed(buf, geo, count):
+    """Move frame f's packed gradient from transform 2f to transform f, at bit-reversed
+    positions (the FFT's input order). Rounds of frames [2^r, 2^(r+1)) (frames 0 and 1
+    first): a round's sources (transforms >= 2^(r+1)) are not yet written, and its
+    destinations were read by earlier rounds; frame 0 is reversed in place by swaps."""
+    log2_m = geo[G_LOG2_M]
+    m = 1 << log2_m
+    plane = geo[G_PER_BLOCK] * 2 * m
+    shift = geo[G_SWIZZLE_SHIFT]
+    mask = geo[G_SWIZZLE_MASK]
+    first = 0
+    stop = 2
+    while first < count:
+        last = min(stop, count)
+        q = cuda.threadIdx.x
+        while q < (last - first) << log2_m:
+            f = first + (q >> log2_m)
+            j = q & (m - 1)
+            reversed_j = bit_reverse(j, log2_m)
+            if f == 0:
+                if j < reversed_j:
+                    a = slot(j, shift, mask)
+                    b = slot(reversed_j, shift, mask)
+                    re = buf[a]
+                    im = buf[plane + a]
+                    buf[a] = buf[b]
+                    buf[plane + a] = buf[plane + b]
+                    buf[b] = re
+                    buf[plane + b] = im
+            else:
+                src = slot(((2 * f) << log2_m) + j, shift, mask)
+                dst = slot((f << log2_m) + reversed_j, shift, mask)
+                buf[dst] = buf[src]
+                buf[plane + dst] = buf[plane + src]
+            q += cuda.blockDim.x
+        cuda.syncthreads()
+        first = stop
+        stop <<= 1
+
+
+@cuda.jit(device=True)
+def frame_group_gradient(buf, est, ref, mix, window, twiddle, geo, eps, extra, task, out,
+                         red):
+    """out[task, j, :] = window * dL/d(frame first + j) of one task (a group of frames of
+    one (item, row) within the chunk), in float64. extra = (coefficients (B, R, 3),
+    the chunk's first frame). Every thread of the block must call this."""
+    coefficients, chunk_first = extra
+    log2_m = geo[G_LOG2_M]
+    m = 1 << log2_m
+    plane = geo[G_PER_BLOCK] * 2 * m
+    shift = geo[G_SWIZZLE_SHIFT]
+    mask = geo[G_SWIZZLE_MASK]
+    item, row, first, count = task_frames(task, geo)
+    load_windowed_frames(buf, est, ref, mix, window, twiddle, geo, extra, item, row,
+                         chunk_first + first, count, geo[G_FFT_SIZE] >> 1)
+    pack_frame_gradients(buf, twiddle, geo, eps, count, coefficients[item, row, 0],
+                         coefficients[item, row, 1], coefficients[item, row, 2])
+    compact_bit_reversed(buf, geo, count)
+    fft_stages(buf, plane, count, log2_m, twiddle, shift, mask)
+    # x_{2j} + i x_{2j+1} = conj(FFT(conj Z))_j
+    q = cuda.threadIdx.x
+    while q < count << log2_m:
+        f = q >> log2_m
+        j = q & (m - 1)
+        at = slot((f << log2_m) + j, shift, mask)
+        out[task, f, 2 * j] = float64(buf[at]) * float64(window[2 * j])
+        out[task, f, 2 * j + 1] = -float64(buf[plane + at]) * float64(window[2 * j + 1])
+        q += cuda.blockDim.x
+    cuda.syncthreads()   # the scratch kernel's next task reloads buf
+
+
+stft_gradient_shared, stft_gradient_scratch = stft_kernels(frame_group_gradient,
+                                                           "stft_gradient")
+
+
+@cuda.jit(device=True)
+def covering_sum(frames, p, origin, hop, lo, hi, n_frames):
+    """Sum over the chunk's frames f covering padded position p of frames[f, n], n = p -
+    (origin + f * hop) in [lo, hi), frames taken from the last to the first."""
+    q = p - origin - lo
+    width = hi - lo
+    if q < 0 or q >= (n_frames - 1) * hop + width:
+        return 0.0
+    f, _ = divmod32(q, hop)     # q < the chunk's footprint: 32 bits
+    f = min(f, n_frames - 1)
+    total = 0.0
+    while f >= 0 and q - f * hop < width:
+        total += frames[f, q - f * hop + lo]
+        f -= 1
+    return total
+
+
+@cuda.jit(cache=True)
+def gather_gradient(frames, mix, use_mix, origin, hop, lo, hi, n_frames, first_sample,
+                    chunk, n_chunks, grad):
+    """grad[b, c, t] += sum over rows r of mix[r, c] * (the chunk's windowed frame
+    gradients of row r at the padded positions that reflect onto t), for t in
+    [first_sample + s * chunk, ...) of block (b, c, s). frames: (B * R, n, fft_size), the
+    chunk's frame f starting at padded position origin + f * hop. One block per (b, c,
+    s), grid = B * C * n_chunks (the host divides)."""
+    n_channels = grad.shape[1]
+    length = grad.shape[2]
+    n_rows = frames.shape[0] // grad.shape[0]
+    row_bc, s = divmod32(cuda.blockIdx.x, n_chunks)
+    item, channel = divmod32(row_bc, n_channels)
+    t = first_sample + s * chunk + cuda.threadIdx.x
+    stop = min(first_sample + (s + 1) * chunk, length)
+    while t < stop:
+        total = 0.0
+        for row in range(n_rows):
+            if use_mix:
+                weight = float64(mix[row, channel])
+            else:
+                weight = 1.0 if row == channel else 0.0
+            if weight != 0.0:
+                frame_rows = frames[item * n_rows + row]
+                # the positions reflecting onto t: -t (left), t, 2 (T - 1) - t (right)
+                part = covering_sum(frame_rows, t, origin, hop, lo, hi, n_frames)
+                if t > 0:
+                    part += covering_sum(frame_rows, -t, origin, hop, lo, hi, n_frames)
+                if t < length - 1:
+                    part += covering_sum(frame_rows, 2 * (length - 1) - t, origin, hop, lo,
+                                         hi, n_frames)
+                total += weight * part
+        grad[item, channel, t] += total
+        t += cuda.blockDim.x
+
+
+@cuda.jit(cache=True)
+def fill_zero(flat):
+    i = cuda.grid(1)
+    while i < flat.shape[0]:
+        flat[i] = 0.0
+        i += cuda.gridsize(1)
+
+
+def _blocks(size, threads, cap=1024):
+    return max(1, min(cap, -(-size // threads)))
+
+
+def zero_gradient(est3):
+    """A (B, C, T) float64 device array of zeros on est3's stream: the sum the
+    resolutions' stft_backward calls add to."""
+    grad = cuda.device_array(est3.shape, dtype=np.float64, stream=est3.stream)
+    threads = 256
+    fill_zero[_blocks(est3.size, threads), threads, est3.stream](grad.reshape(-1))
+    return grad
+
+
+def gradient_as(grad, est3):
+    """The float64 gradient in est3's dtype (a device array, on est3's stream)."""
+    if est3.dtype == np.float64:
+        return grad
+    out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
+    threads = 256
+    # x along samples only: the kernel loops over channels and items
+    copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
+    return out
+
+
+def frames_per_chunk(plan, n_signal_rows, per_block):
+    """Frames per chunk: a multiple of the kernel's frames per block whose windowed frame
+    gradients, for every (item, row), fit FRAME_SCRATCH_ELEMENTS (at least one group)."""
+    per_row = FRAME_SCRATCH_ELEMENTS // (n_signal_rows * plan.fft_size)
+    return max(per_block, per_row // per_block * per_block)
+
+
+def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
+    """Add one resolution's gradient to `grad`, as kernels/stft_backward.stft_backward.
+
+    est3, ref3: the backend's (B, C, T) DeviceSignals; mix: (R, C) channel weights of the
+    rows (None: the channels); window: (fft_size,) host array in the signals' dtype, zero
+    outside [win_start, win_stop); plan: the resolution's FramePlan (centred frames);
+    coefficients: (B, R, 3) host float64, dL/d SC_NUM, LOG_DIST, LIN_DIST of each row's
+    sums; grad: (B, C, T) float64 device array (zero_gradient), added to on est3's stream.
+    """
+    backend.check_fft_size(plan.fft_size)
+    if plan.frame_start != -(plan.fft_size // 2):
+        raise ParameterError(f"frame_start={plan.frame_start}: the CUDA gradient frames "
+                             f"whole, centred signals only")
+    config = backend.launch
+    stream = est3.stream
+    n_items, n_channels, length = est3.shape
+    dtype = est3.dtype
+    if mix is not None and np.array_equal(mix, np.eye(n_channels)):
+        mix = None
+    use_mix = mix is not None
+    n_rows = n_channels if mix is None else len(mix)
+    constants = backend._constants
+    d_window = constants.get("window", np.asarray(window, dtype=dtype))
+    d_twiddle = constants.get("twiddle", twiddle_table(plan.fft_size, dtype))
+    d_mix = constants.get("mix", np.asarray(mix, dtype=dtype) if use_mix
+                          else np.ones((1, 1), dtype))
+    d_coefficients = cuda.to_device(
+        np.ascontiguousarray(coefficients, dtype=np.float64).reshape(n_items, n_rows, 3),
+        stream=stream)
+    threads = config.stft_threads
+    eps = float(plan.eps)
+
+    def geometry(layout, n_frames, n_groups):
+        return tuple(np.int64(v) for v in (
+            plan.fft_size, layout.log2_m, plan.hop_size, plan.win_start, plan.win_stop,
+            n_frames, layout.per_block, n_rows, n_groups, int(use_mix), plan.log_mode,
+            plan.lin_mode, *layout.swizzle))
+
+    def arguments(layout, n_frames, n_groups, first, out):
+        return (est3.array, ref3.array, d_mix, d_window, d_twiddle,
+                geometry(layout, n_frames, n_groups), eps, (d_coefficients, np.int64(first)),
+                out)
+
+    if config.shared_limit is not None:
+        budget = config.shared_limit
+    else:   # the opt-in is per kernel and argument types: probe with a stand-in layout
+        probe = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, 0)
+        budget = runtime.dynamic_shared_limit(
+            stft_gradient_shared,
+            arguments(probe, 1, 1, 0, np.zeros((1, 1, 1))))
+    layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
+    per_block = layout.per_block
+    per_chunk = frames_per_chunk(plan, n_items * n_rows, per_block)
+    scratch_frames = cuda.device_array(n_items * n_rows * per_chunk * plan.fft_size,
+                                       dtype=np.float64, stream=stream)
+    if not layout.fused:
+        blocks = min(n_items * n_rows * (-(-per_chunk // per_block)),
+                     config.scratch_blocks or 2 * runtime.multiprocessor_count())
+        scratch = cuda.device_array((blocks, layout.buffer_elements), dtype=dtype,
+                                    stream=stream)
+    width = plan.win_stop - plan.win_start
+    gather_threads = config.time_threads
+    for first in range(0, plan.n_frames, per_chunk):
+        n_frames = min(per_chunk, plan.n_frames - first)
+        n_groups = -(-n_frames // per_block)
+        n_tasks = n_items * n_rows * n_groups
+        out = scratch_frames[:n_tasks * per_block * plan.fft_size].reshape(
+            n_tasks, per_block, plan.fft_size)
+        args = arguments(layout, n_frames, n_groups, first, out)
+        if layout.fused:
+            stft_gradient_shared[n_tasks, threads, stream,
+                                 shared_bytes(threads, layout.shared_bytes)](*args)
+        else:
+            stft_gradient_scratch[min(n_tasks, scratch.shape[0]), threads, stream,
+                                  shared_bytes(threads)](*args, scratch)
+        # the samples the chunk's frames read (reflections included) receive its sums
+        origin = plan.frame_start + first * plan.hop_size
+        first_sample, stop_sample = _span_bounds(
+            origin + plan.win_start,
+            origin + (n_frames - 1) * plan.hop_size + plan.win_start + width, length)
+        if stop_sample <= first_sample:
+            continue
+        chunk = config.time_chunk
+        n_chunks = -(-(stop_sample - first_sample) // chunk)
+        gather_gradient[n_items * n_channels * n_chunks, gather_threads, stream](
+            out.reshape(n_items * n_rows, n_groups * per_block, plan.fft_size), d_mix,
+            use_mix, np.int64(origin), np.int64(plan.hop_size), np.int64(plan.win_start),
+            np.int64(plan.win_stop), np.int64(n_frames), np.int64(first_sample),
+            np.int64(chunk), np.int64(n_chunks), grad)
