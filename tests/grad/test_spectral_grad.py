@@ -345,6 +345,11 @@ def auraloss_cases():
         ("mrstft", MR_DEFAULT, {}),
         ("mrstft-lin", MR_DEFAULT, dict(w_lin_mag=1.0)),
         ("sd", MR_DEFAULT, {}),
+        ("stft-mel", dict(fft_size=1024, hop_size=256, win_length=1024),
+         dict(scale="mel", n_bins=128, sample_rate=44100)),
+        ("stft-mel-lin", dict(fft_size=1024, hop_size=256, win_length=1024),
+         dict(scale="mel", n_bins=64, sample_rate=44100, w_lin_mag=1.0)),
+        ("stft-phase", dict(fft_size=1024, hop_size=256, win_length=1024), dict(w_phs=1.0)),
     ]
 
 
@@ -369,6 +374,8 @@ def _auraloss_pair(case, sizes, options):
 
 def _torch_grad(module, est, ref):
     import torch
+    # the module's buffers (window, filterbank) in the inputs' dtype
+    module = module.double() if est.dtype == np.float64 else module.float()
     x = torch.tensor(est, requires_grad=True)
     module(x, torch.tensor(ref)).backward()
     return x.grad.numpy().astype(np.float64)
