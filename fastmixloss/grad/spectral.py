@@ -86,8 +86,6 @@ def check_differentiable(plan, loss):
 def options_without_gradient(plan):
     """The plan's options that the backward kernels do not handle yet."""
     missing = []
-    if plan.taps is not None:
-        missing.append("perceptual_weighting=True")
     if plan.scale_invariance:
         missing.append("scale_invariance=True")
     return missing
@@ -146,7 +144,7 @@ def forward(loss, est, ref):
 
 def backward(loss, est, ref, saved, grad_value):
     """The gradient of sum(grad_value * value) with respect to est (same shape, dtype)."""
-    from ..kernels.stft_backward import stft_backward
+    from ..kernels.stft_backward import add_fir_adjoint, filtered_rows, stft_backward
     from ..kernels.workers import thread_count
     units = _units(loss)
     plan0 = units[0].plan
@@ -160,13 +158,25 @@ def backward(loss, est, ref, saved, grad_value):
             f"saved has {saved.shape[0]} values; forward(loss, est, ref) gives {expected} "
             f"for est of shape {np.shape(est)}")
     upstream = _upstream(plan0, grad_value, n_items)
-    grad = np.zeros(est3.shape)
+    if backend.name == "cuda":   # the CUDA twin, on the inputs' stream
+        from ..cuda import stft_backward as cuda_backward
+        cuda_backward.check_plans(loss, [unit.plan for unit in units])
+        grad = cuda_backward.zero_gradient(est3)
+    else:
+        grad = np.zeros(est3.shape)
     at = 0
     for unit in units:
         plan = unit.plan
         n_rows = unit.n_rows(n_channels)
         mix = None if unit.mix is None else np.asarray(unit.mix, dtype=est3.dtype)
         count = 1 if plan.sum_resolutions else len(plan.resolutions)
+        # the CPU kernels' signals, rows and gradient: with the prefilter, the filtered rows
+        # (rows of their own), whose gradient goes back through the FIR's adjoint below
+        signals, kernel_mix, target = (est3, ref3), mix, grad
+        if plan.taps is not None and backend.name != "cuda":
+            rows_mix = np.eye(n_channels, dtype=est3.dtype) if mix is None else mix
+            signals = filtered_rows(est3, ref3, rows_mix, plan.taps, thread_count())
+            kernel_mix, target = None, np.zeros(signals[0].shape)
         for index in range(len(plan.resolutions)):
             size = n_items * n_rows * N_SAVED
             sums = np.zeros((n_items, n_rows, layout.N_TERMS))
@@ -180,16 +190,26 @@ def backward(loss, est, ref, saved, grad_value):
             option_arrays = None
             if plan.uses_options_kernel:
                 frames = frames._replace(frame_start=-pad_left)
-                option_arrays = (plan.option_plan(index, pad_left),
-                                 *filterbanks.kernel_arrays(bank))
+                options = plan.option_plan(index, pad_left)
+                if plan.taps is not None:   # the forward reads filtered rows reflected
+                    options = options._replace(zero_pad=False)
+                option_arrays = (options, *filterbanks.kernel_arrays(bank))
             coefficients = np.zeros((n_items, n_rows, N_COEFFICIENTS))
             for (rows, _), weight in zip(unit.groups, unit.group_weights):
                 if weight:
                     coefficients[:, rows] = group_coefficients(
                         plan, part.rows(rows), upstream * (unit.scale * weight / count)
                     )[:, None, :]
-            stft_backward(est3, ref3, mix, window, frames, coefficients, thread_count(),
-                          grad, option_arrays)
+            if backend.name == "cuda":
+                cuda_backward.stft_backward(backend, est3, ref3, mix, window, frames,
+                                            coefficients, grad)
+            else:
+                stft_backward(*signals, kernel_mix, window, frames, coefficients,
+                              thread_count(), target, option_arrays)
+        if target is not grad:
+            add_fir_adjoint(target, rows_mix, plan.taps, thread_count(), grad)
+    if backend.name == "cuda":
+        return cuda_backward.gradient_as(grad, est3, est)
     return grad.astype(est3.dtype).reshape(np.shape(est))
 
 
