@@ -23,6 +23,7 @@ inverse M-point transform of Z_k = E_k + i O_k, E_k = H_k + H_{k+M}, O_k = (H_k 
 H_{k+M}) e^{+2 pi i k / N}, and the inverse transform is conj(FFT(conj Z)).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -31,6 +32,7 @@ from numba import cuda, float64
 from ..errors import ParameterError
 from ..kernels import terms_backward
 from ..kernels.frames import span_bounds
+from ..kernels.layout import OptionPlan
 from . import runtime
 from .core import StftLayout
 from .fft import bit_reverse, fft_stages, slot, twiddle_table
@@ -266,6 +268,39 @@ def _blocks(size, threads, cap=1024):
     return max(1, min(cap, -(-size // threads)))
 
 
+def options_without_gradient(plan):
+    """The options of a spectral plan (plan.SpectralPlan, read by its fields) that the
+    CUDA backward does not compute yet: those that take the options kernel."""
+    if not plan.uses_options_kernel:
+        return []
+    defaults = {f.name: f.default for f in dataclasses.fields(plan)}
+    missing = []
+    if any(bank is not None for bank in plan.filterbanks):
+        missing.append("a filterbank (scale='mel' or 'chroma', mel presets)")
+    if plan.taps is not None:
+        missing.append("perceptual_weighting=True")
+    if plan.phase:
+        missing.append(f"w_phs={plan.w_phs!r}")
+    for name in ("framing", "eps", "scale_invariance") + tuple(
+            name for name in OptionPlan._fields if name in defaults):
+        if name != "eps" and getattr(plan, name) != defaults[name]:
+            missing.append(f"{name}={getattr(plan, name)!r}")
+    if plan.eps == 0.0:
+        missing.append("eps=0")
+    return missing
+
+
+def check_plans(loss, plans):
+    """ParameterError, before any kernel runs, where a plan needs what the CUDA backward
+    does not compute yet."""
+    for plan in plans:
+        missing = options_without_gradient(plan)
+        if missing:
+            raise ParameterError(
+                f"no gradient on the GPU yet for {', '.join(missing)} (loss={loss!r}): "
+                f"compute it with device='cpu'")
+
+
 def zero_gradient(est3):
     """A (B, C, T) float64 device array of zeros on est3's stream: the sum the
     resolutions' stft_backward calls add to."""
@@ -275,15 +310,20 @@ def zero_gradient(est3):
     return grad
 
 
-def gradient_as(grad, est3):
-    """The float64 gradient in est3's dtype (a device array, on est3's stream)."""
+def gradient_as(grad, est3, est):
+    """The float64 gradient in est3's dtype and est's shape (a device array, on est3's
+    stream); est is the estimate as given (host or device)."""
+    if hasattr(est, "__cuda_array_interface__") and not isinstance(est, np.ndarray):
+        shape = tuple(runtime.interface(est)["shape"])
+    else:
+        shape = np.shape(est)
     if est3.dtype == np.float64:
-        return grad
+        return grad.reshape(shape)
     out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
     threads = 256
     # x along samples only: the kernel loops over channels and items
     copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
-    return out
+    return out.reshape(shape)
 
 
 def frames_per_chunk(plan, n_signal_rows, per_block):
@@ -299,8 +339,8 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
     est3, ref3: the backend's (B, C, T) DeviceSignals; mix: (R, C) channel weights of the
     rows (None: the channels); window: (fft_size,) host array in the signals' dtype, zero
     outside [win_start, win_stop); plan: the resolution's FramePlan (centred frames);
-    coefficients: (B, R, 3) host float64, dL/d SC_NUM, LOG_DIST, LIN_DIST of each row's
-    sums; grad: (B, C, T) float64 device array (zero_gradient), added to on est3's stream.
+    coefficients: (B, R, 3 or more) host float64, dL/d SC_NUM, LOG_DIST, LIN_DIST of
+    each row's sums (the rest, for the options kernel's terms, unused); grad: (B, C, T) float64 device array (zero_gradient), added to on est3's stream.
     """
     backend.check_fft_size(plan.fft_size)
     if plan.frame_start != -(plan.fft_size // 2):
@@ -319,9 +359,8 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
     d_twiddle = constants.get("twiddle", twiddle_table(plan.fft_size, dtype))
     d_mix = constants.get("mix", np.asarray(mix, dtype=dtype) if use_mix
                           else np.ones((1, 1), dtype))
-    d_coefficients = cuda.to_device(
-        np.ascontiguousarray(coefficients, dtype=np.float64).reshape(n_items, n_rows, 3),
-        stream=stream)
+    d_coefficients = cuda.to_device(np.ascontiguousarray(coefficients, dtype=np.float64),
+                                    stream=stream)
     threads = config.stft_threads
     eps = float(plan.eps)
 
