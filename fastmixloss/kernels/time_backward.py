@@ -2,8 +2,10 @@
 est, one sample at a time, from per-row coefficients (grad/time.py computes them from the
 forward's sums; the kernel never sums).
 
-With d = est - ref and y = ref (in float64), a row's gradient sample is `weight` (the
-upstream gradient of the row) times one of:
+With d = est - ref and y = ref (in float64, times the row's sample_scale, a power of two:
+1 but for rows whose sums the forward computed scaled down to fit float64), a row's
+gradient sample is `weight` (the upstream gradient of the row) times sample_scale times
+one of:
 
     TIME_GRAD_AFFINE    scale * ((d - mean_d) + mix * (y - mean_y))
                         + target * (y - mean_y) + offset
@@ -28,23 +30,24 @@ TIME_GRAD_AFFINE, TIME_GRAD_SIGN, TIME_GRAD_LOG_COSH = range(3)
 
 # a coefficient row, by position
 (COEF_SCALE, COEF_MIX, COEF_TARGET, COEF_OFFSET, COEF_MEAN_D, COEF_MEAN_Y, COEF_A,
- COEF_EPS) = range(8)
-N_COEFS = 8
+ COEF_EPS, COEF_SAMPLE_SCALE) = range(9)
+N_COEFS = 9
 
 
 @cpu_function
 def gradient_sample(kind, ref_sample, est_sample, coefs):
     """The gradient of a row's value with respect to one est sample (see the module's
     doc), before the row's weight. coefs: the row's N_COEFS float64 coefficients."""
-    y = np.float64(ref_sample)
-    d = np.float64(est_sample) - y
-    if kind == TIME_GRAD_SIGN:
+    sample_scale = coefs[COEF_SAMPLE_SCALE]
+    y = np.float64(ref_sample) * sample_scale
+    d = np.float64(est_sample) * sample_scale - y
+    if kind == TIME_GRAD_SIGN:    # sample_scale is 1
         if d > 0.0:
             return coefs[COEF_SCALE]
         if d < 0.0:
             return -coefs[COEF_SCALE]
         return d * coefs[COEF_SCALE]      # 0 at equality; NaN stays NaN
-    if kind == TIME_GRAD_LOG_COSH:
+    if kind == TIME_GRAD_LOG_COSH:    # sample_scale is 1
         # d/dx ln(cosh(x) + eps) = sinh(x) / (cosh(x) + eps) at x = a d, written with
         # e^-|x| so that nothing overflows, and with expm1 so that small |x| keeps its
         # digits
@@ -53,8 +56,9 @@ def gradient_sample(kind, ref_sample, est_sample, coefs):
         slope = -math.expm1(-2.0 * abs(x)) / (1.0 + t * t + 2.0 * coefs[COEF_EPS] * t)
         return coefs[COEF_SCALE] * (slope if x >= 0.0 else -slope)
     y_centred = y - coefs[COEF_MEAN_Y]
-    return (coefs[COEF_SCALE] * ((d - coefs[COEF_MEAN_D]) + coefs[COEF_MIX] * y_centred)
-            + coefs[COEF_TARGET] * y_centred + coefs[COEF_OFFSET])
+    return sample_scale * (
+        coefs[COEF_SCALE] * ((d - coefs[COEF_MEAN_D]) + coefs[COEF_MIX] * y_centred)
+        + coefs[COEF_TARGET] * y_centred + coefs[COEF_OFFSET])
 
 
 def time_gradient(est, ref, kind, coefs, weights, dtype):

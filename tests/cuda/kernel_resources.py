@@ -71,8 +71,8 @@ def signatures():
         for grad, label in ((a2, ""),) + (((types.Array(types.float32, 2, "C"),
                                             " to float32"),) if dt == f64 else ()):
             yield (time_backward.time_gradient_kernel,
-                   (a2, a2, i64, p2, types.Array(f64, 1, "C"), i64, i64, grad), name + label,
-                   TIME_THREADS)
+                   (a2, a2, i64, p2, types.Array(f64, 1, "C"), i64, i64, grad),
+                   name + label, TIME_THREADS)
         yield (kernels.first_nonfinite, (a1, a1, types.Array(i64, 1, "C")), name,
                SCAN_THREADS)
         yield kernels.finite_peak, (a1, a1, types.Array(f64, 1, "C")), name, SCAN_THREADS

@@ -3,8 +3,6 @@ plain NumPy reverse-mode gradient written from the formulas, auraloss's own auto
 themselves (each item alone against the batch, the CUDA kernel in the simulator against
 the CPU)."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -78,12 +76,12 @@ def relative_error(got, expected):
 
 # ------------------------------------------------------------ the NumPy oracle (float64)
 
-def row_gradients(case, est, ref):
+def row_gradients(case, est, ref, dtype=np.float64):
     """d(row value)/d(est) for every (item, channel) row, written from each loss's formula
-    (reverse mode through its intermediates), in float64."""
+    (reverse mode through its intermediates), in float64 (or `dtype`)."""
     name, _, params = case
-    e = np.asarray(est, np.float64)
-    y = np.asarray(ref, np.float64)
+    e = np.asarray(est, dtype)
+    y = np.asarray(ref, dtype)
     n = e.shape[-1]
     d = e - y
     eps = params.get("eps", 1e-8)
@@ -117,7 +115,7 @@ def row_gradients(case, est, ref):
     s = (target * target).sum(-1, keepdims=True)
     noise = (residual * residual).sum(-1, keepdims=True)
     q = s / (noise + eps)
-    g_q = -10 / math.log(10) / (q + eps)
+    g_q = -10 / np.log(dtype(10)) / (q + eps)
     g_s = g_q / (noise + eps)
     g_noise = -g_q * s / (noise + eps) ** 2
     g_residual = 2 * g_noise * residual
@@ -133,11 +131,11 @@ def row_gradients(case, est, ref):
     return g_e
 
 
-def oracle(case, loss, est, ref, grad_value):
+def oracle(case, loss, est, ref, grad_value, dtype=np.float64):
     """The gradient of sum(grad_value * loss(est, ref)), from row_gradients and the
     reduction written out: compat="auraloss" keeps (B, C) values, else each item's value
     is the mean over its channels."""
-    rows = row_gradients(case, est, ref)
+    rows = row_gradients(case, est, ref, dtype).astype(np.float64)
     n_items, n_channels = rows.shape[:2]
     g = np.asarray(grad_value, np.float64)
     if loss.compat == "auraloss":
@@ -189,10 +187,11 @@ def test_unbatched_signals(shape, rng):
     for reduction in ("none", "mean"):
         loss = make_loss(case, reduction)
         value, saved = grad.forward(loss, est, ref)
-        got = grad.backward(loss, est, ref, saved, upstream_for(value, rng) * 0 + 1.0)
+        got = grad.backward(loss, est, ref, saved, np.ones(np.shape(value)))
         assert got.shape == shape
-        expected = oracle(case, loss, est.reshape((1,) * (3 - len(shape)) + shape), ref
-                          .reshape((1,) * (3 - len(shape)) + shape), np.ones(np.shape(value)))
+        shape3 = (1,) * (3 - len(shape)) + shape
+        expected = oracle(case, loss, est.reshape(shape3), ref.reshape(shape3),
+                          np.ones(np.shape(value)))
         assert relative_error(got.reshape(expected.shape), expected) < 1e-12
 
 
@@ -316,6 +315,45 @@ def test_large_log_cosh_arguments_do_not_overflow(rng):
 CUDA_CASES = ("mse", "l1", "logcosh_sharp", "dc", "snr", "sisdr", "sdsdr_raw")
 
 
+RATIO_CASES = [case for case in LOSSES if case[1] not in (fm.MSELoss, fm.L1Loss,
+                                                           fm.LogCoshLoss)]
+
+
+@pytest.mark.parametrize("case", RATIO_CASES, ids=[case[0] for case in RATIO_CASES])
+def test_rows_whose_squares_overflow(case, rng):
+    """Samples near 1e200: the sums are computed at a power-of-two scale, as the face's;
+    the gradient is the unscaled signal's over the scale (eps is negligible there)."""
+    est, ref = pair(rng, (2, 2, 60))
+    _, cls, params = case
+    plain = cls(**{**params, "eps": 0.0})
+    _, expected = grad.value_and_grad(plain, est, ref)
+    value, got = grad.value_and_grad(make_loss(case), est * 1e200, ref * 1e200)
+    assert np.isfinite(value)
+    assert relative_error(got * 1e200, expected) < 1e-13
+
+
+@pytest.mark.parametrize("case", RATIO_CASES, ids=[case[0] for case in RATIO_CASES])
+def test_rows_the_one_pass_sums_cannot_settle(case, rng):
+    """A near-perfect scaled copy with a DC offset: the exact passes' sums, against the
+    NumPy formula in extended precision. The residual is 1e-7 of the signal: in float64
+    its samples keep about 9 digits, and so does SI-SDR's gradient."""
+    ref = rng.standard_normal((1, 2, 3000)) + 3.0
+    est = 0.5 * ref + 1e-7 * rng.standard_normal(ref.shape)
+    loss = make_loss(case, "sum")
+    _, got = grad.value_and_grad(loss, est, ref)
+    assert relative_error(got, oracle(case, loss, est, ref, 1.0, np.longdouble)) < 1e-8
+
+
+def test_nonfinite_input_without_check_gives_nan_on_its_row_only(rng):
+    est, ref = pair(rng, (2, 2, 40))
+    est[1, 0, 7] = np.nan
+    for case in LOSSES:
+        _, got = grad.value_and_grad(make_loss(case, "sum", check_finite=False), est, ref)
+        assert np.isnan(got[1, 0]).any(), case[0]
+        others = [row for row in np.ndindex(2, 2) if row != (1, 0)]
+        assert all(np.isfinite(got[row]).all() for row in others), case[0]
+
+
 @pytest.mark.slow
 def test_cuda_kernel_matches_the_cpu_in_the_simulator(rng):
     """The CUDA backend (Numba's simulator here) against the CPU: the same coefficients,
@@ -339,7 +377,8 @@ def test_cuda_kernel_matches_the_cpu_in_the_simulator(rng):
             assert gpu_grad.shape == est.shape and gpu_grad.dtype == dtype
             tolerance = 1e-12 if dtype == np.float64 else 1e-6
             np.testing.assert_allclose(gpu_value, cpu_value, rtol=tolerance)
-            assert relative_error(gpu_grad, cpu_grad.astype(np.float64)) < tolerance, case[0]
+            error = relative_error(gpu_grad, cpu_grad.astype(np.float64))
+            assert error < tolerance, case[0]
 
 
 # ------------------------------------------------------- against auraloss's own autograd
