@@ -28,10 +28,6 @@ backward needs, the backward the gradient of est. So:
   dtype; output="full" (breakdowns) is not available here.
 """
 
-import inspect
-import itertools
-import threading
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,10 +42,6 @@ __all__ = [*adapters.FACES, *adapters.FUNCTIONS, "preset_loss", "PRESETS"]
 
 PRESETS = presets.PRESETS
 
-_ADAPTER = "fastmixloss.jax"
-_CACHE = {}                     # configuration key -> the differentiable function
-_CACHE_LOCK = threading.Lock()
-_INSTANCE = itertools.count()   # stateful losses: one function per object
 
 
 def _saved_bits(saved):
@@ -105,21 +97,15 @@ def _differentiable(built):
     return value_of
 
 
+# key -> (the differentiable function, the NumPy loss object)
+_REGISTRY = adapters.Registry("fastmixloss.jax",
+                              lambda built: (_differentiable(built), built.loss))
+
+
 def _function_of(name, args, kwargs):
     """(differentiable function, NumPy loss object) of face `name` built with (args,
     kwargs): once per configuration (a stateful face: once per call of this)."""
-    if name in adapters.STATEFUL:
-        built = adapters.build(_ADAPTER, name, args, kwargs, f"{name}@{next(_INSTANCE)}")
-        return _differentiable(built), built.loss
-    key = adapters.config_key(_ADAPTER, name, args, kwargs)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        built = adapters.build(_ADAPTER, name, args, kwargs, key)
-        cached = (_differentiable(built), built.loss)
-        with _CACHE_LOCK:
-            cached = _CACHE.setdefault(key, cached)
-    return cached
+    return _REGISTRY.get(name, args, kwargs)[1]
 
 
 def _checked(est, ref):
@@ -160,42 +146,11 @@ class _Loss:
         return f"fastmixloss.jax.{type(self).__name__}({self.loss!r})"
 
 
-def _class(name):
-    face = adapters.FACES[name]
-
-    def __init__(self, *args, **kwargs):
-        _Loss.__init__(self, *args, **kwargs)
-    # help() and inspect.signature show the NumPy face's parameters
-    __init__.__signature__ = inspect.signature(face.__init__)
-    doc = (f"fastmixloss.{name} for JAX: call with (est, ref) for its value, "
-           f"differentiable in est.\n\n{inspect.getdoc(face) or ''}")
-    return type(name, (_Loss,), {"_face": name, "__init__": __init__, "__doc__": doc,
-                                 "__module__": __name__, "__qualname__": name})
+def _call(face, kwargs, est, ref):
+    """A function form's call: face `face` built with kwargs (once per configuration)."""
+    value_of, _ = _function_of(face, (), kwargs)
+    return value_of(*_checked(est, ref))
 
 
-def _function(name, face_name):
-    numpy_function = adapters.numpy_function(name)
-    signature = inspect.signature(numpy_function)
-
-    @check.keywords_checked(f"fastmixloss.jax.{name}", frozenset(signature.parameters))
-    def loss(est, ref, **kwargs):
-        value_of, _ = _function_of(face_name, (), kwargs)
-        return value_of(*_checked(est, ref))
-    loss.__signature__ = signature.replace(return_annotation=jax.Array)
-    loss.__name__ = loss.__qualname__ = name
-    loss.__doc__ = (f"fastmixloss.{name} on JAX arrays, differentiable in est: "
-                    f"{face_name}(**kwargs)(est, ref).\n\n"
-                    f"{inspect.getdoc(numpy_function) or ''}")
-    return loss
-
-
-for _name in adapters.FACES:
-    globals()[_name] = _class(_name)
-for _name, _face_name in adapters.FUNCTIONS.items():
-    globals()[_name] = _function(_name, _face_name)
-del _name, _face_name
-
-
-def preset_loss(name: str, **kwargs):
-    """The named preset (a key of PRESETS) as a loss: PresetLoss(name, **kwargs)."""
-    return PresetLoss(name, **kwargs)   # noqa: F821 (generated above)
+# the classes MSELoss, ..., PresetLoss, the functions mse, ..., mrstft_loss, preset_loss
+adapters.generate(globals(), _REGISTRY.adapter, _Loss, _call, "JAX arrays", jax.Array)

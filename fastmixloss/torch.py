@@ -33,16 +33,11 @@ traces them as single nodes and torch.autograd.gradcheck checks them.
   own (a compiled graph is specialised on the first draw's sizes through the fake shapes).
 """
 
-import inspect
-import itertools
-import threading
-
 import numpy as np
 import torch
 
 from . import grad as gradients
 from . import presets
-from . import validation as check
 from .errors import ParameterError
 from .grad import adapters
 
@@ -50,10 +45,7 @@ __all__ = [*adapters.FACES, *adapters.FUNCTIONS, "preset_loss", "PRESETS"]
 
 PRESETS = presets.PRESETS
 
-_ADAPTER = "fastmixloss.torch"
-_REGISTRY = {}                      # key -> adapters.Built
-_REGISTRY_LOCK = threading.Lock()
-_INSTANCE = itertools.count()       # the keys of stateful losses, one per module
+_REGISTRY = adapters.Registry("fastmixloss.torch")   # key -> adapters.Built
 
 
 def _host(value):
@@ -66,30 +58,10 @@ def _host(value):
 
 
 def _register(name, args, kwargs):
-    """The key of face `name` built with (args, kwargs), building it on first sight of
-    the configuration; and the NumPy loss object."""
-    args, kwargs = _host(tuple(args)), {k: _host(v) for k, v in kwargs.items()}
-    if name in adapters.STATEFUL:
-        key = f"{name}@{next(_INSTANCE)}"
-    else:
-        key = adapters.config_key(_ADAPTER, name, args, kwargs)
-    with _REGISTRY_LOCK:
-        built = _REGISTRY.get(key)
-    if built is None:
-        built = adapters.build(_ADAPTER, name, args, kwargs, key)
-        with _REGISTRY_LOCK:
-            built = _REGISTRY.setdefault(key, built)
+    """(key, NumPy loss object) of face `name` built with (args, kwargs)."""
+    key, built = _REGISTRY.get(name, _host(tuple(args)),
+                               {k: _host(v) for k, v in kwargs.items()})
     return key, built.loss
-
-
-def _entry(key):
-    try:
-        return _REGISTRY[key]
-    except KeyError:
-        raise ParameterError(
-            f"no fastmixloss loss is registered as {key!r} in this process: build the "
-            f"module (or call the function) here before running a graph that uses it"
-        ) from None
 
 
 # ------------------------------------------------------------------ tensors and arrays
@@ -153,14 +125,14 @@ def loss_forward(est: torch.Tensor, ref: torch.Tensor,
                  key: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(value, saved): the registered loss `key` of (est, ref), and the forward's sums
     that loss_backward reads (float64, on the host)."""
-    value, saved = gradients.forward(_entry(key).loss, _readable(est), _readable(ref))
+    value, saved = gradients.forward(_REGISTRY[key].loss, _readable(est), _readable(ref))
     saved = torch.from_numpy(np.ascontiguousarray(saved, dtype=np.float64))
     return _as_tensor(value, est), saved
 
 
 @loss_forward.register_fake
 def _loss_forward_fake(est, ref, key):
-    entry = _entry(key)
+    entry = _REGISTRY[key]
     n_saved = gradients.saved_size(entry.loss, tuple(int(n) for n in est.shape))
     return (est.new_empty(entry.value_shape(est.shape)),
             torch.empty((n_saved,), dtype=torch.float64, device="cpu"))
@@ -170,7 +142,7 @@ def _loss_forward_fake(est, ref, key):
 def loss_backward(est: torch.Tensor, ref: torch.Tensor, saved: torch.Tensor,
                   grad_value: torch.Tensor, key: str) -> torch.Tensor:
     """The gradient of sum(grad_value * value) with respect to est."""
-    grad_est = gradients.backward(_entry(key).loss, _readable(est), _readable(ref),
+    grad_est = gradients.backward(_REGISTRY[key].loss, _readable(est), _readable(ref),
                                   saved.detach().cpu().numpy(), _upstream(grad_value))
     return _as_tensor(grad_est, est)
 
@@ -203,12 +175,12 @@ loss_forward.register_autograd(_backward, setup_context=_setup_context)
 def loss_value(est: torch.Tensor, ref: torch.Tensor, key: str) -> torch.Tensor:
     """The registered loss `key` of (est, ref) alone, where no gradient is wanted (under
     torch.no_grad, or est not requiring grad): nothing is saved."""
-    return _as_tensor(_entry(key).loss(_readable(est), _readable(ref)), est)
+    return _as_tensor(_REGISTRY[key].loss(_readable(est), _readable(ref)), est)
 
 
 @loss_value.register_fake
 def _loss_value_fake(est, ref, key):
-    return est.new_empty(_entry(key).value_shape(est.shape))
+    return est.new_empty(_REGISTRY[key].value_shape(est.shape))
 
 
 def _apply(key, est, ref):
@@ -228,7 +200,19 @@ class _LossModule(torch.nn.Module):
 
     def __init__(self, *args, **kwargs):
         super().__init__()
-        self.key, self.loss = _register(self._face, args, kwargs)
+        self._arguments = (_host(args), {k: _host(v) for k, v in kwargs.items()})
+        self.key, self.loss = _register(self._face, *self._arguments)
+
+    def __getstate__(self):
+        # the key means something in this process only: an unpickled module (torch.save,
+        # copy.deepcopy, a DataParallel replica) registers its arguments again
+        state = self.__dict__.copy()
+        del state["key"], state["loss"]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.key, self.loss = _register(self._face, *self._arguments)
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         return _apply(self.key, est, ref)
@@ -237,44 +221,11 @@ class _LossModule(torch.nn.Module):
         return repr(self.loss)
 
 
-def _module_class(name):
-    face = adapters.FACES[name]
-
-    def __init__(self, *args, **kwargs):
-        _LossModule.__init__(self, *args, **kwargs)
-    # help() and inspect.signature show the NumPy face's parameters
-    __init__.__signature__ = inspect.signature(face.__init__)
-    doc = (f"fastmixloss.{name} as a torch.nn.Module: forward(est, ref) returns its value "
-           f"as a tensor, differentiable in est.\n\n{inspect.getdoc(face) or ''}")
-    return type(name, (_LossModule,), {"_face": name, "__init__": __init__,
-                                       "__doc__": doc, "__module__": __name__,
-                                       "__qualname__": name})
+def _call(face, kwargs, est, ref):
+    """A function form's call: face `face` built with kwargs (once per configuration)."""
+    key, _ = _register(face, (), kwargs)
+    return _apply(key, est, ref)
 
 
-def _function(name, face_name):
-    numpy_function = adapters.numpy_function(name)
-    signature = inspect.signature(numpy_function)
-    keywords = frozenset(signature.parameters) - {"est", "ref"}
-
-    @check.keywords_checked(f"fastmixloss.torch.{name}", keywords | {"est", "ref"})
-    def loss(est, ref, **kwargs):
-        key, _ = _register(face_name, (), kwargs)
-        return _apply(key, est, ref)
-    loss.__signature__ = signature.replace(return_annotation=torch.Tensor)
-    loss.__name__ = loss.__qualname__ = name
-    loss.__doc__ = (f"fastmixloss.{name} on tensors, differentiable in est: "
-                    f"{face_name}(**kwargs)(est, ref).\n\n"
-                    f"{inspect.getdoc(numpy_function) or ''}")
-    return loss
-
-
-for _name in adapters.FACES:
-    globals()[_name] = _module_class(_name)
-for _name, _face_name in adapters.FUNCTIONS.items():
-    globals()[_name] = _function(_name, _face_name)
-del _name, _face_name
-
-
-def preset_loss(name: str, **kwargs) -> torch.nn.Module:
-    """The named preset (a key of PRESETS) as a module: PresetLoss(name, **kwargs)."""
-    return PresetLoss(name, **kwargs)   # noqa: F821 (generated above)
+# the classes MSELoss, ..., PresetLoss, the functions mse, ..., mrstft_loss, preset_loss
+adapters.generate(globals(), _REGISTRY.adapter, _LossModule, _call, "tensors", torch.Tensor)

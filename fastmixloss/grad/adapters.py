@@ -5,9 +5,12 @@ configuration, so that both build each distinct loss once and give it the same n
 
 import hashlib
 import inspect
+import itertools
 import pickle
+import threading
 
 from .. import presets, spectral, time_domain
+from .. import validation as check
 from ..errors import ParameterError
 
 # The NumPy faces the adapters mirror: class name -> class; function name -> class name.
@@ -112,3 +115,85 @@ def build(adapter, name, args, kwargs, key=None):
     return Built(loss, config_key(adapter, name, args, kwargs) if key is None else key,
                  settings.get("reduction", "mean"),
                  name in TIME_CLASSES and settings.get("compat") == "auraloss")
+
+
+class Registry:
+    """An adapter's losses by key: each configuration built once, found again by its key
+    (a stateful face: one per build, with a key of its own). `wrap(built)` is what the
+    adapter keeps of a Built (default: the Built itself)."""
+
+    def __init__(self, adapter, wrap=None):
+        self.adapter = adapter
+        self._wrap = wrap or (lambda built: built)
+        self._entries = {}
+        self._lock = threading.Lock()
+        self._instances = itertools.count()
+
+    def get(self, name, args, kwargs):
+        """(key, entry) of face `name` built with (args, kwargs): host values (NumPy
+        arrays, not tensors)."""
+        if name in STATEFUL:
+            key = f"{name}@{next(self._instances)}"
+        else:
+            key = config_key(self.adapter, name, args, kwargs)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            entry = self._wrap(build(self.adapter, name, args, kwargs, key))
+            with self._lock:
+                entry = self._entries.setdefault(key, entry)
+        return key, entry
+
+    def __getitem__(self, key):
+        try:
+            return self._entries[key]
+        except KeyError:
+            raise ParameterError(
+                f"no fastmixloss loss is registered as {key!r} in this process: build the "
+                f"loss here (its class or function form) before running a graph that "
+                f"uses it") from None
+
+
+def generate(namespace, adapter, base, call, takes, returns):
+    """Fill `namespace` (an adapter module's globals) with the NumPy API's faces: a class
+    per face, a subclass of `base` whose `_face` names it (base.__init__(*args, **kwargs)
+    builds it), and a function per function form, call(face_name, kwargs, est, ref) ->
+    value; and preset_loss. Each has the NumPy face's signature and documentation.
+    `takes`: what est and ref are, for the documentation ("tensors"); `returns`: the
+    functions' return annotation."""
+    for name, face in FACES.items():
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+        # help() and inspect.signature show the NumPy face's parameters
+        __init__.__signature__ = inspect.signature(face.__init__)
+        doc = (f"fastmixloss.{name} on {takes}: call with (est, ref) for its value, "
+               f"differentiable in est.\n\n{inspect.getdoc(face) or ''}")
+        namespace[name] = type(name, (base,), {
+            "_face": name, "__init__": __init__, "__doc__": doc,
+            "__module__": namespace["__name__"], "__qualname__": name})
+    for name, face_name in FUNCTIONS.items():
+        namespace[name] = _function(adapter, name, face_name, call, takes, returns)
+    preset_class = namespace["PresetLoss"]
+
+    def preset_loss(name, **kwargs):
+        return preset_class(name, **kwargs)
+    preset_loss.__signature__ = inspect.signature(presets.preset_loss).replace(
+        return_annotation=preset_class)
+    preset_loss.__doc__ = (f"The named preset (a key of PRESETS) as a loss on {takes}: "
+                           f"PresetLoss(name, **kwargs).")
+    preset_loss.__module__ = namespace["__name__"]
+    namespace["preset_loss"] = preset_loss
+
+
+def _function(adapter, name, face_name, call, takes, returns):
+    numpy_face = numpy_function(name)
+    signature = inspect.signature(numpy_face)
+
+    @check.keywords_checked(f"{adapter}.{name}", frozenset(signature.parameters))
+    def loss(est, ref, **kwargs):
+        return call(face_name, kwargs, est, ref)
+    loss.__signature__ = signature.replace(return_annotation=returns)
+    loss.__name__ = loss.__qualname__ = name
+    loss.__doc__ = (f"fastmixloss.{name} on {takes}, differentiable in est: "
+                    f"{face_name}(**kwargs)(est, ref).\n\n{inspect.getdoc(numpy_face) or ''}")
+    return loss

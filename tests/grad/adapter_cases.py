@@ -1,5 +1,9 @@
 """The losses the adapter tests (test_torch.py, test_jax.py) run: every face, small."""
 
+import inspect
+import subprocess
+import sys
+
 import numpy as np
 
 import fastmixloss
@@ -9,7 +13,7 @@ CLASSES = ("MSELoss", "L1Loss", "ESRLoss", "DCLoss", "LogCoshLoss", "SNRLoss", "
            "SDSDRLoss", "STFTLoss", "MultiResolutionSTFTLoss", "SumAndDifferenceSTFTLoss",
            "MelSTFTLoss", "ChromaSTFTLoss", "RandomResolutionSTFTLoss", "PresetLoss")
 FUNCTIONS = ("mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr", "stft_loss",
-             "mrstft_loss", "sum_and_difference_loss")
+             "mrstft_loss", "sum_and_difference_loss", "preset_loss")
 
 SMALL_MR = dict(fft_sizes=(64, 128), hop_sizes=(16, 32), win_lengths=(64, 96))
 # id -> (face, args, kwargs); spectral sizes small enough for gradcheck
@@ -50,3 +54,20 @@ def signals(shape, seed=0, dtype=np.float64):
     ref = rng.standard_normal(shape)
     est = 0.8 * ref + 0.3 * rng.standard_normal(shape)
     return est.astype(dtype), ref.astype(dtype)
+
+
+def same_parameters(adapter, name):
+    """Whether the adapter's `name` takes the NumPy API's parameters (classes: the same
+    signature; functions: the same parameters, whatever they return)."""
+    ours = inspect.signature(getattr(adapter, name))
+    theirs = inspect.signature(getattr(fastmixloss, name))
+    return ours.parameters == theirs.parameters and (
+        name in FUNCTIONS or ours == theirs)
+
+
+def frameworks_imported_by(code):
+    """Which of torch and jax a new Python process has imported after running `code`."""
+    probe = f"{code}; import sys; print(sorted({{'torch', 'jax'}} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    return out.strip()
