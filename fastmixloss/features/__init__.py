@@ -21,8 +21,15 @@ from ..kernels.workers import run_items, thread_count
 from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
 from .compare import KEYS, FeatureComparison, compare_item
 from .r128 import CONVENTIONS as LOUDNESS_CONVENTIONS, LoudnessStats, loudness_stats
+from .stereo import (DIFFMST_SAMPLE_RATES, DiffMSTComparison, StereoImage,
+                     compare_diffmst, diffmst_features, stereo_image)
 from .profiles import DEFINED_NORMALISATION, PROFILES, SAMPLE_RATE_RANGES, resolve
 from .tracks import ItemTracks, item_tracks, normalised
+
+
+# Diff-MST's features: a profile of compare_features with its own result
+# (features/stereo.py), outside PROFILES, whose feature tracks it does not have
+DIFFMST_PROFILE = "diffmst"
 
 
 def _device(device):
@@ -61,10 +68,12 @@ def compare_features(est: ArrayLike, ref: ArrayLike, sample_rate: float, *,
     sample_rate : float
         Hz, within the profile's SAMPLE_RATE_RANGES (every profile: 8 kHz to 384 kHz,
         both included); others raise ParameterError before anything is computed.
-    profile : {"default", "automix-toolkit", "fxnorm"}, default "default"
+    profile : {"default", "automix-toolkit", "fxnorm", "diffmst"}, default "default"
         "default": the toolkit's features with its failures fixed (every value
         defined); "automix-toolkit": its numbers exactly, NaN where it raises;
-        "fxnorm": FxNorm-automix's evaluation choices.
+        "fxnorm": FxNorm-automix's evaluation choices; "diffmst": Diff-MST's
+        AudioFeatureLoss features instead (a DiffMSTComparison: stereo input, rates in
+        DIFFMST_SAMPLE_RATES, see fastmixloss.features.diffmst_features).
     reduction : {"mean", "sum", "none"}, default "mean"
         Over the B items.
     device : None or "cpu", default None
@@ -72,8 +81,8 @@ def compare_features(est: ArrayLike, ref: ArrayLike, sample_rate: float, *,
 
     Returns
     -------
-    FeatureComparison
-        The 18 errors of automix-toolkit's keys: floats for reduction "mean" and
+    FeatureComparison or DiffMSTComparison
+        The 18 errors of automix-toolkit's keys (the "diffmst" profile: its five terms): floats for reduction "mean" and
         "sum", (B,) arrays for "none"; ``reasons`` says why a value is NaN.
 
     Examples
@@ -92,6 +101,10 @@ def compare_features(est: ArrayLike, ref: ArrayLike, sample_rate: float, *,
     """
     _device(device)
     rate = _rate(sample_rate)
+    if profile == DIFFMST_PROFILE:
+        reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        est3, ref3, _ = check.as_signal_pair(est, ref)
+        return compare_diffmst(est3, ref3, rate, reduction)
     settings = resolve(profile, rate)
     reduction = check.choice("reduction", reduction, check.REDUCTIONS)
     est3, ref3, _ = check.as_signal_pair(est, ref)
@@ -189,4 +202,6 @@ def rate_text(rate):
 
 __all__ = ["compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
            "ItemTracks", "PROFILES", "SAMPLE_RATE_RANGES", "LOUDNESS_SAMPLE_RATES",
-           "loudness_stats", "LoudnessStats", "LOUDNESS_CONVENTIONS"]
+           "loudness_stats", "LoudnessStats", "LOUDNESS_CONVENTIONS", "stereo_image",
+           "StereoImage", "diffmst_features", "DiffMSTComparison", "DIFFMST_PROFILE",
+           "DIFFMST_SAMPLE_RATES"]
