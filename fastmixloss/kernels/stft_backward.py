@@ -338,3 +338,63 @@ def halfcomplex_bin(spec, k):
     if 2 * k == n_fft:
         return np.float64(spec[n_fft - 1]), 0.0
     return np.float64(spec[2 * k - 1]), np.float64(spec[2 * k])
+
+
+# --- the prefilter (A-weighting FIR) --------------------------------------------------
+
+def filtered_rows(est, ref, mix, taps, n_threads):
+    """(est_rows, ref_rows): every row's FIR-filtered channel mix, whole, (B, R, T) in the
+    signals' dtype, each sample as the forward's prefiltered spans hold it
+    (stft_options.fir_rows_worker over [0, T))."""
+    from .stft_options import FIR_CHUNK, fir_rows_worker
+    n_items, _, length = est.shape
+    mix = np.ascontiguousarray(mix, est.dtype)
+    rows_e = np.empty((n_items, mix.shape[0], length), est.dtype)
+    rows_r = np.empty_like(rows_e)
+    n_chunks = -(-length // FIR_CHUNK)
+    run_workers(fir_rows_worker, n_items * mix.shape[0] * n_chunks, n_threads,
+                read_only(est), read_only(ref), read_only(mix), read_only(taps), 0, length,
+                rows_e, rows_r)
+    return rows_e, rows_r
+
+
+def add_fir_adjoint(grad_rows, mix, taps, n_threads, grad):
+    """grad[b, c] += sum over rows r of mix[r, c] * (the FIR's adjoint of grad_rows[b, r]):
+    the transpose of y[n] = sum_k taps[k] * x[n + k - K // 2] (x zero outside the signal)
+    is g_x[m] = sum_k taps[k] * g_y[m - k + K // 2]. Tasks (item, chunk) each write their
+    own samples."""
+    n_items, _, length = grad.shape
+    n_chunks = -(-length // _ADJOINT_CHUNK)
+    run_workers(fir_adjoint_worker, n_items * n_chunks, n_threads, read_only(grad_rows),
+                read_only(np.ascontiguousarray(mix, np.float64)),
+                read_only(np.ascontiguousarray(taps, np.float64)), grad)
+
+
+_ADJOINT_CHUNK = 1 << 14
+
+
+@cpu_kernel
+def fir_adjoint_worker(grad_rows, mix, taps, grad, worker, n_workers):
+    """One worker's share of add_fir_adjoint."""
+    n_items, n_channels, length = grad.shape
+    n_rows = mix.shape[0]
+    n_taps = taps.shape[0]
+    half = n_taps // 2
+    n_chunks = (length + _ADJOINT_CHUNK - 1) // _ADJOINT_CHUNK
+    adjoint = np.empty(_ADJOINT_CHUNK)
+    for task in range(worker, n_items * n_chunks, n_workers):
+        item = task // n_chunks
+        lo = (task % n_chunks) * _ADJOINT_CHUNK
+        hi = min(length, lo + _ADJOINT_CHUNK)
+        for r in range(n_rows):
+            g = grad_rows[item, r]
+            for m in range(lo, hi):
+                total = 0.0
+                for k in range(max(0, m + half - length + 1), min(n_taps, m + half + 1)):
+                    total += taps[k] * g[m - k + half]
+                adjoint[m - lo] = total
+            for c in range(n_channels):
+                weight = mix[r, c]
+                if weight != 0:
+                    for m in range(lo, hi):
+                        grad[item, c, m] += weight * adjoint[m - lo]

@@ -178,6 +178,9 @@ OPTIONS = [
     ("log-options", lambda: fm.STFTLoss(256, 64, log_eps=1e-3, log_fac=2.0,
                                         mag_distance="L2")),
     ("phase", lambda: fm.STFTLoss(256, 64, w_phs=0.5, mag_distance="L2")),
+    ("a-weighting-sd", lambda: fm.SumAndDifferenceSTFTLoss(
+        [256, 128], [64, 32], [256, 128], perceptual_weighting=True, sample_rate=44100,
+        mag_distance="L2")),
     ("hifigan", lambda: fm.PresetLoss("hifigan", w_log_mag=0.0, w_lin_mag=1.0)),
     ("parallel_wavegan_mel", lambda: fm.PresetLoss("parallel_wavegan_mel")),
     ("dac", lambda: fm.PresetLoss("dac", sample_rate=44100, fft_sizes=(64, 128),
@@ -307,8 +310,6 @@ def test_random_resolutions_use_the_call_draw():
 
 @pytest.mark.parametrize("make,option", [
     (lambda: fm.STFTLoss(256, 64, scale_invariance=True), "scale_invariance"),
-    (lambda: fm.STFTLoss(256, 64, perceptual_weighting=True, sample_rate=44100),
-     "perceptual_weighting"),
     (lambda: fm.STFTLoss(256, 64, output="full"), "output='full'"),
 ])
 def test_options_without_gradient_refused_before_any_kernel(make, option):
@@ -350,6 +351,10 @@ def auraloss_cases():
         ("stft-mel-lin", dict(fft_size=1024, hop_size=256, win_length=1024),
          dict(scale="mel", n_bins=64, sample_rate=44100, w_lin_mag=1.0)),
         ("stft-phase", dict(fft_size=1024, hop_size=256, win_length=1024), dict(w_phs=1.0)),
+        ("mrstft-a-weighting", MR_DEFAULT, dict(perceptual_weighting=True, sample_rate=44100)),
+        ("stft-a-weighting-mel", dict(fft_size=1024, hop_size=256, win_length=1024),
+         dict(perceptual_weighting=True, sample_rate=44100, scale="mel", n_bins=64,
+              w_lin_mag=1.0)),
     ]
 
 
