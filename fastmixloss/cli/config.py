@@ -30,7 +30,7 @@ from .errors import CommandError
 from .losses import SPECTRAL, LossSettings
 
 _ALL = tuple(LOSSES)
-_LOSSES = tuple(n for n in LOSSES if n != "features")   # take compat
+_LOSSES = tuple(n for n in LOSSES if LOSSES[n].kind != "features")   # take compat
 
 
 def int_list(text):
@@ -98,8 +98,10 @@ LOSS_FLAGS = {
                          choices=("auraloss",)),
     "--features-profile": LossFlag("profile", ("features",), "features: default (the "
                                    "toolkit's features, failures fixed), automix-toolkit "
-                                   "(its numbers exactly) or fxnorm",
-                                   choices=("default", "automix-toolkit", "fxnorm")),
+                                   "(its numbers exactly), fxnorm or diffmst (Diff-MST's "
+                                   "AudioFeatureLoss terms)",
+                                   choices=("default", "automix-toolkit", "fxnorm",
+                                            "diffmst")),
 }
 
 
