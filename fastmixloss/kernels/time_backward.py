@@ -49,11 +49,11 @@ def gradient_sample(kind, ref_sample, est_sample, coefs):
         return d * coefs[COEF_SCALE]      # 0 at equality; NaN stays NaN
     if kind == TIME_GRAD_LOG_COSH:    # sample_scale is 1
         # d/dx ln(cosh(x) + eps) = sinh(x) / (cosh(x) + eps) at x = a d, written with
-        # e^-|x| so that nothing overflows, and with expm1 so that small |x| keeps its
-        # digits
+        # u = e^-2|x| - 1 (one expm1: nothing overflows, small |x| keeps its digits):
+        # -u / (2 + u + 2 eps e^-|x|)
         x = coefs[COEF_A] * d
-        t = math.exp(-abs(x))
-        slope = -math.expm1(-2.0 * abs(x)) / (1.0 + t * t + 2.0 * coefs[COEF_EPS] * t)
+        u = math.expm1(-2.0 * abs(x))
+        slope = -u / (2.0 + u + 2.0 * coefs[COEF_EPS] * math.sqrt(1.0 + u))
         return coefs[COEF_SCALE] * (slope if x >= 0.0 else -slope)
     y_centred = y - coefs[COEF_MEAN_Y]
     return sample_scale * (
