@@ -23,11 +23,15 @@ from ..kernels import layout
 from ..presets import PresetLoss
 from ..spectral import RandomResolutionSTFTLoss, SumAndDifferenceSTFTLoss
 
-# the sums kept per (resolution, item, row)
+# kept per (resolution, item, row): these sums, then the reference's scale (1 without
+# scale invariance)
 _SAVED_TERMS = (layout.SC_NUM, layout.SC_DEN, layout.LOG_DIST, layout.LIN_DIST)
-N_SAVED = len(_SAVED_TERMS)
-# the backward kernels' coefficients per row: dL/d SC_NUM, LOG_DIST, LIN_DIST, PHASE_DIST
-N_COEFFICIENTS = 4
+N_SAVED = len(_SAVED_TERMS) + 1
+# the backward kernels' coefficients per row: dL/d SC_NUM, LOG_DIST, LIN_DIST, PHASE_DIST,
+# the reference's scale alpha, and dL/d alpha / sum r**2 (stft_backward.option_frame_grad)
+N_COEFFICIENTS = 6
+# group_coefficients' columns: the first four above, then dL/d SC_DEN
+N_SUM_COEFFICIENTS = 5
 
 
 class _Unit:
@@ -86,8 +90,6 @@ def check_differentiable(plan, loss):
 def options_without_gradient(plan):
     """The plan's options that the backward kernels do not handle yet."""
     missing = []
-    if plan.scale_invariance:
-        missing.append("scale_invariance=True")
     return missing
 
 
@@ -137,14 +139,30 @@ def forward(loss, est, ref):
         value = engine.multi_resolution(loss.plan, all_parts[0])[0].loss
     else:
         value = loss.from_sums(all_parts[0])
-    saved = np.concatenate([part.sums[..., list(_SAVED_TERMS)].reshape(-1)
-                            for parts in all_parts for part in parts])
+    saved = np.concatenate([
+        np.concatenate([part.sums[..., list(_SAVED_TERMS)],
+                        reference_scale(unit.plan, index, part)[..., None]], axis=-1).ravel()
+        for unit, parts in zip(units, all_parts) for index, part in enumerate(parts)])
     return value, saved
+
+
+def reference_scale(plan, index, part):
+    """(B, R): the scale alpha of each row's reference values in resolution `index`'s
+    sums (1 without scale invariance). The engine scales the floor-only SC_DEN by
+    alpha**2 (engine.resolution_part), so alpha is read back from it (alpha >= 0: a dot
+    product of magnitudes over a sum of squares)."""
+    if not plan.scale_invariance:
+        return np.ones(part.floor_den.shape)
+    fft_size = plan.resolutions[index].fft_size
+    n_frames = part.bins_per_row // (fft_size // 2 + 1)
+    unscaled = engine.floor_sc_den(n_frames, fft_size, plan.eps, plan.filterbanks[index])
+    return np.sqrt(part.floor_den / unscaled)
 
 
 def backward(loss, est, ref, saved, grad_value):
     """The gradient of sum(grad_value * value) with respect to est (same shape, dtype)."""
-    from ..kernels.stft_backward import add_fir_adjoint, filtered_rows, stft_backward
+    from ..kernels.stft_backward import (add_fir_adjoint, filtered_rows,
+                                         reference_scale_sums, stft_backward)
     from ..kernels.workers import thread_count
     units = _units(loss)
     plan0 = units[0].plan
@@ -179,14 +197,14 @@ def backward(loss, est, ref, saved, grad_value):
             kernel_mix, target = None, np.zeros(signals[0].shape)
         for index in range(len(plan.resolutions)):
             size = n_items * n_rows * N_SAVED
-            sums = np.zeros((n_items, n_rows, layout.N_TERMS))
-            sums[..., list(_SAVED_TERMS)] = saved[at:at + size].reshape(n_items, n_rows,
-                                                                         N_SAVED)
+            kept = saved[at:at + size].reshape(n_items, n_rows, N_SAVED)
             at += size
+            sums = np.zeros((n_items, n_rows, layout.N_TERMS))
+            sums[..., list(_SAVED_TERMS)] = kept[..., :-1]
+            alpha = kept[..., -1]
             window, frames, pad_left = engine.frame_plan(plan, index, length, est3.dtype)
             bank = plan.filterbanks[index]
-            part = engine.resolution_part(plan, frames, bank, sums,
-                                          np.ones((n_items, n_rows)))
+            part = engine.resolution_part(plan, frames, bank, sums, alpha)
             option_arrays = None
             if plan.uses_options_kernel:
                 frames = frames._replace(frame_start=-pad_left)
@@ -195,11 +213,22 @@ def backward(loss, est, ref, saved, grad_value):
                     options = options._replace(zero_pad=False)
                 option_arrays = (options, *filterbanks.kernel_arrays(bank))
             coefficients = np.zeros((n_items, n_rows, N_COEFFICIENTS))
+            coefficients[..., 4] = alpha
+            d_sc_den = np.zeros((n_items, n_rows))
             for (rows, _), weight in zip(unit.groups, unit.group_weights):
                 if weight:
-                    coefficients[:, rows] = group_coefficients(
-                        plan, part.rows(rows), upstream * (unit.scale * weight / count)
-                    )[:, None, :]
+                    group = group_coefficients(
+                        plan, part.rows(rows), upstream * (unit.scale * weight / count))
+                    coefficients[:, rows, :4] = group[:, None, :4]
+                    d_sc_den[:, rows] = group[:, None, 4]
+            if plan.scale_invariance and backend.name != "cuda":
+                # alpha = sum e r / sum r**2 moves with the estimate: dL/d alpha is the
+                # terms' share (a pass over the frames) and SC_DEN's, alpha**2 sum r**2
+                share, energy = np.moveaxis(reference_scale_sums(
+                    *signals, kernel_mix, window, frames, option_arrays, coefficients,
+                    thread_count()), -1, 0)
+                d_alpha = share + d_sc_den * 2.0 * alpha * energy
+                coefficients[..., 5] = d_alpha / energy
             if backend.name == "cuda":
                 cuda_backward.stft_backward(backend, est3, ref3, mix, window, frames,
                                             coefficients, grad)
@@ -230,10 +259,10 @@ def _upstream(plan, grad_value, n_items):
 
 
 def group_coefficients(plan, part, upstream):
-    """(B, N_COEFFICIENTS): the derivatives of one group's breakdown loss
+    """(B, N_SUM_COEFFICIENTS): the derivatives of one group's breakdown loss
     (engine.breakdown), which receives the upstream gradient `upstream` (a float, or (B,)
-    with reduction="none"), with respect to each item's SC_NUM, LOG_DIST, LIN_DIST and
-    PHASE_DIST sums over the group's rows."""
+    with reduction="none"), with respect to each item's SC_NUM, LOG_DIST, LIN_DIST,
+    PHASE_DIST and SC_DEN sums over the group's rows."""
     per_item = part.sums.sum(axis=1)
     n_items, n_rows = part.sums.shape[:2]
     # d(reduced value) / d(item's term value), per item
@@ -242,7 +271,7 @@ def group_coefficients(plan, part, upstream):
     else:
         per = np.broadcast_to(np.asarray(upstream, dtype=np.float64), (n_items,))
     auraloss_sum = plan.reduction == "sum" and plan.compat == "auraloss"
-    out = np.zeros((n_items, N_COEFFICIENTS))
+    out = np.zeros((n_items, N_SUM_COEFFICIENTS))
     scale = plan.weight
     if plan.w_sc:
         num, den = per_item[:, layout.SC_NUM], per_item[:, layout.SC_DEN]
@@ -261,8 +290,12 @@ def group_coefficients(plan, part, upstream):
         with np.errstate(divide="ignore", invalid="ignore"):
             # d sqrt(num / den) / d num; 0 where num == 0 (torch's norm at 0)
             d_sc = np.where(num > 0.0, 0.5 / (np.sqrt(num) * np.sqrt(den)), 0.0)
+            # d sqrt(num / den) / d den (SC_DEN moves with the estimate under scale
+            # invariance only)
+            d_sc_den = -0.5 * np.sqrt(num) / (den * np.sqrt(den))
         d_sc = np.where(undefined, np.nan, d_sc)
         out[:, 0] = scale * plan.w_sc * item_weight * d_sc
+        out[:, 4] = scale * plan.w_sc * item_weight * np.where(undefined, np.nan, d_sc_den)
     elements = n_rows * part.values_per_row
     if auraloss_sum:   # auraloss sums the magnitude terms over elements
         log_weight, lin_weight = per, per

@@ -28,7 +28,7 @@ from .filterbank import apply_filterbank, floor_power
 from .frames import (apply_window, read_mixed_frame, read_mixed_frame_zero_padded,
                      reflect_index, span_bounds)
 from .jit import VECTOR_FASTMATH, cpu_function, cpu_kernel
-from .stft import _SIMD_GROUP
+from .stft import _SIMD_GROUP, block_of_task
 from .terms_backward import magnitude_bin_grad, phase_bin_grad, spectrum_grad, value_grad
 from .workers import read_only, run_workers
 
@@ -84,8 +84,10 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
     window : (fft_size,) in the signals' dtype, zero outside [win_start, win_stop).
     plan : layout.FramePlan of the resolution; frame k starts at plan.frame_start +
         k * hop_size.
-    coefficients : (B, R, 4) float64: dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST and
-        dL/d PHASE_DIST of each row's sums.
+    coefficients : (B, R, 6) float64: dL/d SC_NUM, dL/d LOG_DIST, dL/d LIN_DIST and
+        dL/d PHASE_DIST of each row's sums, the row's reference scale alpha and
+        dL/d alpha / sum r**2 (see option_frame_grad; the plain kernel reads the first
+        three).
     grad : (B, C, T) float64, added to in place.
     option_arrays : None for the plain kernel's terms, else (options, fb_starts,
         fb_offsets, fb_weights): the layout.OptionPlan (its pad_left already in
@@ -277,8 +279,10 @@ def option_frame_grad(spec_e, spec_r, plan, options, fb_starts, fb_offsets, fb_w
     floored magnitudes -> filterbank (options.n_bands > 0) -> dL/d(value) per value ->
     transposed filterbank -> dL/d(re, im) per bin (+ the phase term's).
 
-    coefficients: (c_num, c_log, c_lin, c_phs) of the row. work: (4, F) float64 (the
-    bins' magnitudes of both, their parts' gradient), value_work (3, n_values).
+    coefficients: (c_num, c_log, c_lin, c_phs, alpha, c_alpha) of the row: alpha scales
+    the reference's values, c_alpha = dL/d alpha / sum r**2 (0 without scale
+    invariance). work: (4, F) float64 (the bins' magnitudes of both, their gradient),
+    value_work (3, n_values).
     """
     n_fft = spec_e.shape[0]
     n_bins = n_fft // 2 + 1
@@ -301,11 +305,14 @@ def option_frame_grad(spec_e, spec_r, plan, options, fb_starts, fb_offsets, fb_w
         values_e = mags_e
         values_r = mags_r
         d_values = d_mags
+    alpha = coefficients[4]
     for b in range(values_e.shape[0]):
-        d_values[b] = value_grad(values_e[b], values_r[b], options.log_fac, options.log_eps,
-                                 options.log_threshold, options.log_floor, plan.log_mode,
-                                 plan.lin_mode, coefficients[0], coefficients[1],
-                                 coefficients[2])
+        d_e, _ = value_grad(values_e[b], alpha * values_r[b], options.log_fac,
+                            options.log_eps, options.log_threshold, options.log_floor,
+                            plan.log_mode, plan.lin_mode, coefficients[0], coefficients[1],
+                            coefficients[2])
+        # scale invariance: the scale alpha = sum e r / sum r**2 moves with each e
+        d_values[b] = d_e + coefficients[5] * values_r[b]
     if options.n_bands > 0:   # the transposed bank: each band's gradient to its bins
         for k in range(n_bins):
             d_mags[k] = 0.0
@@ -398,3 +405,90 @@ def fir_adjoint_worker(grad_rows, mix, taps, grad, worker, n_workers):
                 if weight != 0:
                     for m in range(lo, hi):
                         grad[item, c, m] += weight * adjoint[m - lo]
+
+
+# --- scale invariance: how the loss moves with the reference's scale ------------------
+
+def reference_scale_sums(est, ref, mix, window, plan, option_arrays, coefficients,
+                         n_threads):
+    """(B, R, 2) float64: per row, sum over values of dL/d(alpha r) * r at the row's
+    scale alpha (the SC_NUM, log and linear terms' share of dL/d alpha) and sum r**2
+    (unscaled), over every frame; arguments as stft_backward's."""
+    from .stft import row_block_sums
+    options, starts, offsets, weights = option_arrays
+    n_channels = est.shape[1]
+    mix = np.eye(n_channels, dtype=est.dtype) if mix is None else mix
+    return row_block_sums(scale_sums_worker, 2, est, ref, mix, window, plan, n_threads,
+                          options, read_only(starts), read_only(offsets), read_only(weights),
+                          read_only(np.ascontiguousarray(coefficients, np.float64)))
+
+
+@cpu_kernel
+def scale_sums_worker(est, ref, mix, window, plan, options, fb_starts, fb_offsets,
+                      fb_weights, coefficients, partial, worker, n_workers):
+    """One worker's share of reference_scale_sums: tasks (item, row, block) as the
+    forward's (stft.block_of_task), partial[task] = the block's two sums."""
+    n_items = est.shape[0]
+    n_rows = mix.shape[0]
+    fft_size = plan.fft_size
+    n_bins = fft_size // 2 + 1
+    n_values = options.n_bands if options.n_bands > 0 else n_bins
+    per_block = plan.frames_per_block
+    n_blocks = (plan.n_frames + per_block - 1) // per_block
+    fft_axes = np.array([1])
+    half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    frames = np.zeros((2 * half, fft_size), est.dtype)
+    spectra = np.empty((2 * half, fft_size), est.dtype)
+    work = np.empty((2, n_bins))
+    value_work = np.empty((2, n_values))
+    one_row = np.empty((1, mix.shape[1]), mix.dtype)
+    for task in range(worker, n_items * n_rows * n_blocks, n_workers):
+        item, row, first, count, offset = block_of_task(task, n_rows, n_blocks, plan)
+        one_row[0] = mix[row]
+        read_block(est[item], ref[item], one_row, window, plan, options.zero_pad, first,
+                   count, offset, frames)
+        rocket_fft.r2r_fftpack(frames[:2 * offset], spectra[:2 * offset], fft_axes, True,
+                               True, 1.0, 1)
+        total = 0.0
+        energy = 0.0
+        for j in range(count):
+            a, b = frame_scale_sums(spectra[j], spectra[offset + j], plan, options,
+                                    fb_starts, fb_offsets, fb_weights,
+                                    coefficients[item, row], work, value_work)
+            total += a
+            energy += b
+        partial[task, 0] = total
+        partial[task, 1] = energy
+
+
+@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
+def frame_scale_sums(spec_e, spec_r, plan, options, fb_starts, fb_offsets, fb_weights,
+                     coefficients, work, value_work):
+    """(sum of dL/d(alpha r) * r, sum of r**2) over one frame pair's values (the
+    magnitudes or bands, as option_frame_grad forms them)."""
+    n_bins = spec_e.shape[0] // 2 + 1
+    for side in range(2):
+        spec = spec_e if side == 0 else spec_r
+        mags = work[side]
+        for k in range(n_bins):
+            re, im = halfcomplex_bin(spec, k)
+            mags[k] = math.sqrt(floor_power(re * re + im * im, plan.eps, options.eps_added))
+    values_e = work[0]
+    values_r = work[1]
+    if options.n_bands > 0:
+        values_e = value_work[0]
+        values_r = value_work[1]
+        apply_filterbank(work[0], fb_starts, fb_offsets, fb_weights, values_e)
+        apply_filterbank(work[1], fb_starts, fb_offsets, fb_weights, values_r)
+    alpha = coefficients[4]
+    total = 0.0
+    energy = 0.0
+    for b in range(values_e.shape[0]):
+        r = values_r[b]
+        _, d_r = value_grad(values_e[b], alpha * r, options.log_fac, options.log_eps,
+                            options.log_threshold, options.log_floor, plan.log_mode,
+                            plan.lin_mode, coefficients[0], coefficients[1],
+                            coefficients[2])
+        total += d_r * r
+        energy += r * r
+    return total, energy

@@ -114,40 +114,49 @@ def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, 
 # --- the options kernel's terms (filterbank.value_terms) -------------------------------
 
 def value_grad_formula(log):
-    """dL/de of one value pair of the options kernel (a magnitude or a band value, the
-    reference's already scaled), with `log` as the logarithm, as a plain Python function:
+    """The partial derivatives of one value pair's terms in the options kernel (a
+    magnitude or a band value, the reference's already scaled), with `log` as the
+    logarithm, as a plain Python function:
 
     value_grad(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode, c_num, c_log,
-    c_lin) for the terms of filterbank.value_terms: (e - r)**2, the log distance of
-    v = log_fac * e + log_eps (v <= threshold becomes floor), |e - r| or (e - r)**2.
-    The log's argument has a gradient where v > threshold, and at v == threshold where
-    the floor is a clamp (threshold == floor: max(v, c) passes it at equality, as torch's
+    c_lin) -> (dL/de, dL/dr) for the terms of filterbank.value_terms: (e - r)**2, the log
+    distance of v = log_fac * x + log_eps (v <= threshold becomes floor), |e - r| or
+    (e - r)**2 (dL/dr serves scale invariance, whose scale moves the reference's values).
+    A log argument has a gradient where v > threshold, and at v == threshold where the
+    floor is a clamp (threshold == floor: max(v, c) passes it at equality, as torch's
     clamp); a value replaced by a different floor (DDSP's safe log of 0) has none.
     """
     def value_grad(e, r, log_fac, log_eps, threshold, floor, log_mode, lin_mode, c_num,
                    c_log, c_lin):
         diff = e - r
         sign = 1.0 if diff > 0.0 else (-1.0 if diff < 0.0 else 0.0)
-        d_value = 2.0 * c_num * diff
+        d_e = 2.0 * c_num * diff
+        d_r = -d_e
         if log_mode != NO_TERM:
             v_e = log_fac * e + log_eps
             v_r = log_fac * r + log_eps
-            moves = v_e > threshold or (v_e == threshold and threshold == floor)
+            e_moves = v_e > threshold or (v_e == threshold and threshold == floor)
+            r_moves = v_r > threshold or (v_r == threshold and threshold == floor)
             v_e = v_e if v_e > threshold else floor
             v_r = v_r if v_r > threshold else floor
             ratio = v_e / v_r
-            if moves and POWER_RATIO_MIN <= ratio <= POWER_RATIO_MAX:
+            if POWER_RATIO_MIN <= ratio <= POWER_RATIO_MAX:
                 if log_mode == L1:
                     log_diff = v_e - v_r
                     d_log = 1.0 if log_diff > 0.0 else (-1.0 if log_diff < 0.0 else 0.0)
                 else:
                     d_log = 2.0 * log(ratio)
-                d_value += c_log * d_log * log_fac / v_e
+                if e_moves:
+                    d_e += c_log * d_log * log_fac / v_e
+                if r_moves:
+                    d_r -= c_log * d_log * log_fac / v_r
         if lin_mode == L1:
-            d_value += c_lin * sign
+            d_e += c_lin * sign
+            d_r -= c_lin * sign
         elif lin_mode == L2:
-            d_value += 2.0 * c_lin * diff
-        return d_value
+            d_e += 2.0 * c_lin * diff
+            d_r -= 2.0 * c_lin * diff
+        return d_e, d_r
     return value_grad
 
 
