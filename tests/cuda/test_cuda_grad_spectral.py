@@ -1,0 +1,195 @@
+"""The spectral losses' gradient on the GPU (fastmixloss/cuda/stft_backward.py), in Numba's
+CUDA simulator, against the CPU's fused backward (kernels/stft_backward.py, itself tested
+against a NumPy backward written from the formulas in tests/grad/test_spectral_grad.py).
+
+Inputs are shown through __cuda_array_interface__ (the fake_device_array fixture), so the
+losses pick the GPU as they would for CuPy arrays or CUDA tensors, and the gradient comes
+back as a device array. Launch settings and the frame-gradient scratch are turned down so
+that tiny inputs span many blocks, several frame groups per block and several chunks.
+"""
+
+import numpy as np
+import pytest
+
+import fastmixloss as fm
+from fastmixloss.cuda import launch_config
+from fastmixloss.cuda import stft_backward as cuda_backward
+from fastmixloss.errors import ParameterError
+from fastmixloss.grad import spectral as gs
+
+TIGHT = dict(stft_threads=16, points_per_block=64, reduce_threads=4, time_threads=8,
+             time_chunk=37, scan_threads=8, scan_blocks=3)
+SMALL_MR = dict(fft_sizes=[32, 64, 16], hop_sizes=[8, 16, 5], win_lengths=[24, 64, 16])
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    """Frame-gradient chunks of a few groups: every resolution runs several chunks."""
+    monkeypatch.setattr(cuda_backward, "FRAME_SCRATCH_ELEMENTS", 4 * 64 * 8)
+
+
+def pair(rng, shape, dtype, amount=0.3):
+    ref = rng.standard_normal(shape)
+    est = ref + amount * rng.standard_normal(shape)
+    return est.astype(dtype), ref.astype(dtype)
+
+
+def cpu_gradient(loss, est, ref, grad_value=1.0):
+    value, saved = gs.forward(loss, est, ref)
+    return value, gs.backward(loss, est, ref, saved, grad_value)
+
+
+def gpu_gradient(loss, est, ref, device_array, grad_value=1.0, **overrides):
+    """(value, host copy of the gradient, the device gradient) with est and ref shown as
+    device arrays."""
+    est_d, ref_d = device_array(est), device_array(ref)
+    with launch_config(**{**TIGHT, **overrides}):
+        value, saved = gs.forward(loss, est_d, ref_d)
+        grad = gs.backward(loss, est_d, ref_d, saved, grad_value)
+    return value, grad.copy_to_host(), grad
+
+
+def rel_tol(dtype):
+    return 1e-9 if np.dtype(dtype) == np.float64 else 1e-4
+
+
+def assert_close_in_norm(gpu, cpu, rtol):
+    assert gpu.shape == cpu.shape and gpu.dtype == cpu.dtype
+    assert np.all(np.isfinite(gpu))
+    error = np.linalg.norm((gpu.astype(np.float64) - cpu).ravel())
+    assert error <= rtol * np.linalg.norm(cpu.ravel()), (error, np.linalg.norm(cpu))
+
+
+FACES = {
+    "stft": (lambda **kw: fm.STFTLoss(fft_size=32, hop_size=8, win_length=24, **kw),
+             (2, 2, 120)),
+    "mrstft": (lambda **kw: fm.MultiResolutionSTFTLoss(**SMALL_MR, **kw), (1, 2, 150)),
+    "sd": (lambda **kw: fm.SumAndDifferenceSTFTLoss(**SMALL_MR, w_sum=1.0, w_diff=0.6,
+                                                    **kw), (1, 2, 130)),
+}
+WEIGHTS = dict(w_sc=0.7, w_log_mag=1.3, w_lin_mag=0.4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("distance", ["L1", "L2"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("face", list(FACES))
+def test_matches_the_cpu_backward(fake_device_array, rng, face, dtype, distance):
+    make, shape = FACES[face]
+    loss = make(mag_distance=distance, **WEIGHTS)
+    est, ref = pair(rng, shape, dtype)
+    value, expected = cpu_gradient(loss, est, ref)
+    gpu_value, got, device_grad = gpu_gradient(loss, est, ref, fake_device_array)
+    np.testing.assert_allclose(gpu_value, value, rtol=rel_tol(dtype))
+    assert not isinstance(device_grad, np.ndarray)    # a device array, where est lives
+    assert_close_in_norm(got, expected, rel_tol(dtype))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_estimate_equal_to_reference_has_gradient_zero(fake_device_array, rng, dtype):
+    """Every term's kink at equality: |x|' = 0 (L1), log(1) = 0, SC's norm at 0; the
+    estimate's and the reference's bins come from the same transform code, so they are
+    equal to the bit and the gradient is exactly 0."""
+    ref = rng.standard_normal((1, 2, 100)).astype(dtype)
+    for distance in ("L1", "L2"):
+        loss = fm.MultiResolutionSTFTLoss(**SMALL_MR, mag_distance=distance, **WEIGHTS)
+        _, got, _ = gpu_gradient(loss, ref.copy(), ref, fake_device_array)
+        assert got.dtype == dtype
+        assert np.array_equal(got, np.zeros_like(ref)), distance
+
+
+def test_reflect_padding_at_both_ends(fake_device_array, rng):
+    """Est differs from ref only in its first and last samples: their gradient comes
+    through the frames' reflected positions too, folded back onto the samples they were
+    read from (a missing or misplaced fold differs from the CPU's there)."""
+    fft_size = 32
+    loss = fm.STFTLoss(fft_size=fft_size, hop_size=8, win_length=fft_size, w_sc=1.0,
+                       w_log_mag=1.0, w_lin_mag=1.0)
+    ref = rng.standard_normal((1, 1, 90))
+    est = ref.copy()
+    est[..., :6] += 0.5 * rng.standard_normal(6)
+    est[..., -6:] += 0.5 * rng.standard_normal(6)
+    _, expected = cpu_gradient(loss, est, ref)
+    _, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    pad = fft_size // 2
+    for ends in (np.s_[..., 1:pad + 1], np.s_[..., -pad - 1:-1]):
+        assert np.linalg.norm(expected[ends]) > 0
+        assert_close_in_norm(got[ends], expected[ends], 1e-9)
+    assert_close_in_norm(got, expected, 1e-9)
+
+
+@pytest.mark.slow
+def test_per_item_upstream_and_shapes(fake_device_array, rng):
+    """reduction='none' with a per-item grad_value; a (C, T) and a (T,) estimate get a
+    gradient of their own shape and dtype."""
+    loss = fm.STFTLoss(fft_size=16, hop_size=4, win_length=16, reduction="none",
+                       **WEIGHTS)
+    est, ref = pair(rng, (3, 1, 60), np.float32)
+    upstream = np.array([0.5, -2.0, 1.5])
+    _, expected = cpu_gradient(loss, est, ref, upstream)
+    _, got, _ = gpu_gradient(loss, est, ref, fake_device_array, upstream)
+    assert_close_in_norm(got, expected, 1e-4)
+    for shape in ((2, 60), (60,)):
+        plain = fm.STFTLoss(fft_size=16, hop_size=4, win_length=16, **WEIGHTS)
+        est, ref = pair(rng, shape, np.float64)
+        _, expected = cpu_gradient(plain, est, ref)
+        _, got, _ = gpu_gradient(plain, est, ref, fake_device_array)
+        assert got.shape == shape
+        assert_close_in_norm(got, expected, 1e-9)
+
+
+@pytest.mark.slow
+def test_launch_paths_and_chunks_agree_and_repeat_bit_for_bit(fake_device_array, rng,
+                                                                monkeypatch):
+    """The scratch path (transforms in global memory, fewer blocks than tasks) and one
+    chunk for all frames give the fused path's gradient; a rerun gives the same bits."""
+    loss = fm.SumAndDifferenceSTFTLoss(fft_sizes=[32], hop_sizes=[8], win_lengths=[24],
+                                       **WEIGHTS)
+    est, ref = pair(rng, (1, 2, 100), np.float64)
+    _, expected = cpu_gradient(loss, est, ref)
+    _, fused, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    _, again, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    assert np.array_equal(fused, again)
+    _, scratch, _ = gpu_gradient(loss, est, ref, fake_device_array, shared_limit=0,
+                                 scratch_blocks=3)
+    monkeypatch.setattr(cuda_backward, "FRAME_SCRATCH_ELEMENTS", 1 << 24)
+    _, one_chunk, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    for got in (fused, scratch, one_chunk):
+        assert_close_in_norm(got, expected, 1e-9)
+
+
+def test_chunks_bound_the_scratch_whatever_the_length(monkeypatch):
+    """frames_per_chunk: whole frame groups, within FRAME_SCRATCH_ELEMENTS for every
+    (item, row), the same for any number of frames."""
+    from fastmixloss.kernels.layout import FramePlan
+    monkeypatch.setattr(cuda_backward, "FRAME_SCRATCH_ELEMENTS", 1 << 20)
+    for n_frames in (10, 10 ** 6, 10 ** 9):
+        plan = FramePlan(1024, 256, 0, 1024, n_frames, 1, 1, 0, 1e-8, -512)
+        per_chunk = cuda_backward.frames_per_chunk(plan, 4, 2)
+        assert per_chunk % 2 == 0
+        assert 4 * per_chunk * 1024 <= cuda_backward.FRAME_SCRATCH_ELEMENTS
+        assert per_chunk == cuda_backward.frames_per_chunk(plan._replace(n_frames=7), 4, 2)
+
+
+@pytest.mark.parametrize("make, named", [
+    (lambda: fm.MelSTFTLoss(sample_rate=8000, n_mels=8, fft_size=32, hop_size=8,
+                            win_length=32), "filterbank"),
+    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, w_phs=1.0), "w_phs=1.0"),
+    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, log_eps=1e-3),
+     "log_eps=0.001"),
+])
+def test_options_without_a_gpu_gradient_are_refused_before_any_kernel(
+        fake_device_array, rng, make, named, monkeypatch):
+    loss = make()
+    est, ref = pair(rng, (1, 1, 80), np.float64)
+    est_d, ref_d = fake_device_array(est), fake_device_array(ref)
+    with launch_config(**TIGHT):
+        _, saved = gs.forward(loss, est_d, ref_d)
+
+    def no_kernel(*args):
+        raise AssertionError("a kernel ran")
+    monkeypatch.setattr(cuda_backward, "zero_gradient", no_kernel)
+    with launch_config(**TIGHT), pytest.raises(ParameterError) as error:
+        gs.backward(loss, est_d, ref_d, saved, 1.0)
+    assert named in str(error.value) and "device='cpu'" in str(error.value)
