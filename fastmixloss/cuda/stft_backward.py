@@ -48,6 +48,9 @@ bin_grad = cuda.jit(device=True)(terms_backward.bin_grad_formula(magnitude_grad)
 # every chunk's windowed frame gradients within it, whatever the signal length
 FRAME_SCRATCH_ELEMENTS = 1 << 24
 
+# threads per block of the zeroing and the cast
+ELEMENTWISE_THREADS = 256
+
 # the frames' own sample bounds (reflections included), as plain Python
 _span_bounds = span_bounds.py_func
 
@@ -112,12 +115,11 @@ def pack_frame_gradients(buf, twiddle, geo, eps, count, c_num, c_log, c_lin):
         if k == 0:
             g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, c_num, c_log, c_lin)
             g_m = bin_gradient(buf, f, m, twiddle, geo, eps, c_num, c_log, c_lin)
-            if m > 1:
-                g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, c_num, c_log, c_lin)
             # H_0 = Re g_0, H_M = Re g_M: real, and e^{i theta_0} = 1
             store_packed(buf, plane, base, packed_bin(g_0[0], 0.0, g_m[0], 0.0, 1.0, 0.0),
                          shift, mask)
             if m > 1:
+                g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, c_num, c_log, c_lin)
                 store_pair(buf, plane, base, m >> 1, m, g_h, g_h, twiddle, shift, mask)
         else:
             g_k = bin_gradient(buf, f, k, twiddle, geo, eps, c_num, c_log, c_lin)
@@ -230,7 +232,7 @@ def gather_gradient(frames, mix, use_mix, origin, hop, lo, hi, n_frames, first_s
     s), grid = B * C * n_chunks (the host divides)."""
     n_channels = grad.shape[1]
     length = grad.shape[2]
-    n_rows = frames.shape[0] // grad.shape[0]
+    n_rows = mix.shape[0] if use_mix else n_channels
     row_bc, s = divmod32(cuda.blockIdx.x, n_chunks)
     item, channel = divmod32(row_bc, n_channels)
     t = first_sample + s * chunk + cuda.threadIdx.x
@@ -305,7 +307,7 @@ def zero_gradient(est3):
     """A (B, C, T) float64 device array of zeros on est3's stream: the sum the
     resolutions' stft_backward calls add to."""
     grad = cuda.device_array(est3.shape, dtype=np.float64, stream=est3.stream)
-    threads = 256
+    threads = ELEMENTWISE_THREADS
     fill_zero[_blocks(est3.size, threads), threads, est3.stream](grad.reshape(-1))
     return grad
 
@@ -320,7 +322,7 @@ def gradient_as(grad, est3, est):
     if est3.dtype == np.float64:
         return grad.reshape(shape)
     out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
-    threads = 256
+    threads = ELEMENTWISE_THREADS
     # x along samples only: the kernel loops over channels and items
     copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
     return out.reshape(shape)
