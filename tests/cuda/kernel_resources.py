@@ -31,7 +31,7 @@ STFT_THREADS = TIME_THREADS = REDUCE_THREADS = SCAN_THREADS = 256
 
 def signatures():
     """(kernel, argument types, signal dtype name, threads per block of its launch)."""
-    from fastmixloss.cuda import kernels, options, signals, time_backward
+    from fastmixloss.cuda import kernels, options, signals, stft_backward, time_backward
     from fastmixloss.kernels.layout import OptionPlan
     i64 = types.int64
     f64 = types.float64
@@ -63,6 +63,15 @@ def signatures():
             yield (options.stft_options_scratch,
                    (a3, a3, a2, a1, a2, geo, f64, extra, p2, a2), name + label,
                    STFT_THREADS)
+        # the spectral gradient: frame gradients (extra: coefficients, the chunk's first
+        # frame) into float64 scratch, then the gather into the float64 gradient
+        gradient_extra = types.Tuple((p3, i64))
+        yield (stft_backward.stft_gradient_shared,
+               (a3, a3, a2, a1, a2, geo, f64, gradient_extra, p3), name, STFT_THREADS)
+        yield (stft_backward.stft_gradient_scratch,
+               (a3, a3, a2, a1, a2, geo, f64, gradient_extra, p3, a2), name, STFT_THREADS)
+        yield (stft_backward.gather_gradient,
+               (p3, a2, types.boolean) + (i64,) * 8 + (p3,), name, TIME_THREADS)
         yield kernels.row_shifts, (a2, a2, p2), name, TIME_THREADS
         yield kernels.time_sums, (a2, a2, p2, i64, p3), name, TIME_THREADS
         yield kernels.log_cosh_sums, (a2, a2, f64, f64, i64, p3), name, TIME_THREADS
@@ -81,6 +90,11 @@ def signatures():
             yield kernels.copy_3d, (src, a3), f"{name} from {label}", signals._COPY_THREADS
     yield (kernels.sum_groups, (types.Array(f64, 3, "C"), types.Array(f64, 2, "C")),
            "float64", REDUCE_THREADS)
+    # the spectral gradient's zeroing, and its cast to a float32 estimate's dtype
+    threads = stft_backward.ELEMENTWISE_THREADS
+    yield stft_backward.fill_zero, (types.Array(f64, 1, "C"),), "float64", threads
+    yield (kernels.copy_3d, (types.Array(f64, 3, "C"), types.Array(types.float32, 3, "C")),
+           "float32 from C float64", threads)
 
 
 class _TargetOnly:
