@@ -381,6 +381,39 @@ def test_cuda_kernel_matches_the_cpu_in_the_simulator(rng):
             assert error < tolerance, case[0]
 
 
+class DeviceView:
+    """A host array shown through __cuda_array_interface__, as CuPy or PyTorch show
+    theirs: in the simulator device memory is host memory, so the backend imports it
+    without a copy as it would a GPU array."""
+
+    def __init__(self, array):
+        self.array = array
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.array.shape, "typestr": self.array.dtype.str,
+                "data": (self.array.__array_interface__["data"][0], False),
+                "strides": None, "version": 3, "stream": None}
+
+
+@pytest.mark.slow
+def test_cuda_device_inputs_in_the_simulator(rng):
+    """Inputs on the device pick the GPU; the gradient comes back as a device array in
+    est's dtype (a float32 est beside a float64 ref: computed from float64 signals,
+    returned in float32)."""
+    from fastmixloss.cuda import launch_config
+    est, ref = pair(rng, (2, 2, 90))
+    est = est.astype(np.float32)
+    for case in [LOSSES[LOSS_IDS.index(name)] for name in ("sisdr", "l1")]:
+        loss = make_loss(case, "sum", "auraloss")
+        _, cpu_grad = grad.value_and_grad(loss, est, ref)
+        with launch_config(time_threads=8, time_chunk=37, reduce_threads=4):
+            _, device_grad = grad.value_and_grad(loss, DeviceView(est), DeviceView(ref))
+        got = device_grad.copy_to_host()
+        assert got.dtype == np.float32 and got.shape == est.shape
+        assert relative_error(got, cpu_grad.astype(np.float64)) < 1e-7
+
+
 # ------------------------------------------------------- against auraloss's own autograd
 
 AURALOSS = {   # id -> auraloss.time class name (MSE and L1: torch's own, as auraloss users)
