@@ -25,6 +25,7 @@ backward at most 3x fastmixloss's forward alone; the song under 600 MB peak.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -130,8 +131,9 @@ def main(argv=None):
         print(json.dumps(probe(contender, mode, shape, args.threads)))
         return
 
+    # a shared machine's load moves every figure: it is recorded with them
     results = {"commit": _commit(), "threads": args.threads, "repeats": args.repeats,
-               "goals": GOALS}
+               "goals": GOALS, "load_average_start": os.getloadavg()}
     w1 = time_w1(args.threads, args.repeats)
     results["w1"] = w1
     print(f"W1 {W1_SHAPE}, float32, {args.threads} threads, median (min-max) of "
@@ -170,6 +172,9 @@ def main(argv=None):
         "song_peak": ours["peak_mb"] < GOALS["song_peak_mb_max"]}
     print("goals met:", ", ".join(f"{k} {'yes' if v else 'NO'}"
                                   for k, v in results["met"].items()))
+    results["load_average_end"] = os.getloadavg()
+    print(f"load average (1, 5, 15 min) at the start {results['load_average_start']}, "
+          f"at the end {results['load_average_end']}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(results, out, indent=1)
