@@ -25,12 +25,13 @@ traces them as single nodes and torch.autograd.gradcheck checks them.
 - CUDA tensors go to the numba.cuda kernels in place, queued on
   torch.cuda.current_stream(); the gradient is the kernels' device array, wrapped
   without a copy. The value and the forward's saved sums (a few floats per row) come back
-  to the host. (Written to the CUDA backend's contract; not yet run on a GPU.)
+  to the host. (Written to the CUDA backend's contract; not yet run on a GPU.) Where the
+  library has no GPU gradient for a loss yet, its ParameterError says so.
 - A loss object is built once per distinct configuration and found again by a key (a
   string argument of the operators): modules and function calls with the same
   parameters share it, and torch.compile sees the same constant. A
-  RandomResolutionSTFTLoss draws its resolutions as it is called, so each module has its
-  own (a compiled graph is specialised on the first draw's sizes through the fake shapes).
+  RandomResolutionSTFTLoss redraws its resolutions as it is called, so each module has
+  its own; the draws happen inside the operators, which a compiled graph calls as is.
 """
 
 import numpy as np
@@ -75,17 +76,17 @@ def _readable(tensor):
     return tensor.contiguous().numpy()
 
 
-def _as_tensor(value, like, dtype=None):
-    """A result of the library as a tensor on like's device, without a copy where the
-    dtype and device allow: NumPy arrays on the CPU, numba device arrays on a GPU."""
-    dtype = like.dtype if dtype is None else dtype
+def _as_tensor(value, like):
+    """A result of the library as a tensor of like's dtype on like's device, without a
+    copy where the dtype and device allow: NumPy arrays on the CPU, numba device arrays on
+    a GPU."""
     if np.isscalar(value) or getattr(value, "ndim", None) == 0:
-        return torch.tensor(float(value), dtype=dtype, device=like.device)
+        return torch.tensor(float(value), dtype=like.dtype, device=like.device)
     if isinstance(value, np.ndarray):
         tensor = torch.from_numpy(np.ascontiguousarray(value))
     else:   # a device array (numba, __cuda_array_interface__)
         tensor = torch.as_tensor(value, device=like.device)
-    return tensor.to(device=like.device, dtype=dtype)
+    return tensor.to(device=like.device, dtype=like.dtype)
 
 
 def _upstream(grad_value):
@@ -106,7 +107,7 @@ def _check_inputs(est, ref):
             raise ParameterError(
                 f"{name} has dtype {tensor.dtype}; fastmixloss works in float32 or float64: "
                 f"pass {name}.float()")
-    if ref.requires_grad:
+    if ref.requires_grad and torch.is_grad_enabled():
         raise ParameterError(
             "ref requires grad: fastmixloss gives the gradient with respect to est only; "
             "pass ref.detach()")
@@ -118,7 +119,7 @@ def _check_inputs(est, ref):
             f"est is on {est.device} and ref on {ref.device}: pass tensors on one device")
 
 
-# ------------------------------------------------------------------- the two operators
+# ------------------------------------------------------------------------ the operators
 
 @torch.library.custom_op("fastmixloss::loss_forward", mutates_args=())
 def loss_forward(est: torch.Tensor, ref: torch.Tensor,
