@@ -217,21 +217,20 @@ def _energy_coefficients(loss, sums, length, coefs):
 
 def _row_weights(loss, grad_value, shape3):
     """(N,) float64: d(sum(grad_value * value)) / d(row's value), rows in (item, channel)
-    order: the value is the mean over an item's channels (compat="auraloss": each
-    channel's own), then over items or their sum."""
+    order. The values are the rows themselves with compat="auraloss", else each item's
+    mean over its channels; then their mean, their sum, or each ("none")."""
     n_items, n_channels, _ = shape3
     compat = loss.compat == "auraloss"
     if loss.reduction == "none":
         value_shape = (n_items, n_channels) if compat else (n_items,)
+        per_value = upstream(grad_value, value_shape).reshape(n_items, -1)
     else:
-        value_shape = ()
-    weights = np.broadcast_to(upstream(grad_value, value_shape).reshape(
-        (n_items, n_channels) if compat and loss.reduction == "none"
-        else (-1, 1) if loss.reduction == "none" else (1, 1)), (n_items, n_channels))
-    divisor = 1 if compat else n_channels
-    if loss.reduction == "mean":
+        per_value = upstream(grad_value, ()).reshape(1, 1)
+    if loss.reduction == "mean":    # over every row, either way
         divisor = n_items * n_channels
-    return np.ascontiguousarray(weights / divisor).reshape(-1)
+    else:
+        divisor = 1 if compat else n_channels
+    return (np.broadcast_to(per_value, (n_items, n_channels)) / divisor).reshape(-1)
 
 
 def backward(loss, est, ref, saved, grad_value):
