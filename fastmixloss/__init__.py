@@ -16,7 +16,8 @@ Several losses of one pair in one pass, whole or in pieces of a long signal:
     evaluate / Evaluator (by the command line's names: mse, ..., mrstft, sd, features)
 Mix features and loudness:
     feature_tracks, compare_features / FeatureComparison, integrated_loudness (ITU-R
-    BS.1770), loudness_stats / LoudnessStats (EBU R 128)
+    BS.1770), loudness_stats / LoudnessStats, compare_loudness / LoudnessComparison
+    (EBU R 128)
 Breakdowns (output="full"): STFTBreakdown, MultiResolutionBreakdown,
     SumAndDifferenceBreakdown
 Start-up: warmup() compiles (or loads from the cache) every kernel ahead of the first call,
@@ -39,7 +40,7 @@ __version__ = "0.1.0"
 
 from .errors import DeviceError, FastMixLossError, KeywordError, ParameterError
 from .features import FeatureComparison, compare_features, feature_tracks, integrated_loudness
-from .features import LoudnessStats, loudness_stats
+from .features import LoudnessComparison, LoudnessStats, compare_loudness, loudness_stats
 from .results import MultiResolutionBreakdown, STFTBreakdown, SumAndDifferenceBreakdown
 from .spectral import (ChromaSTFTLoss, MelSTFTLoss, MultiResolutionSTFTLoss,
                        RandomResolutionSTFTLoss, STFTLoss, SumAndDifferenceSTFTLoss,
@@ -81,6 +82,6 @@ __all__ = [
     "SDSDRLoss", "mse", "l1", "esr", "dc", "logcosh", "snr", "sisdr", "sdsdr",
     "PRESETS", "PresetLoss", "preset_loss", "warmup", "WarmupStep",
     "compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
-    "loudness_stats", "LoudnessStats",
+    "loudness_stats", "LoudnessStats", "compare_loudness", "LoudnessComparison",
     "evaluate", "Evaluator",
 ]

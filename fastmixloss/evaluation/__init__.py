@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from .. import backend as backends
 from .. import validation as check
 from ..errors import DeviceError, ParameterError
-from ..features import compare_features
+from .. import features
 from .losses import DEFAULT_LOSSES, LOSSES, check_loss_names
 from .stream import Stream
 
@@ -24,20 +24,21 @@ __all__ = ["evaluate", "Evaluator", "LOSSES", "DEFAULT_LOSSES"]
 
 
 class _Features:
-    """compare_features with its sample rate and parameters bound, as the evaluation
-    calls it on the whole signal."""
+    """A feature metric (compare_features, compare_loudness: `function`) with its sample
+    rate and parameters bound, as the evaluation calls it on the whole signal."""
 
     evaluation_kind = "features"
 
-    def __init__(self, sample_rate, device, parameters):
+    def __init__(self, sample_rate, device, parameters, function="compare_features"):
         if sample_rate is None:
             raise ParameterError("features: the feature metrics need sample_rate (in Hz), "
                                  "e.g. sample_rate=44100")
         self.sample_rate = sample_rate
         self.parameters = dict(parameters, device=device)
+        self.function = getattr(features, function)
 
     def __call__(self, est, ref):
-        return compare_features(est, ref, self.sample_rate, **self.parameters)
+        return self.function(est, ref, self.sample_rate, **self.parameters)
 
 
 class Evaluator:
@@ -106,7 +107,7 @@ class Evaluator:
         entry = LOSSES[name]
         try:
             if entry.kind == "features":
-                return _Features(self.sample_rate, self.device, given)
+                return _Features(self.sample_rate, self.device, given, entry.function)
             given = dict(given)
             if entry.kind == "spectral" and self.sample_rate is not None:
                 given.setdefault("sample_rate", self.sample_rate)

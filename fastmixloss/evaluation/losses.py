@@ -33,6 +33,8 @@ LOSSES = {
                     spectral.SumAndDifferenceSTFTLoss),
     # the mix-feature errors (compare_features): one FeatureComparison
     "features": LossEntry("compare_features", "features"),
+    # EBU R 128 statistics of both signals and their differences (compare_loudness)
+    "loudness": LossEntry("compare_loudness", "features"),
 }
 
 # what the command line computes when not told otherwise

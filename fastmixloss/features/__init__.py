@@ -20,7 +20,8 @@ from ..errors import DeviceError, ParameterError
 from ..kernels.workers import run_items, thread_count
 from .bs1770 import LOUDNESS_SAMPLE_RATES, channel_count_ok, integrated_loudness
 from .compare import KEYS, FeatureComparison, compare_item
-from .r128 import CONVENTIONS as LOUDNESS_CONVENTIONS, LoudnessStats, loudness_stats
+from .r128 import (CONVENTIONS as LOUDNESS_CONVENTIONS, LoudnessComparison, LoudnessStats,
+                   compare_loudness, loudness_stats)
 from .stereo import (DIFFMST_SAMPLE_RATES, DiffMSTComparison, StereoImage,
                      compare_diffmst, diffmst_features, stereo_image)
 from .profiles import DEFINED_NORMALISATION, PROFILES, SAMPLE_RATE_RANGES, resolve
@@ -203,5 +204,6 @@ def rate_text(rate):
 __all__ = ["compare_features", "feature_tracks", "integrated_loudness", "FeatureComparison",
            "ItemTracks", "PROFILES", "SAMPLE_RATE_RANGES", "LOUDNESS_SAMPLE_RATES",
            "loudness_stats", "LoudnessStats", "LOUDNESS_CONVENTIONS", "stereo_image",
+           "compare_loudness", "LoudnessComparison",
            "StereoImage", "diffmst_features", "DiffMSTComparison", "DIFFMST_PROFILE",
            "DIFFMST_SAMPLE_RATES"]

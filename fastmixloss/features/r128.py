@@ -399,3 +399,117 @@ def _gated(blocks, item, reasons):
     top = above.max()   # the mean of 10^(L/10), taken relative to the loudest block
     mean = top + 10.0 * np.log10(np.mean(np.power(10.0, (above - top) / 10.0)))
     return above[above >= mean + LRA_RELATIVE_GATE]
+
+
+@dataclass(frozen=True)
+class LoudnessComparison:
+    """The EBU R 128 statistics of an estimate and of its reference, and their
+    differences (`compare_loudness`).
+
+    Attributes
+    ----------
+    est, ref : dict
+        name -> each signal's statistic (LoudnessStats' seven), reduced over the items.
+    difference : dict
+        name -> est's value minus ref's (LU or dB), per item, then reduced; NaN where
+        either is undefined or both are -inf (silence).
+    reasons : dict
+        (item, key) -> why that value of ``to_dict()`` is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> rng = np.random.default_rng(0)
+    >>> ref = 0.1 * rng.standard_normal((2, 5 * 44100))
+    >>> loudness = fastmixloss.compare_loudness(0.5 * ref, ref, 44100)
+    >>> round(loudness.difference["integrated"], 2), abs(round(loudness.difference["plr"], 2))
+    (-6.02, 0.0)
+    >>> list(loudness.to_dict())[:3]
+    ['est.integrated', 'ref.integrated', 'diff.integrated']
+    """
+
+    est: Dict[str, Union[float, np.ndarray]]
+    ref: Dict[str, Union[float, np.ndarray]]
+    difference: Dict[str, Union[float, np.ndarray]]
+    reasons: Dict[Tuple[int, str], str] = field(default_factory=dict)
+
+    def to_dict(self):
+        """{"est.NAME", "ref.NAME", "diff.NAME": value} for the seven statistics."""
+        out = {}
+        for name in FIELDS:
+            out[f"est.{name}"] = self.est[name]
+            out[f"ref.{name}"] = self.ref[name]
+            out[f"diff.{name}"] = self.difference[name]
+        return out
+
+
+@check.keywords_checked("fastmixloss.compare_loudness")
+def compare_loudness(est: ArrayLike, ref: ArrayLike, sample_rate: float, *,
+                     convention: str = "ebu", step: float = 0.1, reduction: str = "mean",
+                     device: Optional[str] = None) -> LoudnessComparison:
+    """EBU R 128 statistics of an estimated mix and its reference, and the differences.
+
+    Parameters
+    ----------
+    est, ref : array_like, one shape, (T,), (C, T) or (B, C, T), float32 or float64
+        As loudness_stats takes a signal.
+    sample_rate : float
+        Hz, within LOUDNESS_SAMPLE_RATES.
+    convention : {"ebu", "pyloudnorm"}, default "ebu"
+        See loudness_stats.
+    step : float, default 0.1
+        See loudness_stats.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Over the B items (of each statistic and each difference).
+    device : None or "cpu", default None
+        "cuda" raises DeviceError: the statistics run on the CPU.
+
+    Returns
+    -------
+    LoudnessComparison
+        ``to_dict()`` gives est.NAME, ref.NAME and diff.NAME (est minus ref) for the
+        seven statistics (integrated, loudness_range, momentary_max, short_term_max,
+        true_peak, sample_peak, plr).
+
+    Examples
+    --------
+    >>> import numpy as np, fastmixloss
+    >>> t = np.arange(10 * 48000) / 48000
+    >>> tone = np.stack([np.sin(2 * np.pi * 1000 * t)] * 2)
+    >>> result = fastmixloss.compare_loudness(0.1 * tone, tone, 48000)
+    >>> round(result.difference["true_peak"], 2)
+    -20.0
+    """
+    from ..errors import DeviceError
+    if device not in (None, "cpu"):
+        if device == "cuda":
+            raise DeviceError("the loudness statistics run on the CPU only: pass "
+                              "device='cpu' (or leave it out)")
+        raise ParameterError(f"device={device!r} is not one of None, 'cpu', 'cuda'")
+    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+    est3, ref3, _ = check.as_signal_pair(est, ref)   # one shape, named errors
+    stats = {role: loudness_stats(x, sample_rate, convention=convention, step=step)
+             for role, x in (("est", est3), ("ref", ref3))}
+    values = {"est": {}, "ref": {}, "diff": {}}
+    reasons = {}
+    for role, result in stats.items():
+        reasons.update({(item, f"{role}.{name}"): text
+                        for (item, name), text in result.reasons.items()})
+    for name in FIELDS:
+        ours, theirs = getattr(stats["est"], name), getattr(stats["ref"], name)
+        with np.errstate(invalid="ignore"):
+            difference = ours - theirs
+        for item in np.flatnonzero(np.isnan(difference)):
+            why = [f"{role}: {reasons[(int(item), f'{role}.{name}')]}" for role in stats
+                   if (int(item), f"{role}.{name}") in reasons]
+            reasons[(int(item), f"diff.{name}")] = (
+                "; ".join(why) or "both signals are silent (-inf minus -inf)")
+        for role, per_item in (("est", ours), ("ref", theirs), ("diff", difference)):
+            for item in np.flatnonzero(np.isinf(per_item)):
+                reasons.setdefault((int(item), f"{role}.{name}"),
+                                   "-inf: the level of digital silence")
+            with np.errstate(invalid="ignore"):
+                values[role][name] = (float(per_item.mean()) if reduction == "mean" else
+                                      float(per_item.sum()) if reduction == "sum" else
+                                      per_item)
+    return LoudnessComparison(values["est"], values["ref"], values["diff"], reasons)

@@ -198,18 +198,32 @@ def diffmst_features(x, sample_rate: float) -> Dict[str, np.ndarray]:
     ((1, 2), (1, 24, 2))
     """
     from .. import validation as check
-    from .kernels.stereo import mean_magnitudes
-    from .profiles import rate_in_range
     x3, _ = check.as_signal(x, "x", check_channels=False)
-    rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
-    rate_in_range(rate, *DIFFMST_SAMPLE_RATES, "the 'diffmst' profile's")
+    rate = _diffmst_rate(sample_rate)
     _stereo(x3)
     if x3.shape[2] <= DIFFMST_FFT_SIZE // 2:
-        raise ParameterError(
-            f"x has {x3.shape[2]} samples; Diff-MST's Bark spectrum (frames of "
-            f"{DIFFMST_FFT_SIZE}, reflect-padded by half) needs more than "
-            f"{DIFFMST_FFT_SIZE // 2}")
+        raise ParameterError(f"x has {x3.shape[2]} samples; {_too_short()}")
     check.raise_if_nonfinite(x3, x3, names=("x",), can_skip=False)
+    return _diffmst_values(x3, rate)
+
+
+def _diffmst_rate(sample_rate):
+    from .. import validation as check
+    from .profiles import rate_in_range
+    rate = check.finite_float("sample_rate", sample_rate, strictly_positive=True)
+    rate_in_range(rate, *DIFFMST_SAMPLE_RATES, "the 'diffmst' profile's")
+    return rate
+
+
+def _too_short():
+    return (f"Diff-MST's Bark spectrum (frames of {DIFFMST_FFT_SIZE}, reflect-padded by "
+            f"half) needs more than {DIFFMST_FFT_SIZE // 2} samples")
+
+
+def _diffmst_values(x3, rate):
+    """diffmst_features of checked (B, 2, T) input; the Bark spectrum NaN where the
+    signal is too short for it."""
+    from .kernels.stereo import mean_magnitudes
     bank = bark_filterbank(rate)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(DIFFMST_FFT_SIZE) / DIFFMST_FFT_SIZE)
     out = {key: [] for key in DIFFMST_KEYS}
@@ -226,6 +240,9 @@ def diffmst_features(x, sample_rate: float) -> Dict[str, np.ndarray]:
         out["stereo_width"].append((sums["side"] / n) / max(sums["mid"] / n, DIFFMST_FLOOR))
         out["stereo_imbalance"].append((sums["rr"] - sums["ll"]) / n
                                        / max((sums["rr"] + sums["ll"]) / n, DIFFMST_FLOOR))
+        if item.shape[1] <= DIFFMST_FFT_SIZE // 2:
+            out["barkspectrum"].append(np.full((DIFFMST_BANDS, 2), np.nan))
+            continue
         magnitudes, n_frames = mean_magnitudes(item, window, DIFFMST_HOP)
         out["barkspectrum"].append(np.log(bank @ (magnitudes / n_frames).T + DIFFMST_FLOOR))
     return {key: np.array(values) for key, values in out.items()}
@@ -244,7 +261,8 @@ class DiffMSTComparison:
     profile : str
         "diffmst".
     reasons : dict
-        Always empty: every value is defined (Diff-MST's floors keep them finite).
+        (item, key) -> why that value is NaN: only the Bark spectrum's, for signals of
+        16384 samples or fewer (Diff-MST's floors keep the others finite).
 
     Examples
     --------
@@ -270,8 +288,17 @@ class DiffMSTComparison:
 
 
 def compare_diffmst(est3, ref3, sample_rate, reduction):
-    """DiffMSTComparison of checked (B, 2, T) signals."""
-    ours, theirs = diffmst_features(est3, sample_rate), diffmst_features(ref3, sample_rate)
+    """DiffMSTComparison of (B, C, T) signals of one shape (checked for stereo, rate and
+    finite samples here)."""
+    from .. import validation as check
+    rate = _diffmst_rate(sample_rate)
+    _stereo(est3, "est")
+    check.raise_if_nonfinite(est3, ref3, can_skip=False)
+    ours, theirs = _diffmst_values(est3, rate), _diffmst_values(ref3, rate)
+    reasons = {}
+    if est3.shape[2] <= DIFFMST_FFT_SIZE // 2:
+        reasons = {(b, "barkspectrum"): f"{est3.shape[2]} samples: {_too_short()}"
+                   for b in range(est3.shape[0])}
     per_item = {key: np.mean((ours[key] - theirs[key]).reshape(est3.shape[0], -1) ** 2,
                              axis=1) for key in DIFFMST_KEYS}
     if reduction == "mean":
@@ -280,4 +307,4 @@ def compare_diffmst(est3, ref3, sample_rate, reduction):
         values = {key: float(v.sum()) for key, v in per_item.items()}
     else:
         values = per_item
-    return DiffMSTComparison(**values)
+    return DiffMSTComparison(**values, reasons=reasons)
