@@ -46,6 +46,7 @@ the seam reads only their .shape and .dtype and reshapes them.
 """
 
 import functools
+import re
 
 from . import filterbanks, validation
 from .errors import ParameterError
@@ -152,9 +153,40 @@ def on_cuda_device(x):
     return hasattr(x, "__cuda_array_interface__")
 
 
+class CudaDevice(str):
+    """device="cuda:N": equal to "cuda" wherever the library asks which backend runs
+    (a plan, a face, the evaluation compare with "cuda"), and carrying which GPU, which
+    `select` makes Numba's current device of the calling thread before the loss runs
+    there. Shown as 'cuda:N'."""
+
+    def __new__(cls, index):
+        device = super().__new__(cls, "cuda")
+        device.gpu_index = index
+        return device
+
+    def __repr__(self):
+        return f"'cuda:{self.gpu_index}'"
+
+    def __str__(self):
+        return f"cuda:{self.gpu_index}"
+
+    def __reduce__(self):   # pickles (to Dask workers, to a worker process) as itself
+        return (CudaDevice, (self.gpu_index,))
+
+
+_CUDA_INDEX = re.compile(r"cuda:(\d{1,4})")
+
+
 def check_device(device):
+    """None (the GPU when an input lives there), "cpu", "cuda" (Numba's current GPU) or
+    "cuda:N" (GPU N, numbered as CUDA numbers them: CUDA_VISIBLE_DEVICES applies)."""
+    if isinstance(device, str) and not isinstance(device, CudaDevice):
+        numbered = _CUDA_INDEX.fullmatch(device)
+        if numbered:
+            return CudaDevice(int(numbered[1]))
     if not (device is None or isinstance(device, str)) or device not in DEVICES:
-        raise ParameterError(f"device={device!r} must be 'cpu', 'cuda' or None (automatic)")
+        raise ParameterError(f"device={device!r} must be 'cpu', 'cuda', 'cuda:N' (GPU N, "
+                             "e.g. 'cuda:1') or None (automatic)")
     return device
 
 
@@ -165,4 +197,9 @@ def select(device, est, ref):
     if device == "cpu":
         return CPU
     from .cuda import backend as cuda_backend   # imported on first use only
-    return cuda_backend()
+    chosen = cuda_backend()
+    index = getattr(device, "gpu_index", None)
+    if index is not None:
+        from .cuda.runtime import use_device
+        use_device(index)
+    return chosen

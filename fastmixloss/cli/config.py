@@ -45,6 +45,18 @@ def int_list(text):
     return values
 
 
+def device_name(text):
+    """'cpu', 'cuda' or 'cuda:N', for argparse (the library's check_device says which)."""
+    from fastmixloss.backend import check_device
+    from fastmixloss.errors import ParameterError
+    try:
+        check_device(text)
+    except ParameterError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device: cpu, cuda or cuda:N (e.g. cuda:1)") from None
+    return text
+
+
 _BYTE_SIZE = re.compile(r"(\d+(?:\.\d*)?)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
 
 
@@ -128,8 +140,9 @@ def add_loss_arguments(parser):
     group.add_argument("--length-policy", choices=("error", "trim", "pad"),
                        help="when the two files' lengths differ: an error (default), trim "
                             "both to the shorter, or zero-pad to the longer")
-    group.add_argument("--device", choices=("cpu", "cuda"),
-                       help="where the losses run (default: cpu)")
+    group.add_argument("--device", type=device_name, metavar="DEVICE",
+                       help="where the losses run: cpu, cuda (Numba's current GPU) or "
+                            "cuda:N (GPU N, as CUDA numbers them) (default: cpu)")
 
 
 def read_config(path):

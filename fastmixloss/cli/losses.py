@@ -222,7 +222,7 @@ def outcomes(signals, jobs, device=None):
     where the reference is all zeros]).
     """
     n_channels = signals.channels
-    if device == "cuda":   # the GPU computes whole signals: gather the pieces
+    if on_gpu(device):   # the GPU computes whole signals: gather the pieces
         est, ref = whole_signals(signals)
         results = [evaluator.stream_of(est[None, rows], ref[None, rows]).outcome()
                    for evaluator, rows in jobs]
@@ -243,6 +243,11 @@ def outcomes(signals, jobs, device=None):
         # a stream whose one-pass sums cannot settle some rows asks for the pieces again
         feeding = [(stream, rows) for stream, rows in feeding if stream.end_pass()]
     return [stream.outcome() for stream, _ in streams], _silent(heard)
+
+
+def on_gpu(device):
+    """Whether --device names a GPU: cuda, or cuda:N."""
+    return device is not None and device.split(":")[0] == "cuda"
 
 
 def _silent(heard):

@@ -109,8 +109,8 @@ def compiling_note(quiet, after=None):
         yield
         return
     def note():
-        print("fastmixloss: compiling the loss kernels (once per installation, a minute "
-              "or less; `fastmixloss warmup` does it ahead) ...", file=sys.stderr,
+        print("fastmixloss: preparing the loss kernels: compiling them, on a first run "
+              "(a minute or so; `fastmixloss warmup` does it ahead) ...", file=sys.stderr,
               flush=True)
     timer = threading.Timer(COMPILING_AFTER if after is None else after, note)
     timer.daemon = True

@@ -47,6 +47,21 @@ def load_numba_cuda():
     return cuda
 
 
+def use_device(index):
+    """Make GPU `index` Numba's current device in this thread (device="cuda:N"), as
+    numba.cuda.select_device does; DeviceError when there is no such GPU. The simulator
+    has one GPU, 0."""
+    cuda = load_numba_cuda()
+    count = len(cuda.gpus)
+    if index >= count:
+        raise DeviceError(f"device='cuda:{index}': there is no GPU {index}; this machine "
+                          f"has {count} (cuda:0 to cuda:{count - 1}) visible to CUDA")
+    if simulated():
+        return   # one simulated GPU, always current
+    if cuda.get_current_device().id != index:
+        cuda.select_device(index)
+
+
 def simulated():
     """True when numba.cuda was loaded as Numba's CUDA simulator.
 
