@@ -153,6 +153,10 @@ def test_opcheck(case_id):
     torch.library.opcheck(torch.ops.fastmixloss.loss_forward.default, (est, ref, loss.key))
     torch.library.opcheck(torch.ops.fastmixloss.loss_value.default,
                           (est.detach(), ref, loss.key))
+    _, saved = torch.ops.fastmixloss.loss_forward(est.detach(), ref, loss.key)
+    torch.library.opcheck(torch.ops.fastmixloss.loss_backward.default,
+                          (est.detach(), ref, saved, torch.tensor(0.5, dtype=est.dtype),
+                           loss.key))
 
 
 def test_a_non_contiguous_estimate_gives_the_contiguous_ones_gradient():
