@@ -1,6 +1,9 @@
 """fastmixloss.jax: the NumPy API's losses as functions jax.grad differentiates and
 jax.jit compiles (custom_vjp over host callbacks)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -81,6 +84,26 @@ def test_float32_gradient(case_id):
     _, expected = gradients.value_and_grad(numpy_loss(CASES[case_id]), est, ref)
     assert grad.dtype == jnp.float32
     np.testing.assert_array_equal(np.asarray(grad), expected)
+
+
+@pytest.mark.slow
+def test_float32_without_x64_keeps_the_forwards_float64_sums():
+    # the saved sums travel as uint32 words: without x64, float64 would be rounded
+    script = """
+import jax, numpy as np, fastmixloss, fastmixloss.jax as fml
+from fastmixloss import grad
+assert not jax.config.jax_enable_x64
+rng = np.random.default_rng(0)
+ref = rng.standard_normal((2, 2, 400)).astype(np.float32)
+est = (0.5 * ref + rng.standard_normal(ref.shape)).astype(np.float32)
+sizes = dict(fft_sizes=(64, 128), hop_sizes=(16, 32), win_lengths=(64, 96))
+g = jax.jit(jax.grad(fml.MultiResolutionSTFTLoss(**sizes)))(est, ref)
+_, expected = grad.value_and_grad(fastmixloss.MultiResolutionSTFTLoss(**sizes), est, ref)
+print(g.dtype, np.array_equal(np.asarray(g), expected))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["float32", "True"]
 
 
 @pytest.mark.parametrize("case_id", ["mse", "sisdr", "mrstft", "sd"])
