@@ -1,5 +1,6 @@
-"""The `dev` extra, which README's set-up and CI install, holds every optional package the
-tests use, so that CI skips only the tests that need a real GPU."""
+"""The `dev` extra, which README's test command and CI install, holds every optional
+package the tests use, so that CI skips only the tests that need a real GPU; CI runs the
+README's commands."""
 
 import configparser
 import os
@@ -26,11 +27,24 @@ def test_dev_extra_holds_every_extra_the_tests_use():
         assert not missing, f"[dev] lacks {sorted(missing)} of [{name}]"
 
 
-def test_ci_installs_the_readme_set_up():
+def _commands(text):
+    """The install, demo and pytest commands of a text, in order."""
+    return [line.strip() for line in text.splitlines()
+            if re.match(r"\s*(python -m pip install|fastmixloss demo$|python -m pytest)",
+                        line)]
+
+
+def test_ci_runs_the_readme_set_up_and_test_commands():
+    """The README's first set-up installs the command line alone (not the test
+    environment) and runs the demo; its test command installs the test extras; CI runs
+    exactly those, in that order (pytest with -v, the quick loop left out)."""
     with open(os.path.join(REPO, ".ci", "run")) as f:
         ci = f.read()
     with open(os.path.join(REPO, "README.md")) as f:
-        readme = f.read()
-    command = 'python -m pip install -e ".[dev]"'
-    assert command in ci
-    assert command in readme.split("## Usage")[0]
+        readme = f.read().split("## Usage")[0]
+    readme_commands = [re.sub(r"\s+#.*", "", c) for c in _commands(readme)
+                       if "not slow" not in c]
+    assert readme_commands == ['python -m pip install -e ".[cli]"', "fastmixloss demo",
+                               'python -m pip install -e ".[dev]"',
+                               "python -m pytest -n auto"]
+    assert [c.replace(" -v", "") for c in _commands(ci)] == readme_commands
