@@ -205,13 +205,11 @@ def backward(loss, est, ref, saved, grad_value):
             window, frames, pad_left = engine.frame_plan(plan, index, length, est3.dtype)
             bank = plan.filterbanks[index]
             part = engine.resolution_part(plan, frames, bank, sums, alpha)
-            option_arrays = None
-            if plan.uses_options_kernel:
-                frames = frames._replace(frame_start=-pad_left)
-                options = plan.option_plan(index, pad_left)
-                if plan.taps is not None:   # the forward reads filtered rows reflected
-                    options = options._replace(zero_pad=False)
-                option_arrays = (options, *filterbanks.kernel_arrays(bank))
+            frames = frames._replace(frame_start=-pad_left)
+            options = plan.option_plan(index, pad_left)
+            if plan.taps is not None:   # the forward reads filtered rows reflected
+                options = options._replace(zero_pad=False)
+            option_arrays = (options, *filterbanks.kernel_arrays(bank))
             coefficients = np.zeros((n_items, n_rows, N_COEFFICIENTS))
             coefficients[..., 4] = alpha
             d_sc_den = np.zeros((n_items, n_rows))
@@ -234,7 +232,8 @@ def backward(loss, est, ref, saved, grad_value):
                                             coefficients, grad)
             else:
                 stft_backward(*signals, kernel_mix, window, frames, coefficients,
-                              thread_count(), target, option_arrays)
+                              thread_count(), target, option_arrays,
+                              not plan.uses_options_kernel)
         if target is not grad:
             add_fir_adjoint(target, rows_mix, plan.taps, thread_count(), grad)
     if backend.name == "cuda":

@@ -74,7 +74,7 @@ def frames_per_span(plan, length):
 
 
 def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
-                  option_arrays=None):
+                  option_arrays, plain):
     """Add the gradient of one resolution's terms to `grad`.
 
     Parameters
@@ -89,9 +89,11 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
         dL/d alpha / sum r**2 (see option_frame_grad; the plain kernel reads the first
         three).
     grad : (B, C, T) float64, added to in place.
-    option_arrays : None for the plain kernel's terms, else (options, fb_starts,
-        fb_offsets, fb_weights): the layout.OptionPlan (its pad_left already in
-        plan.frame_start) and the filterbank's arrays (filterbanks.kernel_arrays).
+    option_arrays : (options, fb_starts, fb_offsets, fb_weights): the layout.OptionPlan
+        (its pad_left already in plan.frame_start) and the filterbank's arrays
+        (filterbanks.kernel_arrays).
+    plain : the plain kernel's terms (stft.py; the options at their neutral values), by
+        its per-bin formula (terms_backward.spectrum_grad); else the options kernel's.
     """
     n_items, n_channels, length = est.shape
     dtype = est.dtype
@@ -99,20 +101,16 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
            else np.ascontiguousarray(mix, dtype))
     per_span = frames_per_span(plan, length)
     n_spans = -(-plan.n_frames // per_span)
+    options, starts, offsets, weights = option_arrays
     args = (read_only(est), read_only(ref), read_only(mix),
-            read_only(np.ascontiguousarray(window, dtype)), plan,
-            read_only(np.ascontiguousarray(coefficients, np.float64)), per_span)
-    if option_arrays is None:
-        worker = stft_backward_worker
-    else:
-        worker = stft_option_backward_worker
-        options, starts, offsets, weights = option_arrays
-        args = args[:5] + (options, read_only(starts), read_only(offsets),
-                           read_only(weights)) + args[5:]
+            read_only(np.ascontiguousarray(window, dtype)), plan, options,
+            read_only(starts), read_only(offsets), read_only(weights),
+            read_only(np.ascontiguousarray(coefficients, np.float64)), per_span, bool(plain))
     for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
         spans_of_parity = (n_spans - parity + 1) // 2
         if spans_of_parity > 0:
-            run_workers(worker, n_items * spans_of_parity, n_threads, *args, parity, grad)
+            run_workers(stft_backward_worker, n_items * spans_of_parity, n_threads, *args,
+                        parity, grad)
 
 
 @cpu_function
@@ -179,56 +177,13 @@ def add_block_gradient(grad_item, mix, window, plan, zero_pad, first, count, off
 
 
 @cpu_kernel
-def stft_backward_worker(est, ref, mix, window, plan, coefficients, per_span, parity, grad,
-                         worker, n_workers):
+def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_offsets,
+                         fb_weights, coefficients, per_span, plain, parity, grad, worker,
+                         n_workers):
     """One worker's share of one parity's spans: tasks (item, span) worker, worker +
-    n_workers, ...; span `parity + 2 * i` for task i of an item."""
-    n_items = est.shape[0]
-    n_rows = mix.shape[0]
-    fft_size = plan.fft_size
-    group = plan.frames_per_block
-    n_spans = (plan.n_frames + per_span - 1) // per_span
-    spans_of_parity = (n_spans - parity + 1) // 2
-    fft_axes = np.array([1])
-    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
-    frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
-    spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
-    grad_spectra = np.empty((n_rows * half, fft_size), est.dtype)
-    grad_frames = np.empty((n_rows * half, fft_size), est.dtype)
-    for task in range(worker, n_items * spans_of_parity, n_workers):
-        item = task // spans_of_parity
-        span = parity + 2 * (task % spans_of_parity)
-        span_stop = min(plan.n_frames, (span + 1) * per_span)
-        for first in range(span * per_span, span_stop, group):
-            count = min(group, span_stop - first)
-            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
-            read_block(est[item], ref[item], mix, window, plan, False, first, count,
-                       offset, frames)
-            used = 2 * n_rows * offset
-            rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
-                                   1.0, 1)
-            for m in range(n_rows):
-                c_num = coefficients[item, m, 0]
-                c_log = coefficients[item, m, 1]
-                c_lin = coefficients[item, m, 2]
-                for j in range(count):
-                    spectrum_grad(spectra[m * offset + j], spectra[(n_rows + m) * offset + j],
-                                  plan.eps, plan.log_mode, plan.lin_mode, c_num, c_log,
-                                  c_lin, grad_spectra[m * offset + j])
-            used = n_rows * offset
-            # FFTPACK's unnormalised inverse: the forward's transpose (see spectrum_grad)
-            rocket_fft.r2r_fftpack(grad_spectra[:used], grad_frames[:used], fft_axes, False,
-                                   False, 1.0, 1)
-            add_block_gradient(grad[item], mix, window, plan, False, first, count, offset,
-                               grad_frames)
-
-
-@cpu_kernel
-def stft_option_backward_worker(est, ref, mix, window, plan, options, fb_starts,
-                                fb_offsets, fb_weights, coefficients, per_span, parity,
-                                grad, worker, n_workers):
-    """stft_backward_worker for the options kernel's plans (option_frame_grad per frame;
-    zero padding with options.zero_pad; plan.frame_start is -options.pad_left)."""
+    n_workers, ...; span `parity + 2 * i` for task i of an item. Per FFT group of a span:
+    read and transform both signals' frames, each frame's dL/d(spectrum) (the plain
+    kernel's formula, or option_frame_grad), the adjoint transform, window, overlap-add."""
     n_items = est.shape[0]
     n_rows = mix.shape[0]
     fft_size = plan.fft_size
@@ -258,13 +213,21 @@ def stft_option_backward_worker(est, ref, mix, window, plan, options, fb_starts,
             rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
                                    1.0, 1)
             for m in range(n_rows):
+                row_coefficients = coefficients[item, m]
                 for j in range(count):
-                    option_frame_grad(spectra[m * offset + j],
-                                      spectra[(n_rows + m) * offset + j], plan, options,
-                                      fb_starts, fb_offsets, fb_weights,
-                                      coefficients[item, m], work, value_work,
+                    spec_e = spectra[m * offset + j]
+                    spec_r = spectra[(n_rows + m) * offset + j]
+                    if plain:
+                        spectrum_grad(spec_e, spec_r, plan.eps, plan.log_mode,
+                                      plan.lin_mode, row_coefficients[0],
+                                      row_coefficients[1], row_coefficients[2],
                                       grad_spectra[m * offset + j])
+                    else:
+                        option_frame_grad(spec_e, spec_r, plan, options, fb_starts,
+                                          fb_offsets, fb_weights, row_coefficients, work,
+                                          value_work, grad_spectra[m * offset + j])
             used = n_rows * offset
+            # FFTPACK's unnormalised inverse: the forward's transpose (see spectrum_grad)
             rocket_fft.r2r_fftpack(grad_spectra[:used], grad_frames[:used], fft_axes, False,
                                    False, 1.0, 1)
             add_block_gradient(grad[item], mix, window, plan, options.zero_pad, first,
