@@ -24,12 +24,13 @@ import os
 import re
 from dataclasses import dataclass
 
-from fastmixloss.evaluation.losses import DEFAULT_LOSSES, LOSSES, check_loss_names
+from fastmixloss.evaluation.losses import DEFAULT_LOSSES, LOSSES
+from fastmixloss.presets import PRESETS
 
 from .errors import CommandError
-from .losses import SPECTRAL, LossSettings
+from .losses import NAMES, SPECTRAL, LossSettings, check_names
 
-_ALL = tuple(LOSSES)
+_ALL = NAMES
 _LOSSES = tuple(n for n in LOSSES if LOSSES[n].kind != "features")   # take compat
 
 
@@ -129,7 +130,9 @@ def add_loss_arguments(parser):
         "--config, which overrides the library's defaults.")
     group.add_argument("--losses", metavar="NAMES",
                        help=f"comma-separated (default {','.join(DEFAULT_LOSSES)}); "
-                            f"choose from {', '.join(_ALL)}")
+                            f"choose from {', '.join(LOSSES)}; or other projects' "
+                            f"spectral losses, at the files' sample rate: "
+                            f"{', '.join(PRESETS)}")
     group.add_argument("--config", metavar="FILE",
                        help="TOML or JSON file: losses = [...], length_policy, and a table "
                             "of parameters per loss, e.g. [mrstft] fft_sizes = [512, 1024] "
@@ -180,10 +183,10 @@ def read_config(path):
         if key == "losses":
             if not isinstance(value, list):
                 raise CommandError(f"--config {path}: losses must be a list of names")
-            check_loss_names(value, source=f"--config {path}: losses")
+            check_names(value, source=f"--config {path}: losses")
         elif key == "length_policy":
             continue
-        elif key in LOSSES:
+        elif key in NAMES:
             if not isinstance(value, dict):
                 raise CommandError(f"--config {path}: {key} must be a table of "
                                      "parameters")
@@ -200,7 +203,7 @@ def settings_from_args(args, losses_default=DEFAULT_LOSSES):
     config = read_config(args.config) if getattr(args, "config", None) else {}
     if getattr(args, "losses", None):
         names = [n.strip() for n in args.losses.split(",") if n.strip()]
-        check_loss_names(names, source="--losses")
+        check_names(names, source="--losses")
     else:
         names = list(config.get("losses", losses_default))
     params = {name: dict(config.get(name, {})) for name in names}

@@ -12,20 +12,27 @@ import inspect
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 import fastmixloss
 from fastmixloss.errors import FastMixLossError, ParameterError
+from fastmixloss.backend import check_device
 from fastmixloss.evaluation import Evaluator
-from fastmixloss.evaluation.losses import LOSSES, check_loss_names
+from fastmixloss.evaluation.losses import LOSSES
+from fastmixloss.presets import PRESETS, Preset, PresetLoss
+from fastmixloss.spectral import _SpectralLoss
 
 from .audio import whole_signals
 from .errors import caused_by_interrupt
 from .results_file import one_line
 
 SPECTRAL = tuple(name for name, entry in LOSSES.items() if entry.kind == "spectral")
+# Other projects' spectral losses (fastmixloss.PRESETS) are losses here too, by their names
+# (--losses mse,hifigan; a [hifigan] table sets weight or a field of the preset), at the
+# files' sample rate (the mel presets' own default, 22.05 kHz, would not match the files).
+NAMES = tuple(LOSSES) + tuple(PRESETS)
 
 # These divide by the reference's energy, channel by channel: on a digitally silent
 # reference channel they return a number (SI-SDR gives +80 dB from its eps terms) that
@@ -48,9 +55,30 @@ MAX_SIZE = 2 ** 24
 
 def settable_parameters(name):
     """The keyword parameters a user may set for loss `name`, with their defaults."""
+    if name in PRESETS:   # PresetLoss's own parameters, and the preset's fields
+        given = {p.name: p.default
+                 for p in inspect.signature(PresetLoss).parameters.values()
+                 if p.name not in _NOT_SETTABLE + ("name", "overrides")}
+        return {**given, **{f.name: getattr(PRESETS[name], f.name) for f in fields(Preset)
+                            if f.name not in ("source", "sample_rate")}}
     function = getattr(fastmixloss, LOSSES[name].function)
     return {p.name: p.default for p in inspect.signature(function).parameters.values()
             if p.name not in _NOT_SETTABLE}
+
+
+def check_names(names, source="--losses"):
+    """The names as a tuple; ParameterError for an unknown, repeated or missing one."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise ParameterError(
+            f"{source}: unknown loss {', '.join(map(repr, unknown))}; choose from "
+            f"{', '.join(LOSSES)}, or a preset: {', '.join(PRESETS)}")
+    if not names:
+        raise ParameterError(f"{source}: no loss chosen")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{source}: a loss is named twice: {', '.join(names)}")
+    return names
 
 
 def _plain(value):
@@ -73,7 +101,7 @@ class LossSettings:
     def build(cls, names, params, device=None, length_policy="error"):
         """names: loss names in column order; params: {loss: {parameter: value}}.
         Unknown parameters are refused here, naming the loss and the parameter."""
-        names = check_loss_names(list(names), source="--losses")
+        names = check_names(names, source="--losses")
         losses = []
         for name in names:
             given = dict(params.get(name, {}))
@@ -165,7 +193,7 @@ class LossSettings:
             raise ParameterError(
                 f"the library cannot take these parameters ({self._given()}): "
                 f"{type(exc).__name__}: {one_line(exc)}; check them against "
-                + ", ".join(f"help(fastmixloss.{LOSSES[name].function})"
+                + ", ".join(f"help(fastmixloss.{self._function(name)})"
                             for name, params in self.losses if params)) from None
         columns = []
         for name in self.names:
@@ -176,6 +204,10 @@ class LossSettings:
                 raise value   # DeviceError: its own message says what to do
             columns.extend(flatten(name, value))
         return LossSettings(self.losses, self.device, self.length_policy, tuple(columns))
+
+    @staticmethod
+    def _function(name):
+        return "PresetLoss" if name in PRESETS else LOSSES[name].function
 
     def _given(self):
         return "; ".join(f"{name}: " + (", ".join(f"{k}={v!r}" for k, v in params.items())
@@ -191,12 +223,47 @@ def evaluator_for(settings, sample_rate):
     process and rate: building one checks every parameter and plans the losses."""
     key = repr((settings.losses, settings.device, sample_rate))
     if key not in _EVALUATORS:
-        # the spectral losses' every term: a column each
-        parameters = {name: dict(params, output="full") if name in SPECTRAL else params
-                      for name, params in settings.losses}
-        _EVALUATORS[key] = Evaluator(settings.names, sample_rate, device=settings.device,
-                                     **parameters)
+        _EVALUATORS[key] = RunEvaluator(settings, sample_rate)
     return _EVALUATORS[key]
+
+
+class RunEvaluator(Evaluator):
+    """The run's losses, the evaluation's by name and the presets, computed together in
+    one pass over a pair's pieces (Evaluator.stream): a preset is a spectral plan like
+    any other. Every spectral loss gives its every term (output="full"), a column each.
+    The names and parameters were checked by LossSettings.build."""
+
+    def __init__(self, settings, sample_rate):
+        self.names = settings.names
+        self.device = check_device(settings.device)
+        self.derive_sum_and_difference = True
+        self.sample_rate = sample_rate
+        self.parameters = {name: dict(params, output="full")
+                           if name in SPECTRAL or name in PRESETS else dict(params)
+                           for name, params in settings.losses}
+        self.losses = {name: self._build(name, self.parameters[name])
+                       for name in self.names}
+
+    def _build(self, name, given):
+        if name not in PRESETS:
+            return super()._build(name, given)
+        try:
+            return _PresetInPass(PresetLoss(name, sample_rate=self.sample_rate,
+                                            device=self.device, **given))
+        except ParameterError as exc:
+            raise ParameterError(f"{name}: {exc}") from None
+
+
+class _PresetInPass(_SpectralLoss):
+    """A PresetLoss as the one pass takes a spectral loss: its plan, its rows (every
+    channel), and the spectral losses' reduction of the sums, which PresetLoss's call
+    ends with too (engine.evaluate); its value is what the preset gives alone."""
+
+    def __init__(self, preset):
+        self.preset, self.plan = preset, preset.plan
+
+    def __repr__(self):
+        return repr(self.preset)
 
 
 class ArraySignals:

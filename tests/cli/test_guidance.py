@@ -110,8 +110,11 @@ def test_help_lists_every_loss(cli):
     for command in ("score", "compare"):
         code, out, _ = cli(command, "--help")
         assert code == 0
-        listed = " ".join(out.split()).split("choose from ", 1)[1].split(" --config")[0]
+        text = " ".join(out.split())
+        listed, presets = text.split("choose from ", 1)[1].split(" --config")[0].split(
+            "; or other projects' spectral losses, at the files' sample rate: ")
         assert [name.strip() for name in listed.split(",")] == list(LOSSES)
+        assert [name.strip() for name in presets.split(",")] == list(fastmixloss.PRESETS)
 
 
 def test_device_flag_takes_cuda_n(tmp_path, cli):
@@ -121,3 +124,32 @@ def test_device_flag_takes_cuda_n(tmp_path, cli):
     assert code == 2 and "cpu, cuda or cuda:N" in err
     from fastmixloss.cli.config import device_name
     assert device_name("cuda:3") == "cuda:3" and device_name("cpu") == "cpu"
+
+
+def test_presets_by_name_at_the_files_rate(tmp_path, cli):
+    """--losses takes the presets by name, each at the files' sample rate (hifigan's mel
+    bank at 44.1 kHz, not its source's 22.05 kHz), a [preset] table setting its weight:
+    the values are PresetLoss's at that rate, on the spectral pass (auraloss) or whole
+    (the mel presets)."""
+    rng = np.random.default_rng(5)
+    ref = (0.3 * rng.standard_normal((2, 6000))).astype(np.float32)
+    est = (0.8 * ref + 0.05 * rng.standard_normal(ref.shape)).astype(np.float32)
+    write(str(tmp_path / "est" / "a.wav"), est, rate=44100)
+    write(str(tmp_path / "ref" / "a.wav"), ref, rate=44100)
+    config = tmp_path / "presets.toml"
+    config.write_text('losses = ["mse", "hifigan", "auraloss", "dac"]\n'
+                      "[hifigan]\nweight = 45.0\n")
+    code, _, err = cli("score", tmp_path / "est", tmp_path / "ref", "--config", config,
+                       "--out", tmp_path / "r.csv")
+    assert code == 0, err
+    row = read_csv(tmp_path / "r.csv")["a.wav"]
+    for name, weight in (("hifigan", 45.0), ("auraloss", 1.0), ("dac", 1.0)):
+        expected = fastmixloss.PresetLoss(name, sample_rate=44100, weight=weight,
+                                          output="full")(est[None], ref[None])
+        assert row[f"{name}.loss"] == pytest.approx(expected.loss, rel=1e-12), name
+        assert row[f"{name}.log_mag"] == pytest.approx(expected.log_mag, rel=1e-12), name
+    at_source_rate = fastmixloss.PresetLoss("hifigan", weight=45.0)(est[None], ref[None])
+    assert row["hifigan.loss"] != pytest.approx(at_source_rate, rel=1e-3)
+    code, _, err = cli("score", tmp_path / "est", tmp_path / "ref", "--losses", "wavegan",
+                       "--out", tmp_path / "bad.csv")
+    assert code == 2 and "or a preset: auraloss" in err
