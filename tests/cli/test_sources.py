@@ -5,6 +5,7 @@ each giving the rows folder mode gives for the same files, error rows included."
 import json
 import os
 
+import numpy as np
 import pytest
 
 from cli_helpers import SPECTRAL_FLAGS, make_good_pairs, read_csv
@@ -67,9 +68,10 @@ def test_jsonl_manifest_with_nemo_keys(dataset, cli, tmp_path):
     assert_same_rows(read_csv(tmp_path / "r.csv"), expected)
 
 
-def build_table(dataset, path, rows_per_group, shards=1):
+def build_table(dataset, path, rows_per_group, shards=1, saved=False):
     """The pairs as a Hugging Face datasets table with two Audio columns (the encoded
-    files' bytes and their names) and an id, written by datasets itself."""
+    files' bytes and their names) and an id, written by datasets itself: to_parquet (one
+    file, or `shards` of them in a folder), or save_to_disk (`saved`: Arrow shards)."""
     datasets = pytest.importorskip("datasets")
     columns = {"id": [], "est": [], "ref": []}
     for key, (est, ref) in file_pairs(dataset).items():
@@ -80,6 +82,9 @@ def build_table(dataset, path, rows_per_group, shards=1):
     table = datasets.Dataset.from_dict(columns)
     for side in ("est", "ref"):
         table = table.cast_column(side, datasets.Audio())
+    if saved:
+        table.save_to_disk(str(path), num_shards=shards)
+        return
     if shards == 1:
         table.to_parquet(str(path), batch_size=rows_per_group)
         return
@@ -104,6 +109,16 @@ def test_parquet_table_as_datasets_writes_it(dataset, cli, tmp_path, shards):
     # the file is named by where it is in the table
     assert rows["corrupt.wav"]["est"].endswith(" est")
     assert_same_rows(rows, expected)
+
+
+def test_a_saved_dataset_folder(dataset, cli, tmp_path):
+    """datasets' save_to_disk: Arrow shards, read batch by batch."""
+    expected = folder_rows(dataset, cli, tmp_path)
+    build_table(dataset, tmp_path / "saved", rows_per_group=3, shards=2, saved=True)
+    assert len(list((tmp_path / "saved").glob("*.arrow"))) == 2
+    code, out, err = cli(*SCORE, "--pairs", tmp_path / "saved", "--out", tmp_path / "r.csv")
+    assert code == 1, err
+    assert_same_rows(read_csv(tmp_path / "r.csv"), expected)
 
 
 def build_shards(dataset, folder, per_shard):
@@ -196,3 +211,22 @@ def test_dask_spreads_row_groups_and_shards(dataset, cli, tmp_path, monkeypatch)
             assert code == 1, err
             assert "dask tcp://127.0.0.1" in text
             assert_same_rows(read_csv(out), expected, key_of)
+
+
+def test_a_pair_from_memory_is_read_in_pieces(tmp_path, monkeypatch):
+    """Bytes from a table or a shard are decoded as a file is: piece by piece (soundfile
+    reads the in-memory file), the pieces equal to the file's."""
+    from fastmixloss.cli import audio
+    monkeypatch.setattr(audio, "PIECE_SAMPLES", 512)
+    make_good_pairs(str(tmp_path / "d"), ["a.wav"])
+    est, ref = (str(tmp_path / "d" / side / "a.wav") for side in ("est", "ref"))
+    from_files = audio.Pair("a", est, ref)
+    from_memory = audio.Pair("a", "table row 0 est", "table row 0 ref", read_bytes(est),
+                             read_bytes(ref))
+    with audio.OpenedPair(from_files, "error") as files, \
+            audio.OpenedPair(from_memory, "error") as memory:
+        pieces = list(memory.pieces())
+        assert len(pieces) == 4   # 2000 samples in pieces of 512
+        for (e1, r1), (e2, r2) in zip(files.pieces(), pieces):
+            assert np.array_equal(e1, e2) and np.array_equal(r1, r2)
+        assert len(list(memory.pieces())) == 4   # a second pass reads them again

@@ -17,11 +17,11 @@ names in its rows, whatever the source.
 """
 
 from ..errors import CommandError
-from . import csv_manifest, folders, jsonl, parquet, webdataset
+from . import arrow, csv_manifest, folders, jsonl, parquet, webdataset
 from .common import Keys
 
 # the first that claims the --pairs paths reads them
-FORMATS = (webdataset, parquet, jsonl, csv_manifest)
+FORMATS = (webdataset, parquet, arrow, jsonl, csv_manifest)
 
 
 def open_source(args):

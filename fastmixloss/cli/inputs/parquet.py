@@ -7,10 +7,11 @@ relative to the table); the table is read row group by row group, a few rows at 
 never whole. A row group is the part a Dask worker scores.
 """
 
+import contextlib
 import os
 
 from ..audio import Pair
-from ..errors import CommandError
+from ..errors import STOPPED, CommandError
 from .common import StreamedSource, has_suffix, relative_to
 
 # rows decoded from the table at a time: their encoded audio is what is held
@@ -111,13 +112,38 @@ class RowGroup:
         self.columns, self.keys = columns, keys
 
     def pairs(self):
-        table = pyarrow_parquet("a Parquet table").ParquetFile(self.location)
-        row = self.first_row
-        for batch in table.iter_batches(batch_size=ROWS_AT_A_TIME, row_groups=[self.index],
-                                        columns=self.columns):
-            for record in batch.to_pylist():
-                yield record_pair(self.name, self.location, row, record, self.keys)
-                row += 1
+        with read_errors(self.name):
+            table = pyarrow_parquet("a Parquet table").ParquetFile(self.location)
+            batches = table.iter_batches(batch_size=ROWS_AT_A_TIME,
+                                         row_groups=[self.index], columns=self.columns)
+        yield from table_pairs(self.name, self.location, self.first_row, batches,
+                               self.keys)
+
+
+def table_pairs(name, location, first_row, batches, keys):
+    """The pairs of a table's record batches, row `first_row` first."""
+    row = first_row
+    while True:
+        with read_errors(name):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        for record in batch.to_pylist():
+            yield record_pair(name, location, row, record, keys)
+            row += 1
+
+
+@contextlib.contextmanager
+def read_errors(name):
+    """A table that cannot be read on (cut short, corrupt) stops the run, its rows so far
+    kept."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except Exception as exc:   # noqa: BLE001 -- OSError, pyarrow's ArrowInvalid
+        raise CommandError(f"--pairs {name}: cannot read the table: {exc}",
+                           STOPPED) from None
 
 
 def record_pair(name, location, row, record, keys):
