@@ -23,7 +23,6 @@ inverse M-point transform of Z_k = E_k + i O_k, E_k = H_k + H_{k+M}, O_k = (H_k 
 H_{k+M}) e^{+2 pi i k / N}, and the inverse transform is conj(FFT(conj Z)).
 """
 
-import dataclasses
 import math
 
 import numpy as np
@@ -32,17 +31,22 @@ from numba import cuda, float64
 from ..errors import ParameterError
 from ..kernels import terms_backward
 from ..kernels.frames import span_bounds
-from ..kernels.layout import OptionPlan
 from . import runtime
 from .core import StftLayout
 from .fft import bit_reverse, fft_stages, slot, twiddle_table
-from .kernels import (G_FFT_SIZE, G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK,
-                      G_SWIZZLE_MASK, G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32,
-                      load_windowed_frames, shared_bytes, stft_kernels, task_frames)
+from .kernels import (G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK, G_SWIZZLE_MASK,
+                      G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32, frame_loader,
+                      shared_bytes, stft_kernels, task_frames, windowed_sample)
+from .options import floored_magnitude, kernel_arguments, option_windowed_sample
 
 # the per-bin gradient: the CPU's formula, compiled for the GPU with CUDA's math.log
 magnitude_grad = cuda.jit(device=True)(terms_backward.magnitude_grad_formula(math.log))
 bin_grad = cuda.jit(device=True)(terms_backward.bin_grad_formula(magnitude_grad))
+# the options kernel's: per value, through the floored magnitude, the phase term's
+value_grad = cuda.jit(device=True)(terms_backward.value_grad_formula(math.log))
+magnitude_bin_grad = cuda.jit(device=True)(
+    terms_backward.floored_magnitude_grad_formula())
+phase_bin_grad = cuda.jit(device=True)(terms_backward.phase_grad_formula())
 
 # float64 elements of frame-gradient scratch per chunk (128 MiB): frames_per_chunk keeps
 # every chunk's windowed frame gradients within it, whatever the signal length
@@ -56,11 +60,43 @@ _span_bounds = span_bounds.py_func
 
 
 @cuda.jit(device=True)
-def bin_gradient(buf, f, k, twiddle, geo, eps, c_num, c_log, c_lin):
-    """(dL/d re, dL/d im) of bin k (0 <= k <= M) of frame f's estimate, in float64."""
+def plain_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs):
+    """(dL/d re, dL/d im) of bin k (0 <= k <= M) of frame f's estimate, in float64, for
+    the plain kernel's terms; coefs: the row's coefficients."""
     re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
-    return bin_grad(re_e, im_e, re_r, im_r, eps, geo[G_LOG_MODE], geo[G_LIN_MODE], c_num,
-                    c_log, c_lin)
+    return bin_grad(re_e, im_e, re_r, im_r, eps, geo[G_LOG_MODE], geo[G_LIN_MODE], coefs[0],
+                    coefs[1], coefs[2])
+
+
+@cuda.jit(device=True)
+def option_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs):
+    """The same for the options kernel's terms without a filterbank, as the CPU's
+    option_frame_grad: floored magnitudes, the per-value gradient (the reference's
+    magnitude scaled by coefs[4]), d sqrt(floor) / d(re, im), and the phase term's
+    (coefs[3]) away from the real DC and Nyquist bins."""
+    options = extra[3][0]
+    re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
+    mag_e = floored_magnitude(re_e, im_e, eps, options.eps_added)
+    mag_r = floored_magnitude(re_r, im_r, eps, options.eps_added)
+    d_mag, _ = value_grad(mag_e, coefs[4] * mag_r, options.log_fac, options.log_eps,
+                          options.log_threshold, options.log_floor, geo[G_LOG_MODE],
+                          geo[G_LIN_MODE], coefs[0], coefs[1], coefs[2])
+    g_re, g_im = magnitude_bin_grad(re_e, im_e, eps, options.eps_added,
+                                    d_mag + coefs[5] * mag_r)
+    if options.phase and k != 0 and k != 1 << geo[G_LOG2_M]:
+        p_re, p_im = phase_bin_grad(re_e, im_e, re_r, im_r, coefs[3])
+        g_re += p_re
+        g_im += p_im
+    return g_re, g_im
+
+
+@cuda.jit(device=True)
+def option_gradient_sample(signal, item, row, mix, use_mix, start, n, window, lo, hi,
+                           extra):
+    """The options kernel's sample reader (framing variants) with its own `extra`, the
+    fourth entry of the gradient kernels'."""
+    return option_windowed_sample(signal, item, row, mix, use_mix, start, n, window, lo,
+                                  hi, extra[3])
 
 
 @cuda.jit(device=True)
@@ -93,40 +129,6 @@ def store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask):
                      packed_bin(0.5 * g_mk[0], 0.5 * g_mk[1], 0.5 * g_k[0], -0.5 * g_k[1],
                                 float64(twiddle[0, k2]), float64(twiddle[1, k2])),
                      shift, mask)
-
-
-@cuda.jit(device=True)
-def pack_frame_gradients(buf, twiddle, geo, eps, count, c_num, c_log, c_lin):
-    """Overwrite each frame f's estimate transform (2f) with conj(Z) of its gradient, in
-    natural order. The thread of bins {k, M - k} reads and writes only those slots of
-    transforms 2f and 2f + 1 (bin 0's thread also takes bins M and M / 2), so no barrier
-    is needed between a thread's reads and its writes."""
-    log2_m = geo[G_LOG2_M]
-    m = 1 << log2_m
-    plane = geo[G_PER_BLOCK] * 2 * m
-    shift = geo[G_SWIZZLE_SHIFT]
-    mask = geo[G_SWIZZLE_MASK]
-    log2_pairs = log2_m - 1 if log2_m > 0 else 0
-    q = cuda.threadIdx.x
-    while q < count << log2_pairs:
-        f = q >> log2_pairs
-        k = q & ((1 << log2_pairs) - 1)
-        base = (2 * f) << log2_m
-        if k == 0:
-            g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, c_num, c_log, c_lin)
-            g_m = bin_gradient(buf, f, m, twiddle, geo, eps, c_num, c_log, c_lin)
-            # H_0 = Re g_0, H_M = Re g_M: real, and e^{i theta_0} = 1
-            store_packed(buf, plane, base, packed_bin(g_0[0], 0.0, g_m[0], 0.0, 1.0, 0.0),
-                         shift, mask)
-            if m > 1:
-                g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, c_num, c_log, c_lin)
-                store_pair(buf, plane, base, m >> 1, m, g_h, g_h, twiddle, shift, mask)
-        else:
-            g_k = bin_gradient(buf, f, k, twiddle, geo, eps, c_num, c_log, c_lin)
-            g_mk = bin_gradient(buf, f, m - k, twiddle, geo, eps, c_num, c_log, c_lin)
-            store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask)
-        q += cuda.blockDim.x
-    cuda.syncthreads()
 
 
 @cuda.jit(device=True)
@@ -170,39 +172,82 @@ def compact_bit_reversed(buf, geo, count):
         stop <<= 1
 
 
-@cuda.jit(device=True)
-def frame_group_gradient(buf, est, ref, mix, window, twiddle, geo, eps, extra, task, out,
-                         red):
-    """out[task, j, :] = window * dL/d(frame first + j) of one task (a group of frames of
-    one (item, row) within the chunk), in float64. extra = (coefficients (B, R, 3),
-    the chunk's first frame). Every thread of the block must call this."""
-    coefficients, chunk_first = extra
-    log2_m = geo[G_LOG2_M]
-    m = 1 << log2_m
-    plane = geo[G_PER_BLOCK] * 2 * m
-    shift = geo[G_SWIZZLE_SHIFT]
-    mask = geo[G_SWIZZLE_MASK]
-    item, row, first, count = task_frames(task, geo)
-    load_windowed_frames(buf, est, ref, mix, window, twiddle, geo, extra, item, row,
-                         chunk_first + first, count, geo[G_FFT_SIZE] >> 1)
-    pack_frame_gradients(buf, twiddle, geo, eps, count, coefficients[item, row, 0],
-                         coefficients[item, row, 1], coefficients[item, row, 2])
-    compact_bit_reversed(buf, geo, count)
-    fft_stages(buf, plane, count, log2_m, twiddle, shift, mask)
-    # x_{2j} + i x_{2j+1} = conj(FFT(conj Z))_j
-    q = cuda.threadIdx.x
-    while q < count << log2_m:
-        f = q >> log2_m
-        j = q & (m - 1)
-        at = slot((f << log2_m) + j, shift, mask)
-        out[task, f, 2 * j] = float64(buf[at]) * float64(window[2 * j])
-        out[task, f, 2 * j + 1] = -float64(buf[plane + at]) * float64(window[2 * j + 1])
-        q += cuda.blockDim.x
-    cuda.syncthreads()   # the scratch kernel's next task reloads buf
+def gradient_kernels(read_sample, bin_gradient, name):
+    """The fused and scratch frame-gradient kernels (kernels.stft_kernels) of a sample
+    reader (as kernels.frame_loader takes it) and a per-bin gradient
+    bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs) -> (dL/d re, dL/d im).
+    Their `extra`: (coefficients (B, R, 6) float64, the chunk's first frame, the frames'
+    padding on the left) and, for the options' terms, the options kernels' own `extra`."""
+    load_frames = frame_loader(read_sample)
+
+    @cuda.jit(device=True)
+    def pack_frame_gradients(buf, twiddle, geo, eps, extra, count, coefs):
+        """Overwrite each frame f's estimate transform (2f) with conj(Z) of its gradient,
+        in natural order. The thread of bins {k, M - k} reads and writes only those slots
+        of transforms 2f and 2f + 1 (bin 0's thread also takes bins M and M / 2), so no
+        barrier is needed between a thread's reads and its writes."""
+        log2_m = geo[G_LOG2_M]
+        m = 1 << log2_m
+        plane = geo[G_PER_BLOCK] * 2 * m
+        shift = geo[G_SWIZZLE_SHIFT]
+        mask = geo[G_SWIZZLE_MASK]
+        log2_pairs = log2_m - 1 if log2_m > 0 else 0
+        q = cuda.threadIdx.x
+        while q < count << log2_pairs:
+            f = q >> log2_pairs
+            k = q & ((1 << log2_pairs) - 1)
+            base = (2 * f) << log2_m
+            if k == 0:
+                g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, extra, coefs)
+                g_m = bin_gradient(buf, f, m, twiddle, geo, eps, extra, coefs)
+                # H_0 = Re g_0, H_M = Re g_M: real, and e^{i theta_0} = 1
+                store_packed(buf, plane, base,
+                             packed_bin(g_0[0], 0.0, g_m[0], 0.0, 1.0, 0.0), shift, mask)
+                if m > 1:
+                    g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, extra, coefs)
+                    store_pair(buf, plane, base, m >> 1, m, g_h, g_h, twiddle, shift, mask)
+            else:
+                g_k = bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs)
+                g_mk = bin_gradient(buf, f, m - k, twiddle, geo, eps, extra, coefs)
+                store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask)
+            q += cuda.blockDim.x
+        cuda.syncthreads()
+
+    def frame_group_gradient(buf, est, ref, mix, window, twiddle, geo, eps, extra, task,
+                             out, red):
+        """out[task, j, :] = window * dL/d(frame first + j) of one task (a group of frames
+        of one (item, row) within the chunk), in float64. Every thread of the block must
+        call this."""
+        log2_m = geo[G_LOG2_M]
+        m = 1 << log2_m
+        plane = geo[G_PER_BLOCK] * 2 * m
+        shift = geo[G_SWIZZLE_SHIFT]
+        mask = geo[G_SWIZZLE_MASK]
+        item, row, first, count = task_frames(task, geo)
+        load_frames(buf, est, ref, mix, window, twiddle, geo, extra, item, row,
+                    extra[1] + first, count, extra[2])
+        pack_frame_gradients(buf, twiddle, geo, eps, extra, count, extra[0][item, row])
+        compact_bit_reversed(buf, geo, count)
+        fft_stages(buf, plane, count, log2_m, twiddle, shift, mask)
+        # x_{2j} + i x_{2j+1} = conj(FFT(conj Z))_j
+        q = cuda.threadIdx.x
+        while q < count << log2_m:
+            f = q >> log2_m
+            j = q & (m - 1)
+            at = slot((f << log2_m) + j, shift, mask)
+            out[task, f, 2 * j] = float64(buf[at]) * float64(window[2 * j])
+            out[task, f, 2 * j + 1] = (-float64(buf[plane + at])
+                                       * float64(window[2 * j + 1]))
+            q += cuda.blockDim.x
+        cuda.syncthreads()   # the scratch kernel's next task reloads buf
+
+    return stft_kernels(cuda.jit(device=True)(frame_group_gradient), name)
 
 
-stft_gradient_shared, stft_gradient_scratch = stft_kernels(frame_group_gradient,
-                                                           "stft_gradient")
+stft_gradient_shared, stft_gradient_scratch = gradient_kernels(
+    windowed_sample, plain_bin_gradient, "stft_gradient")
+stft_option_gradient_shared, stft_option_gradient_scratch = gradient_kernels(
+    option_gradient_sample, option_bin_gradient, "stft_option_gradient")
 
 
 @cuda.jit(device=True)
@@ -223,13 +268,14 @@ def covering_sum(frames, p, origin, hop, lo, hi, n_frames):
 
 
 @cuda.jit(cache=True)
-def gather_gradient(frames, mix, use_mix, origin, hop, lo, hi, n_frames, first_sample,
-                    chunk, n_chunks, grad):
+def gather_gradient(frames, mix, use_mix, reflect, origin, hop, lo, hi, n_frames,
+                    first_sample, chunk, n_chunks, grad):
     """grad[b, c, t] += sum over rows r of mix[r, c] * (the chunk's windowed frame
     gradients of row r at the padded positions that reflect onto t), for t in
     [first_sample + s * chunk, ...) of block (b, c, s). frames: (B * R, n, fft_size), the
-    chunk's frame f starting at padded position origin + f * hop. One block per (b, c,
-    s), grid = B * C * n_chunks (the host divides)."""
+    chunk's frame f starting at padded position origin + f * hop; without `reflect`
+    (zero padding) a position outside the signal reflects onto nothing. One block per
+    (b, c, s), grid = B * C * n_chunks (the host divides)."""
     n_channels = grad.shape[1]
     length = grad.shape[2]
     n_rows = mix.shape[0] if use_mix else n_channels
@@ -248,9 +294,9 @@ def gather_gradient(frames, mix, use_mix, origin, hop, lo, hi, n_frames, first_s
                 frame_rows = frames[item * n_rows + row]
                 # the positions reflecting onto t: -t (left), t, 2 (T - 1) - t (right)
                 part = covering_sum(frame_rows, t, origin, hop, lo, hi, n_frames)
-                if t > 0:
+                if reflect and t > 0:
                     part += covering_sum(frame_rows, -t, origin, hop, lo, hi, n_frames)
-                if t < length - 1:
+                if reflect and t < length - 1:
                     part += covering_sum(frame_rows, 2 * (length - 1) - t, origin, hop, lo,
                                          hi, n_frames)
                 total += weight * part
@@ -271,24 +317,15 @@ def _blocks(size, threads, cap=1024):
 
 
 def options_without_gradient(plan):
-    """The options of a spectral plan (plan.SpectralPlan, read by its fields) that the
-    CUDA backward does not compute yet: those that take the options kernel."""
-    if not plan.uses_options_kernel:
-        return []
-    defaults = {f.name: f.default for f in dataclasses.fields(plan)}
+    """The options of a spectral plan (plan.SpectralPlan) that the CUDA backward does not
+    compute yet: those that need more than one bin at a time or a second pass."""
     missing = []
     if any(bank is not None for bank in plan.filterbanks):
         missing.append("a filterbank (scale='mel' or 'chroma', mel presets)")
     if plan.taps is not None:
         missing.append("perceptual_weighting=True")
-    if plan.phase:
-        missing.append(f"w_phs={plan.w_phs!r}")
-    for name in ("framing", "eps", "scale_invariance") + tuple(
-            name for name in OptionPlan._fields if name in defaults):
-        if name != "eps" and getattr(plan, name) != defaults[name]:
-            missing.append(f"{name}={getattr(plan, name)!r}")
-    if plan.eps == 0.0:
-        missing.append("eps=0")
+    if plan.scale_invariance:
+        missing.append("scale_invariance=True")
     return missing
 
 
@@ -335,19 +372,22 @@ def frames_per_chunk(plan, n_signal_rows, per_block):
     return max(per_block, per_row // per_block * per_block)
 
 
-def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
+def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
+                  option_arrays=None, plain=True):
     """Add one resolution's gradient to `grad`, as kernels/stft_backward.stft_backward.
 
     est3, ref3: the backend's (B, C, T) DeviceSignals; mix: (R, C) channel weights of the
     rows (None: the channels); window: (fft_size,) host array in the signals' dtype, zero
-    outside [win_start, win_stop); plan: the resolution's FramePlan (centred frames);
-    coefficients: (B, R, 3 or more) host float64, dL/d SC_NUM, LOG_DIST, LIN_DIST of
-    each row's sums (the rest, for the options kernel's terms, unused); grad: (B, C, T) float64 device array (zero_gradient), added to on est3's stream.
+    outside [win_start, win_stop); plan: the resolution's FramePlan, frame k starting at
+    plan.frame_start + k * hop_size; coefficients: (B, R, 6) host float64, dL/d SC_NUM,
+    LOG_DIST, LIN_DIST and PHASE_DIST of each row's sums, the reference's scale alpha and
+    dL/d alpha / sum r**2 (the plain terms read the first three); grad: (B, C, T) float64
+    device array (zero_gradient), added to on est3's stream. option_arrays: (options,
+    fb_starts, fb_offsets, fb_weights) as the CPU's; plain: the plain kernel's terms (the
+    options at their neutral values, centred frames), else the options kernel's, which
+    check_plans has cleared (no filterbank, prefilter or scale invariance).
     """
     backend.check_fft_size(plan.fft_size)
-    if plan.frame_start != -(plan.fft_size // 2):
-        raise ParameterError(f"frame_start={plan.frame_start}: the CUDA gradient frames "
-                             f"whole, centred signals only")
     config = backend.launch
     stream = est3.stream
     n_items, n_channels, length = est3.shape
@@ -363,6 +403,22 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
                           else np.ones((1, 1), dtype))
     d_coefficients = cuda.to_device(np.ascontiguousarray(coefficients, dtype=np.float64),
                                     stream=stream)
+    pad_left = np.int64(-plan.frame_start)
+    reflect = True
+    if plain:
+        fused_kernel, scratch_kernel = stft_gradient_shared, stft_gradient_scratch
+        own_extra = ()
+    else:
+        fused_kernel, scratch_kernel = (stft_option_gradient_shared,
+                                        stft_option_gradient_scratch)
+        options = option_arrays[0]
+        reflect = not options.zero_pad
+        # the options kernels' own `extra`; its filterbank, taps and alpha are unused here
+        own_extra = (kernel_arguments(
+            options, constants.get("fb_starts", np.zeros(1, np.int64)),
+            constants.get("fb_offsets", np.zeros(2, np.int64)),
+            constants.get("fb_weights", np.zeros(1)),
+            constants.get("taps", np.zeros(1)), constants.get("alpha", np.ones((1, 1)))),)
     threads = config.stft_threads
     eps = float(plan.eps)
 
@@ -374,16 +430,15 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
 
     def arguments(layout, n_frames, n_groups, first, out):
         return (est3.array, ref3.array, d_mix, d_window, d_twiddle,
-                geometry(layout, n_frames, n_groups), eps, (d_coefficients, np.int64(first)),
-                out)
+                geometry(layout, n_frames, n_groups), eps,
+                (d_coefficients, np.int64(first), pad_left) + own_extra, out)
 
     if config.shared_limit is not None:
         budget = config.shared_limit
     else:   # the opt-in is per kernel and argument types: probe with a stand-in layout
         probe = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, 0)
         budget = runtime.dynamic_shared_limit(
-            stft_gradient_shared,
-            arguments(probe, 1, 1, 0, np.zeros((1, 1, 1))))
+            fused_kernel, arguments(probe, 1, 1, 0, np.zeros((1, 1, 1))))
     layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
     per_block = layout.per_block
     per_chunk = frames_per_chunk(plan, n_items * n_rows, per_block)
@@ -404,11 +459,11 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
             n_tasks, per_block, plan.fft_size)
         args = arguments(layout, n_frames, n_groups, first, out)
         if layout.fused:
-            stft_gradient_shared[n_tasks, threads, stream,
-                                 shared_bytes(threads, layout.shared_bytes)](*args)
+            fused_kernel[n_tasks, threads, stream,
+                         shared_bytes(threads, layout.shared_bytes)](*args)
         else:
-            stft_gradient_scratch[min(n_tasks, scratch.shape[0]), threads, stream,
-                                  shared_bytes(threads)](*args, scratch)
+            scratch_kernel[min(n_tasks, scratch.shape[0]), threads, stream,
+                           shared_bytes(threads)](*args, scratch)
         # the samples the chunk's frames read (reflections included) receive its sums
         origin = plan.frame_start + first * plan.hop_size
         first_sample, stop_sample = _span_bounds(
@@ -420,6 +475,6 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad):
         n_chunks = -(-(stop_sample - first_sample) // chunk)
         gather_gradient[n_items * n_channels * n_chunks, gather_threads, stream](
             out.reshape(n_items * n_rows, n_groups * per_block, plan.fft_size), d_mix,
-            use_mix, np.int64(origin), np.int64(plan.hop_size), np.int64(plan.win_start),
-            np.int64(plan.win_stop), np.int64(n_frames), np.int64(first_sample),
-            np.int64(chunk), np.int64(n_chunks), grad)
+            use_mix, reflect, np.int64(origin), np.int64(plan.hop_size),
+            np.int64(plan.win_start), np.int64(plan.win_stop), np.int64(n_frames),
+            np.int64(first_sample), np.int64(chunk), np.int64(n_chunks), grad)
