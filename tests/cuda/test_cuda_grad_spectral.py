@@ -172,12 +172,59 @@ def test_chunks_bound_the_scratch_whatever_the_length(monkeypatch):
         assert per_chunk == cuda_backward.frames_per_chunk(plan._replace(n_frames=7), 4, 2)
 
 
+OPTION_CASES = {
+    # the options kernel's per-bin terms: the generalised log
+    "log": lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=24, log_eps=1e-3,
+                               log_fac=2.0, **WEIGHTS),
+    # uncentred frames, zeros past the end (no reflection), eps=0, the log's safe floor
+    "ddsp": lambda: fm.PresetLoss("ddsp", fft_sizes=(32, 16), hop_sizes=(8, 4),
+                                  win_lengths=(32, 16)),
+    # HiFi-GAN's (fft - hop) / 2 reflect padding and sqrt(P + eps), without its mel bank
+    "hifigan": lambda: fm.PresetLoss("hifigan", n_mels=None, fft_sizes=(32,),
+                                     hop_sizes=(8,), win_lengths=(32,)),
+    # eps=0 with both terms and the log clamp, centred
+    "dac_stft": lambda: fm.PresetLoss("dac_stft", fft_sizes=(64, 16), hop_sizes=(16, 4),
+                                      win_lengths=(64, 16)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", list(OPTION_CASES))
+def test_options_match_the_cpu_backward(fake_device_array, rng, case, dtype):
+    loss = OPTION_CASES[case]()
+    est, ref = pair(rng, (2, 1, 110), dtype)
+    value, expected = cpu_gradient(loss, est, ref)
+    gpu_value, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    np.testing.assert_allclose(gpu_value, value, rtol=rel_tol(dtype))
+    assert_close_in_norm(got, expected, rel_tol(dtype))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_phase_term_matches_the_cpu_backward(fake_device_array, rng, dtype):
+    """The phase term's gradient, on the samples that the first frame does not read.
+    That frame is centred on sample 0 and reflected about it, so with a symmetric window
+    its spectrum is real up to rounding: its angles sit on the branch cut (0 or +-pi, a
+    jump of 2 pi in the term), where the two FFTs' last bits decide the side, in the
+    value (the forward kernels differ there too) as in the gradient."""
+    fft_size = 32
+    loss = fm.STFTLoss(fft_size=fft_size, hop_size=8, win_length=24, w_phs=0.7,
+                       log_eps=1e-3, **WEIGHTS)
+    est, ref = pair(rng, (2, 1, 110), dtype)
+    _, expected = cpu_gradient(loss, est, ref)
+    _, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
+    away = np.s_[..., fft_size // 2 + 1:]
+    assert_close_in_norm(got[away], expected[away], rel_tol(dtype))
+
+
 @pytest.mark.parametrize("make, named", [
     (lambda: fm.MelSTFTLoss(sample_rate=8000, n_mels=8, fft_size=32, hop_size=8,
                             win_length=32), "filterbank"),
-    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, w_phs=1.0), "w_phs=1.0"),
-    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, log_eps=1e-3),
-     "log_eps=0.001"),
+    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, sample_rate=8000,
+                         perceptual_weighting=True), "perceptual_weighting=True"),
+    (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, scale_invariance=True),
+     "scale_invariance=True"),
 ])
 def test_options_without_a_gpu_gradient_are_refused_before_any_kernel(
         fake_device_array, rng, make, named, monkeypatch):
