@@ -64,14 +64,23 @@ def signatures():
                    (a3, a3, a2, a1, a2, geo, f64, extra, p2, a2), name + label,
                    STFT_THREADS)
         # the spectral gradient: frame gradients (extra: coefficients, the chunk's first
-        # frame) into float64 scratch, then the gather into the float64 gradient
-        gradient_extra = types.Tuple((p3, i64))
-        yield (stft_backward.stft_gradient_shared,
-               (a3, a3, a2, a1, a2, geo, f64, gradient_extra, p3), name, STFT_THREADS)
-        yield (stft_backward.stft_gradient_scratch,
-               (a3, a3, a2, a1, a2, geo, f64, gradient_extra, p3, a2), name, STFT_THREADS)
+        # frame, the left padding; the options' pair also the options kernels' extra)
+        # into float64 scratch, then the gather into the float64 gradient
+        gradient_extra = (p3, i64, i64)
+        option_extra = types.Tuple((option_plan, i1, i1, types.Array(f64, 1, "C"),
+                                    types.Array(f64, 1, "C"), p2))
+        for shared, scratch, extra in (
+                (stft_backward.stft_gradient_shared, stft_backward.stft_gradient_scratch,
+                 types.Tuple(gradient_extra)),
+                (stft_backward.stft_option_gradient_shared,
+                 stft_backward.stft_option_gradient_scratch,
+                 types.Tuple(gradient_extra + (option_extra,)))):
+            yield shared, (a3, a3, a2, a1, a2, geo, f64, extra, p3), name, STFT_THREADS
+            yield (scratch, (a3, a3, a2, a1, a2, geo, f64, extra, p3, a2), name,
+                   STFT_THREADS)
         yield (stft_backward.gather_gradient,
-               (p3, a2, types.boolean) + (i64,) * 8 + (p3,), name, TIME_THREADS)
+               (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (p3,), name,
+               TIME_THREADS)
         yield kernels.row_shifts, (a2, a2, p2), name, TIME_THREADS
         yield kernels.time_sums, (a2, a2, p2, i64, p3), name, TIME_THREADS
         yield kernels.log_cosh_sums, (a2, a2, f64, f64, i64, p3), name, TIME_THREADS
