@@ -229,7 +229,8 @@ def backward(loss, est, ref, saved, grad_value):
                 coefficients[..., 5] = d_alpha / energy
             if backend.name == "cuda":
                 cuda_backward.stft_backward(backend, est3, ref3, mix, window, frames,
-                                            coefficients, grad)
+                                            coefficients, grad, option_arrays,
+                                            not plan.uses_options_kernel)
             else:
                 stft_backward(*signals, kernel_mix, window, frames, coefficients,
                               thread_count(), target, option_arrays,
