@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import rocket_fft
+from numba import uint64
 
 from .filterbank import apply_filterbank, floor_power
 from .frames import (apply_window, read_mixed_frame, read_mixed_frame_zero_padded,
@@ -114,11 +115,12 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
 
 
 @cpu_function
-def add_frame_gradient(grad_channels, weights, frame, start, lo, hi, zero_pad):
-    """grad_channels[c, padded position start + n] += weights[c] * frame[n] for lo <= n <
-    hi: the adjoint of read_mixed_frame (a reflected position adds to the sample it was
-    read from) or, with zero_pad, of read_mixed_frame_zero_padded (positions outside the
-    signal were zeros: they add nothing)."""
+def add_frame_gradient(grad_channels, weights, frame, window, start, lo, hi, zero_pad):
+    """grad_channels[c, padded position start + n] += weights[c] * window[n] * frame[n]
+    for lo <= n < hi: the adjoint of reading and windowing a frame, read_mixed_frame (a
+    reflected position adds to the sample it was read from) or, with zero_pad,
+    read_mixed_frame_zero_padded (positions outside the signal were zeros: they add
+    nothing)."""
     length = grad_channels.shape[1]
     interior = start + lo >= 0 and start + hi <= length
     for c in range(grad_channels.shape[0]):
@@ -126,15 +128,18 @@ def add_frame_gradient(grad_channels, weights, frame, start, lo, hi, zero_pad):
         if weight == 0:
             continue
         out = grad_channels[c]
-        if interior:
-            for n in range(lo, hi):
-                out[start + n] += weight * np.float64(frame[n])
+        if interior:   # unsigned indices, so that the loop vectorises (see frames.py)
+            first = uint64(start + lo)
+            for n in range(uint64(0), uint64(hi - lo)):
+                out[first + n] += weight * np.float64(window[uint64(lo) + n] *
+                                                      frame[uint64(lo) + n])
         elif zero_pad:
             for n in range(max(lo, -start), min(hi, length - start)):
-                out[start + n] += weight * np.float64(frame[n])
+                out[start + n] += weight * np.float64(window[n] * frame[n])
         else:
             for n in range(lo, hi):
-                out[reflect_index(start + n, length)] += weight * np.float64(frame[n])
+                out[reflect_index(start + n, length)] += weight * np.float64(window[n] *
+                                                                              frame[n])
 
 
 @cpu_function(inline=False)   # called once per FFT group
@@ -165,15 +170,11 @@ def add_block_gradient(grad_item, mix, window, plan, zero_pad, first, count, off
                        grad_frames):
     """Window the rows' frame gradients (row m's frame j at grad_frames[m * offset + j])
     and add them to the item's channels by the transposed mix."""
-    lo = plan.win_start
-    hi = plan.win_stop
     for m in range(mix.shape[0]):
         for j in range(count):
-            frame = grad_frames[m * offset + j]
-            apply_window(frame, window, lo, hi)
-            add_frame_gradient(grad_item, mix[m], frame,
-                               plan.frame_start + (first + j) * plan.hop_size, lo, hi,
-                               zero_pad)
+            add_frame_gradient(grad_item, mix[m], grad_frames[m * offset + j], window,
+                               plan.frame_start + (first + j) * plan.hop_size,
+                               plan.win_start, plan.win_stop, zero_pad)
 
 
 @cpu_kernel
