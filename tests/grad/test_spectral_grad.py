@@ -273,6 +273,34 @@ def test_independent_of_thread_count():
     assert np.array_equal(one, many)
 
 
+@pytest.mark.parametrize("fft_size,hop_size,win_length,length,pad", [
+    (64, 1, 64, 3000, 32), (1024, 120, 600, 5000, 512), (256, 300, 256, 4000, 128),
+    (255, 16, 100, 700, 127), (64, 16, 64, 8192, 0), (128, 32, 128, 300, 48),
+    (16, 4, 16, 17, 8)])
+def test_same_parity_spans_never_touch_the_same_sample(fft_size, hop_size, win_length,
+                                                       length, pad):
+    """Every sample each frame adds to (reflections folded back, brute force): spans of
+    one parity, which run side by side, share none."""
+    from fastmixloss.kernels.layout import FramePlan, frames_per_block
+    from fastmixloss.kernels.stft_backward import frames_per_span
+    n_frames = 1 + (length + 2 * pad - fft_size) // hop_size
+    lo = (fft_size - win_length) // 2
+    plan = FramePlan(fft_size, hop_size, lo, lo + win_length, n_frames,
+                     frames_per_block(fft_size, n_frames), 1, 0, 1e-8, -pad)
+    per_span = frames_per_span(plan, length)
+    source = np.pad(np.arange(length), pad, mode="reflect")
+    touched = {}
+    for k in range(n_frames):
+        start = k * hop_size + lo
+        samples = set(source[start:start + win_length].tolist())
+        touched.setdefault(k // per_span, set()).update(samples)
+    spans = sorted(touched)
+    for a in spans:
+        for b in spans:
+            if a < b and (b - a) % 2 == 0:
+                assert not touched[a] & touched[b], (a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_item_gradient_independent_of_batch(dtype):
     est, ref = pair((3, 2, 5000), dtype=dtype)
