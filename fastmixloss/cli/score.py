@@ -49,9 +49,10 @@ def add_arguments(parser):
     parser.add_argument("--pairs", nargs="+", metavar="SOURCE",
                         help="instead of the folders: a manifest, MANIFEST.csv (columns "
                              "est, ref, optionally id) or MANIFEST.jsonl (one object a "
-                             "line, the same keys), paths relative to it; a table "
-                             "TABLE.parquet or a folder of Parquet shards, with Audio "
-                             "columns est and ref as Hugging Face datasets writes them; "
+                             "line, the same keys), paths relative to it; a Hugging Face "
+                             "datasets table with Audio columns est and ref: "
+                             "TABLE.parquet, a folder of Parquet shards, or a folder "
+                             "save_to_disk wrote; "
                              "or WebDataset shards SHARD.tar ... (brace patterns such as "
                              "shard-{000..009}.tar) with members KEY.est.wav and "
                              "KEY.ref.wav (any audio extension) (default: none, the "

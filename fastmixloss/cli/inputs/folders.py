@@ -22,15 +22,16 @@ def open_source(est_dir, ref_dir):
 
 
 def _no_match(est_dir, ref_dir, pairs):
-    """Why two folders with no pair at all are refused: a few names of each side."""
-    lines = [f"no estimate under {est_dir} has a reference at the same relative path "
-             f"under {ref_dir} (or differing only in its audio extension); nothing to score"]
+    """Why two folders with no pair at all are refused, with a few names of each side
+    (one line: the command line's errors are)."""
+    sides = []
     for side, folder in (("est", est_dir), ("ref", ref_dir)):
         names = [pair.key for pair in pairs if getattr(pair, side) is not None]
-        shown = ", ".join(names[:EXAMPLES])
         more = f" and {len(names) - EXAMPLES} more" if len(names) > EXAMPLES else ""
-        lines.append(f"  {folder}: {shown or 'no audio files'}{more}")
-    return "\n".join(lines)
+        sides.append(f"{folder} has {', '.join(names[:EXAMPLES]) or 'no audio files'}{more}")
+    return (f"no estimate under {est_dir} has a reference at the same relative path under "
+            f"{ref_dir} (or differing only in its audio extension); nothing to score: "
+            f"{'; '.join(sides)}")
 
 
 def _audio_files(root):
