@@ -246,13 +246,26 @@ def test_bad_input_raises_a_parameter_error_naming_it(call, named):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_tensors_give_the_cpus_value_and_gradient():
+@pytest.mark.parametrize("case_id", ["sisdr", "mse", "logcosh"])
+def test_cuda_tensors_give_the_cpus_value_and_gradient(case_id):
     est, ref = tensors(SHAPE)
-    loss = module(CASES["mrstft"])
-    loss(est, ref).backward()
-    est_gpu = est.detach().cuda().requires_grad_()
-    value = loss(est_gpu, ref.cuda())
+    loss = module(CASES[case_id])
+    value = loss(est, ref)
     value.backward()
-    assert value.device.type == "cuda" and est_gpu.grad.device.type == "cuda"
+    est_gpu = est.detach().cuda().requires_grad_()
+    value_gpu = loss(est_gpu, ref.cuda())
+    value_gpu.backward()
+    assert value_gpu.device.type == "cuda" and est_gpu.grad.device.type == "cuda"
+    assert value_gpu.item() == pytest.approx(value.item(), rel=1e-12)
     np.testing.assert_allclose(est_gpu.grad.cpu().numpy(), est.grad.numpy(), rtol=1e-9,
                                atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_tensors_give_the_cpus_spectral_value():
+    est, ref = tensors(SHAPE)
+    loss = module(CASES["mrstft"])
+    with torch.no_grad():
+        value = loss(est.cuda(), ref.cuda())
+    assert value.device.type == "cuda"
+    assert value.item() == pytest.approx(loss(est, ref).item(), rel=1e-9)
