@@ -2,6 +2,7 @@
 
     fastmixloss compare EST REF [--plot FILE.png]
     fastmixloss score EST_DIR REF_DIR --out results.csv
+    fastmixloss score --pairs pairs.jsonl | table.parquet | 'shards-{000..009}.tar'
     fastmixloss demo
     fastmixloss warmup
 
@@ -32,6 +33,7 @@ Loss functions for automatic music mixing, on audio files.
 
   compare EST REF            every default loss for one pair of files (--plot: a picture)
   score EST_DIR REF_DIR      one results row per pair of files, a summary, resumable
+  score --pairs SOURCE       the same from a manifest, a datasets table or WebDataset shards
   demo                       synthesise example mixes with known differences and score them
   warmup                     compile the kernels now, once per installation
 

@@ -4,10 +4,10 @@ A pair can end the process that computes it: a crash in native code (a segfault,
 abort), or the system's out-of-memory killer. So `score` checks its settings, reads and
 computes in one worker process, which reads the pairs' pieces ahead on a thread (bounded
 in bytes, read_ahead.py) and computes on all of Numba's threads, while the main process
-only sends it pairs (file names, not audio), writes the rows it sends back, and watches
-it; it never loads a kernel itself. When the worker dies, the pair it was scoring
-becomes an error row that says so ("worker died: signal 11 (SIGSEGV)"), a new worker
-takes over, and the run goes on.
+only sends it pairs (file names, or a table's or a shard's encoded files, never decoded
+audio), writes the rows it sends back, and watches it; it never loads a kernel itself.
+When the worker dies, the pair it was scoring becomes an error row that says so ("worker
+died: signal 11 (SIGSEGV)"), a new worker takes over, and the run goes on.
 
 Which pair killed it: a worker holds several pairs at once (one computing, the next ones
 being read: as many as fit in its read-ahead), and native damage can show later than it
@@ -78,7 +78,8 @@ class Worker:
     """One worker process scoring pairs in the order it receives them.
 
     It checks the settings by running the losses once (which also loads the kernels):
-    this process need not load them at all. Messages to it: a Pair, or None (no more).
+    this process need not load them at all. Messages to it: ("rate", Hz) first, the
+    sample rate to check them at; then a Pair, or None (no more).
     From it: ("ready", columns) once checked, or ("invalid", error class, message);
     ("got",) as its reading thread takes each pair (when the pieces of the ones before
     it are read, up to `read_ahead` bytes ahead), ("row", row) when the pair is scored,

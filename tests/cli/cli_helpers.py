@@ -321,3 +321,19 @@ class FaultyScore:
 def stuck_load(pair, length_policy):
     """A read that never returns (a hung network share), as the worker would run it."""
     time.sleep(3600)
+
+
+def local_cluster(monkeypatch):
+    """A real distributed.LocalCluster (2 worker processes on 127.0.0.1, 1 thread each),
+    its workers with one Numba thread and this checkout importable (they inherit the
+    environment). No dashboard, and the scheduler's HTTP server (which it starts anyway)
+    on a free port: on its default, 8787, any other Dask on the machine makes it warn, and
+    the suite's warnings are errors."""
+    import pytest
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONPATH", REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                    host="127.0.0.1", dashboard_address=None,
+                                    scheduler_kwargs={"dashboard_address": ":0"},
+                                    timeout="60s")

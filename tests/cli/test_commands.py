@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import REPO, SPECTRAL_FLAGS, make_good_pairs, read_csv, run_subprocess
+from cli_helpers import (REPO, SPECTRAL_FLAGS, local_cluster, make_good_pairs, read_csv,
+                         run_subprocess)
 
 
 def test_demo_shows_what_the_losses_say(cli, tmp_path):
@@ -81,7 +82,6 @@ def test_setup_cfg_declares_the_script_and_extras():
 def test_dask_local_cluster_gives_the_local_rows(tmp_path, cli, monkeypatch):
     """A real distributed.LocalCluster (2 worker processes on 127.0.0.1, 1 thread each):
     the same rows, errors included, as a run on this machine's worker process."""
-    distributed = pytest.importorskip("distributed")
     root = str(tmp_path / "data")
     make_good_pairs(root, [f"p{i}.wav" for i in range(6)])
     with open(os.path.join(root, "est", "broken.wav"), "wb") as f:
@@ -92,16 +92,7 @@ def test_dask_local_cluster_gives_the_local_rows(tmp_path, cli, monkeypatch):
     args = ("score", f"{root}/est", f"{root}/ref", *SPECTRAL_FLAGS)
     assert cli(*args, "--out", tmp_path / "local.csv")[0] == 1
 
-    # workers inherit the environment: one Numba thread each, this checkout importable
-    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
-    monkeypatch.setenv("PYTHONPATH", REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    # No dashboard, and the scheduler's HTTP server (which it starts anyway) on a free
-    # port: on its default, 8787, any other Dask on the machine makes it warn, and the
-    # suite's warnings are errors.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  scheduler_kwargs={"dashboard_address": ":0"},
-                                  timeout="60s") as cluster:
+    with local_cluster(monkeypatch) as cluster:
         code, out, err = cli(*args, "--out", tmp_path / "dask.csv",
                              "--scheduler", cluster.scheduler_address)
         assert code == 1, err

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from cli_helpers import SPECTRAL_FLAGS, make_good_pairs, read_csv
+from cli_helpers import SPECTRAL_FLAGS, local_cluster, make_good_pairs, read_csv
 
 SCORE = ("score", *SPECTRAL_FLAGS)
 
@@ -192,17 +192,10 @@ def test_a_name_given_twice_is_refused(tmp_path, cli):
 def test_dask_spreads_row_groups_and_shards(dataset, cli, tmp_path, monkeypatch):
     """A real LocalCluster scores each row group and each shard as one task: the rows
     equal folder mode's."""
-    distributed = pytest.importorskip("distributed")
-    from cli_helpers import REPO
     expected = folder_rows(dataset, cli, tmp_path)
     build_table(dataset, tmp_path / "pairs.parquet", rows_per_group=3)
     shards = build_shards(dataset, tmp_path / "shards", per_shard=4)
-    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
-    monkeypatch.setenv("PYTHONPATH", REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  scheduler_kwargs={"dashboard_address": ":0"},
-                                  timeout="60s") as cluster:
+    with local_cluster(monkeypatch) as cluster:
         for name, source, key_of in (("table", [tmp_path / "pairs.parquet"], str),
                                      ("shards", shards, tar_key)):
             out = tmp_path / f"{name}.csv"
