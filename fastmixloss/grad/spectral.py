@@ -80,8 +80,6 @@ def check_differentiable(plan, loss):
         raise ParameterError(
             f"output='full' has no gradient (loss={loss!r}): the gradient is of the "
             f"loss value; use output='loss'")
-    if plan.device == "cuda":
-        raise ParameterError(f"device='cuda': no gradient on the GPU yet (loss={loss!r})")
     missing = options_without_gradient(plan)
     if missing:
         raise ParameterError(f"no gradient yet for {', '.join(missing)} (loss={loss!r})")
