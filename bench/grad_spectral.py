@@ -17,8 +17,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
-
 from .measure import ROOT, paired_ratio, time_rounds
 from .probe import peak_resident_mb
 from .workloads import make_inputs
