@@ -133,10 +133,13 @@ def loss_forward(est: torch.Tensor, ref: torch.Tensor,
 
 @loss_forward.register_fake
 def _loss_forward_fake(est, ref, key):
-    entry = _REGISTRY[key]
-    n_saved = gradients.saved_size(entry.loss, tuple(int(n) for n in est.shape))
-    return (est.new_empty(entry.value_shape(est.shape)),
-            torch.empty((n_saved,), dtype=torch.float64, device="cpu"))
+    # saved's length is left symbolic (grad.saved_size would give it): torch.compile's
+    # caches key a graph on its inputs, not on what a custom op's fake returns, so a
+    # length baked in by one version of the library failed a graph cached on disk once
+    # the saved layout changed
+    saved_length = torch.library.get_ctx().new_dynamic_size()
+    return (est.new_empty(_REGISTRY[key].value_shape(est.shape)),
+            torch.empty((saved_length,), dtype=torch.float64, device="cpu"))
 
 
 @torch.library.custom_op("fastmixloss::loss_backward", mutates_args=())
