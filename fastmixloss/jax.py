@@ -43,7 +43,6 @@ __all__ = [*adapters.FACES, *adapters.FUNCTIONS, "preset_loss", "PRESETS"]
 PRESETS = presets.PRESETS
 
 
-
 def _saved_bits(saved):
     """The forward's float64 sums as uint32 words: JAX carries them exactly with or
     without jax_enable_x64."""
@@ -54,14 +53,15 @@ def _differentiable(built):
     """jax.custom_vjp of built.loss: (est, ref) -> value."""
     loss = built.loss
 
+    def as_value(value, est):
+        return np.asarray(value, dtype=est.dtype).reshape(built.value_shape(est.shape))
+
     def host_forward(est, ref):
         value, saved = gradients.forward(loss, np.asarray(est), np.asarray(ref))
-        value = np.asarray(value, dtype=est.dtype).reshape(built.value_shape(est.shape))
-        return value, _saved_bits(saved)
+        return as_value(value, est), _saved_bits(saved)
 
     def host_value(est, ref):
-        value = loss(np.asarray(est), np.asarray(ref))
-        return np.asarray(value, dtype=est.dtype).reshape(built.value_shape(est.shape))
+        return as_value(loss(np.asarray(est), np.asarray(ref)), est)
 
     def host_backward(est, ref, saved_bits, grad_value):
         grad_value = np.asarray(grad_value, dtype=np.float64)
