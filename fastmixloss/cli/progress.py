@@ -3,6 +3,7 @@ seconds in a log (pairs done, audio seconds per second, time left), and a note w
 kernels are being compiled rather than loaded from Numba's cache."""
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -33,7 +34,7 @@ class _LogLines(_NoBar):
         self.every = LOG_EVERY if every is None else every
         self.scored, self.audio_seconds = 0, 0.0
         self.start = self.last = clock()
-        self.printed = False
+        self.printed = None   # how many pairs the last line counted
 
     def update(self, n=1, audio_seconds=0.0):
         self.scored += n
@@ -48,14 +49,15 @@ class _LogLines(_NoBar):
         parts = [f"{done}/{self.total} pairs" if self.total is not None
                  else f"{done} pairs",
                  f"{self.audio_seconds / elapsed:.1f} s of audio per second"]
-        if self.total is not None and self.scored:
+        if self.total is not None and self.scored and done < self.total:
             left = (self.total - done) * elapsed / self.scored
             parts.append(f"about {duration(left)} left")
         print(f"fastmixloss: {', '.join(parts)}", file=sys.stderr, flush=True)
-        self.printed = True
+        self.printed = self.scored
 
     def close(self):
-        if self.printed and self.clock() > self.last:
+        """The last count, if a line was printed before it."""
+        if self.printed is not None and self.printed != self.scored:
             self._line()
 
 
@@ -101,11 +103,25 @@ def _Tqdm(**kwargs):   # noqa: N802 -- a class made on first use: tqdm is option
     return _tqdm_class()(**kwargs)
 
 
+def kernels_in_cache():
+    """Whether Numba's on-disk cache holds the kernels every run needs (the time-domain,
+    the NaN/Inf check and the STFT kernels): False on a first run, which compiles them;
+    None when it cannot be told (Numba's cache is not where this looks)."""
+    try:
+        from fastmixloss.startup import _dispatchers
+        return all(os.path.exists(dispatcher._cache._cache_file._index_path)
+                   for group in ("time", "finite", "stft")
+                   for dispatcher in _dispatchers(group))
+    except Exception:   # noqa: BLE001 -- another Numba: then say it when slow
+        return None
+
+
 @contextlib.contextmanager
 def compiling_note(quiet, after=None):
     """Say that the kernels are being compiled when the block (the parameters' check,
-    which compiles or loads them) takes longer than loading them does."""
-    if quiet:
+    which compiles or loads them) takes longer than loading them does, unless their
+    cache is known to be there (a start slowed by a busy machine says nothing)."""
+    if quiet or kernels_in_cache():
         yield
         return
     def note():

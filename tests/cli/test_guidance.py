@@ -53,7 +53,8 @@ def test_progress_lines_in_a_log(tmp_path, cli, monkeypatch):
     lines = [line for line in err.splitlines() if " pairs, " in line]
     assert lines[0].startswith("fastmixloss: 1/3 pairs, ")
     assert "s of audio per second, about " in lines[0] and lines[0].endswith(" left")
-    assert lines[-1].startswith("fastmixloss: 3/3 pairs, ")
+    assert lines[-1].startswith("fastmixloss: 3/3 pairs, ") and "left" not in lines[-1]
+    assert len(lines) == 3
     # --quiet: none
     code, _, err = cli("score", tmp_path / "d" / "est", tmp_path / "d" / "ref",
                        "--losses", "mse", "--out", tmp_path / "q.csv", "--quiet")
@@ -72,18 +73,29 @@ def test_log_lines_say_the_time_left(monkeypatch, capsys):
                                        "second, about 18 s left\n")
     lines.close()
     assert capsys.readouterr().err == ""   # nothing new since that line
+    now[0] += 1.0
+    lines.update(6, 60.0)
+    lines.close()   # the end, once: 120 s of audio in 7 s
+    assert capsys.readouterr().err == ("fastmixloss: 10/10 pairs, 17.1 s of audio per "
+                                       "second\n")
     assert progress.duration(3725) == "1 h 02 min" and progress.duration(65) == "1 min 05 s"
 
 
 def test_a_slow_start_says_it_is_compiling(capsys, monkeypatch):
+    """When the kernels are not in Numba's cache (a first run) and the start is slow."""
     from fastmixloss.cli import progress
     import time
+    assert progress.kernels_in_cache() is True   # the suite has run them
+    monkeypatch.setattr(progress, "kernels_in_cache", lambda: False)
     with progress.compiling_note(quiet=False, after=0.05):
         time.sleep(0.5)
     assert "compiling" in capsys.readouterr().err
     with progress.compiling_note(quiet=False, after=5.0):
         pass
     with progress.compiling_note(quiet=True, after=0.0):
+        time.sleep(0.2)
+    monkeypatch.setattr(progress, "kernels_in_cache", lambda: True)
+    with progress.compiling_note(quiet=False, after=0.0):
         time.sleep(0.2)
     assert capsys.readouterr().err == ""
 
