@@ -257,11 +257,21 @@ def test_undefined_spectral_convergence_gives_nan_where_weighted():
     assert np.isfinite(value) and np.isfinite(grad).all()
 
 
-def test_independent_of_thread_count():
+THREAD_CASES = [
+    ("plain", lambda: fm.MultiResolutionSTFTLoss(fft_sizes=[1024, 64], hop_sizes=[120, 1],
+                                                 win_lengths=[600, 64])),
+    ("options", lambda: fm.MultiResolutionSTFTLoss(
+        fft_sizes=[1024, 256], hop_sizes=[120, 3], win_lengths=[600, 256], scale="mel",
+        n_bins=8, sample_rate=44100, perceptual_weighting=True, scale_invariance=True,
+        w_phs=0.1)),
+]
+
+
+@pytest.mark.parametrize("name,make", THREAD_CASES, ids=[c[0] for c in THREAD_CASES])
+def test_independent_of_thread_count(name, make):
     import numba
     est, ref = pair((3, 2, 30000))
-    loss = fm.MultiResolutionSTFTLoss(fft_sizes=[1024, 64], hop_sizes=[120, 1],
-                                      win_lengths=[600, 64])
+    loss = make()
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -301,10 +311,14 @@ def test_same_parity_spans_never_touch_the_same_sample(fft_size, hop_size, win_l
                 assert not touched[a] & touched[b], (a, b)
 
 
+@pytest.mark.parametrize("options", [{}, dict(scale="mel", n_bins=8, sample_rate=44100,
+                                               perceptual_weighting=True,
+                                               scale_invariance=True)],
+                         ids=["plain", "options"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_item_gradient_independent_of_batch(dtype):
+def test_item_gradient_independent_of_batch(dtype, options):
     est, ref = pair((3, 2, 5000), dtype=dtype)
-    loss = fm.SumAndDifferenceSTFTLoss(**SMALL_MR, reduction="sum")
+    loss = fm.SumAndDifferenceSTFTLoss(**SMALL_MR, reduction="sum", **options)
     batch = value_and_grad(loss, est, ref)[1]
     alone = value_and_grad(loss, est[1:2], ref[1:2])[1]
     assert batch.dtype == dtype
