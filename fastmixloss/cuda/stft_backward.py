@@ -37,7 +37,8 @@ from .fft import bit_reverse, fft_stages, slot, twiddle_table
 from .kernels import (G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK, G_SWIZZLE_MASK,
                       G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32, frame_loader,
                       shared_bytes, stft_kernels, task_frames, windowed_sample)
-from .options import floored_magnitude, kernel_arguments, option_windowed_sample
+from .options import (bin_magnitudes, floored_magnitude, kernel_arguments,
+                      option_windowed_sample)
 
 # the per-bin gradient: the CPU's formula, compiled for the GPU with CUDA's math.log
 magnitude_grad = cuda.jit(device=True)(terms_backward.magnitude_grad_formula(math.log))
@@ -60,7 +61,7 @@ _span_bounds = span_bounds.py_func
 
 
 @cuda.jit(device=True)
-def plain_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs):
+def plain_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values):
     """(dL/d re, dL/d im) of bin k (0 <= k <= M) of frame f's estimate, in float64, for
     the plain kernel's terms; coefs: the row's coefficients."""
     re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
@@ -69,25 +70,99 @@ def plain_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs):
 
 
 @cuda.jit(device=True)
-def option_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs):
-    """The same for the options kernel's terms without a filterbank, as the CPU's
-    option_frame_grad: floored magnitudes, the per-value gradient (the reference's
-    magnitude scaled by coefs[4]), d sqrt(floor) / d(re, im), and the phase term's
-    (coefs[3]) away from the real DC and Nyquist bins."""
-    options = extra[3][0]
-    re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
-    mag_e = floored_magnitude(re_e, im_e, eps, options.eps_added)
-    mag_r = floored_magnitude(re_r, im_r, eps, options.eps_added)
-    d_mag, _ = value_grad(mag_e, coefs[4] * mag_r, options.log_fac, options.log_eps,
-                          options.log_threshold, options.log_floor, geo[G_LOG_MODE],
-                          geo[G_LIN_MODE], coefs[0], coefs[1], coefs[2])
-    g_re, g_im = magnitude_bin_grad(re_e, im_e, eps, options.eps_added,
-                                    d_mag + coefs[5] * mag_r)
+def value_gradient(e, r, geo, options, coefs):
+    """dL/d(value e) of one value pair (a bin's or a band's floored magnitude), as the
+    CPU's option_frame_grad: the per-value formula with the reference's value scaled by
+    coefs[4], and scale invariance's share coefs[5] * r."""
+    d_e, _ = value_grad(e, coefs[4] * r, options.log_fac, options.log_eps,
+                        options.log_threshold, options.log_floor, geo[G_LOG_MODE],
+                        geo[G_LIN_MODE], coefs[0], coefs[1], coefs[2])
+    return d_e + coefs[5] * r
+
+
+@cuda.jit(device=True)
+def magnitude_to_bin(re_e, im_e, re_r, im_r, k, geo, eps, options, coefs, d_mag):
+    """(dL/d re, dL/d im) of bin k from dL/d(its floored magnitude), plus the phase
+    term's (coefs[3]) away from the real DC and Nyquist bins."""
+    g_re, g_im = magnitude_bin_grad(re_e, im_e, eps, options.eps_added, d_mag)
     if options.phase and k != 0 and k != 1 << geo[G_LOG2_M]:
         p_re, p_im = phase_bin_grad(re_e, im_e, re_r, im_r, coefs[3])
         g_re += p_re
         g_im += p_im
     return g_re, g_im
+
+
+@cuda.jit(device=True)
+def option_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values):
+    """The same for the options kernel's terms without a filterbank."""
+    options = extra[3][0]
+    re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
+    d_mag = value_gradient(floored_magnitude(re_e, im_e, eps, options.eps_added),
+                           floored_magnitude(re_r, im_r, eps, options.eps_added), geo,
+                           options, coefs)
+    return magnitude_to_bin(re_e, im_e, re_r, im_r, k, geo, eps, options, coefs, d_mag)
+
+
+@cuda.jit(device=True)
+def no_band_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
+    """The terms without a filterbank need nothing before the bins."""
+
+
+@cuda.jit(device=True)
+def band_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
+    """values[f, b] = dL/d(band b's value) of frame f of the group, one (frame, band) per
+    thread step: the band's weighted floored magnitudes over its support (as the forward
+    kernel sums them), then the per-value gradient. Every thread must call this."""
+    options = extra[3][0]
+    fb_starts = extra[3][1]
+    fb_offsets = extra[3][2]
+    fb_weights = extra[3][3]
+    n_bands = options.n_bands
+    q = cuda.threadIdx.x
+    while q < count * n_bands:
+        f, band = divmod32(q, n_bands)
+        begin = fb_offsets[band]
+        first_bin = fb_starts[band]
+        total_e = 0.0
+        total_r = 0.0
+        for i in range(fb_offsets[band + 1] - begin):
+            e, r = bin_magnitudes(buf, f, first_bin + i, twiddle, geo, eps,
+                                  options.eps_added)
+            w = float64(fb_weights[begin + i])
+            total_e += w * e
+            total_r += w * r
+        values[f, band] = value_gradient(total_e, total_r, geo, options, coefs)
+        q += cuda.blockDim.x
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def bank_bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values):
+    """The same with a filterbank: dL/d(bin k's magnitude) = sum over the bands b covering
+    it of weight(b, k) * values[f, b] (the transposed bank, by bin: extra[4])."""
+    options = extra[3][0]
+    bin_offsets, bin_bands, bin_weights = extra[4]
+    d_mag = 0.0
+    for j in range(bin_offsets[k], bin_offsets[k + 1]):
+        d_mag += float64(bin_weights[j]) * values[f, bin_bands[j]]
+    re_e, im_e, re_r, im_r = bin_pair(buf, f, k, twiddle, geo)
+    return magnitude_to_bin(re_e, im_e, re_r, im_r, k, geo, eps, options, coefs, d_mag)
+
+
+def transposed_bank(fb_starts, fb_offsets, fb_weights, n_bins):
+    """The sparse filterbank by bin (CSR): (offsets (F + 1,), bands, weights), bin k's
+    bands and weights at [offsets[k], offsets[k + 1]), bands in increasing order."""
+    counts = np.zeros(n_bins + 1, np.int64)
+    entries = []
+    for band in range(len(fb_offsets) - 1):
+        for i in range(fb_offsets[band + 1] - fb_offsets[band]):
+            k = fb_starts[band] + i
+            entries.append((k, band, fb_offsets[band] + i))
+            counts[k + 1] += 1
+    entries.sort()
+    bands = np.array([band for _, band, _ in entries], np.int64)
+    weights = np.asarray(fb_weights)[[at for _, _, at in entries]]
+    return np.cumsum(counts), bands.reshape(-1), np.ascontiguousarray(weights)
 
 
 @cuda.jit(device=True)
@@ -172,16 +247,19 @@ def compact_bit_reversed(buf, geo, count):
         stop <<= 1
 
 
-def gradient_kernels(read_sample, bin_gradient, name):
+def gradient_kernels(read_sample, bin_gradient, name, prepare=no_band_gradients):
     """The fused and scratch frame-gradient kernels (kernels.stft_kernels) of a sample
     reader (as kernels.frame_loader takes it) and a per-bin gradient
-    bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs) -> (dL/d re, dL/d im).
+    bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values) -> (dL/d re,
+    dL/d im), after prepare(buf, twiddle, geo, eps, extra, count, coefs, values) (values:
+    the task's rows of the output, free until the frame gradients are written).
     Their `extra`: (coefficients (B, R, 6) float64, the chunk's first frame, the frames'
-    padding on the left) and, for the options' terms, the options kernels' own `extra`."""
+    padding on the left), then, for the options' terms, the options kernels' own
+    `extra`, and with a filterbank its transpose (transposed_bank)."""
     load_frames = frame_loader(read_sample)
 
     @cuda.jit(device=True)
-    def pack_frame_gradients(buf, twiddle, geo, eps, extra, count, coefs):
+    def pack_frame_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
         """Overwrite each frame f's estimate transform (2f) with conj(Z) of its gradient,
         in natural order. The thread of bins {k, M - k} reads and writes only those slots
         of transforms 2f and 2f + 1 (bin 0's thread also takes bins M and M / 2), so no
@@ -198,17 +276,18 @@ def gradient_kernels(read_sample, bin_gradient, name):
             k = q & ((1 << log2_pairs) - 1)
             base = (2 * f) << log2_m
             if k == 0:
-                g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, extra, coefs)
-                g_m = bin_gradient(buf, f, m, twiddle, geo, eps, extra, coefs)
+                g_0 = bin_gradient(buf, f, 0, twiddle, geo, eps, extra, coefs, values)
+                g_m = bin_gradient(buf, f, m, twiddle, geo, eps, extra, coefs, values)
                 # H_0 = Re g_0, H_M = Re g_M: real, and e^{i theta_0} = 1
                 store_packed(buf, plane, base,
                              packed_bin(g_0[0], 0.0, g_m[0], 0.0, 1.0, 0.0), shift, mask)
                 if m > 1:
-                    g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, extra, coefs)
+                    g_h = bin_gradient(buf, f, m >> 1, twiddle, geo, eps, extra, coefs,
+                                       values)
                     store_pair(buf, plane, base, m >> 1, m, g_h, g_h, twiddle, shift, mask)
             else:
-                g_k = bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs)
-                g_mk = bin_gradient(buf, f, m - k, twiddle, geo, eps, extra, coefs)
+                g_k = bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values)
+                g_mk = bin_gradient(buf, f, m - k, twiddle, geo, eps, extra, coefs, values)
                 store_pair(buf, plane, base, k, m, g_k, g_mk, twiddle, shift, mask)
             q += cuda.blockDim.x
         cuda.syncthreads()
@@ -226,7 +305,9 @@ def gradient_kernels(read_sample, bin_gradient, name):
         item, row, first, count = task_frames(task, geo)
         load_frames(buf, est, ref, mix, window, twiddle, geo, extra, item, row,
                     extra[1] + first, count, extra[2])
-        pack_frame_gradients(buf, twiddle, geo, eps, extra, count, extra[0][item, row])
+        coefs = extra[0][item, row]
+        prepare(buf, twiddle, geo, eps, extra, count, coefs, out[task])
+        pack_frame_gradients(buf, twiddle, geo, eps, extra, count, coefs, out[task])
         compact_bit_reversed(buf, geo, count)
         fft_stages(buf, plane, count, log2_m, twiddle, shift, mask)
         # x_{2j} + i x_{2j+1} = conj(FFT(conj Z))_j
@@ -248,6 +329,8 @@ stft_gradient_shared, stft_gradient_scratch = gradient_kernels(
     windowed_sample, plain_bin_gradient, "stft_gradient")
 stft_option_gradient_shared, stft_option_gradient_scratch = gradient_kernels(
     option_gradient_sample, option_bin_gradient, "stft_option_gradient")
+stft_bank_gradient_shared, stft_bank_gradient_scratch = gradient_kernels(
+    option_gradient_sample, bank_bin_gradient, "stft_bank_gradient", band_gradients)
 
 
 @cuda.jit(device=True)
@@ -318,10 +401,13 @@ def _blocks(size, threads, cap=1024):
 
 def options_without_gradient(plan):
     """The options of a spectral plan (plan.SpectralPlan) that the CUDA backward does not
-    compute yet: those that need more than one bin at a time or a second pass."""
+    compute yet."""
     missing = []
-    if any(bank is not None for bank in plan.filterbanks):
-        missing.append("a filterbank (scale='mel' or 'chroma', mel presets)")
+    for bank, res in zip(plan.filterbanks, plan.resolutions):
+        # a frame's band gradients wait in its output row, fft_size values long
+        if bank is not None and bank.n_bands > res.fft_size:
+            missing.append(f"{bank.n_bands} bands at fft_size={res.fft_size} (more bands "
+                           f"than the frame has samples)")
     if plan.taps is not None:
         missing.append("perceptual_weighting=True")
     if plan.scale_invariance:
@@ -385,7 +471,7 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     device array (zero_gradient), added to on est3's stream. option_arrays: (options,
     fb_starts, fb_offsets, fb_weights) as the CPU's; plain: the plain kernel's terms (the
     options at their neutral values, centred frames), else the options kernel's, which
-    check_plans has cleared (no filterbank, prefilter or scale invariance).
+    check_plans has cleared (no prefilter or scale invariance).
     """
     backend.check_fft_size(plan.fft_size)
     config = backend.launch
@@ -409,16 +495,27 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
         fused_kernel, scratch_kernel = stft_gradient_shared, stft_gradient_scratch
         own_extra = ()
     else:
-        fused_kernel, scratch_kernel = (stft_option_gradient_shared,
-                                        stft_option_gradient_scratch)
-        options = option_arrays[0]
+        options, fb_starts, fb_offsets, fb_weights = option_arrays
         reflect = not options.zero_pad
-        # the options kernels' own `extra`; its filterbank, taps and alpha are unused here
+        fb_starts = np.ascontiguousarray(fb_starts, np.int64)
+        fb_offsets = np.ascontiguousarray(fb_offsets, np.int64)
+        fb_weights = np.ascontiguousarray(fb_weights)
+        # the options kernels' own `extra` (its taps and alpha are unused here)
         own_extra = (kernel_arguments(
-            options, constants.get("fb_starts", np.zeros(1, np.int64)),
-            constants.get("fb_offsets", np.zeros(2, np.int64)),
-            constants.get("fb_weights", np.zeros(1)),
-            constants.get("taps", np.zeros(1)), constants.get("alpha", np.ones((1, 1)))),)
+            options, constants.get("fb_starts", fb_starts),
+            constants.get("fb_offsets", fb_offsets),
+            constants.get("fb_weights", fb_weights), constants.get("taps", np.zeros(1)),
+            constants.get("alpha", np.ones((1, 1)))),)
+        if options.n_bands > 0:
+            fused_kernel, scratch_kernel = (stft_bank_gradient_shared,
+                                            stft_bank_gradient_scratch)
+            by_bin = transposed_bank(fb_starts, fb_offsets, fb_weights,
+                                     plan.fft_size // 2 + 1)
+            own_extra += (tuple(constants.get(kind, array) for kind, array in zip(
+                ("fb_bin_offsets", "fb_bin_bands", "fb_bin_weights"), by_bin)),)
+        else:
+            fused_kernel, scratch_kernel = (stft_option_gradient_shared,
+                                            stft_option_gradient_scratch)
     threads = config.stft_threads
     eps = float(plan.eps)
 
