@@ -185,6 +185,15 @@ OPTION_CASES = {
     # eps=0 with both terms and the log clamp, centred
     "dac_stft": lambda: fm.PresetLoss("dac_stft", fft_sizes=(64, 16), hop_sizes=(16, 4),
                                       win_lengths=(64, 16)),
+    # filterbanks: the band values' gradient, then the transposed bank by bin
+    "mel": lambda: fm.MelSTFTLoss(8000, fft_size=64, hop_size=16, win_length=48, n_mels=12,
+                                  w_sc=0.7, w_log_mag=1.3, w_lin_mag=0.4),
+    "chroma": lambda: fm.ChromaSTFTLoss(8000, fft_size=64, hop_size=16, n_chroma=12,
+                                        w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.5,
+                                        mag_distance="L2"),
+    "hifigan-mel": lambda: fm.PresetLoss("hifigan", n_mels=(10,), fft_sizes=(64,),
+                                         hop_sizes=(16,), win_lengths=(64,),
+                                         sample_rate=8000),
 }
 
 
@@ -219,8 +228,8 @@ def test_phase_term_matches_the_cpu_backward(fake_device_array, rng, dtype):
 
 
 @pytest.mark.parametrize("make, named", [
-    (lambda: fm.MelSTFTLoss(sample_rate=8000, n_mels=8, fft_size=32, hop_size=8,
-                            win_length=32), "filterbank"),
+    (lambda: fm.ChromaSTFTLoss(8000, fft_size=8, hop_size=2, n_chroma=12),
+     "12 bands at fft_size=8"),
     (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, sample_rate=8000,
                          perceptual_weighting=True), "perceptual_weighting=True"),
     (lambda: fm.STFTLoss(fft_size=32, hop_size=8, win_length=32, scale_invariance=True),
