@@ -66,17 +66,27 @@ def signatures():
         # the spectral gradient: frame gradients (extra: coefficients, the chunk's first
         # frame, the left padding; the options' pair also the options kernels' extra)
         # into float64 scratch, then the gather into the float64 gradient
+        # the filterbank's pair also the bank by bin (offsets, bands, weights); its
+        # weights float64, or float32 as the forward's options kernels take them
         gradient_extra = (p3, i64, i64)
-        option_extra = types.Tuple((option_plan, i1, i1, types.Array(f64, 1, "C"),
-                                    types.Array(f64, 1, "C"), p2))
-        for shared, scratch, extra in (
-                (stft_backward.stft_gradient_shared, stft_backward.stft_gradient_scratch,
-                 types.Tuple(gradient_extra)),
-                (stft_backward.stft_option_gradient_shared,
-                 stft_backward.stft_option_gradient_scratch,
-                 types.Tuple(gradient_extra + (option_extra,)))):
-            yield shared, (a3, a3, a2, a1, a2, geo, f64, extra, p3), name, STFT_THREADS
-            yield (scratch, (a3, a3, a2, a1, a2, geo, f64, extra, p3, a2), name,
+
+        def option_extra(bank):
+            return types.Tuple((option_plan, i1, i1, types.Array(bank, 1, "C"),
+                                types.Array(f64, 1, "C"), p2))
+        pairs = [(stft_backward.stft_gradient_shared, stft_backward.stft_gradient_scratch,
+                  types.Tuple(gradient_extra), ""),
+                 (stft_backward.stft_option_gradient_shared,
+                  stft_backward.stft_option_gradient_scratch,
+                  types.Tuple(gradient_extra + (option_extra(f64),)), "")]
+        for bank, label in banks:
+            by_bin = types.Tuple((i1, i1, types.Array(bank, 1, "C")))
+            pairs.append((stft_backward.stft_bank_gradient_shared,
+                          stft_backward.stft_bank_gradient_scratch,
+                          types.Tuple(gradient_extra + (option_extra(bank), by_bin)), label))
+        for shared, scratch, extra, label in pairs:
+            yield (shared, (a3, a3, a2, a1, a2, geo, f64, extra, p3), name + label,
+                   STFT_THREADS)
+            yield (scratch, (a3, a3, a2, a1, a2, geo, f64, extra, p3, a2), name + label,
                    STFT_THREADS)
         yield (stft_backward.gather_gradient,
                (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (p3,), name,
