@@ -266,8 +266,10 @@ def rows_in_workers(todo, settings, read_ahead, load, score, failed_row, worker=
     received = 0                # how many of `sent` the worker said it has
     idle_deaths = 0
     note = note or (lambda text: None)
-    worker_rate = (worker.check_rate if worker is not None and worker.check_rate
-                   else CHECK_RATE)
+    if worker is not None and worker.check_rate is None:   # started, not yet checked
+        worker.send_check_rate(CHECK_RATE)
+    # a new worker checks the settings at the rate the first one did
+    worker_rate = worker.check_rate if worker is not None else CHECK_RATE
     try:
         while waiting or suspects or sent:
             if worker is None:
