@@ -75,18 +75,10 @@ def relative_to(manifest, path):
     return os.path.join(os.path.dirname(os.path.abspath(manifest)), path)
 
 
-def repeated_keys(keys):
-    """Keys named more than once, sorted."""
-    seen, repeated = set(), set()
-    for key in keys:
-        (repeated if key in seen else seen).add(key)
-    return sorted(repeated)
-
-
 def manifest_pairs(manifest, records, keys):
     """Pairs of a manifest's records ((line number, {field: text})): paths relative to
-    the manifest's folder; named by the id field, else the estimate's path as written.
-    CommandError for a record with neither path, or a name given twice."""
+    the manifest's folder; named by the id field, else the estimate's path as written
+    (score refuses a name given twice). CommandError for a record with neither path."""
     pairs = []
     for number, record in records:
         est, ref, key = ((record.get(field) or "").strip()
@@ -97,8 +89,4 @@ def manifest_pairs(manifest, records, keys):
                                f"{keys.ref}")
         pairs.append(Pair(key, relative_to(manifest, est) if est else None,
                           relative_to(manifest, ref) if ref else None))
-    repeated = repeated_keys(p.key for p in pairs)
-    if repeated:
-        raise CommandError(f"--pairs {manifest}: pair named twice: "
-                           f"{', '.join(repeated[:5])}; give each an {keys.id}")
     return pairs
