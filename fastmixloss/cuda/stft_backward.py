@@ -388,6 +388,28 @@ def gather_gradient(frames, mix, use_mix, reflect, origin, hop, lo, hi, n_frames
 
 
 @cuda.jit(cache=True)
+def fir_adjoint(rows_grad, taps, chunk, n_chunks, grad):
+    """grad[b, c, n] += sum_k taps[k] * rows_grad[b, c, n - k + K // 2] (inside the
+    signal): the transpose of the prefilter y[n] = sum_k taps[k] x[n + k - K // 2], x zero
+    outside, as the CPU's add_fir_adjoint. One block per (b, c, chunk s) of samples,
+    grid = B * C * n_chunks (the host divides)."""
+    length = grad.shape[2]
+    half = taps.shape[0] >> 1
+    row_bc, s = divmod32(cuda.blockIdx.x, n_chunks)
+    item, channel = divmod32(row_bc, grad.shape[1])
+    n = s * chunk + cuda.threadIdx.x
+    stop = min((s + 1) * chunk, length)
+    while n < stop:
+        total = 0.0
+        for k in range(taps.shape[0]):
+            i = n - k + half
+            if i >= 0 and i < length:
+                total += taps[k] * rows_grad[item, channel, i]
+        grad[item, channel, n] += total
+        n += cuda.blockDim.x
+
+
+@cuda.jit(cache=True)
 def fill_zero(flat):
     i = cuda.grid(1)
     while i < flat.shape[0]:
@@ -408,8 +430,6 @@ def options_without_gradient(plan):
         if bank is not None and bank.n_bands > res.fft_size:
             missing.append(f"{bank.n_bands} bands at fft_size={res.fft_size} (more bands "
                            f"than the frame has samples)")
-    if plan.taps is not None:
-        missing.append("perceptual_weighting=True")
     if plan.scale_invariance:
         missing.append("scale_invariance=True")
     return missing
@@ -459,7 +479,7 @@ def frames_per_chunk(plan, n_signal_rows, per_block):
 
 
 def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
-                  option_arrays=None, plain=True):
+                  option_arrays=None, plain=True, taps=None):
     """Add one resolution's gradient to `grad`, as kernels/stft_backward.stft_backward.
 
     est3, ref3: the backend's (B, C, T) DeviceSignals; mix: (R, C) channel weights of the
@@ -471,7 +491,9 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     device array (zero_gradient), added to on est3's stream. option_arrays: (options,
     fb_starts, fb_offsets, fb_weights) as the CPU's; plain: the plain kernel's terms (the
     options at their neutral values, centred frames), else the options kernel's, which
-    check_plans has cleared (no prefilter or scale invariance).
+    check_plans has cleared (no scale invariance). taps: the prefilter's FIR (float64),
+    where options.prefilter: the frames read the filtered rows, whose gradient goes back
+    through the FIR's transpose.
     """
     backend.check_fft_size(plan.fft_size)
     config = backend.launch
@@ -491,6 +513,7 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
                                     stream=stream)
     pad_left = np.int64(-plan.frame_start)
     reflect = True
+    target = grad
     if plain:
         fused_kernel, scratch_kernel = stft_gradient_shared, stft_gradient_scratch
         own_extra = ()
@@ -504,8 +527,12 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
         own_extra = (kernel_arguments(
             options, constants.get("fb_starts", fb_starts),
             constants.get("fb_offsets", fb_offsets),
-            constants.get("fb_weights", fb_weights), constants.get("taps", np.zeros(1)),
+            constants.get("fb_weights", fb_weights),
+            constants.get("taps", np.ascontiguousarray(
+                taps if options.prefilter else np.zeros(1), np.float64)),
             constants.get("alpha", np.ones((1, 1)))),)
+        if options.prefilter:   # the filtered rows' gradient, before the FIR's transpose
+            target = zero_gradient(est3)
         if options.n_bands > 0:
             fused_kernel, scratch_kernel = (stft_bank_gradient_shared,
                                             stft_bank_gradient_scratch)
@@ -574,4 +601,10 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
             out.reshape(n_items * n_rows, n_groups * per_block, plan.fft_size), d_mix,
             use_mix, reflect, np.int64(origin), np.int64(plan.hop_size),
             np.int64(plan.win_start), np.int64(plan.win_stop), np.int64(n_frames),
-            np.int64(first_sample), np.int64(chunk), np.int64(n_chunks), grad)
+            np.int64(first_sample), np.int64(chunk), np.int64(n_chunks), target)
+    if target is not grad:
+        chunk = config.time_chunk
+        n_chunks = -(-length // chunk)
+        fir_adjoint[n_items * n_channels * n_chunks, gather_threads, stream](
+            target, constants.get("taps", np.ascontiguousarray(taps, np.float64)),
+            np.int64(chunk), np.int64(n_chunks), grad)
