@@ -228,7 +228,7 @@ def backward(loss, est, ref, saved, grad_value):
             if backend.name == "cuda":
                 cuda_backward.stft_backward(backend, est3, ref3, mix, window, frames,
                                             coefficients, grad, option_arrays,
-                                            not plan.uses_options_kernel)
+                                            not plan.uses_options_kernel, plan.taps)
             else:
                 stft_backward(*signals, kernel_mix, window, frames, coefficients,
                               thread_count(), target, option_arrays,
