@@ -109,7 +109,11 @@ def signatures():
             yield kernels.copy_3d, (src, a3), f"{name} from {label}", signals._COPY_THREADS
     yield (kernels.sum_groups, (types.Array(f64, 3, "C"), types.Array(f64, 2, "C")),
            "float64", REDUCE_THREADS)
-    # the spectral gradient's zeroing, and its cast to a float32 estimate's dtype
+    # the spectral gradient's prefilter transpose (float64 into float64), zeroing, and
+    # cast to a float32 estimate's dtype
+    yield (stft_backward.fir_adjoint, (types.Array(f64, 3, "C"), types.Array(f64, 1, "C"),
+                                       types.int64, types.int64, types.Array(f64, 3, "C")),
+           "float64", TIME_THREADS)
     threads = stft_backward.ELEMENTWISE_THREADS
     yield stft_backward.fill_zero, (types.Array(f64, 1, "C"),), "float64", threads
     yield (kernels.copy_3d, (types.Array(f64, 3, "C"), types.Array(types.float32, 3, "C")),
