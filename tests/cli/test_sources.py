@@ -186,6 +186,16 @@ def test_a_name_given_twice_is_refused(tmp_path, cli):
     code, _, err = cli(*SCORE, "--pairs", tmp_path / "s0.tar", tmp_path / "s1.tar",
                        "--out", tmp_path / "r.csv")
     assert code == 2 and "same name in the results file: a" in err
+    # a table's ids are read (that column alone) before the run
+    datasets = pytest.importorskip("datasets")
+    cell = {"bytes": audio, "path": "a.wav"}
+    table = datasets.Dataset.from_dict({"id": ["a", "a"], "est": [cell] * 2,
+                                        "ref": [cell] * 2})
+    table.to_parquet(str(tmp_path / "t.parquet"))
+    code, _, err = cli(*SCORE, "--pairs", tmp_path / "t.parquet", "--out",
+                       tmp_path / "t.csv")
+    assert code == 2 and "same name in the results file: a" in err
+    assert not (tmp_path / "t.csv").exists()
 
 
 @pytest.mark.slow

@@ -93,6 +93,22 @@ class ParquetSource(StreamedSource):
     def count(self):
         return sum(sum(sizes) for _, sizes, _ in self.shards)
 
+    def keys(self):
+        """The ids, when every row of every shard has one (only that column is read);
+        else None."""
+        if not all(self.fields.id in columns for _, _, columns in self.shards):
+            return None
+        parquet = pyarrow_parquet("a Parquet table")
+        keys = []
+        for name, _, _ in self.shards:
+            with read_errors(name):
+                ids = parquet.ParquetFile(name).read(columns=[self.fields.id]).column(0)
+            for given in ids.to_pylist():
+                if given is None or not str(given).strip():
+                    return None   # that row is named by its estimate's path
+                keys.append(str(given))
+        return keys
+
     def parts(self):
         for name, sizes, columns in self.shards:
             first = 0
@@ -152,11 +168,16 @@ def record_pair(name, location, row, record, keys):
     (or the file at the path the row gives, relative to the table)."""
     sides = [_audio(name, location, row, column, record.get(column))
              for column in (keys.est, keys.ref)]
-    given = record.get(keys.id)
-    key = (str(given) if given is not None and str(given).strip() else
-           sides[0][2] or f"{os.path.basename(name)} row {row}")
-    (est, est_data, _), (ref, ref_data, _) = sides
-    return Pair(key, est, ref, est_data, ref_data)
+    (est, est_data, est_path), (ref, ref_data, _) = sides
+    return Pair(record_key(name, row, record.get(keys.id), est_path), est, ref, est_data,
+                ref_data)
+
+
+def record_key(name, row, given, est_path):
+    """A row's name: its id, else its estimate's path in the table, else its row."""
+    if given is not None and str(given).strip():
+        return str(given)
+    return est_path or f"{os.path.basename(name)} row {row}"
 
 
 def _audio(name, location, row, column, value):
