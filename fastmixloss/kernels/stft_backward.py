@@ -1,16 +1,21 @@
-"""The fused backward of the STFT-loss kernel (stft.py) for the CPU.
+"""The fused backward of the STFT-loss kernels (stft.py, stft_options.py) for the CPU.
 
 Per span of frames of one item: read and window the frames of estimate and reference
-again (reflect padding by index, as the forward), transform them (rocket-fft's FFTPACK
-r2r, as the forward), form each bin's dL/d(spectrum) from the row's coefficients
-(terms_backward.spectrum_grad), transform back with the adjoint of the forward real FFT
-(FFTPACK's unnormalised inverse r2r of the interior-halved gradient), multiply by the
+again (reflect padding by index as the forward, or zeros for uncentred frames), transform
+them (rocket-fft's FFTPACK r2r, as the plain forward), form each bin's dL/d(spectrum) from
+the row's coefficients (the plain kernel's terms: terms_backward.spectrum_grad; the
+options': option_frame_grad, through the floored magnitudes, the transposed filterbank,
+the generalised log and the phase), transform back with the adjoint of the forward real
+FFT (FFTPACK's unnormalised inverse r2r of the interior-halved gradient), multiply by the
 window and overlap-add into the gradient signal, folding the reflected padding back onto
 the samples it was read from. No spectrogram is held: beyond the inputs and the float64
 gradient, each worker keeps one FFT group's frames.
 
 Rows are weighted mixes of an item's channels (the identity, or L + R and L - R): a row's
-frame gradient goes to the channels by the transposed mix.
+frame gradient goes to the channels by the transposed mix. With the A-weighting prefilter
+the kernel runs on the filtered rows (filtered_rows) and their gradient goes back through
+the FIR's adjoint (add_fir_adjoint); with scale invariance, a first pass
+(reference_scale_sums) gives how the loss moves with each row's reference scale.
 
 Overlap-add is race-free and deterministic: the frames are cut into spans whose sample
 footprints (reflections included) do not meet those of any other span of the same parity;
