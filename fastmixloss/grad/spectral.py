@@ -1,18 +1,22 @@
 """Gradients of the spectral losses (the faces of spectral.py and the presets).
 
 forward runs the loss as its call does and keeps its per-row kernel sums (SC_NUM,
-SC_DEN, LOG_DIST, LIN_DIST per resolution, item and row) as `saved`. backward turns them
-and the upstream gradient into three coefficients per (resolution, item, row), the
-derivatives of the loss with respect to the row's SC_NUM, LOG_DIST and LIN_DIST sums
-(SC_DEN does not depend on the estimate), and runs one fused backward kernel per
-resolution (kernels/stft_backward.py), which recomputes the spectra frame by frame: no
-spectrogram is stored.
+SC_DEN, LOG_DIST, LIN_DIST per resolution, item and row, and the row's reference scale
+under scale invariance) as `saved`. backward turns them and the upstream gradient into
+coefficients per (resolution, item, row), the derivatives of the loss with respect to
+the row's sums (SC_DEN moves with the estimate only through scale invariance's scale),
+and runs one fused backward kernel per resolution (kernels/stft_backward.py), which
+recomputes the spectra frame by frame: no spectrogram is stored.
 
-Kinks (both modes; compat="auraloss" takes these as torch's autograd does in auraloss):
-spectral convergence ||d|| / ||X_r|| has gradient 0 where ||d|| = 0; the L1 terms'
-|x| has derivative 0 at x = 0; the magnitude floor sqrt(max(P, eps)) passes the gradient
-at P == eps and stops it below; an item whose spectral convergence is undefined (NaN
-value) gets a NaN gradient where SC is weighted.
+Kinks: the default mode and compat="auraloss" take the same values, those of torch's
+autograd in auraloss (kernels/terms_backward.py): spectral convergence ||d|| / ||X_r||
+has gradient 0 where ||d|| = 0; |x| (the L1 terms) has derivative 0 at x = 0; the
+magnitude floor sqrt(max(P, eps)) passes the gradient at P == eps and stops it below
+(sqrt(P + eps) always passes; a magnitude of exactly 0 with eps = 0 has none); the log
+floor passes at equality where it is a clamp max(v, c) and stops at and below the
+threshold where it replaces values (DDSP's safe log); the phase's atan2 has gradient 0
+at the origin and none at DC and Nyquist; an item whose spectral convergence is
+undefined (NaN value) gets a NaN gradient where SC is weighted.
 """
 
 import numpy as np
