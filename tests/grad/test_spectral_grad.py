@@ -14,6 +14,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastmixloss as fm
 from fastmixloss.errors import ParameterError
@@ -130,6 +132,29 @@ def test_odd_fft_size_and_hop_longer_than_the_window():
     expected = numpy_loss_grad(est, ref, [(255, 300, 200)], windows_of([(255, 300, 200)]),
                                1.0, 1.0, 1.0, "L2", 1e-8)
     np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+@given(fft_size=st.integers(8, 300), hop_fraction=st.floats(0.05, 1.5),
+       win_fraction=st.floats(0.3, 1.0), extra=st.integers(1, 400),
+       channels=st.integers(1, 2), distance=st.sampled_from(["L1", "L2"]),
+       seed=st.integers(0, 1000))
+def test_kernel_matches_numpy_backward_on_random_framings(fft_size, hop_fraction,
+                                                          win_fraction, extra, channels,
+                                                          distance, seed):
+    """Any fft size (odd too), hop (longer than the frame too), window length and a
+    signal from just longer than the padding: the spans, reflections and odd sizes."""
+    hop = max(1, int(fft_size * hop_fraction))
+    win_length = max(1, int(fft_size * win_fraction))
+    length = fft_size // 2 + extra
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((2, channels, length))
+    est = ref + 0.5 * rng.standard_normal(ref.shape)
+    loss = fm.STFTLoss(fft_size, hop, win_length, mag_distance=distance, w_lin_mag=0.5)
+    _, grad = value_and_grad(loss, est, ref)
+    resolutions = [(fft_size, hop, win_length)]
+    expected = numpy_loss_grad(est, ref, resolutions, windows_of(resolutions), 1.0, 1.0,
+                               0.5, distance, 1e-8)
+    np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-11 * np.abs(expected).max())
 
 
 # --- central differences ------------------------------------------------------------------
