@@ -7,9 +7,10 @@
 W1 is 8 x 2 x 44100 float32 through the default MultiResolutionSTFTLoss; the song is one
 (1, 2, 180 * 44100) float32 pair. Forward alone is loss(est, ref); forward + backward is
 grad.forward then grad.backward (value_and_grad). Both are timed in interleaved rounds
-(bench.measure.time_rounds) after a warm-up that loads the kernels. The song's peak
-resident memory is taken in a fresh process (inputs included), so that nothing else of
-this process counts. auraloss's figures are measured by bench/ elsewhere, in its own run.
+(bench.measure.time_rounds: medians, and the median of the per-round ratios) after a
+warm-up that loads the kernels. The song runs in a fresh process, whose peak resident
+memory after one forward + backward (inputs included) is reported, so that nothing else
+of this process counts; its rounds are half as many. auraloss's figures are measured by bench/ elsewhere, in its own run.
 """
 
 import argparse
@@ -51,27 +52,27 @@ def time_pair(shape, repeats):
             "ratio": ratio}
 
 
-def song_probe():
-    """In this (fresh) process: one forward + backward of the song, its seconds and the
-    process's peak resident memory."""
-    import time
+def song_probe(repeats):
+    """In this (fresh) process: the peak resident memory of one forward + backward of the
+    song (inputs included), then both timed in `repeats` interleaved rounds."""
     forward_alone, forward_backward = _losses()
     small = make_inputs((1, 2, 20000))
     forward_backward(*small)()   # loads the kernels
     est, ref = make_inputs((1, 2, SONG_SECONDS * SAMPLE_RATE))
-    start = time.perf_counter()
     forward_backward(est, ref)()
-    seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    forward_alone(est, ref)()
-    forward_seconds = time.perf_counter() - start
-    print(json.dumps({"forward_backward_s": seconds, "forward_s": forward_seconds,
-                      "peak_mb": peak_resident_mb(),
-                      "inputs_mb": (est.nbytes + ref.nbytes) / 2 ** 20}))
+    peak = peak_resident_mb()
+    rows = time_rounds({"forward": forward_alone(est, ref),
+                        "forward+backward": forward_backward(est, ref)}, repeats, warmup=0)
+    print(json.dumps({"forward_backward_s": rows["forward+backward"]["median_s"],
+                      "forward_s": rows["forward"]["median_s"],
+                      "ratio": paired_ratio(rows["forward+backward"]["runs"],
+                                            rows["forward"]["runs"]),
+                      "peak_mb": peak, "inputs_mb": (est.nbytes + ref.nbytes) / 2 ** 20}))
 
 
-def song():
-    done = subprocess.run([sys.executable, "-m", "bench.grad_spectral", "--song-probe"],
+def song(repeats):
+    done = subprocess.run([sys.executable, "-m", "bench.grad_spectral", "--song-probe",
+                           "--repeats", str(repeats)],
                           capture_output=True, text=True, cwd=ROOT, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -83,7 +84,7 @@ def main():
     parser.add_argument("--song-probe", action="store_true")
     args = parser.parse_args()
     if args.song_probe:
-        song_probe()
+        song_probe(args.repeats)
         return
     import numba
     print(f"threads: {numba.get_num_threads()}")
@@ -93,10 +94,11 @@ def main():
               f"{row['forward_s']:.3f} s, forward+backward {row['forward_backward_s']:.3f} s,"
               f" ratio {row['ratio']:.2f}")
     if args.only in (None, "song"):
-        row = song()
+        row = song(max(1, args.repeats // 2))
         print(f"song (1 x 2 x {SONG_SECONDS} s float32, MR-STFT defaults): forward "
               f"{row['forward_s']:.2f} s, forward+backward {row['forward_backward_s']:.2f} s, "
-              f"peak {row['peak_mb']:.0f} MB (inputs {row['inputs_mb']:.0f} MB)")
+              f"ratio {row['ratio']:.2f}, peak {row['peak_mb']:.0f} MB "
+              f"(inputs {row['inputs_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":
