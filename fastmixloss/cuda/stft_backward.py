@@ -36,7 +36,8 @@ from .core import StftLayout
 from .fft import bit_reverse, fft_stages, slot, twiddle_table
 from .kernels import (G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK, G_SWIZZLE_MASK,
                       G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32, frame_loader,
-                      shared_bytes, stft_kernels, task_frames, windowed_sample)
+                      load_windowed_frames, shared_bytes, stft_kernels,
+                      store_block_totals, task_frames)
 from .options import (bin_magnitudes, floored_magnitude, kernel_arguments,
                       option_windowed_sample)
 
@@ -109,29 +110,37 @@ def no_band_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
 
 
 @cuda.jit(device=True)
+def band_values(buf, f, band, twiddle, geo, eps, extra):
+    """(estimate, reference) values of filterbank band `band` of frame f: the weighted
+    floored magnitudes over its support, as the forward options kernel sums them."""
+    options = extra[3][0]
+    fb_starts = extra[3][1]
+    fb_offsets = extra[3][2]
+    fb_weights = extra[3][3]
+    begin = fb_offsets[band]
+    first_bin = fb_starts[band]
+    total_e = 0.0
+    total_r = 0.0
+    for i in range(fb_offsets[band + 1] - begin):
+        e, r = bin_magnitudes(buf, f, first_bin + i, twiddle, geo, eps, options.eps_added)
+        w = float64(fb_weights[begin + i])
+        total_e += w * e
+        total_r += w * r
+    return total_e, total_r
+
+
+@cuda.jit(device=True)
 def band_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
     """values[f, b] = dL/d(band b's value) of frame f of the group, one (frame, band) per
     thread step: the band's weighted floored magnitudes over its support (as the forward
     kernel sums them), then the per-value gradient. Every thread must call this."""
     options = extra[3][0]
-    fb_starts = extra[3][1]
-    fb_offsets = extra[3][2]
-    fb_weights = extra[3][3]
     n_bands = options.n_bands
     q = cuda.threadIdx.x
     while q < count * n_bands:
         f, band = divmod32(q, n_bands)
-        begin = fb_offsets[band]
-        first_bin = fb_starts[band]
-        total_e = 0.0
-        total_r = 0.0
-        for i in range(fb_offsets[band + 1] - begin):
-            e, r = bin_magnitudes(buf, f, first_bin + i, twiddle, geo, eps,
-                                  options.eps_added)
-            w = float64(fb_weights[begin + i])
-            total_e += w * e
-            total_r += w * r
-        values[f, band] = value_gradient(total_e, total_r, geo, options, coefs)
+        e, r = band_values(buf, f, band, twiddle, geo, eps, extra)
+        values[f, band] = value_gradient(e, r, geo, options, coefs)
         q += cuda.blockDim.x
     cuda.syncthreads()
 
@@ -247,16 +256,15 @@ def compact_bit_reversed(buf, geo, count):
         stop <<= 1
 
 
-def gradient_kernels(read_sample, bin_gradient, name, prepare=no_band_gradients):
-    """The fused and scratch frame-gradient kernels (kernels.stft_kernels) of a sample
-    reader (as kernels.frame_loader takes it) and a per-bin gradient
+def gradient_kernels(load_frames, bin_gradient, name, prepare=no_band_gradients):
+    """The fused and scratch frame-gradient kernels (kernels.stft_kernels) of a frame
+    loader (kernels.frame_loader's) and a per-bin gradient
     bin_gradient(buf, f, k, twiddle, geo, eps, extra, coefs, values) -> (dL/d re,
     dL/d im), after prepare(buf, twiddle, geo, eps, extra, count, coefs, values) (values:
     the task's rows of the output, free until the frame gradients are written).
     Their `extra`: (coefficients (B, R, 6) float64, the chunk's first frame, the frames'
     padding on the left), then, for the options' terms, the options kernels' own
     `extra`, and with a filterbank its transpose (transposed_bank)."""
-    load_frames = frame_loader(read_sample)
 
     @cuda.jit(device=True)
     def pack_frame_gradients(buf, twiddle, geo, eps, extra, count, coefs, values):
@@ -325,12 +333,61 @@ def gradient_kernels(read_sample, bin_gradient, name, prepare=no_band_gradients)
     return stft_kernels(cuda.jit(device=True)(frame_group_gradient), name)
 
 
+load_option_frames = frame_loader(option_gradient_sample)
 stft_gradient_shared, stft_gradient_scratch = gradient_kernels(
-    windowed_sample, plain_bin_gradient, "stft_gradient")
+    load_windowed_frames, plain_bin_gradient, "stft_gradient")
 stft_option_gradient_shared, stft_option_gradient_scratch = gradient_kernels(
-    option_gradient_sample, option_bin_gradient, "stft_option_gradient")
+    load_option_frames, option_bin_gradient, "stft_option_gradient")
 stft_bank_gradient_shared, stft_bank_gradient_scratch = gradient_kernels(
-    option_gradient_sample, bank_bin_gradient, "stft_bank_gradient", band_gradients)
+    load_option_frames, bank_bin_gradient, "stft_bank_gradient", band_gradients)
+
+
+@cuda.jit(device=True)
+def add_scale_sums(sums, e, r, geo, options, coefs):
+    """(sum of dL/d(alpha r) * r, sum of r**2) with one value pair added."""
+    _, d_r = value_grad(e, coefs[4] * r, options.log_fac, options.log_eps,
+                        options.log_threshold, options.log_floor, geo[G_LOG_MODE],
+                        geo[G_LIN_MODE], coefs[0], coefs[1], coefs[2])
+    return sums[0] + d_r * r, sums[1] + r * r
+
+
+@cuda.jit(device=True)
+def frame_group_scale_sums(buf, est, ref, mix, window, twiddle, geo, eps, extra, task,
+                           partial, red):
+    """partial[task, :] = the two sums of reference_scale_sums over one task's frames
+    (the options kernel's values: magnitudes, or a filterbank's bands). Every thread of
+    the block must call this."""
+    options = extra[3][0]
+    n_bands = options.n_bands
+    log2_m = geo[G_LOG2_M]
+    m = 1 << log2_m
+    item, row, first, count = task_frames(task, geo)
+    load_option_frames(buf, est, ref, mix, window, twiddle, geo, extra, item, row,
+                       extra[1] + first, count, extra[2])
+    coefs = extra[0][item, row]
+    sums = (0.0, 0.0)
+    q = cuda.threadIdx.x
+    if n_bands == 0:
+        # bins 0..m-1 of every frame; the thread with bin 0 also takes bin m
+        while q < count << log2_m:
+            f = q >> log2_m
+            k = q & (m - 1)
+            for step in range(2 if k == 0 else 1):
+                e, r = bin_magnitudes(buf, f, m if step else k, twiddle, geo, eps,
+                                      options.eps_added)
+                sums = add_scale_sums(sums, e, r, geo, options, coefs)
+            q += cuda.blockDim.x
+    else:
+        while q < count * n_bands:
+            f, band = divmod32(q, n_bands)
+            e, r = band_values(buf, f, band, twiddle, geo, eps, extra)
+            sums = add_scale_sums(sums, e, r, geo, options, coefs)
+            q += cuda.blockDim.x
+    store_block_totals(sums, red, partial, task)
+
+
+stft_scale_sums_shared, stft_scale_sums_scratch = stft_kernels(frame_group_scale_sums,
+                                                               "stft_scale_sums")
 
 
 @cuda.jit(device=True)
@@ -430,8 +487,6 @@ def options_without_gradient(plan):
         if bank is not None and bank.n_bands > res.fft_size:
             missing.append(f"{bank.n_bands} bands at fft_size={res.fft_size} (more bands "
                            f"than the frame has samples)")
-    if plan.scale_invariance:
-        missing.append("scale_invariance=True")
     return missing
 
 
@@ -478,6 +533,109 @@ def frames_per_chunk(plan, n_signal_rows, per_block):
     return max(per_block, per_row // per_block * per_block)
 
 
+class _Launch:
+    """One resolution's launch of a frame-gradient kernel pair (or the scale sums', which
+    take the same arguments): the device constants, the kernels' `extra`, the geometry,
+    and the layout (fused or scratch path) for `fused_kernel`'s shared-memory opt-in."""
+
+    def __init__(self, backend, est3, ref3, mix, window, plan, coefficients,
+                 option_arrays, taps, by_bin=True):
+        backend.check_fft_size(plan.fft_size)
+        self.backend = backend
+        self.config = backend.launch
+        self.stream = est3.stream
+        self.est3, self.ref3, self.plan = est3, ref3, plan
+        n_items, n_channels, _ = est3.shape
+        dtype = est3.dtype
+        if mix is not None and np.array_equal(mix, np.eye(n_channels)):
+            mix = None
+        self.use_mix = mix is not None
+        self.n_rows = n_channels if mix is None else len(mix)
+        self.n_signal_rows = n_items * self.n_rows
+        constants = backend._constants
+        self.d_window = constants.get("window", np.asarray(window, dtype=dtype))
+        self.d_twiddle = constants.get("twiddle", twiddle_table(plan.fft_size, dtype))
+        self.d_mix = constants.get("mix", np.asarray(mix, dtype=dtype) if self.use_mix
+                                   else np.ones((1, 1), dtype))
+        self.d_coefficients = cuda.to_device(
+            np.ascontiguousarray(coefficients, dtype=np.float64), stream=self.stream)
+        self.options = None
+        self.own_extra = ()
+        self.d_taps = None
+        if option_arrays is not None:
+            options, fb_starts, fb_offsets, fb_weights = option_arrays
+            self.options = options
+            fb_starts = np.ascontiguousarray(fb_starts, np.int64)
+            fb_offsets = np.ascontiguousarray(fb_offsets, np.int64)
+            fb_weights = np.ascontiguousarray(fb_weights)
+            self.d_taps = constants.get("taps", np.ascontiguousarray(
+                taps if options.prefilter else np.zeros(1), np.float64))
+            # the options kernels' own `extra` (its alpha is unused here)
+            self.own_extra = (kernel_arguments(
+                options, constants.get("fb_starts", fb_starts),
+                constants.get("fb_offsets", fb_offsets),
+                constants.get("fb_weights", fb_weights), self.d_taps,
+                constants.get("alpha", np.ones((1, 1)))),)
+            if options.n_bands > 0 and by_bin:   # the frame gradients' bank by bin
+                by_bin = transposed_bank(fb_starts, fb_offsets, fb_weights,
+                                         plan.fft_size // 2 + 1)
+                self.own_extra += (tuple(constants.get(kind, array) for kind, array in zip(
+                    ("fb_bin_offsets", "fb_bin_bands", "fb_bin_weights"), by_bin)),)
+
+    def arguments(self, layout, n_frames, n_groups, first, out):
+        """A kernel's arguments for frames first .. first + n_frames - 1 in n_groups
+        groups (tasks (item, row, group)), `out` its output."""
+        plan = self.plan
+        geometry = tuple(np.int64(v) for v in (
+            plan.fft_size, layout.log2_m, plan.hop_size, plan.win_start, plan.win_stop,
+            n_frames, layout.per_block, self.n_rows, n_groups, int(self.use_mix),
+            plan.log_mode, plan.lin_mode, *layout.swizzle))
+        return (self.est3.array, self.ref3.array, self.d_mix, self.d_window,
+                self.d_twiddle, geometry, float(plan.eps),
+                (self.d_coefficients, np.int64(first), np.int64(-plan.frame_start))
+                + self.own_extra, out)
+
+    def layout(self, fused_kernel, out_probe):
+        """The StftLayout of the launch (the opt-in is per kernel and argument types:
+        probed with a stand-in layout and a host array shaped as the output)."""
+        config = self.config
+        dtype = self.est3.dtype
+        if config.shared_limit is not None:
+            budget = config.shared_limit
+        else:
+            probe = StftLayout(self.plan, self.n_signal_rows, dtype.itemsize, config, 0)
+            budget = runtime.dynamic_shared_limit(
+                fused_kernel, self.arguments(probe, 1, 1, 0, out_probe))
+        return StftLayout(self.plan, self.n_signal_rows, dtype.itemsize, config, budget)
+
+    def scratch(self, layout, most_tasks):
+        """The scratch path's buffers (None on the fused path)."""
+        if layout.fused:
+            return None
+        blocks = min(most_tasks, self.config.scratch_blocks
+                     or 2 * runtime.multiprocessor_count())
+        return cuda.device_array((blocks, layout.buffer_elements), dtype=self.est3.dtype,
+                                 stream=self.stream)
+
+    def run(self, kernels, layout, scratch, n_tasks, args):
+        fused_kernel, scratch_kernel = kernels
+        threads = self.config.stft_threads
+        if layout.fused:
+            fused_kernel[n_tasks, threads, self.stream,
+                         shared_bytes(threads, layout.shared_bytes)](*args)
+        else:
+            scratch_kernel[min(n_tasks, scratch.shape[0]), threads, self.stream,
+                           shared_bytes(threads)](*args, scratch)
+
+
+def _gradient_kernels(plain, options):
+    if plain:
+        return stft_gradient_shared, stft_gradient_scratch
+    if options.n_bands > 0:
+        return stft_bank_gradient_shared, stft_bank_gradient_scratch
+    return stft_option_gradient_shared, stft_option_gradient_scratch
+
+
 def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
                   option_arrays=None, plain=True, taps=None):
     """Add one resolution's gradient to `grad`, as kernels/stft_backward.stft_backward.
@@ -491,103 +649,36 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     device array (zero_gradient), added to on est3's stream. option_arrays: (options,
     fb_starts, fb_offsets, fb_weights) as the CPU's; plain: the plain kernel's terms (the
     options at their neutral values, centred frames), else the options kernel's, which
-    check_plans has cleared (no scale invariance). taps: the prefilter's FIR (float64),
-    where options.prefilter: the frames read the filtered rows, whose gradient goes back
+    check_plans has cleared. taps: the prefilter's FIR (float64), where
+    options.prefilter: the frames read the filtered rows, whose gradient goes back
     through the FIR's transpose.
     """
-    backend.check_fft_size(plan.fft_size)
-    config = backend.launch
-    stream = est3.stream
+    launch = _Launch(backend, est3, ref3, mix, window, plan, coefficients,
+                     None if plain else option_arrays, taps)
+    options = launch.options
+    kernels = _gradient_kernels(plain, options)
+    config = launch.config
+    stream = launch.stream
     n_items, n_channels, length = est3.shape
-    dtype = est3.dtype
-    if mix is not None and np.array_equal(mix, np.eye(n_channels)):
-        mix = None
-    use_mix = mix is not None
-    n_rows = n_channels if mix is None else len(mix)
-    constants = backend._constants
-    d_window = constants.get("window", np.asarray(window, dtype=dtype))
-    d_twiddle = constants.get("twiddle", twiddle_table(plan.fft_size, dtype))
-    d_mix = constants.get("mix", np.asarray(mix, dtype=dtype) if use_mix
-                          else np.ones((1, 1), dtype))
-    d_coefficients = cuda.to_device(np.ascontiguousarray(coefficients, dtype=np.float64),
-                                    stream=stream)
-    pad_left = np.int64(-plan.frame_start)
-    reflect = True
-    target = grad
-    if plain:
-        fused_kernel, scratch_kernel = stft_gradient_shared, stft_gradient_scratch
-        own_extra = ()
-    else:
-        options, fb_starts, fb_offsets, fb_weights = option_arrays
-        reflect = not options.zero_pad
-        fb_starts = np.ascontiguousarray(fb_starts, np.int64)
-        fb_offsets = np.ascontiguousarray(fb_offsets, np.int64)
-        fb_weights = np.ascontiguousarray(fb_weights)
-        # the options kernels' own `extra` (its taps and alpha are unused here)
-        own_extra = (kernel_arguments(
-            options, constants.get("fb_starts", fb_starts),
-            constants.get("fb_offsets", fb_offsets),
-            constants.get("fb_weights", fb_weights),
-            constants.get("taps", np.ascontiguousarray(
-                taps if options.prefilter else np.zeros(1), np.float64)),
-            constants.get("alpha", np.ones((1, 1)))),)
-        if options.prefilter:   # the filtered rows' gradient, before the FIR's transpose
-            target = zero_gradient(est3)
-        if options.n_bands > 0:
-            fused_kernel, scratch_kernel = (stft_bank_gradient_shared,
-                                            stft_bank_gradient_scratch)
-            by_bin = transposed_bank(fb_starts, fb_offsets, fb_weights,
-                                     plan.fft_size // 2 + 1)
-            own_extra += (tuple(constants.get(kind, array) for kind, array in zip(
-                ("fb_bin_offsets", "fb_bin_bands", "fb_bin_weights"), by_bin)),)
-        else:
-            fused_kernel, scratch_kernel = (stft_option_gradient_shared,
-                                            stft_option_gradient_scratch)
-    threads = config.stft_threads
-    eps = float(plan.eps)
-
-    def geometry(layout, n_frames, n_groups):
-        return tuple(np.int64(v) for v in (
-            plan.fft_size, layout.log2_m, plan.hop_size, plan.win_start, plan.win_stop,
-            n_frames, layout.per_block, n_rows, n_groups, int(use_mix), plan.log_mode,
-            plan.lin_mode, *layout.swizzle))
-
-    def arguments(layout, n_frames, n_groups, first, out):
-        return (est3.array, ref3.array, d_mix, d_window, d_twiddle,
-                geometry(layout, n_frames, n_groups), eps,
-                (d_coefficients, np.int64(first), pad_left) + own_extra, out)
-
-    if config.shared_limit is not None:
-        budget = config.shared_limit
-    else:   # the opt-in is per kernel and argument types: probe with a stand-in layout
-        probe = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, 0)
-        budget = runtime.dynamic_shared_limit(
-            fused_kernel, arguments(probe, 1, 1, 0, np.zeros((1, 1, 1))))
-    layout = StftLayout(plan, n_items * n_rows, dtype.itemsize, config, budget)
+    reflect = plain or not options.zero_pad
+    # with the prefilter, the filtered rows' gradient first, then the FIR's transpose
+    target = grad if plain or not options.prefilter else zero_gradient(est3)
+    layout = launch.layout(kernels[0], np.zeros((1, 1, 1)))
     per_block = layout.per_block
-    per_chunk = frames_per_chunk(plan, n_items * n_rows, per_block)
-    scratch_frames = cuda.device_array(n_items * n_rows * per_chunk * plan.fft_size,
+    per_chunk = frames_per_chunk(plan, launch.n_signal_rows, per_block)
+    scratch_frames = cuda.device_array(launch.n_signal_rows * per_chunk * plan.fft_size,
                                        dtype=np.float64, stream=stream)
-    if not layout.fused:
-        blocks = min(n_items * n_rows * (-(-per_chunk // per_block)),
-                     config.scratch_blocks or 2 * runtime.multiprocessor_count())
-        scratch = cuda.device_array((blocks, layout.buffer_elements), dtype=dtype,
-                                    stream=stream)
+    scratch = launch.scratch(layout, launch.n_signal_rows * (-(-per_chunk // per_block)))
     width = plan.win_stop - plan.win_start
     gather_threads = config.time_threads
     for first in range(0, plan.n_frames, per_chunk):
         n_frames = min(per_chunk, plan.n_frames - first)
         n_groups = -(-n_frames // per_block)
-        n_tasks = n_items * n_rows * n_groups
+        n_tasks = launch.n_signal_rows * n_groups
         out = scratch_frames[:n_tasks * per_block * plan.fft_size].reshape(
             n_tasks, per_block, plan.fft_size)
-        args = arguments(layout, n_frames, n_groups, first, out)
-        if layout.fused:
-            fused_kernel[n_tasks, threads, stream,
-                         shared_bytes(threads, layout.shared_bytes)](*args)
-        else:
-            scratch_kernel[min(n_tasks, scratch.shape[0]), threads, stream,
-                           shared_bytes(threads)](*args, scratch)
+        launch.run(kernels, layout, scratch, n_tasks,
+                   launch.arguments(layout, n_frames, n_groups, first, out))
         # the samples the chunk's frames read (reflections included) receive its sums
         origin = plan.frame_start + first * plan.hop_size
         first_sample, stop_sample = _span_bounds(
@@ -598,13 +689,31 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
         chunk = config.time_chunk
         n_chunks = -(-(stop_sample - first_sample) // chunk)
         gather_gradient[n_items * n_channels * n_chunks, gather_threads, stream](
-            out.reshape(n_items * n_rows, n_groups * per_block, plan.fft_size), d_mix,
-            use_mix, reflect, np.int64(origin), np.int64(plan.hop_size),
-            np.int64(plan.win_start), np.int64(plan.win_stop), np.int64(n_frames),
-            np.int64(first_sample), np.int64(chunk), np.int64(n_chunks), target)
+            out.reshape(launch.n_signal_rows, n_groups * per_block, plan.fft_size),
+            launch.d_mix, launch.use_mix, reflect, np.int64(origin),
+            np.int64(plan.hop_size), np.int64(plan.win_start), np.int64(plan.win_stop),
+            np.int64(n_frames), np.int64(first_sample), np.int64(chunk),
+            np.int64(n_chunks), target)
     if target is not grad:
         chunk = config.time_chunk
         n_chunks = -(-length // chunk)
         fir_adjoint[n_items * n_channels * n_chunks, gather_threads, stream](
-            target, constants.get("taps", np.ascontiguousarray(taps, np.float64)),
-            np.int64(chunk), np.int64(n_chunks), grad)
+            target, launch.d_taps, np.int64(chunk), np.int64(n_chunks), grad)
+
+
+def reference_scale_sums(backend, est3, ref3, mix, window, plan, option_arrays,
+                         coefficients, taps=None):
+    """(B, R, 2) host float64, as kernels/stft_backward.reference_scale_sums: per row,
+    the sum over values of dL/d(alpha r) * r at the row's scale alpha and the sum of
+    r**2, over every frame; arguments as stft_backward's (the options kernel's terms)."""
+    launch = _Launch(backend, est3, ref3, mix, window, plan, coefficients, option_arrays,
+                     taps, by_bin=False)
+    kernels = (stft_scale_sums_shared, stft_scale_sums_scratch)
+    layout = launch.layout(kernels[0], np.zeros((1, 2)))
+    n_tasks = launch.n_signal_rows * layout.n_groups
+    partial = cuda.device_array((n_tasks, 2), dtype=np.float64, stream=launch.stream)
+    launch.run(kernels, layout, launch.scratch(layout, n_tasks), n_tasks,
+               launch.arguments(layout, plan.n_frames, layout.n_groups, 0, partial))
+    sums = backend._sum_groups(partial.reshape(launch.n_signal_rows, layout.n_groups, 2),
+                               launch.stream)
+    return sums.reshape(est3.shape[0], launch.n_rows, 2)
