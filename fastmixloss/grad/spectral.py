@@ -221,12 +221,18 @@ def backward(loss, est, ref, saved, grad_value):
                         plan, part.rows(rows), upstream * (unit.scale * weight / count))
                     coefficients[:, rows, :4] = group[:, None, :4]
                     d_sc_den[:, rows] = group[:, None, 4]
-            if plan.scale_invariance and backend.name != "cuda":
+            if plan.scale_invariance:
                 # alpha = sum e r / sum r**2 moves with the estimate: dL/d alpha is the
                 # terms' share (a pass over the frames) and SC_DEN's, alpha**2 sum r**2
-                share, energy = np.moveaxis(reference_scale_sums(
-                    *signals, kernel_mix, window, frames, option_arrays, coefficients,
-                    thread_count()), -1, 0)
+                if backend.name == "cuda":
+                    scale_sums = cuda_backward.reference_scale_sums(
+                        backend, est3, ref3, mix, window, frames, option_arrays,
+                        coefficients, plan.taps)
+                else:
+                    scale_sums = reference_scale_sums(
+                        *signals, kernel_mix, window, frames, option_arrays, coefficients,
+                        thread_count())
+                share, energy = np.moveaxis(scale_sums, -1, 0)
                 d_alpha = share + d_sc_den * 2.0 * alpha * energy
                 coefficients[..., 5] = d_alpha / energy
             if backend.name == "cuda":
