@@ -88,6 +88,14 @@ def signatures():
                    STFT_THREADS)
             yield (scratch, (a3, a3, a2, a1, a2, geo, f64, extra, p3, a2), name + label,
                    STFT_THREADS)
+        # scale invariance's reference scale sums: the options' extra, two sums per task
+        for bank, label in banks:
+            extra = types.Tuple(gradient_extra + (option_extra(bank),))
+            yield (stft_backward.stft_scale_sums_shared,
+                   (a3, a3, a2, a1, a2, geo, f64, extra, p2), name + label, STFT_THREADS)
+            yield (stft_backward.stft_scale_sums_scratch,
+                   (a3, a3, a2, a1, a2, geo, f64, extra, p2, a2), name + label,
+                   STFT_THREADS)
         yield (stft_backward.gather_gradient,
                (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (p3,), name,
                TIME_THREADS)

@@ -63,16 +63,17 @@ def test_every_kernel_builds_for_sm90(resources):
     # options kernels for float64, float32 and float32 with a float32 filterbank, and the
     # time-domain gradient (float32, float64, float64 into float32), and the spectral
     # gradient's: plain and options frame gradients (fused and scratch) and the gather
-    # per dtype, the filterbank's pair as the options kernels', the prefilter's transpose,
-    # its zeroing and its cast (a copy_3d into float32)
-    assert len(resources) == 21 + 6 + 3 + 10 + 6 + 3
+    # per dtype, the filterbank's pair and the scale sums' pair as the options kernels',
+    # the prefilter's transpose, its zeroing and its cast (a copy_3d into float32)
+    assert len(resources) == 21 + 6 + 3 + 10 + 6 + 6 + 3
     assert {r["kernel"] for r in resources} == {
         "stft_shared", "stft_scratch", "stft_options_shared", "stft_options_scratch",
         "row_shifts", "time_sums", "log_cosh_sums", "first_nonfinite", "finite_peak",
         "copy_3d", "sum_groups", "time_gradient_kernel", "stft_gradient_shared",
         "stft_gradient_scratch", "stft_option_gradient_shared",
         "stft_option_gradient_scratch", "stft_bank_gradient_shared",
-        "stft_bank_gradient_scratch", "gather_gradient", "fir_adjoint", "fill_zero"}
+        "stft_bank_gradient_scratch", "stft_scale_sums_shared", "stft_scale_sums_scratch",
+        "gather_gradient", "fir_adjoint", "fill_zero"}
 
 
 @pytest.mark.slow
