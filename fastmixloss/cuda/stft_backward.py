@@ -5,8 +5,8 @@ Per chunk of frames, two kernels on the inputs' stream:
 1. frame gradients (a fused/scratch pair from kernels.stft_kernels, like the forward's):
    a block loads its group of estimate and reference frames with the forward's loader and
    FFT, forms each bin's (dL/d re, dL/d im) from its row's coefficients with the CPU's
-   per-bin formula (kernels/terms_backward.bin_grad_formula, compiled here with CUDA's
-   math.log), applies the adjoint of the real transform, dL/dx_n = Re sum_{k=0}^{N/2} g_k
+   per-bin formulas (kernels/terms_backward.py, compiled here with CUDA's math.log),
+   applies the adjoint of the real transform, dL/dx_n = Re sum_{k=0}^{N/2} g_k
    e^{+2 pi i k n / N}, through the same half-size complex FFT, multiplies by the window
    and writes the windowed frame gradient (float64) to global scratch;
 2. a gather: each output sample adds, in a fixed order (rows, then the padded positions
@@ -15,12 +15,21 @@ Per chunk of frames, two kernels on the inputs' stream:
 No atomics, so the gradient has the same bits on every run for a launch configuration;
 the chunks (frames_per_chunk) bound the scratch memory whatever the signal length.
 
+Three frame-gradient pairs come from one factory (gradient_kernels): the plain kernel's
+terms, the options kernel's per-bin terms (generalised log and floors, eps_added, eps=0,
+the phase term; framings by the options kernels' sample reader), and the same with a
+filterbank (each band's gradient first, into the task's output row, then each bin's
+through the bank transposed by bin). The prefilter's gradient goes through the FIR's
+transpose (fir_adjoint); scale invariance's dL/d alpha needs the reference scale sums
+(a pair of its own, reduced by the backend's fixed-order sums).
+
 The adjoint through the half-size FFT. With the Hermitian spectrum H (N = 2M points) of
 the real inverse transform x_n = sum_k H_k e^{+2 pi i k n / N}: H_0 = Re g_0, H_M = Re
 g_M, H_k = g_k / 2 and H_{N-k} = conj(g_k) / 2 for 0 < k < M (the imaginary parts of the
 DC and Nyquist bins do not depend on the frame). Then z_m = x_{2m} + i x_{2m+1} is the
 inverse M-point transform of Z_k = E_k + i O_k, E_k = H_k + H_{k+M}, O_k = (H_k -
-H_{k+M}) e^{+2 pi i k / N}, and the inverse transform is conj(FFT(conj Z)).
+H_{k+M}) e^{+2 pi i k / N}, and the inverse transform is conj(FFT(conj Z)). Z is formed
+in place of the estimate's transform, then moved to the FFT's bit-reversed input order.
 """
 
 import math
@@ -511,19 +520,22 @@ def zero_gradient(est3):
 
 
 def gradient_as(grad, est3, est):
-    """The float64 gradient in est3's dtype and est's shape (a device array, on est3's
-    stream); est is the estimate as given (host or device)."""
-    if hasattr(est, "__cuda_array_interface__") and not isinstance(est, np.ndarray):
-        shape = tuple(runtime.interface(est)["shape"])
-    else:
-        shape = np.shape(est)
-    if est3.dtype == np.float64:
-        return grad.reshape(shape)
-    out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
-    threads = ELEMENTWISE_THREADS
-    # x along samples only: the kernel loops over channels and items
-    copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
-    return out.reshape(shape)
+    """The float64 gradient in est3's dtype and est's shape, where est lives: a device
+    array on est3's stream for an estimate on the GPU, a NumPy array for one on the host
+    (device="cuda" with host inputs)."""
+    on_device = hasattr(est, "__cuda_array_interface__") and not isinstance(est, np.ndarray)
+    shape = tuple(runtime.interface(est)["shape"]) if on_device else np.shape(est)
+    out = grad
+    if est3.dtype != np.float64:
+        out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
+        threads = ELEMENTWISE_THREADS
+        # x along samples only: the kernel loops over channels and items
+        copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
+    if on_device:
+        return out.reshape(shape)
+    host = out.copy_to_host(stream=est3.stream)
+    runtime.synchronize(est3.stream)
+    return host.reshape(shape)
 
 
 def frames_per_chunk(plan, n_signal_rows, per_block):
