@@ -34,7 +34,8 @@ def pair(rng, shape, dtype, amount=0.3):
     return est.astype(dtype), ref.astype(dtype)
 
 
-def cpu_gradient(loss, est, ref, grad_value=1.0):
+def host_gradient(loss, est, ref, grad_value=1.0):
+    """(value, gradient) of host inputs: on the CPU, or on the GPU with device="cuda"."""
     value, saved = gs.forward(loss, est, ref)
     return value, gs.backward(loss, est, ref, saved, grad_value)
 
@@ -78,7 +79,7 @@ def test_matches_the_cpu_backward(fake_device_array, rng, face, dtype, distance)
     make, shape = FACES[face]
     loss = make(mag_distance=distance, **WEIGHTS)
     est, ref = pair(rng, shape, dtype)
-    value, expected = cpu_gradient(loss, est, ref)
+    value, expected = host_gradient(loss, est, ref)
     gpu_value, got, device_grad = gpu_gradient(loss, est, ref, fake_device_array)
     np.testing.assert_allclose(gpu_value, value, rtol=rel_tol(dtype))
     assert not isinstance(device_grad, np.ndarray)    # a device array, where est lives
@@ -110,7 +111,7 @@ def test_reflect_padding_at_both_ends(fake_device_array, rng):
     est = ref.copy()
     est[..., :6] += 0.5 * rng.standard_normal(6)
     est[..., -6:] += 0.5 * rng.standard_normal(6)
-    _, expected = cpu_gradient(loss, est, ref)
+    _, expected = host_gradient(loss, est, ref)
     _, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
     pad = fft_size // 2
     for ends in (np.s_[..., 1:pad + 1], np.s_[..., -pad - 1:-1]):
@@ -127,16 +128,28 @@ def test_per_item_upstream_and_shapes(fake_device_array, rng):
                        **WEIGHTS)
     est, ref = pair(rng, (3, 1, 60), np.float32)
     upstream = np.array([0.5, -2.0, 1.5])
-    _, expected = cpu_gradient(loss, est, ref, upstream)
+    _, expected = host_gradient(loss, est, ref, upstream)
     _, got, _ = gpu_gradient(loss, est, ref, fake_device_array, upstream)
     assert_close_in_norm(got, expected, 1e-4)
     for shape in ((2, 60), (60,)):
         plain = fm.STFTLoss(fft_size=16, hop_size=4, win_length=16, **WEIGHTS)
         est, ref = pair(rng, shape, np.float64)
-        _, expected = cpu_gradient(plain, est, ref)
+        _, expected = host_gradient(plain, est, ref)
         _, got, _ = gpu_gradient(plain, est, ref, fake_device_array)
         assert got.shape == shape
         assert_close_in_norm(got, expected, 1e-9)
+
+
+def test_host_inputs_with_device_cuda_get_a_host_gradient(cuda_backend, rng):
+    """device="cuda" with NumPy inputs: computed on the GPU, the gradient where est lives
+    (a NumPy array of est's shape and dtype)."""
+    kwargs = dict(fft_size=16, hop_size=4, win_length=16, **WEIGHTS)
+    est, ref = pair(rng, (2, 40), np.float32)
+    _, expected = host_gradient(fm.STFTLoss(**kwargs), est, ref)
+    with launch_config(**TIGHT):
+        _, got = host_gradient(fm.STFTLoss(device="cuda", **kwargs), est, ref)
+    assert isinstance(got, np.ndarray)
+    assert_close_in_norm(got, expected, 1e-4)
 
 
 @pytest.mark.slow
@@ -147,7 +160,7 @@ def test_launch_paths_and_chunks_agree_and_repeat_bit_for_bit(fake_device_array,
     loss = fm.SumAndDifferenceSTFTLoss(fft_sizes=[32], hop_sizes=[8], win_lengths=[24],
                                        **WEIGHTS)
     est, ref = pair(rng, (1, 2, 100), np.float64)
-    _, expected = cpu_gradient(loss, est, ref)
+    _, expected = host_gradient(loss, est, ref)
     _, fused, _ = gpu_gradient(loss, est, ref, fake_device_array)
     _, again, _ = gpu_gradient(loss, est, ref, fake_device_array)
     assert np.array_equal(fused, again)
@@ -214,7 +227,7 @@ OPTION_CASES = {
 def test_options_match_the_cpu_backward(fake_device_array, rng, case, dtype):
     loss = OPTION_CASES[case]()
     est, ref = pair(rng, (2, 1, 110), dtype)
-    value, expected = cpu_gradient(loss, est, ref)
+    value, expected = host_gradient(loss, est, ref)
     gpu_value, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
     np.testing.assert_allclose(gpu_value, value, rtol=rel_tol(dtype))
     assert_close_in_norm(got, expected, rel_tol(dtype))
@@ -229,7 +242,7 @@ def test_sum_and_difference_with_a_weighting_matches_the_cpu_backward(fake_devic
                                        sample_rate=8000, perceptual_weighting=True,
                                        w_sum=1.0, w_diff=0.5, **WEIGHTS)
     est, ref = pair(rng, (1, 2, 100), np.float64)
-    _, expected = cpu_gradient(loss, est, ref)
+    _, expected = host_gradient(loss, est, ref)
     _, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
     assert_close_in_norm(got, expected, 1e-9)
 
@@ -246,7 +259,7 @@ def test_phase_term_matches_the_cpu_backward(fake_device_array, rng, dtype):
     loss = fm.STFTLoss(fft_size=fft_size, hop_size=8, win_length=24, w_phs=0.7,
                        log_eps=1e-3, **WEIGHTS)
     est, ref = pair(rng, (2, 1, 110), dtype)
-    _, expected = cpu_gradient(loss, est, ref)
+    _, expected = host_gradient(loss, est, ref)
     _, got, _ = gpu_gradient(loss, est, ref, fake_device_array)
     away = np.s_[..., fft_size // 2 + 1:]
     assert_close_in_norm(got[away], expected[away], rel_tol(dtype))
