@@ -677,7 +677,9 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     target = grad if plain or not options.prefilter else zero_gradient(est3)
     layout = launch.layout(kernels[0], np.zeros((1, 1, 1)))
     per_block = layout.per_block
-    per_chunk = frames_per_chunk(plan, launch.n_signal_rows, per_block)
+    # no more than the frames there are (in whole groups): short signals take less
+    per_chunk = min(frames_per_chunk(plan, launch.n_signal_rows, per_block),
+                    -(-plan.n_frames // per_block) * per_block)
     scratch_frames = cuda.device_array(launch.n_signal_rows * per_chunk * plan.fft_size,
                                        dtype=np.float64, stream=stream)
     scratch = launch.scratch(layout, launch.n_signal_rows * (-(-per_chunk // per_block)))
