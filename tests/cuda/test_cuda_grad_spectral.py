@@ -67,6 +67,10 @@ FACES = {
     "mrstft": (lambda **kw: fm.MultiResolutionSTFTLoss(**SMALL_MR, **kw), (1, 2, 150)),
     "sd": (lambda **kw: fm.SumAndDifferenceSTFTLoss(**SMALL_MR, w_sum=1.0, w_diff=0.6,
                                                     **kw), (1, 2, 130)),
+    # auraloss's conventions: SC over the batch, its sums and halved S/D
+    "mrstft-auraloss": (lambda **kw: fm.MultiResolutionSTFTLoss(**SMALL_MR,
+                                                                compat="auraloss", **kw),
+                        (2, 1, 120)),
 }
 WEIGHTS = dict(w_sc=0.7, w_log_mag=1.3, w_lin_mag=0.4)
 
