@@ -561,9 +561,9 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         return "; ".join(f"fft_size={f}, hop_size={h}, win_length={w}, window={n}"
                          for f, h, w, n in self.resolutions)
 
-    def __call__(self, est: ArrayLike,
-                 ref: ArrayLike) -> Union[Value, MultiResolutionBreakdown]:
-        # shapes and channel layout as every loss checks them, before the length
+    def draw_for_call(self, est, ref):
+        """What a call does before it computes (the gradient's forward too): the checks of
+        shapes, channel layout and length, then a new draw every randomize_rate calls."""
         plan = self._losses[0].plan
         est3, _ = engine.signal_pair(plan, engine.select_backend(plan, est, ref), est, ref)
         length = est3.shape[-1]
@@ -575,6 +575,10 @@ class RandomResolutionSTFTLoss(_SpectralLoss):
         if self._calls > 0 and self._calls % self.randomize_rate == 0:
             self.draw()
         self._calls += 1
+
+    def __call__(self, est: ArrayLike,
+                 ref: ArrayLike) -> Union[Value, MultiResolutionBreakdown]:
+        self.draw_for_call(est, ref)
         parts = [loss(est, ref) for loss in self._losses]
         breakdown = engine.over_resolutions(self._losses[0].plan, parts)
         return breakdown if self._output == "full" else breakdown.loss

@@ -69,8 +69,7 @@ def _units(loss):
                        (halved * loss.w_sum, halved * loss.w_diff), channels=loss.channels)]
     else:
         units = [_Unit(loss.plan, loss.mix, loss.mix_groups, channels=loss.channels)]
-    for unit in units:
-        check_differentiable(unit.plan, loss)
+    check_differentiable(loss)
     return units
 
 
@@ -78,21 +77,13 @@ def _output(loss):
     return loss._output if isinstance(loss, RandomResolutionSTFTLoss) else loss.plan.output
 
 
-def check_differentiable(plan, loss):
-    """ParameterError, before any kernel runs, where `plan` has no gradient (yet)."""
+def check_differentiable(loss):
+    """ParameterError, before any kernel runs, where the loss has no gradient: every
+    option and preset has one; a breakdown (output="full") does not."""
     if _output(loss) == "full":
         raise ParameterError(
             f"output='full' has no gradient (loss={loss!r}): the gradient is of the "
             f"loss value; use output='loss'")
-    missing = options_without_gradient(plan)
-    if missing:
-        raise ParameterError(f"no gradient yet for {', '.join(missing)} (loss={loss!r})")
-
-
-def options_without_gradient(plan):
-    """The plan's options that the backward kernels do not handle yet."""
-    missing = []
-    return missing
 
 
 def _shape3(est_shape):
@@ -109,28 +100,12 @@ def saved_size(loss, est_shape):
                for u in units)
 
 
-def _draw_for_call(loss, est, ref):
-    """What RandomResolutionSTFTLoss.__call__ does before it computes: the length check
-    and the redraw every randomize_rate calls (the resolutions of this call)."""
-    plan = loss._losses[0].plan
-    est3, _ = engine.signal_pair(plan, engine.select_backend(plan, est, ref), est, ref)
-    length = est3.shape[-1]
-    if length <= loss.max_fft_size // 2:
-        raise ParameterError(
-            f"signals of {length} samples are too short for max_fft_size="
-            f"{loss.max_fft_size}: the largest size that can be drawn needs more than "
-            f"{loss.max_fft_size // 2}")
-    if loss._calls > 0 and loss._calls % loss.randomize_rate == 0:
-        loss.draw()
-    loss._calls += 1
-
-
 def forward(loss, est, ref):
     """(value, saved): loss(est, ref) and its kernel sums, float64, unit by unit,
     resolution by resolution, (item, row, term) within."""
     if isinstance(loss, RandomResolutionSTFTLoss):
         _units(loss)   # checks the options before the call draws
-        _draw_for_call(loss, est, ref)
+        loss.draw_for_call(est, ref)
     units = _units(loss)
     all_parts = [engine.sums(u.plan, est, ref, mix=u.mix, channels=u.channels,
                              loss_name=u.loss_name) for u in units]
