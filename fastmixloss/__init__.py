@@ -25,7 +25,9 @@ Start-up: warmup() compiles (or loads from the cache) every kernel ahead of the 
 Errors: FastMixLossError, ParameterError (bad argument: names it and its value),
     KeywordError, DeviceError (no usable GPU).
 Submodules loaded on first access: fastmixloss.reference (plain NumPy versions of every
-loss, the tests' oracle), fastmixloss.cuda (is_available(), launch_config()).
+loss, the tests' oracle), fastmixloss.cuda (is_available(), launch_config()),
+fastmixloss.torch and fastmixloss.jax (every loss as a PyTorch module / JAX function with
+gradients), fastmixloss.grad (forward, backward, value_and_grad on NumPy arrays).
 Command line: `fastmixloss score|compare|demo|warmup ...` (`fastmixloss --help`), also
 `python -m fastmixloss`.
 
@@ -57,7 +59,7 @@ from .startup import WarmupStep, warmup
 # Submodules with heavy imports (NumPy-only oracle, numba.cuda) load on first access, so
 # that `fastmixloss.cuda.is_available()` works after a plain `import fastmixloss` while
 # the import itself stays light.
-_LAZY_SUBMODULES = ("cuda", "reference", "torch", "jax")
+_LAZY_SUBMODULES = ("cuda", "reference", "grad", "torch", "jax")
 
 
 def __getattr__(name):
