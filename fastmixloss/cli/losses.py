@@ -20,7 +20,7 @@ import fastmixloss
 from fastmixloss.errors import FastMixLossError, ParameterError
 from fastmixloss.backend import check_device
 from fastmixloss.evaluation import Evaluator
-from fastmixloss.evaluation.losses import LOSSES
+from fastmixloss.evaluation.losses import LOSSES, check_loss_names
 from fastmixloss.presets import PRESETS, Preset, PresetLoss
 from fastmixloss.spectral import _SpectralLoss
 
@@ -68,17 +68,7 @@ def settable_parameters(name):
 
 def check_names(names, source="--losses"):
     """The names as a tuple; ParameterError for an unknown, repeated or missing one."""
-    names = tuple(names)
-    unknown = [n for n in names if n not in NAMES]
-    if unknown:
-        raise ParameterError(
-            f"{source}: unknown loss {', '.join(map(repr, unknown))}; choose from "
-            f"{', '.join(LOSSES)}, or a preset: {', '.join(PRESETS)}")
-    if not names:
-        raise ParameterError(f"{source}: no loss chosen")
-    if len(set(names)) != len(names):
-        raise ParameterError(f"{source}: a loss is named twice: {', '.join(names)}")
-    return names
+    return check_loss_names(tuple(names), source, presets=tuple(PRESETS))
 
 
 def _plain(value):

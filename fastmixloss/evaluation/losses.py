@@ -41,16 +41,18 @@ LOSSES = {
 DEFAULT_LOSSES = ("mse", "sisdr", "mrstft", "sd")
 
 
-def check_loss_names(names, source="losses"):
-    """The names as a tuple; ParameterError for an unknown, repeated or missing one."""
+def check_loss_names(names, source="losses", presets=()):
+    """The names as a tuple; ParameterError for an unknown, repeated or missing one.
+    `presets`: preset names also accepted (the command line's)."""
     if isinstance(names, str):
         names = (names,)
     names = tuple(names)
-    unknown = [n for n in names if n not in LOSSES]
+    unknown = [n for n in names if n not in LOSSES and n not in presets]
     if unknown:
+        also = f", or a preset: {', '.join(presets)}" if presets else ""
         raise ParameterError(
             f"{source}: unknown loss {', '.join(map(repr, unknown))}; choose from "
-            f"{', '.join(LOSSES)}")
+            f"{', '.join(LOSSES)}{also}")
     if not names:
         raise ParameterError(f"{source}: no loss chosen")
     if len(set(names)) != len(names):
