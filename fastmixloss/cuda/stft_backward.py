@@ -44,7 +44,7 @@ from . import runtime
 from .core import StftLayout
 from .fft import bit_reverse, fft_stages, slot, twiddle_table
 from .kernels import (G_LIN_MODE, G_LOG2_M, G_LOG_MODE, G_PER_BLOCK, G_SWIZZLE_MASK,
-                      G_SWIZZLE_SHIFT, bin_pair, copy_3d, divmod32, frame_loader,
+                      G_SWIZZLE_SHIFT, bin_pair, divmod32, frame_loader,
                       load_windowed_frames, shared_bytes, stft_kernels,
                       store_block_totals, task_frames)
 from .options import (bin_magnitudes, floored_magnitude, kernel_arguments,
@@ -63,7 +63,7 @@ phase_bin_grad = cuda.jit(device=True)(terms_backward.phase_grad_formula())
 # every chunk's windowed frame gradients within it, whatever the signal length
 FRAME_SCRATCH_ELEMENTS = 1 << 24
 
-# threads per block of the zeroing and the cast
+# threads per block of the zeroing
 ELEMENTWISE_THREADS = 256
 
 # the frames' own sample bounds (reflections included), as plain Python
@@ -510,32 +510,26 @@ def check_plans(loss, plans):
                 f"compute it with device='cpu'")
 
 
-def zero_gradient(est3):
-    """A (B, C, T) float64 device array of zeros on est3's stream: the sum the
-    resolutions' stft_backward calls add to."""
-    grad = cuda.device_array(est3.shape, dtype=np.float64, stream=est3.stream)
+def zero_gradient(est3, dtype=None):
+    """A (B, C, T) device array of zeros on est3's stream, in est3's dtype (or `dtype`):
+    the sum the resolutions' stft_backward calls add to. As on the CPU, a float32
+    estimate's gradient is accumulated in float32 (each chunk of frames adds its float64
+    sum once per sample): a float64 buffer would double the largest array."""
+    grad = cuda.device_array(est3.shape, dtype=dtype or est3.dtype, stream=est3.stream)
     threads = ELEMENTWISE_THREADS
     fill_zero[_blocks(est3.size, threads), threads, est3.stream](grad.reshape(-1))
     return grad
 
 
 def gradient_as(grad, est3, est):
-    """The float64 gradient in est3's dtype and est's shape, where est lives: a device
-    array on est3's stream for an estimate on the GPU, a NumPy array for one on the host
-    (device="cuda" with host inputs)."""
-    on_device = hasattr(est, "__cuda_array_interface__") and not isinstance(est, np.ndarray)
-    shape = tuple(runtime.interface(est)["shape"]) if on_device else np.shape(est)
-    out = grad
-    if est3.dtype != np.float64:
-        out = cuda.device_array(grad.shape, dtype=est3.dtype, stream=est3.stream)
-        threads = ELEMENTWISE_THREADS
-        # x along samples only: the kernel loops over channels and items
-        copy_3d[(_blocks(grad.shape[2], threads), 1, 1), threads, est3.stream](grad, out)
-    if on_device:
-        return out.reshape(shape)
-    host = out.copy_to_host(stream=est3.stream)
+    """The gradient in est's shape, where est lives: a device array on est3's stream for
+    an estimate on the GPU, a NumPy array for one on the host (device="cuda" with host
+    inputs)."""
+    if hasattr(est, "__cuda_array_interface__") and not isinstance(est, np.ndarray):
+        return grad.reshape(tuple(runtime.interface(est)["shape"]))
+    host = grad.copy_to_host(stream=est3.stream)
     runtime.synchronize(est3.stream)
-    return host.reshape(shape)
+    return host.reshape(np.shape(est))
 
 
 def frames_per_chunk(plan, n_signal_rows, per_block):
@@ -657,8 +651,8 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     outside [win_start, win_stop); plan: the resolution's FramePlan, frame k starting at
     plan.frame_start + k * hop_size; coefficients: (B, R, 6) host float64, dL/d SC_NUM,
     LOG_DIST, LIN_DIST and PHASE_DIST of each row's sums, the reference's scale alpha and
-    dL/d alpha / sum r**2 (the plain terms read the first three); grad: (B, C, T) float64
-    device array (zero_gradient), added to on est3's stream. option_arrays: (options,
+    dL/d alpha / sum r**2 (the plain terms read the first three); grad: (B, C, T) device
+    array (zero_gradient), added to on est3's stream. option_arrays: (options,
     fb_starts, fb_offsets, fb_weights) as the CPU's; plain: the plain kernel's terms (the
     options at their neutral values, centred frames), else the options kernel's, which
     check_plans has cleared. taps: the prefilter's FIR (float64), where
@@ -674,7 +668,8 @@ def stft_backward(backend, est3, ref3, mix, window, plan, coefficients, grad,
     n_items, n_channels, length = est3.shape
     reflect = plain or not options.zero_pad
     # with the prefilter, the filtered rows' gradient first, then the FIR's transpose
-    target = grad if plain or not options.prefilter else zero_gradient(est3)
+    target = (grad if plain or not options.prefilter
+              else zero_gradient(est3, np.float64))
     layout = launch.layout(kernels[0], np.zeros((1, 1, 1)))
     per_block = layout.per_block
     # no more than the frames there are (in whole groups): short signals take less
