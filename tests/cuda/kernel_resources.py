@@ -96,9 +96,18 @@ def signatures():
             yield (stft_backward.stft_scale_sums_scratch,
                    (a3, a3, a2, a1, a2, geo, f64, extra, p2, a2), name + label,
                    STFT_THREADS)
+        # the gather adds into the gradient in est's dtype, the prefilter's transpose
+        # from float64 rows, both as each chunk's float64 sum per sample; the zeroing
         yield (stft_backward.gather_gradient,
-               (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (p3,), name,
+               (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (a3,), name,
                TIME_THREADS)
+        if dt != f64:   # with the prefilter: into the float64 filtered rows' gradient
+            yield (stft_backward.gather_gradient,
+                   (p3, a2, types.boolean, types.boolean) + (i64,) * 8 + (p3,),
+                   name + " into float64", TIME_THREADS)
+        yield (stft_backward.fir_adjoint, (p3, types.Array(f64, 1, "C"), i64, i64, a3),
+               name, TIME_THREADS)
+        yield (stft_backward.fill_zero, (a1,), name, stft_backward.ELEMENTWISE_THREADS)
         yield kernels.row_shifts, (a2, a2, p2), name, TIME_THREADS
         yield kernels.time_sums, (a2, a2, p2, i64, p3), name, TIME_THREADS
         yield kernels.log_cosh_sums, (a2, a2, f64, f64, i64, p3), name, TIME_THREADS
@@ -117,15 +126,6 @@ def signatures():
             yield kernels.copy_3d, (src, a3), f"{name} from {label}", signals._COPY_THREADS
     yield (kernels.sum_groups, (types.Array(f64, 3, "C"), types.Array(f64, 2, "C")),
            "float64", REDUCE_THREADS)
-    # the spectral gradient's prefilter transpose (float64 into float64), zeroing, and
-    # cast to a float32 estimate's dtype
-    yield (stft_backward.fir_adjoint, (types.Array(f64, 3, "C"), types.Array(f64, 1, "C"),
-                                       types.int64, types.int64, types.Array(f64, 3, "C")),
-           "float64", TIME_THREADS)
-    threads = stft_backward.ELEMENTWISE_THREADS
-    yield stft_backward.fill_zero, (types.Array(f64, 1, "C"),), "float64", threads
-    yield (kernels.copy_3d, (types.Array(f64, 3, "C"), types.Array(types.float32, 3, "C")),
-           "float32 from C float64", threads)
 
 
 class _TargetOnly:

@@ -62,10 +62,10 @@ def test_every_kernel_builds_for_sm90(resources):
     # 2 dtypes x (2 STFT, 3 time-domain, 2 scans, 3 copies) + the final sums, and the 2
     # options kernels for float64, float32 and float32 with a float32 filterbank, and the
     # time-domain gradient (float32, float64, float64 into float32), and the spectral
-    # gradient's: plain and options frame gradients (fused and scratch) and the gather
-    # per dtype, the filterbank's pair and the scale sums' pair as the options kernels',
-    # the prefilter's transpose, its zeroing and its cast (a copy_3d into float32)
-    assert len(resources) == 21 + 6 + 3 + 10 + 6 + 6 + 3
+    # gradient's: plain and options frame gradients (fused and scratch), the gather, the
+    # prefilter's transpose and the zeroing per dtype (and the gather of float32 rows into
+    # float64), the filterbank's pair and the scale sums' pair as the options kernels'
+    assert len(resources) == 21 + 6 + 3 + 2 * 7 + 1 + 6 + 6
     assert {r["kernel"] for r in resources} == {
         "stft_shared", "stft_scratch", "stft_options_shared", "stft_options_scratch",
         "row_shifts", "time_sums", "log_cosh_sums", "first_nonfinite", "finite_peak",
