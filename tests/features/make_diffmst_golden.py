@@ -24,9 +24,14 @@ import types
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE)]
-
-from signals import mix   # noqa: E402
+# test_stereo.py imports this module from its package: the test run's sys.path (where
+# `signals` is tests/signals.py) must stay as it is; run as a script, it imports its
+# neighbours directly
+if __package__:
+    from .signals import mix
+else:
+    sys.path[:0] = [str(HERE)]
+    from signals import mix   # noqa: E402
 
 OUT = HERE / "diffmst_golden.json"
 RATE = 44100
