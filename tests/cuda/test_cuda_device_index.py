@@ -23,6 +23,7 @@ def test_cuda_n_is_a_device_that_the_library_treats_as_cuda():
             check_device(bad)
 
 
+@pytest.mark.slow   # the STFT kernel in the simulator: 7-14 s
 def test_cuda_0_gives_what_cuda_gives():
     rng = np.random.default_rng(3)
     ref = rng.standard_normal((1, 2, 256)).astype(np.float32)

@@ -271,6 +271,7 @@ def test_bad_signals_are_named():
         fm.loudness_stats(np.zeros((2, RATE)), RATE).curve_times()
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_with_length():
     """Beyond the input, what the statistics allocate does not grow with its length
     (the curves, asked for, are a few values per step)."""
