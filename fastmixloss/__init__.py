@@ -20,8 +20,9 @@ Mix features and loudness:
     (EBU R 128)
 Breakdowns (output="full"): STFTBreakdown, MultiResolutionBreakdown,
     SumAndDifferenceBreakdown
-Start-up: warmup() compiles (or loads from the cache) every kernel ahead of the first call,
-    reporting each WarmupStep.
+Start-up: warmup() compiles (or loads from the cache) every kernel of the losses' values
+    and the mix features ahead of the first call (gradients and loudness_stats compile on
+    their first call), reporting each WarmupStep.
 Errors: FastMixLossError, ParameterError (bad argument: names it and its value),
     KeywordError, DeviceError (no usable GPU).
 Submodules loaded on first access: fastmixloss.reference (plain NumPy versions of every
