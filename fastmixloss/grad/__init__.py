@@ -22,9 +22,15 @@ from ..presets import PresetLoss
 from ..spectral import _SpectralLoss
 from ..time_domain import _TimeLoss
 
-# the feature metrics (gated loudness, medians, percentiles): not differentiable
+# the feature metrics and loudness statistics (gating, medians, percentiles, peaks): not
+# differentiable
 _FEATURE_METRICS = (features.compare_features, features.feature_tracks,
-                    features.integrated_loudness, features.FeatureComparison)
+                    features.integrated_loudness, features.loudness_stats,
+                    features.compare_loudness, features.stereo_image,
+                    features.diffmst_features, features.compare_diffmst)
+_FEATURE_RESULTS = (features.FeatureComparison, features.LoudnessComparison,
+                    features.LoudnessStats, features.StereoImage,
+                    features.DiffMSTComparison)
 
 
 def _part(loss):
@@ -35,8 +41,8 @@ def _part(loss):
     if isinstance(loss, (_SpectralLoss, PresetLoss)):
         from . import spectral
         return spectral
-    if (any(loss is metric for metric in _FEATURE_METRICS)
-            or isinstance(loss, features.FeatureComparison)):
+    if (any(loss is metric for metric in _FEATURE_METRICS + _FEATURE_RESULTS)
+            or isinstance(loss, _FEATURE_RESULTS)):
         raise ParameterError(
             f"the feature metrics have no gradient: loss={loss!r} is built on gating, "
             f"medians and percentiles; train with a time-domain or spectral loss")

@@ -26,8 +26,8 @@ def upstream(grad_value, value_shape):
         return np.full(value_shape, float(array))
     if array.shape != tuple(value_shape):
         raise ParameterError(
-            f"grad_value has shape {array.shape}; the loss's value has shape "
-            f"{tuple(value_shape)} (pass a float or an array of that shape)")
+            f"grad_value of shape {array.shape} for a loss whose value has shape "
+            f"{tuple(value_shape)}: pass a float or an array of that shape")
     return array
 
 
@@ -36,8 +36,8 @@ def saved_array(saved, size):
     array = np.asarray(saved)
     if array.dtype != np.float64 or array.shape != (size,):
         raise ParameterError(
-            f"saved has shape {array.shape} and dtype {array.dtype}: expected ({size},) "
-            f"float64, as forward returns it for these signals")
+            f"saved has {array.size} values of dtype {array.dtype} in shape {array.shape}: "
+            f"expected ({size},) float64, as forward returns it for these signals")
     return array
 
 

@@ -22,6 +22,7 @@ undefined (NaN value) gets a NaN gradient where SC is weighted.
 import numpy as np
 
 from .. import engine, filterbanks
+from . import common
 from ..errors import ParameterError
 from ..kernels import layout
 from ..presets import PresetLoss
@@ -146,13 +147,10 @@ def backward(loss, est, ref, saved, grad_value):
     backend = engine.select_backend(plan0, est, ref)
     est3, ref3 = engine.signal_pair(plan0, backend, est, ref, units[0].channels)
     n_items, n_channels, length = est3.shape
-    saved = np.asarray(saved, dtype=np.float64).reshape(-1)
-    expected = saved_size(loss, est3.shape)
-    if saved.shape[0] != expected:
-        raise ParameterError(
-            f"saved has {saved.shape[0]} values; forward(loss, est, ref) gives {expected} "
-            f"for est of shape {np.shape(est)}")
-    upstream = _upstream(plan0, grad_value, n_items)
+    saved = common.saved_array(saved, saved_size(loss, est3.shape))
+    upstream = common.upstream(grad_value, (n_items,) if plan0.reduction == "none" else ())
+    if upstream.ndim == 0:
+        upstream = float(upstream)
     if backend.name == "cuda":   # the CUDA twin, on the inputs' stream
         from ..cuda import stft_backward as cuda_backward
         cuda_backward.check_plans(loss, [unit.plan for unit in units])
@@ -225,23 +223,8 @@ def backward(loss, est, ref, saved, grad_value):
             add_fir_adjoint(target, rows_mix, plan.taps, thread_count(), grad)
     if backend.name == "cuda":
         return cuda_backward.gradient_as(grad, est3, est)
-    return grad.reshape(np.shape(est))
-
-
-def _upstream(plan, grad_value, n_items):
-    """grad_value as a float, or (B,) float64 with reduction="none"."""
-    if plan.reduction == "none":
-        value = np.asarray(grad_value, dtype=np.float64)
-        if value.ndim and value.shape != (n_items,):
-            raise ParameterError(
-                f"grad_value of shape {value.shape} for a loss of {n_items} values "
-                f"(reduction='none'): give a float or an array of shape ({n_items},)")
-        return np.broadcast_to(value, (n_items,)).copy()
-    value = np.asarray(grad_value, dtype=np.float64)
-    if value.size != 1:
-        raise ParameterError(f"grad_value of shape {value.shape} for a loss of one value: "
-                             f"give a float")
-    return float(value.reshape(()))
+    # est's own dtype where est3 was promoted (a float32 est beside a float64 ref)
+    return grad.astype(common.est_dtype(est), copy=False).reshape(np.shape(est))
 
 
 def group_coefficients(plan, part, upstream):

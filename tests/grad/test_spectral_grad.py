@@ -405,6 +405,24 @@ def test_bad_saved_and_grad_value():
         gs.backward(loss, est, ref, saved, np.ones(3))
 
 
+def test_the_gradient_has_ests_dtype_beside_a_float64_reference():
+    est, ref = pair((1, 2, 3000))
+    loss = fm.STFTLoss(256, 64)
+    _, g32 = fm.grad.value_and_grad(loss, est.astype(np.float32), ref)
+    assert g32.dtype == np.float32
+    # the computation is float64 (est is promoted beside ref): only the result is cast
+    _, g64 = fm.grad.value_and_grad(loss, est.astype(np.float32).astype(np.float64), ref)
+    np.testing.assert_array_equal(g32, g64.astype(np.float32))
+
+
+@pytest.mark.parametrize("metric", [fm.loudness_stats, fm.compare_loudness,
+                                    fm.compare_features])
+def test_feature_metrics_and_loudness_statistics_have_no_gradient(metric):
+    est, ref = pair((1, 2, 3000))
+    with pytest.raises(ParameterError, match="no gradient"):
+        fm.grad.forward(metric, est, ref)
+
+
 # --- auraloss's autograd ------------------------------------------------------------------
 
 MR_DEFAULT = dict(fft_sizes=[1024, 2048, 512], hop_sizes=[120, 240, 50],
