@@ -10,10 +10,12 @@ numbers), generated from it: MSELoss, L1Loss, ESRLoss, DCLoss, LogCoshLoss, SNRL
 SISDRLoss, SDSDRLoss, STFTLoss, MultiResolutionSTFTLoss, SumAndDifferenceSTFTLoss,
 MelSTFTLoss, ChromaSTFTLoss, RandomResolutionSTFTLoss, PresetLoss, and mse, l1, esr, dc,
 logcosh, snr, sisdr, sdsdr, stft_loss, mrstft_loss, sum_and_difference_loss, preset_loss.
-Each call runs custom operators (torch.ops.fastmixloss.loss_forward and loss_backward;
+The losses are custom operators (torch.ops.fastmixloss.loss_forward and loss_backward;
 loss_value where no gradient is wanted: under torch.no_grad or for an est that does not
 require grad) with fake implementations and registered autograd, so torch.compile
-traces them as single nodes and torch.autograd.gradcheck checks them.
+traces them as single nodes. Eager calls run the same library functions through a
+torch.autograd.Function instead: a custom operator's first call imports torch's compiler
+(74 MB), which eager training never uses. torch.autograd.gradcheck checks both.
 
 - The gradient is with respect to est only. A ref that requires grad is refused
   (ParameterError): pass ref.detach().
@@ -187,10 +189,50 @@ def _loss_value_fake(est, ref, key):
     return est.new_empty(_REGISTRY[key].value_shape(est.shape))
 
 
+class _EagerLoss(torch.autograd.Function):
+    """The operators' forward and backward in eager mode, as a plain autograd.Function:
+    the first call of any torch.library.custom_op imports torch's compiler (torch._dynamo
+    and sympy, 74 MB measured), which eager training does not need. Same library calls,
+    same numbers; torch.compile and tracing take the operators (_eager)."""
+
+    @staticmethod
+    def forward(ctx, est, ref, key):
+        value, saved = gradients.forward(_REGISTRY[key].loss, _readable(est), _readable(ref))
+        ctx.save_for_backward(est, ref)
+        ctx.saved, ctx.key = saved, key
+        return _as_tensor(value, est)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_value):
+        est, ref = ctx.saved_tensors
+        grad_est = None
+        if ctx.needs_input_grad[0]:
+            grad_est = _as_tensor(gradients.backward(
+                _REGISTRY[ctx.key].loss, _readable(est), _readable(ref), ctx.saved,
+                _upstream(grad_value)), est)
+        return grad_est, None, None
+
+
+def _eager(*tensors):
+    """True outside torch.compile, export and tracing, for plain tensors: no fake,
+    functional or functorch-wrapped tensor, no dispatch mode active."""
+    if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack():
+        return False
+    return all(type(t) in (torch.Tensor, torch.nn.Parameter)
+               and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+               for t in tensors)
+
+
 def _apply(key, est, ref):
     _check_inputs(est, ref)
+    eager = _eager(est, ref)
     if not (est.requires_grad and torch.is_grad_enabled()):
+        if eager:
+            return _as_tensor(_REGISTRY[key].loss(_readable(est), _readable(ref)), est)
         return loss_value(est, ref, key)
+    if eager:
+        return _EagerLoss.apply(est, ref, key)
     value, _ = loss_forward(est, ref, key)
     return value
 
