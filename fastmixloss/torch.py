@@ -197,21 +197,38 @@ class _EagerLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, est, ref, key):
-        value, saved = gradients.forward(_REGISTRY[key].loss, _readable(est), _readable(ref))
+        loss = _REGISTRY[key].loss
+        ctx.key, ctx.unit_grad = key, None
+        done = gradients.one_pass(loss, _readable(est), _readable(ref))
+        if done is not None:   # the gradient came with the value: kept, scaled later
+            value, ctx.unit_grad = done
+            return _as_tensor(value, est)
+        value, saved = gradients.forward(loss, _readable(est), _readable(ref))
         ctx.save_for_backward(est, ref)
-        ctx.saved, ctx.key = saved, key
+        ctx.saved = saved
         return _as_tensor(value, est)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_value):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        upstream = _upstream(grad_value)
+        if ctx.unit_grad is not None:
+            # one_pass's gradient is for grad_value = 1; the others are it scaled (item
+            # by item with reduction="none": the items' gradients are apart). A new
+            # array each time: autograd may keep it as .grad and add into it, and a
+            # retained graph runs backward again
+            unit = ctx.unit_grad
+            if np.ndim(upstream):
+                upstream = np.reshape(upstream,
+                                      np.shape(upstream) + (1,) * (unit.ndim - np.ndim(upstream)))
+            return _as_tensor(np.multiply(unit, upstream, dtype=unit.dtype),
+                              grad_value), None, None
         est, ref = ctx.saved_tensors
-        grad_est = None
-        if ctx.needs_input_grad[0]:
-            grad_est = _as_tensor(gradients.backward(
-                _REGISTRY[ctx.key].loss, _readable(est), _readable(ref), ctx.saved,
-                _upstream(grad_value)), est)
-        return grad_est, None, None
+        grad_est = gradients.backward(_REGISTRY[ctx.key].loss, _readable(est),
+                                      _readable(ref), ctx.saved, upstream)
+        return _as_tensor(grad_est, est), None, None
 
 
 def _eager(*tensors):

@@ -52,7 +52,8 @@ from .options import (bin_magnitudes, floored_magnitude, kernel_arguments,
 
 # the per-bin gradient: the CPU's formula, compiled for the GPU with CUDA's math.log
 magnitude_grad = cuda.jit(device=True)(terms_backward.magnitude_grad_formula(math.log))
-bin_grad = cuda.jit(device=True)(terms_backward.bin_grad_formula(magnitude_grad))
+bin_grad_parts = cuda.jit(device=True)(terms_backward.bin_grad_parts_formula(magnitude_grad))
+bin_grad = cuda.jit(device=True)(terms_backward.bin_grad_formula(bin_grad_parts))
 # the options kernel's: per value, through the floored magnitude, the phase term's
 value_grad = cuda.jit(device=True)(terms_backward.value_grad_formula(math.log))
 magnitude_bin_grad = cuda.jit(device=True)(

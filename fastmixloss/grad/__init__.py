@@ -11,6 +11,8 @@
         as est, where est lives (NumPy on the CPU, a Numba device array on a GPU, computed
         on the inputs' stream). grad_value: a float, or an array shaped like value.
     value_and_grad(loss, est, ref) -> (value, grad_est), with grad_value = 1
+    one_pass(loss, est, ref) -> (value, grad_est) or None
+        the same from one pass over the frames, where the loss has one (see below)
 
 `loss` is a loss object: a time-domain face (grad/time.py), a spectral face or a preset
 (grad/spectral.py). The feature metrics have no gradient.
@@ -68,7 +70,21 @@ def backward(loss, est, ref, saved, grad_value):
     return _part(loss).backward(loss, est, ref, saved, grad_value)
 
 
+def one_pass(loss, est, ref):
+    """(value, gradient at grad_value = 1) from one pass over the signals where the loss
+    has one (the plain spectral losses on the CPU, for signals of training-batch size:
+    four transforms per frame instead of five), else None. The value is forward's; the
+    gradient is backward's up to rounding; gradients for another grad_value are this
+    one scaled, item by item with reduction="none"."""
+    part = _part(loss)
+    return part.one_pass(loss, est, ref) if hasattr(part, "one_pass") else None
+
+
 def value_and_grad(loss, est, ref):
-    """(loss(est, ref), its gradient with respect to est)."""
+    """(loss(est, ref), its gradient with respect to est): one_pass where the loss has
+    it, else forward then backward."""
+    done = one_pass(loss, est, ref)
+    if done is not None:
+        return done
     value, saved = forward(loss, est, ref)
     return value, backward(loss, est, ref, saved, 1.0)

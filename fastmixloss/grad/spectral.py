@@ -19,6 +19,8 @@ at the origin and none at DC and Nyquist; an item whose spectral convergence is
 undefined (NaN value) gets a NaN gradient where SC is weighted.
 """
 
+import threading
+
 import numpy as np
 
 from .. import engine, filterbanks
@@ -225,6 +227,89 @@ def backward(loss, est, ref, saved, grad_value):
         return cuda_backward.gradient_as(grad, est3, est)
     # est's own dtype where est3 was promoted (a float32 est beside a float64 ref)
     return grad.astype(common.est_dtype(est), copy=False).reshape(np.shape(est))
+
+
+# one_pass keeps SC_NUM's gradient per row beside the gradient: up to this many bytes
+# (a training batch; a whole song takes the two passes, whose memory is the gradient's)
+ONE_PASS_MAX_BYTES = 32 << 20
+
+_scratch = threading.local()
+
+
+def _row_parts_buffer(shape, dtype):
+    """one_pass's per-row buffer, zeroed: kept per calling thread between calls. A new
+    one per call made glibc hand back, and this machine fault in again, 5.6 MB of pages
+    per W1 training step (2,658 page faults, 10 ms of its 90, measured)."""
+    size = int(np.prod(shape))
+    buffer = getattr(_scratch, "buffers", {}).get(np.dtype(dtype))
+    if buffer is None or buffer.size < size:
+        buffer = np.zeros(size, dtype)
+        _scratch.buffers = {**getattr(_scratch, "buffers", {}), np.dtype(dtype): buffer}
+    else:
+        buffer[:size] = 0
+    return buffer[:size].reshape(shape)
+
+
+def one_pass(loss, est, ref):
+    """(value, gradient at grad_value = 1) from one transform of each frame pair per
+    resolution (kernels/stft_backward.stft_value_and_grad), where the loss runs the
+    plain kernel on the CPU and its per-row buffer fits ONE_PASS_MAX_BYTES; else None.
+
+    The value is forward's, bit for bit. The gradient equals backward's up to rounding:
+    spectral convergence's share is transformed back apart from the other terms' and
+    added once its coefficient is known."""
+    from ..kernels.stft_backward import add_row_parts, stft_value_and_grad
+    from ..kernels.workers import thread_count
+    if isinstance(loss, RandomResolutionSTFTLoss):
+        return None   # it draws per call: forward does
+    units = _units(loss)
+    unit = units[0]
+    plan = unit.plan
+    if len(units) != 1 or plan.uses_options_kernel:
+        return None
+    backend, est3, ref3 = engine.prepare(plan, est, ref, unit.channels, unit.loss_name)
+    if backend.name == "cuda":
+        return None
+    n_items, n_channels, length = est3.shape
+    n_rows = unit.n_rows(n_channels)
+    if n_items * n_rows * length * est3.dtype.itemsize > ONE_PASS_MAX_BYTES:
+        return None
+    mix = None if unit.mix is None else np.asarray(unit.mix, dtype=est3.dtype)
+    count = 1 if plan.sum_resolutions else len(plan.resolutions)
+    upstreams = [unit.scale * weight / count for weight in unit.group_weights]
+    grad = np.zeros(est3.shape, est3.dtype)
+    grad_num = _row_parts_buffer((n_items, n_rows, length), est3.dtype)
+    ones = np.ones((n_items, n_rows))
+    parts = []
+    for index in range(len(plan.resolutions)):
+        window, frames, _ = engine.frame_plan(plan, index, length, est3.dtype)
+        # the log and linear terms' coefficients, from the shapes (sums of zeros)
+        shapes_only = engine.resolution_part(plan, frames, None,
+                                             np.zeros((n_items, n_rows, layout.N_TERMS)),
+                                             ones)
+        rest = np.zeros((n_items, n_rows, 2))
+        for (rows, _), weight, upstream in zip(unit.groups, unit.group_weights, upstreams):
+            if weight:
+                rest[:, rows] = group_coefficients(plan, shapes_only.rows(rows),
+                                                   upstream)[:, None, 1:3]
+        partial = stft_value_and_grad(est3, ref3, mix, window, frames, rest,
+                                      thread_count(), grad, grad_num)
+        part = engine.resolution_part(plan, frames, None, partial.sum(axis=1), ones)
+        parts.append(part)
+        # SC_NUM's share, now that its coefficient is known: grad[b, c] +=
+        # sum over rows r of mix[r, c] * dL/d SC_NUM[b, r] * grad_num[b, r]
+        c_num = np.zeros((n_items, n_rows))
+        for (rows, _), weight, upstream in zip(unit.groups, unit.group_weights, upstreams):
+            if weight:
+                c_num[:, rows] = group_coefficients(plan, part.rows(rows),
+                                                    upstream)[:, None, 0]
+        mix_weights = np.eye(n_channels) if mix is None else np.asarray(unit.mix, np.float64)
+        add_row_parts(grad, grad_num, c_num[:, :, None] * mix_weights, thread_count())
+    if isinstance(loss, PresetLoss):
+        value = engine.multi_resolution(plan, parts)[0].loss
+    else:
+        value = loss.from_sums(parts)
+    return value, grad.astype(common.est_dtype(est), copy=False).reshape(np.shape(est))
 
 
 def group_coefficients(plan, part, upstream):

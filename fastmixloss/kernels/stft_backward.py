@@ -34,8 +34,11 @@ from .filterbank import apply_filterbank, floor_power
 from .frames import (apply_window, read_mixed_frame, read_mixed_frame_zero_padded,
                      reflect_index, span_bounds)
 from .jit import VECTOR_FASTMATH, cpu_function, cpu_kernel
-from .stft import _SIMD_GROUP, block_of_task
-from .terms_backward import magnitude_bin_grad, phase_bin_grad, spectrum_grad, value_grad
+from .layout import N_TERMS
+from .stft import _SIMD_GROUP, block_count, block_of_task
+from .terms import spectrum_terms
+from .terms_backward import (magnitude_bin_grad, phase_bin_grad, spectrum_grad,
+                             spectrum_grad_parts, value_grad)
 from .workers import read_only, run_workers
 
 # the frames' own bounds, run as plain Python (a few integers per span)
@@ -238,6 +241,143 @@ def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_off
                                    False, 1.0, 1)
             add_block_gradient(grad[item], mix, window, plan, options.zero_pad, first,
                                count, offset, grad_frames)
+
+
+# --- the value and the gradient in one pass (the plain kernel) ------------------------
+
+def stft_value_and_grad(est, ref, mix, window, plan, rest_coefficients, n_threads, grad,
+                        grad_num):
+    """One resolution's forward sums and its gradient, from one transform of each frame.
+
+    The coefficients of the log and linear terms depend on shapes only; spectral
+    convergence's, dL/d SC_NUM, on the sums of the whole signal. So each frame's gradient
+    is formed in two parts (terms_backward.spectrum_grad_parts), transformed back
+    together: the log and linear terms' into `grad` (B, C, T), SC_NUM's per row into
+    `grad_num` (B, R, T), which the caller scales by each row's dL/d SC_NUM once the
+    sums are in. Four transforms per frame (estimate, reference, two adjoints) against
+    the five of the forward and stft_backward apart.
+
+    Arguments as stft_backward's (plan: the plain kernel's FramePlan, reflect padding);
+    rest_coefficients: (B, R, 2) float64, dL/d LOG_DIST and dL/d LIN_DIST per row.
+    Returns the sums per (item, block, row) as stft.stft_row_partials gives them for the
+    frame mix `mix` and the identity as row mix: bit for bit the same (the same frames,
+    the same transform calls, the same terms added in the same order).
+    """
+    n_items, n_channels, length = est.shape
+    dtype = est.dtype
+    mix = (np.eye(n_channels, dtype=dtype) if mix is None
+           else np.ascontiguousarray(mix, dtype))
+    n_rows = mix.shape[0]
+    per_span = frames_per_span(plan, length)
+    n_spans = -(-plan.n_frames // per_span)
+    partial = np.empty((n_items, block_count(plan), n_rows, N_TERMS))
+    args = (read_only(est), read_only(ref), read_only(mix),
+            read_only(np.eye(n_rows, dtype=dtype)),
+            read_only(np.ascontiguousarray(window, dtype)), plan,
+            read_only(np.ascontiguousarray(rest_coefficients, np.float64)), per_span)
+    for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
+        spans_of_parity = (n_spans - parity + 1) // 2
+        if spans_of_parity > 0:
+            run_workers(value_grad_worker, n_items * spans_of_parity, n_threads, *args,
+                        parity, partial, grad, grad_num)
+    return partial
+
+
+@cpu_kernel
+def value_grad_worker(est, ref, mix, identity, window, plan, rest_coefficients, per_span,
+                      parity, partial, grad, grad_num, worker, n_workers):
+    """One worker's share of stft_value_and_grad's spans of one parity (tasks as
+    stft_backward_worker's). A span's FFT groups are the forward's blocks (spans hold
+    whole groups), so each block's sums are the forward kernel's."""
+    n_items = est.shape[0]
+    n_rows = mix.shape[0]
+    fft_size = plan.fft_size
+    group = plan.frames_per_block
+    n_spans = (plan.n_frames + per_span - 1) // per_span
+    spans_of_parity = (n_spans - parity + 1) // 2
+    fft_axes = np.array([1])
+    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    # Two buffers, as the forward's (near L2; four measured 1.7x slower on two threads):
+    # frames -> spectra; the spectra's gradient parts into frames (rows' SC_NUM parts at
+    # m * offset + j, their log and linear parts R * offset further) -> back into spectra
+    frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
+    spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
+    lo = plan.win_start
+    hi = plan.win_stop
+    for task in range(worker, n_items * spans_of_parity, n_workers):
+        item = task // spans_of_parity
+        span = parity + 2 * (task % spans_of_parity)
+        span_stop = min(plan.n_frames, (span + 1) * per_span)
+        for first in range(span * per_span, span_stop, group):
+            count = min(group, span_stop - first)
+            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+            read_block(est[item], ref[item], mix, window, plan, False, first, count,
+                       offset, frames)
+            used = 2 * n_rows * offset
+            rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True,
+                                   1.0, 1)
+            block = first // group
+            for m in range(n_rows):   # as stft.stft_rows_worker adds a row's terms
+                sc_num = 0.0
+                sc_den = 0.0
+                log_dist = 0.0
+                lin_dist = 0.0
+                for j in range(count):
+                    a, b, c, d = spectrum_terms(spectra[m * offset + j],
+                                                spectra[(n_rows + m) * offset + j],
+                                                plan.eps, plan.log_mode, plan.lin_mode)
+                    sc_num += a
+                    sc_den += b
+                    log_dist += c
+                    lin_dist += d
+                partial[item, block, m, 0] = sc_num
+                partial[item, block, m, 1] = sc_den
+                partial[item, block, m, 2] = log_dist
+                partial[item, block, m, 3] = lin_dist
+            for m in range(n_rows):
+                c_log = rest_coefficients[item, m, 0]
+                c_lin = rest_coefficients[item, m, 1]
+                for j in range(count):
+                    spectrum_grad_parts(spectra[m * offset + j],
+                                        spectra[(n_rows + m) * offset + j], plan.eps,
+                                        plan.log_mode, plan.lin_mode, c_log, c_lin,
+                                        frames[m * offset + j],
+                                        frames[(n_rows + m) * offset + j])
+            # FFTPACK's unnormalised inverse: the forward's transpose (see spectrum_grad)
+            rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, False, False,
+                                   1.0, 1)
+            add_block_gradient(grad_num[item], identity, window, plan, False, first, count,
+                               offset, spectra)
+            add_block_gradient(grad[item], mix, window, plan, False, first, count, offset,
+                               spectra[n_rows * offset:])
+            # read_block writes the window's support only: the rest must be zeros again
+            for r in range(used):
+                frames[r, :lo] = 0
+                frames[r, hi:] = 0
+
+
+def add_row_parts(grad, grad_num, weights, n_threads):
+    """grad[b, c] += sum over rows r of weights[b, r, c] * grad_num[b, r], then
+    grad_num = 0 (ready for the next resolution); one task per item."""
+    run_workers(add_row_parts_worker, grad.shape[0], n_threads,
+                read_only(np.ascontiguousarray(weights, np.float64)), grad, grad_num)
+
+
+@cpu_kernel
+def add_row_parts_worker(weights, grad, grad_num, worker, n_workers):
+    """One worker's items of add_row_parts."""
+    n_items, n_channels, length = grad.shape
+    for item in range(worker, n_items, n_workers):
+        for r in range(grad_num.shape[1]):
+            row = grad_num[item, r]
+            for c in range(n_channels):
+                weight = weights[item, r, c]
+                if weight != 0:
+                    out = grad[item, c]
+                    for n in range(length):
+                        out[n] += weight * row[n]
+            for n in range(length):
+                row[n] = 0
 
 
 @cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad

@@ -31,54 +31,80 @@ from .layout import L1, L2, NO_TERM, POWER_RATIO_MAX, POWER_RATIO_MIN
 
 
 def magnitude_grad_formula(log):
-    """dL/dm_e of one magnitude pair, with `log` as the logarithm (a plain function).
+    """dL/dm_e of one magnitude pair in two parts, with `log` as the logarithm (a plain
+    function): dL/dm_e = c_num * d_num + d_rest, d_num the derivative of SC_NUM's term
+    (whose coefficient c_num needs the whole signal's sums) and d_rest the log and linear
+    terms' share (their coefficients depend on shapes only).
 
-    magnitude_grad(mag_e, mag_r, power_ratio, log_mode, lin_mode, c_num, c_log, c_lin)
-    takes the floored magnitudes and P_e / P_r (the forward's power ratio).
+    magnitude_grad(mag_e, mag_r, inv_mag_e, power_e, power_r, log_mode, lin_mode, c_log,
+    c_lin) -> (d_num, d_rest) takes the floored magnitudes, 1 / mag_e and the floored
+    powers.
     """
-    def magnitude_grad(mag_e, mag_r, power_ratio, log_mode, lin_mode, c_num, c_log, c_lin):
+    def magnitude_grad(mag_e, mag_r, inv_mag_e, power_e, power_r, log_mode, lin_mode,
+                       c_log, c_lin):
         diff = mag_e - mag_r
         # d|diff| / d diff, with abs'(0) = 0
         sign = 1.0 if diff > 0.0 else (-1.0 if diff < 0.0 else 0.0)
-        d_mag = 2.0 * c_num * diff
-        if log_mode != NO_TERM and POWER_RATIO_MIN <= power_ratio <= POWER_RATIO_MAX:
+        d_rest = 0.0
+        # the forward clamps P_e / P_r to [POWER_RATIO_MIN, POWER_RATIO_MAX]: outside it
+        # there is no gradient (compared as products, a division less per bin)
+        if (log_mode != NO_TERM and power_r > 0.0
+                and POWER_RATIO_MIN * power_r <= power_e <= POWER_RATIO_MAX * power_r):
             if log_mode == L1:
-                d_mag += c_log * sign / mag_e
+                d_rest += c_log * sign * inv_mag_e
             else:
-                d_mag += c_log * log(power_ratio) / mag_e
+                d_rest += c_log * log(power_e / power_r) * inv_mag_e
         if lin_mode == L1:
-            d_mag += c_lin * sign
+            d_rest += c_lin * sign
         elif lin_mode == L2:
-            d_mag += 2.0 * c_lin * diff
-        return d_mag
+            d_rest += 2.0 * c_lin * diff
+        return 2.0 * diff, d_rest
     return magnitude_grad
 
 
-def bin_grad_formula(magnitude_grad):
-    """The per-bin gradient as a plain Python function, calling `magnitude_grad` (the
-    target's compiled magnitude_grad_formula):
-    bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin) ->
-    (dL/d re_e, dL/d im_e), from float64 parts."""
+def bin_grad_parts_formula(magnitude_grad):
+    """The per-bin gradient in magnitude_grad's two parts, as a plain Python function
+    calling `magnitude_grad` (the target's compiled magnitude_grad_formula):
+    bin_grad_parts(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_log, c_lin) ->
+    (num_re, num_im, rest_re, rest_im), so that dL/d(re_e, im_e) = c_num * num + rest,
+    from float64 parts."""
 
-    def bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin):
+    def bin_grad_parts(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_log, c_lin):
         # both powers by the same expression, so that equal bins give equal magnitudes
         # whatever the compiler fuses (an estimate equal to its reference: gradient 0)
         raw_e = re_e * re_e + im_e * im_e
         power_e = max(raw_e, eps)
         power_r = max(re_r * re_r + im_r * im_r, eps)
         mag_e = math.sqrt(power_e)
-        scale = magnitude_grad(mag_e, math.sqrt(power_r), power_e / power_r, log_mode,
-                               lin_mode, c_num, c_log, c_lin) / mag_e
+        inv_mag_e = 1.0 / mag_e
+        d_num, d_rest = magnitude_grad(mag_e, math.sqrt(power_r), inv_mag_e, power_e,
+                                       power_r, log_mode, lin_mode, c_log, c_lin)
         # the floor: below it the magnitude does not move with the estimate (a select,
         # not an early return, so that the bin loop vectorises: 1.6x faster, measured)
-        scale = scale if raw_e >= eps else 0.0
-        return scale * re_e, scale * im_e
+        num = d_num * inv_mag_e if raw_e >= eps else 0.0
+        rest = d_rest * inv_mag_e if raw_e >= eps else 0.0
+        return num * re_e, num * im_e, rest * re_e, rest * im_e
+    return bin_grad_parts
+
+
+def bin_grad_formula(bin_grad_parts):
+    """The per-bin gradient as a plain Python function, calling `bin_grad_parts` (the
+    target's compiled bin_grad_parts_formula):
+    bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin) ->
+    (dL/d re_e, dL/d im_e), from float64 parts."""
+
+    def bin_grad(re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_num, c_log, c_lin):
+        num_re, num_im, rest_re, rest_im = bin_grad_parts(
+            re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_log, c_lin)
+        return c_num * num_re + rest_re, c_num * num_im + rest_im
     return bin_grad
 
 
 magnitude_grad = cpu_function(magnitude_grad_formula(fast_log))
-bin_grad = cpu_function(bin_grad_formula(magnitude_grad))
-edge_bin_grad = cpu_function(bin_grad_formula(magnitude_grad), inline=False)
+bin_grad_parts = cpu_function(bin_grad_parts_formula(magnitude_grad))
+bin_grad = cpu_function(bin_grad_formula(bin_grad_parts))
+edge_bin_grad = cpu_function(bin_grad_formula(bin_grad_parts), inline=False)
+edge_bin_grad_parts = cpu_function(bin_grad_parts_formula(magnitude_grad), inline=False)
 
 
 # Compiled apart (one call per frame) and without "nsz": with it, LLVM's vectorised bin
@@ -110,6 +136,34 @@ def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, 
                                 np.float64(spec_r[n_fft - 1]), 0.0, eps, log_mode,
                                 lin_mode, c_num, c_log, c_lin)
         out[n_fft - 1] = g_re
+
+
+@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
+def spectrum_grad_parts(spec_e, spec_r, eps, log_mode, lin_mode, c_log, c_lin, out_num,
+                        out_rest):
+    """spectrum_grad in its two parts (bin_grad_parts): out_num for c_num = 1 and no other
+    term, out_rest for the log and linear terms; spectrum_grad's out is
+    c_num * out_num + out_rest, up to rounding."""
+    n_fft = spec_e.shape[0]
+    a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0,
+                                     eps, log_mode, lin_mode, c_log, c_lin)
+    out_num[0] = a
+    out_rest[0] = b
+    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
+        num_re, num_im, rest_re, rest_im = bin_grad_parts(
+            np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
+            np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
+            eps, log_mode, lin_mode, c_log, c_lin)
+        out_num[2 * f - 1] = 0.5 * num_re
+        out_num[2 * f] = 0.5 * num_im
+        out_rest[2 * f - 1] = 0.5 * rest_re
+        out_rest[2 * f] = 0.5 * rest_im
+    if n_fft % 2 == 0:   # the Nyquist bin is real
+        a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[n_fft - 1]), 0.0,
+                                         np.float64(spec_r[n_fft - 1]), 0.0, eps,
+                                         log_mode, lin_mode, c_log, c_lin)
+        out_num[n_fft - 1] = a
+        out_rest[n_fft - 1] = b
 
 
 # --- the options kernel's terms (filterbank.value_terms) -------------------------------

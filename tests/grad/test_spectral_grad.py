@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import fastmixloss as fm
 from fastmixloss.errors import ParameterError
+from fastmixloss import grad as gradients
 from fastmixloss.grad import spectral as gs
 from fastmixloss.windows import padded_window
 
@@ -34,9 +35,23 @@ def pair(shape=(2, 2, 2000), seed=0, dtype=np.float64):
 
 
 def value_and_grad(loss, est, ref, grad_value=1.0):
+    """forward then backward; where the loss has grad.one_pass, its value must be the
+    same bits and its gradient (scaled by grad_value) the same to rounding."""
     value, saved = gs.forward(loss, est, ref)
     assert saved.shape == (gs.saved_size(loss, np.shape(est)),)
-    return value, gs.backward(loss, est, ref, saved, grad_value)
+    grad = gs.backward(loss, est, ref, saved, grad_value)
+    done = gs.one_pass(loss, est, ref)
+    if done is not None:
+        one_value, unit_grad = done
+        np.testing.assert_array_equal(one_value, value)
+        upstream = np.asarray(grad_value, dtype=np.float64)
+        upstream = upstream.reshape(upstream.shape + (1,) * (grad.ndim - upstream.ndim))
+        rtol = 1e-10 if grad.dtype == np.float64 else 1e-4
+        scale = np.nanmax(np.abs(grad), initial=0.0)
+        assert unit_grad.dtype == grad.dtype and unit_grad.shape == grad.shape
+        np.testing.assert_allclose(unit_grad * upstream, grad, rtol=rtol,
+                                   atol=rtol * 1e-2 * scale)
+    return value, grad
 
 
 # --- the plain NumPy backward -------------------------------------------------------------
@@ -254,6 +269,82 @@ def test_options_against_central_differences(name, make):
 
 
 # --- kinks, determinism, batch ------------------------------------------------------------
+
+# --- one pass: value and gradient together (grad.one_pass) ----------------------------
+
+ONE_PASS = [
+    ("mr", lambda: fm.MultiResolutionSTFTLoss(**SMALL_MR)),
+    ("mr-lin-L2", lambda: fm.MultiResolutionSTFTLoss(**SMALL_MR, w_lin_mag=0.5,
+                                                     mag_distance="L2")),
+    ("mr-none", lambda: fm.MultiResolutionSTFTLoss(**SMALL_MR, reduction="none")),
+    ("mr-sum-auraloss", lambda: fm.MultiResolutionSTFTLoss(**SMALL_MR, reduction="sum",
+                                                           compat="auraloss", w_lin_mag=1.0)),
+    ("sd", lambda: fm.SumAndDifferenceSTFTLoss(**SMALL_MR, w_diff=0.3)),
+    ("stft-odd", lambda: fm.STFTLoss(255, 300, 200, w_lin_mag=1.0)),
+    ("auraloss-preset", lambda: fm.PresetLoss("auraloss", **SMALL_MR)),
+    ("parallel-wavegan", lambda: fm.PresetLoss("parallel_wavegan", fft_sizes=(128,),
+                                               hop_sizes=(32,), win_lengths=(96,))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,make", ONE_PASS, ids=[c[0] for c in ONE_PASS])
+def test_one_pass_gives_forwards_value_and_backwards_gradient(name, make, dtype):
+    """value_and_grad (above) holds one_pass to forward and backward; here every face it
+    serves, both dtypes, a batch of three and an upstream per item."""
+    est, ref = pair((3, 2, 3001), seed=4, dtype=dtype)
+    loss = make()
+    assert gs.one_pass(loss, est, ref) is not None
+    grad_value = np.array([0.5, -2.0, 1.0]) if name == "mr-none" else 0.75
+    value_and_grad(loss, est, ref, grad_value)
+    value, grad = gradients.value_and_grad(loss, est, ref)
+    one_value, one_grad = gradients.one_pass(loss, est, ref)
+    np.testing.assert_array_equal(value, one_value)
+    np.testing.assert_array_equal(grad, one_grad)   # value_and_grad takes one_pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda: fm.MultiResolutionSTFTLoss(**SMALL_MR, scale="mel", n_bins=8,
+                                       sample_rate=44100),
+    lambda: fm.STFTLoss(128, 32, w_phs=0.5),
+    lambda: fm.RandomResolutionSTFTLoss(max_fft_size=128, seed=0),
+    lambda: fm.MSELoss(),
+], ids=["filterbank", "phase", "random", "time-domain"])
+def test_one_pass_leaves_what_it_does_not_serve_to_two_passes(make):
+    est, ref = pair((1, 2, 2000))
+    loss = make()
+    assert gradients.one_pass(loss, est, ref) is None
+    value, grad = gradients.value_and_grad(loss, est, ref)
+    assert np.isfinite(value) and grad.shape == est.shape
+
+
+def test_one_pass_keeps_to_its_memory_budget(monkeypatch):
+    est, ref = pair((1, 2, 2000))
+    loss = fm.MultiResolutionSTFTLoss(**SMALL_MR)
+    assert gs.one_pass(loss, est, ref) is not None
+    monkeypatch.setattr(gs, "ONE_PASS_MAX_BYTES", est.nbytes - 1)
+    assert gs.one_pass(loss, est, ref) is None
+
+
+def test_one_pass_is_independent_of_thread_count_and_batch():
+    import numba
+    est, ref = pair((3, 2, 30000))
+    loss = THREAD_CASES[0][1]()
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = gs.one_pass(loss, est, ref)[1]
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = gs.one_pass(loss, est, ref)[1]
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, many)
+    summed = fm.MultiResolutionSTFTLoss(fft_sizes=[1024, 64], hop_sizes=[120, 1],
+                                        win_lengths=[600, 64], reduction="sum")
+    batch = gs.one_pass(summed, est, ref)[1]
+    alone = gs.one_pass(summed, est[1:2], ref[1:2])[1]
+    assert np.array_equal(batch[1:2], alone)
+
 
 @pytest.mark.parametrize("compat", [None, "auraloss"])
 def test_estimate_equal_to_reference_has_zero_gradient(compat):
