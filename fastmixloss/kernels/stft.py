@@ -26,7 +26,7 @@ from .frames import apply_window, read_mixed_frame
 from .jit import cpu_function, cpu_kernel
 from .layout import N_TERMS, FramePlan, frame_count, frames_per_block  # noqa: F401
 from .terms import spectrum_terms
-from .workers import read_only, run_workers
+from .workers import read_only, run_workers, worker_count
 
 _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see below
 
@@ -38,7 +38,11 @@ _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see bel
 # transform's own rows keep the inlined loop (the fast path of every library loss).
 # Mixing inside the bin loop instead of copying measured slower: the rows of one
 # transform then read two spectra, 33 % more time for them.
-mixed_spectrum_terms = cpu_function(spectrum_terms.py_func, inline=False)
+
+
+# the transforms' axis, made here: np.array in the kernel compiled its own overload
+# (0.07 s of a cold start)
+_FFT_AXES = read_only(np.array([1]))
 
 
 def block_count(plan):
@@ -83,12 +87,20 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
     n_items = est.shape[0]
     dtype = est.dtype
     n_blocks = block_count(plan)
-    partial = np.empty((n_items * n_blocks, row_mix.shape[0], N_TERMS))
-    run_workers(stft_rows_worker, n_items * n_blocks, n_threads, read_only(est),
+    n_tasks = n_items * n_blocks
+    partial = np.empty((n_tasks, row_mix.shape[0], N_TERMS))
+    # each worker's buffers, made here: np.empty and np.zeros in the kernel compiled
+    # overloads of their own (0.2 s of a cold start)
+    half = (plan.frames_per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    n_workers = worker_count(n_tasks, n_threads)
+    buffers = np.empty((n_workers, 2, 2 * frame_mix.shape[0] * half, plan.fft_size), dtype)
+    mixed = np.empty((n_workers, 2, plan.fft_size))
+    run_workers(stft_rows_worker, n_tasks, n_threads, read_only(est),
                 read_only(ref), read_only(np.ascontiguousarray(frame_mix, dtype)),
                 read_only(np.ascontiguousarray(row_mix, np.float64)),
                 read_only(row_sources(row_mix)),
-                read_only(np.ascontiguousarray(window, dtype)), plan, partial)
+                read_only(np.ascontiguousarray(window, dtype)), plan, _FFT_AXES, buffers,
+                mixed, partial)
     return partial.reshape(n_items, n_blocks, row_mix.shape[0], N_TERMS)
 
 
@@ -128,8 +140,8 @@ def mixed_spectra(spectra, weights, first, stride, out):
 
 
 @cpu_kernel
-def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, partial,
-                     worker, n_workers):
+def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, fft_axes,
+                     buffers, mixed, partial, worker, n_workers):
     """One worker's share of `stft_row_partials`: tasks (item, block) worker, worker +
     n_workers, ...; partial[task, row] holds the row's four term sums over the block."""
     n_items = est.shape[0]
@@ -140,7 +152,6 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, pa
     n_blocks = (plan.n_frames + per_block - 1) // per_block
     lo = plan.win_start
     hi = plan.win_stop
-    fft_axes = np.array([1])
     # Buffers live for the whole worker; entries outside the window's support stay zero.
     # One FFT call per block for every transform of estimate and reference. DUCC
     # transforms frames in SIMD groups of 8 (4 or 2 in narrower builds) and a ragged
@@ -148,11 +159,13 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, pa
     # sit at rows [m * offset, m * offset + count) and its reference frames M * offset
     # further, offset the next multiple of 8: estimate and reference frame j always take
     # the same path (loss(x, x) is exactly 0), whatever the other transforms.
-    half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
-    frames = np.zeros((2 * n_transforms * half, fft_size), est.dtype)
-    spectra = np.empty((2 * n_transforms * half, fft_size), est.dtype)
-    mixed_e = np.empty(fft_size)
-    mixed_r = np.empty(fft_size)
+    frames = buffers[worker, 0]
+    for i in range(frames.shape[0]):
+        for k in range(fft_size):
+            frames[i, k] = 0
+    spectra = buffers[worker, 1]
+    mixed_e = mixed[worker, 0]
+    mixed_r = mixed[worker, 1]
     for task in range(worker, n_items * n_blocks, n_workers):
         item = task // n_blocks
         first = (task % n_blocks) * per_block
@@ -186,8 +199,8 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, pa
                     mixed_spectra(spectra, row_mix[row], j, offset, mixed_e)
                     mixed_spectra(spectra, row_mix[row], n_transforms * offset + j, offset,
                                   mixed_r)
-                    a, b, c, d = mixed_spectrum_terms(mixed_e, mixed_r, plan.eps,
-                                                      plan.log_mode, plan.lin_mode)
+                    a, b, c, d = spectrum_terms(mixed_e, mixed_r, plan.eps, plan.log_mode,
+                                                plan.lin_mode)
                 sc_num += a
                 sc_den += b
                 log_dist += c

@@ -57,7 +57,7 @@ bin_terms = cpu_function(bin_terms_formula(fast_log))
 edge_bin_terms = cpu_function(bin_terms_formula(fast_log), inline=False)
 
 
-@cpu_function
+@cpu_function(inline=False)
 def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
     """Sums of the four terms over every bin of one frame.
 

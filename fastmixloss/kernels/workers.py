@@ -63,13 +63,18 @@ def thread_count():
     return numba.get_num_threads()
 
 
+def worker_count(n_tasks, n_threads):
+    """How many workers run_workers starts: min(n_threads, n_tasks), at least 1."""
+    return max(1, min(int(n_threads), int(n_tasks)))
+
+
 def run_workers(kernel, n_tasks, n_threads, *args):
     """kernel(*args, worker, n_workers) for worker in range(n_workers), on the pool.
 
     n_workers = min(n_threads, n_tasks), at least 1. Returns when every worker is done;
     re-raises a worker's exception.
     """
-    n_workers = max(1, min(int(n_threads), int(n_tasks)))
+    n_workers = worker_count(n_tasks, n_threads)
     pool = _executor()
     futures = [pool.submit(kernel, *args, worker, n_workers) for worker in range(n_workers)]
     try:

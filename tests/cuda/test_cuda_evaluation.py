@@ -17,6 +17,7 @@ SMALL = dict(mrstft={"fft_sizes": (32, 64), "hop_sizes": (8, 16), "win_lengths":
              sd={"fft_sizes": (32, 64), "hop_sizes": (8, 16), "win_lengths": (32, 48)})
 
 
+@pytest.mark.slow   # 16-17 s each in the simulator: the full suite runs them
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_evaluate_on_the_gpu_matches_the_cpu(cuda_backend, rng, dtype):
     ref = rng.standard_normal((2, 2, 300))
