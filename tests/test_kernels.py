@@ -203,10 +203,11 @@ def test_time_sums_are_shifted_float64_sums(rng, length):
 
 
 def test_rows_mixed_from_transforms_equal_the_transform_of_the_mix(rng):
-    """Rows of row_mix (spectra added in float64) against frame_mix (samples mixed first):
-    the same numbers in float64, whatever the weights, and an unmixed row bit for bit."""
+    """The sum and difference rows of two transforms (spectra added in float64) against
+    frame_mix (samples mixed first): the same numbers in float64, in either order, and an
+    unmixed row bit for bit; a row mix of other weights is refused."""
     from fastmixloss.kernels.layout import FramePlan, frame_count, frames_per_block
-    from fastmixloss.kernels.stft import row_sources, stft_row_partials
+    from fastmixloss.kernels.stft import row_layout, stft_row_partials
     from fastmixloss.windows import padded_window
     est = rng.standard_normal((2, 3, 5000))
     ref = rng.standard_normal((2, 3, 5000))
@@ -214,9 +215,20 @@ def test_rows_mixed_from_transforms_equal_the_transform_of_the_mix(rng):
     window, lo, hi = padded_window("hann", 200, 256, np.float64)
     plan = FramePlan(256, 64, lo, hi, n_frames, frames_per_block(256, n_frames), 1, 2,
                      1e-8, -128)
-    rows = np.array([[1.0, 0, 0], [0, 0, 1.0], [0.5, 0, 0], [1.0, -2.0, 0], [0.2, 0.3, 0.7]])
-    derived = stft_row_partials(est, ref, np.eye(3), rows, window, plan, 2).sum(axis=1)
-    direct = stft_row_partials(est, ref, rows, np.eye(len(rows)), window, plan, 2).sum(axis=1)
-    np.testing.assert_allclose(derived, direct, rtol=1e-12)
-    np.testing.assert_array_equal(derived[:, :2], direct[:, :2])
-    np.testing.assert_array_equal(row_sources(rows), [0, 2, -1, -1, -1])
+    for rows, layout in (
+            ([[1.0, 0, 0], [0, 0, 1.0], [1.0, 0, 1.0], [1.0, 0, -1.0]], ([0, 2, -1, -1],
+                                                                       [2, 3, 0, 2])),
+            ([[0, 1.0, -1.0], [0, 1.0, 0], [0, 1.0, 1.0]], ([-1, 1, -1], [2, 0, 1, 2]))):
+        rows = np.array(rows)
+        sources, pair = row_layout(rows)
+        assert (sources.tolist(), pair.tolist()) == layout
+        derived = stft_row_partials(est, ref, np.eye(3), rows, window, plan, 2).sum(axis=1)
+        direct = stft_row_partials(est, ref, rows, np.eye(len(rows)), window, plan,
+                                   2).sum(axis=1)
+        np.testing.assert_allclose(derived, direct, rtol=1e-12)
+        own = sources >= 0
+        np.testing.assert_array_equal(derived[:, own], direct[:, own])
+    for rows in ([[0.5, 0, 0]], [[1.0, -2.0, 0]], [[1.0, 1.0, 0]],
+                 [[1.0, 1.0, 0], [1.0, 0, -1.0]], [[0.2, 0.3, 0.7], [1.0, 0, 0]]):
+        with pytest.raises(ValueError, match="sum and difference pair"):
+            row_layout(np.array(rows))

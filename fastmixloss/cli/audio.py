@@ -108,6 +108,7 @@ class _AudioFile:
         with _read_errors(role, path):
             self.file = soundfile.SoundFile(source)
         self.frames, self.channels = self.file.frames, self.file.channels
+        self._pcm16 = self.file.subtype == "PCM_16"
         self.sample_rate = int(self.file.samplerate)
         self.position = 0
         if self.frames == 0:
@@ -126,13 +127,20 @@ class _AudioFile:
         with _read_errors(self.role, self.path):
             if start != self.position:   # a new pass (a FLAC seek decodes again)
                 self.file.seek(start)
-            data = self.file.read(available, dtype="float32", always_2d=True)
+            # 16-bit PCM as integers, scaled here in the transposing copy: libsndfile's
+            # float samples are the same values (s * 2**-15, exact), and its conversion
+            # took 3.4 ns a sample against NumPy's 0.5 (the most common dataset format)
+            data = self.file.read(available, dtype="int16" if self._pcm16 else "float32",
+                                  always_2d=True)
         self.position = start + data.shape[0]
         if data.shape[0] < available:
             raise PairError(f"cannot read {self.role} {self.path}: it ends at sample "
                             f"{start + data.shape[0]}, before the {self.frames} samples "
                             "its header gives")
-        out[:, :available] = data.T
+        if self._pcm16:
+            np.multiply(data.T, np.float32(2.0 ** -15), out=out[:, :available])
+        else:
+            out[:, :available] = data.T
 
     def close(self):
         self.file.close()

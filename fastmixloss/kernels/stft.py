@@ -7,9 +7,9 @@ x transforms x frames_per_block x fft_size x 2 buffers.
 
 Two mixes say what is transformed and what is compared. The transforms are weighted mixes
 of an item's channels (frame_mix: the identity gives the channels, (1, 1) and (1, -1) the
-sum and difference signals, each sample rounded once as L + R would be); the term rows are
-weighted mixes of the transforms' spectra (row_mix), which by linearity of the DFT are the
-spectra of the same mixes of the signals. So one pass gives the channels' terms and the
+sum and difference signals, each sample rounded once as L + R would be); the term rows
+(row_mix) are the transforms themselves, or the sum and difference of two of them, which
+by linearity of the DFT are the spectra of L + R and L - R. So one pass gives the channels' terms and the
 sum and difference signals' terms from two transforms per frame instead of four. One kernel
 signature per dtype serves every mix (each signature costs seconds of compile on first
 use). Each (item, block) task writes its own partial sums and they are added in block
@@ -20,24 +20,19 @@ the whole.
 
 import numpy as np
 import rocket_fft
-from numba import uint64
 
 from .frames import apply_window, read_mixed_frame
 from .jit import cpu_function, cpu_kernel
 from .layout import N_TERMS, FramePlan, frame_count, frames_per_block  # noqa: F401
-from .terms import spectrum_terms
+from .terms import spectrum_terms, sum_difference_terms
 from .workers import read_only, run_workers, worker_count
 
 _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see below
 
-# The rows mixed from several transforms (L + R, L - R from the channels') take their
-# terms from float64 copies of their spectra, through calls (mixed_spectra, and this
-# version of spectrum_terms, whose one float64 signature serves both dtypes) rather than
-# inlined copies of the loops: with them inlined the kernel compiled in 4.0-4.4 s instead
-# of 2.7-3.4 s (measured), and a call per frame costs nothing against a frame's bins. A
-# transform's own rows keep the inlined loop (the fast path of every library loss).
-# Mixing inside the bin loop instead of copying measured slower: the rows of one
-# transform then read two spectra, 33 % more time for them.
+# The sum and difference rows (L + R, L - R from the channels' transforms) take their
+# terms from both transforms' spectra read once per frame (terms.sum_difference_terms):
+# float64 copies of the mixed spectra, one per row, made those rows 2.5 times as costly
+# as a transform's own (measured: 35 ms against 14 per 30 s of stereo and resolution).
 
 
 # the transforms' axis, made here: np.array in the kernel compiled its own overload
@@ -77,10 +72,11 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
 
     The transforms are frame_mix's weighted mixes of an item's channels (M of them, (M, C)
     weights: the identity for the channels, (1, 1) and (1, -1) for the sum and difference
-    signals), each framed, windowed and transformed once; the term rows are row_mix's
-    weighted mixes of the transforms' spectra ((R, M)), added in float64. The DFT is
-    linear, so rows (1, 1) and (1, -1) over the channels' transforms are the spectra of
-    L + R and L - R without transforming them. Summing axis 1 in order gives the sums of
+    signals), each framed, windowed and transformed once; the term rows ((R, M)
+    row_mix) are transforms (a single weight of 1), or a pair (1, 1) and (1, -1) over two
+    transforms, added in float64 (see row_layout). The DFT is linear, so that pair over
+    the channels' transforms gives the spectra of L + R and L - R without transforming
+    them. Summing axis 1 in order gives the sums of
     the whole signal; a signal fed in pieces of whole blocks
     (evaluation/spectral_pass.py) gives the same partials, bit for bit. Frame k starts at plan.frame_start + k * hop_size.
     """
@@ -94,13 +90,12 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
     half = (plan.frames_per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     n_workers = worker_count(n_tasks, n_threads)
     buffers = np.empty((n_workers, 2, 2 * frame_mix.shape[0] * half, plan.fft_size), dtype)
-    mixed = np.empty((n_workers, 2, plan.fft_size))
+    sources, pair = row_layout(row_mix)
     run_workers(stft_rows_worker, n_tasks, n_threads, read_only(est),
                 read_only(ref), read_only(np.ascontiguousarray(frame_mix, dtype)),
-                read_only(np.ascontiguousarray(row_mix, np.float64)),
-                read_only(row_sources(row_mix)),
+                read_only(sources), read_only(pair),
                 read_only(np.ascontiguousarray(window, dtype)), plan, _FFT_AXES, buffers,
-                mixed, partial)
+                partial)
     return partial.reshape(n_items, n_blocks, row_mix.shape[0], N_TERMS)
 
 
@@ -117,36 +112,47 @@ def block_of_task(task, n_rows, n_blocks, plan):
     return item, row, first, count, offset
 
 
-def row_sources(row_mix):
-    """Per row, the transform it is (a single weight of 1), else -1 (a mix of them)."""
-    row_mix = np.asarray(row_mix)
+def row_layout(row_mix):
+    """(sources, pair) of an (R, M) row mix: per row, the transform it is (a single
+    weight of 1) or -1; pair = (sum row, difference row, transform a, transform b) where
+    two rows are (1, 1) and (1, -1) over transforms a and b, else -1s. The library makes
+    no other rows; any other raises ValueError."""
+    row_mix = np.asarray(row_mix, np.float64)
     unit = (np.count_nonzero(row_mix, axis=1) == 1) & (row_mix.max(axis=1, initial=0) == 1)
-    return np.where(unit, np.argmax(row_mix, axis=1), -1).astype(np.int64)
+    sources = np.where(unit, np.argmax(row_mix, axis=1), -1).astype(np.int64)
+    pair = np.full(4, -1, np.int64)
+    mixed = np.flatnonzero(~unit)
+    if mixed.size:
+        if mixed.size != 2:
+            raise ValueError(f"row mix {row_mix.tolist()}: rows are transforms, or a "
+                             "sum and difference pair")
+        a, b = np.flatnonzero(row_mix[mixed[0]])[:2] if np.count_nonzero(
+            row_mix[mixed[0]]) == 2 else (-1, -1)
+        sums = [r for r in mixed if a >= 0 and np.array_equal(
+            row_mix[r], _two(row_mix.shape[1], a, b, 1.0))]
+        differences = [r for r in mixed if a >= 0 and np.array_equal(
+            row_mix[r], _two(row_mix.shape[1], a, b, -1.0))]
+        if len(sums) != 1 or len(differences) != 1:
+            raise ValueError(f"row mix {row_mix.tolist()}: rows are transforms, or a "
+                             "sum and difference pair")
+        pair[:] = sums[0], differences[0], a, b
+    return sources, pair
 
 
-@cpu_function(inline=False)
-def mixed_spectra(spectra, weights, first, stride, out):
-    """out = sum over m of weights[m] * spectra[first + m * stride], in float64; weights of
-    0 are skipped (a NaN elsewhere stays out), and a weight of 1 copies exactly."""
-    for k in range(out.shape[0]):
-        out[k] = 0.0
-    for m in range(weights.shape[0]):
-        weight = weights[m]
-        if weight == 0:
-            continue
-        spectrum = spectra[first + m * stride]
-        for k in range(uint64(0), uint64(out.shape[0])):
-            out[k] += weight * np.float64(spectrum[k])
+def _two(n, a, b, weight_b):
+    row = np.zeros(n)
+    row[a], row[b] = 1.0, weight_b
+    return row
 
 
 @cpu_kernel
-def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, fft_axes,
-                     buffers, mixed, partial, worker, n_workers):
+def stft_rows_worker(est, ref, frame_mix, row_sources, pair, window, plan, fft_axes,
+                     buffers, partial, worker, n_workers):
     """One worker's share of `stft_row_partials`: tasks (item, block) worker, worker +
     n_workers, ...; partial[task, row] holds the row's four term sums over the block."""
     n_items = est.shape[0]
     n_transforms = frame_mix.shape[0]
-    n_rows = row_mix.shape[0]
+    n_rows = row_sources.shape[0]
     fft_size = plan.fft_size
     per_block = plan.frames_per_block
     n_blocks = (plan.n_frames + per_block - 1) // per_block
@@ -164,8 +170,6 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, ff
         for k in range(fft_size):
             frames[i, k] = 0
     spectra = buffers[worker, 1]
-    mixed_e = mixed[worker, 0]
-    mixed_r = mixed[worker, 1]
     for task in range(worker, n_items * n_blocks, n_workers):
         item = task // n_blocks
         first = (task % n_blocks) * per_block
@@ -184,23 +188,17 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, ff
         used = 2 * n_transforms * offset
         rocket_fft.r2r_fftpack(frames[:used], spectra[:used], fft_axes, True, True, 1.0, 1)
         for row in range(n_rows):
+            source = row_sources[row]
+            if source < 0:
+                continue
             sc_num = 0.0
             sc_den = 0.0
             log_dist = 0.0
             lin_dist = 0.0
-            source = row_sources[row]
-            for j in range(count):
-                if source >= 0:   # the transform's own spectra, not copied
-                    a, b, c, d = spectrum_terms(
-                        spectra[source * offset + j],
-                        spectra[(n_transforms + source) * offset + j], plan.eps,
-                        plan.log_mode, plan.lin_mode)
-                else:
-                    mixed_spectra(spectra, row_mix[row], j, offset, mixed_e)
-                    mixed_spectra(spectra, row_mix[row], n_transforms * offset + j, offset,
-                                  mixed_r)
-                    a, b, c, d = spectrum_terms(mixed_e, mixed_r, plan.eps, plan.log_mode,
-                                                plan.lin_mode)
+            for j in range(count):   # the transform's own spectra
+                a, b, c, d = spectrum_terms(spectra[source * offset + j],
+                                            spectra[(n_transforms + source) * offset + j],
+                                            plan.eps, plan.log_mode, plan.lin_mode)
                 sc_num += a
                 sc_den += b
                 log_dist += c
@@ -209,3 +207,32 @@ def stft_rows_worker(est, ref, frame_mix, row_mix, row_sources, window, plan, ff
             partial[task, row, 1] = sc_den
             partial[task, row, 2] = log_dist
             partial[task, row, 3] = lin_dist
+        if pair[0] >= 0:   # the sum and difference rows, from both transforms at once
+            first_a = pair[2] * offset
+            first_b = pair[3] * offset
+            ref_a = (n_transforms + pair[2]) * offset
+            ref_b = (n_transforms + pair[3]) * offset
+            s_num = s_den = s_log = s_lin = 0.0
+            d_num = d_den = d_log = d_lin = 0.0
+            for j in range(count):
+                terms = sum_difference_terms(spectra[first_a + j], spectra[first_b + j],
+                                             spectra[ref_a + j], spectra[ref_b + j],
+                                             plan.eps, plan.log_mode, plan.lin_mode)
+                s_num += terms[0]
+                s_den += terms[1]
+                s_log += terms[2]
+                s_lin += terms[3]
+                d_num += terms[4]
+                d_den += terms[5]
+                d_log += terms[6]
+                d_lin += terms[7]
+            sum_row = pair[0]
+            difference_row = pair[1]
+            partial[task, sum_row, 0] = s_num
+            partial[task, sum_row, 1] = s_den
+            partial[task, sum_row, 2] = s_log
+            partial[task, sum_row, 3] = s_lin
+            partial[task, difference_row, 0] = d_num
+            partial[task, difference_row, 1] = d_den
+            partial[task, difference_row, 2] = d_log
+            partial[task, difference_row, 3] = d_lin

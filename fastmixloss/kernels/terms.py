@@ -87,3 +87,59 @@ def spectrum_terms(spec_e, spec_r, eps, log_mode, lin_mode):
         log_dist += c
         lin_dist += d
     return sc_num, sc_den, log_dist, lin_dist
+
+
+@cpu_function(inline=False)
+def sum_difference_terms(a_e, b_e, a_r, b_r, eps, log_mode, lin_mode):
+    """spectrum_terms of the rows a + b and a - b of one frame, from the spectra of two
+    transforms a and b (estimate's and reference's, FFTPACK's half-complex order), read
+    once: the sum and difference of each bin are formed in float64, where the DFT's
+    linearity makes them the spectra of L + R and L - R.
+
+    Returns the sum row's four sums, then the difference row's.
+    """
+    n_fft = a_e.shape[0]
+    s_num, s_den, s_log, s_lin = edge_bin_terms(
+        np.float64(a_e[0]) + np.float64(b_e[0]), 0.0,
+        np.float64(a_r[0]) + np.float64(b_r[0]), 0.0, eps, log_mode, lin_mode)
+    d_num, d_den, d_log, d_lin = edge_bin_terms(
+        np.float64(a_e[0]) - np.float64(b_e[0]), 0.0,
+        np.float64(a_r[0]) - np.float64(b_r[0]), 0.0, eps, log_mode, lin_mode)
+    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
+        ae_re = np.float64(a_e[2 * f - 1])
+        ae_im = np.float64(a_e[2 * f])
+        be_re = np.float64(b_e[2 * f - 1])
+        be_im = np.float64(b_e[2 * f])
+        ar_re = np.float64(a_r[2 * f - 1])
+        ar_im = np.float64(a_r[2 * f])
+        br_re = np.float64(b_r[2 * f - 1])
+        br_im = np.float64(b_r[2 * f])
+        a, b, c, d = bin_terms(ae_re + be_re, ae_im + be_im, ar_re + br_re, ar_im + br_im,
+                               eps, log_mode, lin_mode)
+        s_num += a
+        s_den += b
+        s_log += c
+        s_lin += d
+        a, b, c, d = bin_terms(ae_re - be_re, ae_im - be_im, ar_re - br_re, ar_im - br_im,
+                               eps, log_mode, lin_mode)
+        d_num += a
+        d_den += b
+        d_log += c
+        d_lin += d
+    if n_fft % 2 == 0:   # the Nyquist bin is real
+        last = n_fft - 1
+        a, b, c, d = edge_bin_terms(
+            np.float64(a_e[last]) + np.float64(b_e[last]), 0.0,
+            np.float64(a_r[last]) + np.float64(b_r[last]), 0.0, eps, log_mode, lin_mode)
+        s_num += a
+        s_den += b
+        s_log += c
+        s_lin += d
+        a, b, c, d = edge_bin_terms(
+            np.float64(a_e[last]) - np.float64(b_e[last]), 0.0,
+            np.float64(a_r[last]) - np.float64(b_r[last]), 0.0, eps, log_mode, lin_mode)
+        d_num += a
+        d_den += b
+        d_log += c
+        d_lin += d
+    return s_num, s_den, s_log, s_lin, d_num, d_den, d_log, d_lin

@@ -493,3 +493,27 @@ def test_options_that_need_a_sample_rate_take_the_files(tmp_path, cli):
                            fft_sizes=(256, 512), hop_sizes=(64, 128),
                            win_lengths=(256, 512), sample_rate=44100)
     assert rows["high.wav"]["mrstft.loss"] == value and rows["high.wav"]["error"] is None
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("FLAC", "PCM_16"),
+                                         ("WAV", "PCM_24"), ("WAV", "FLOAT")])
+def test_pieces_are_the_samples_soundfile_decodes(tmp_path, fmt, subtype):
+    """16-bit files are read as integers and scaled here: the same float32 values, bit
+    for bit, as libsndfile's own conversion (the full range, both ends included)."""
+    from fastmixloss.cli.audio import _AudioFile
+    rng = np.random.default_rng(3)
+    ints = rng.integers(-32768, 32768, size=(3000, 2), dtype=np.int16)
+    ints[:4] = [[-32768, 32767], [0, -1], [1, -32767], [32767, -32768]]
+    path = tmp_path / f"x.{fmt.lower()}"
+    soundfile.write(path, ints, 44100, format=fmt, subtype=subtype)
+    expected = soundfile.read(path, dtype="float32", always_2d=True)[0].T
+    audio = _AudioFile(str(path), "estimate")
+    try:
+        out = np.full((2, 1800), np.nan, np.float32)
+        audio.read_into(out, 0)
+        np.testing.assert_array_equal(out, expected[:, :1800])
+        audio.read_into(out, 1800)   # the rest, then zeros after the end
+        np.testing.assert_array_equal(out[:, :1200], expected[:, 1800:])
+        assert not out[:, 1200:].any()
+    finally:
+        audio.close()
