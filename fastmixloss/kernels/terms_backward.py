@@ -28,6 +28,7 @@ from numba import uint64
 from .fastlog import fast_log
 from .jit import VECTOR_FASTMATH, cpu_function
 from .layout import L1, L2, NO_TERM, POWER_RATIO_MAX, POWER_RATIO_MIN
+from .terms import bin_terms, edge_bin_terms
 
 
 def magnitude_grad_formula(log):
@@ -164,6 +165,55 @@ def spectrum_grad_parts(spec_e, spec_r, eps, log_mode, lin_mode, c_log, c_lin, o
                                          log_mode, lin_mode, c_log, c_lin)
         out_num[n_fft - 1] = a
         out_rest[n_fft - 1] = b
+
+
+@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
+def spectrum_terms_and_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_log, c_lin, out_num,
+                            out_rest):
+    """terms.spectrum_terms of one frame and spectrum_grad_parts into out_num and
+    out_rest, in one loop over the bins: the two share each bin's powers, magnitudes and
+    ratio (one_pass's training step on W1: 0.157 s of CPU at one thread against 0.142).
+    The sums are spectrum_terms' to rounding: the same per-bin formula, but the compiler
+    adds a bigger loop's bins in another order (measured: within 3.5e-16 relative)."""
+    n_fft = spec_e.shape[0]
+    sc_num, sc_den, log_dist, lin_dist = edge_bin_terms(
+        np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0, eps, log_mode, lin_mode)
+    a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0,
+                                     eps, log_mode, lin_mode, c_log, c_lin)
+    out_num[0] = a
+    out_rest[0] = b
+    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
+        re_e = np.float64(spec_e[2 * f - 1])
+        im_e = np.float64(spec_e[2 * f])
+        re_r = np.float64(spec_r[2 * f - 1])
+        im_r = np.float64(spec_r[2 * f])
+        t_num, t_den, t_log, t_lin = bin_terms(re_e, im_e, re_r, im_r, eps, log_mode,
+                                               lin_mode)
+        sc_num += t_num
+        sc_den += t_den
+        log_dist += t_log
+        lin_dist += t_lin
+        num_re, num_im, rest_re, rest_im = bin_grad_parts(
+            re_e, im_e, re_r, im_r, eps, log_mode, lin_mode, c_log, c_lin)
+        out_num[2 * f - 1] = 0.5 * num_re
+        out_num[2 * f] = 0.5 * num_im
+        out_rest[2 * f - 1] = 0.5 * rest_re
+        out_rest[2 * f] = 0.5 * rest_im
+    if n_fft % 2 == 0:   # the Nyquist bin is real
+        last = n_fft - 1
+        t_num, t_den, t_log, t_lin = edge_bin_terms(
+            np.float64(spec_e[last]), 0.0, np.float64(spec_r[last]), 0.0, eps, log_mode,
+            lin_mode)
+        sc_num += t_num
+        sc_den += t_den
+        log_dist += t_log
+        lin_dist += t_lin
+        a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[last]), 0.0,
+                                         np.float64(spec_r[last]), 0.0, eps, log_mode,
+                                         lin_mode, c_log, c_lin)
+        out_num[last] = a
+        out_rest[last] = b
+    return sc_num, sc_den, log_dist, lin_dist
 
 
 # --- the options kernel's terms (filterbank.value_terms) -------------------------------
