@@ -246,7 +246,8 @@ def test_a_lone_pair_computes_its_two_signals_side_by_side(monkeypatch):
 
 def test_feature_kernels_run_on_every_thread(monkeypatch):
     """Each feature kernel is handed to the worker pool with numba's thread count, not run
-    serially (a prange in a serial kernel would be one thread)."""
+    serially (a prange in a serial kernel would be one thread); a lone pair's two signals,
+    side by side, share the threads."""
     import numba
     from fastmixloss.features.kernels import block_energies, frame_features
     from fastmixloss.kernels import workers
@@ -260,12 +261,18 @@ def test_feature_kernels_run_on_every_thread(monkeypatch):
 
     monkeypatch.setattr(frame_features, "run_workers", recording)
     monkeypatch.setattr(block_energies, "run_workers", recording)
-    est, ref = mix(3.0, seed=1), mix(3.0, seed=2)
-    for profile in ("default", "fxnorm"):
+    names = ("spectral_tracks_worker", "chunk_sums_worker", "centred_mean_squares_worker",
+             "max_abs_worker", "chunk_energies_worker", "segment_energies_worker")
+    est = np.stack([mix(3.0, seed=1), mix(3.0, seed=3)])
+    ref = np.stack([mix(3.0, seed=2), mix(3.0, seed=4)])
+    for profile in ("default", "fxnorm"):   # a batch: each item on every thread
         _with_threads(2, lambda: compare_features(est, ref, RATE, profile=profile))
-    assert calls == {name: 2 for name in (
-        "spectral_tracks_worker", "chunk_sums_worker", "centred_mean_squares_worker",
-        "max_abs_worker", "chunk_energies_worker", "segment_energies_worker")}
+    assert calls == {name: 2 for name in names}
+    calls.clear()
+    for profile in ("default", "fxnorm"):   # a lone pair: one thread for each signal's
+        _with_threads(2, lambda: compare_features(est[0], ref[0], RATE, profile=profile))
+    # tracks and loudness, side by side (the dynamics' last scan runs after, on both)
+    assert calls["spectral_tracks_worker"] == calls["chunk_energies_worker"] == 1
 
 
 def test_cuda_is_refused_and_bad_input_named():
