@@ -233,12 +233,16 @@ class _EagerLoss(torch.autograd.Function):
 
 def _eager(*tensors):
     """True outside torch.compile, export and tracing, for plain tensors: no fake,
-    functional or functorch-wrapped tensor, no dispatch mode active."""
-    if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack():
+    functional or functorch-wrapped tensor, no dispatch mode active. A torch without
+    these private checks takes the operators (always correct, 74 MB more)."""
+    try:
+        if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack():
+            return False
+        return all(type(t) in (torch.Tensor, torch.nn.Parameter)
+                   and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+                   for t in tensors)
+    except AttributeError:
         return False
-    return all(type(t) in (torch.Tensor, torch.nn.Parameter)
-               and not torch._C._functorch.is_functorch_wrapped_tensor(t)
-               for t in tensors)
 
 
 def _apply(key, est, ref):
