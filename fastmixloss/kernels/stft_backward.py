@@ -108,17 +108,37 @@ def stft_backward(est, ref, mix, window, plan, coefficients, n_threads, grad,
     mix = (np.eye(n_channels, dtype=dtype) if mix is None
            else np.ascontiguousarray(mix, dtype))
     per_span = frames_per_span(plan, length)
-    n_spans = -(-plan.n_frames // per_span)
     options, starts, offsets, weights = option_arrays
     args = (read_only(est), read_only(ref), read_only(mix),
             read_only(np.ascontiguousarray(window, dtype)), plan, options,
             read_only(starts), read_only(offsets), read_only(weights),
             read_only(np.ascontiguousarray(coefficients, np.float64)), per_span, bool(plain))
-    for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
-        spans_of_parity = (n_spans - parity + 1) // 2
-        if spans_of_parity > 0:
-            run_workers(stft_backward_worker, n_items * spans_of_parity, n_threads, *args,
-                        parity, grad)
+    run_spans(stft_backward_worker, n_items, plan, per_span, n_threads, args, (grad,))
+
+
+def run_spans(worker, n_items, plan, per_span, n_threads, args, outputs):
+    """worker(*args, parity, *outputs, w, n) over every (item, span) task, the even spans
+    first, then the odd ones: spans of one parity never meet (see frames_per_span)."""
+    for parity in (0, 1):
+        n_tasks = n_items * spans_of_parity.py_func(plan, per_span, parity)
+        if n_tasks > 0:
+            run_workers(worker, n_tasks, n_threads, *args, parity, *outputs)
+
+
+@cpu_function
+def spans_of_parity(plan, per_span, parity):
+    """How many spans of per_span frames have this parity."""
+    n_spans = (plan.n_frames + per_span - 1) // per_span
+    return (n_spans - parity + 1) // 2
+
+
+@cpu_function
+def task_span(task, n_parity_spans, parity, plan, per_span):
+    """(item, first frame, stop frame) of task `task` of one parity's round: span
+    parity + 2 * i of the item, for task i of that item."""
+    item = task // n_parity_spans
+    span = parity + 2 * (task % n_parity_spans)
+    return item, span * per_span, min(plan.n_frames, (span + 1) * per_span)
 
 
 @cpu_function
@@ -198,8 +218,7 @@ def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_off
     n_bins = fft_size // 2 + 1
     n_values = options.n_bands if options.n_bands > 0 else n_bins
     group = plan.frames_per_block
-    n_spans = (plan.n_frames + per_span - 1) // per_span
-    spans_of_parity = (n_spans - parity + 1) // 2
+    n_parity_spans = spans_of_parity(plan, per_span, parity)
     fft_axes = np.array([1])
     half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
@@ -208,11 +227,10 @@ def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_off
     grad_frames = np.empty((n_rows * half, fft_size), est.dtype)
     work = np.empty((4, n_bins))
     value_work = np.empty((3, n_values))
-    for task in range(worker, n_items * spans_of_parity, n_workers):
-        item = task // spans_of_parity
-        span = parity + 2 * (task % spans_of_parity)
-        span_stop = min(plan.n_frames, (span + 1) * per_span)
-        for first in range(span * per_span, span_stop, group):
+    for task in range(worker, n_items * n_parity_spans, n_workers):
+        item, span_first, span_stop = task_span(task, n_parity_spans, parity, plan,
+                                                per_span)
+        for first in range(span_first, span_stop, group):
             count = min(group, span_stop - first)
             offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
             read_block(est[item], ref[item], mix, window, plan, options.zero_pad, first,
@@ -250,7 +268,7 @@ def stft_value_and_grad(est, ref, mix, window, plan, rest_coefficients, n_thread
 
     The coefficients of the log and linear terms depend on shapes only; spectral
     convergence's, dL/d SC_NUM, on the sums of the whole signal. So each frame's gradient
-    is formed in two parts (terms_backward.spectrum_grad_parts), transformed back
+    is formed in two parts (terms_backward.spectrum_terms_and_grad), transformed back
     together: the log and linear terms' into `grad` (B, C, T), SC_NUM's per row into
     `grad_num` (B, R, T), which the caller scales by each row's dL/d SC_NUM once the
     sums are in. Four transforms per frame (estimate, reference, two adjoints) against
@@ -269,17 +287,13 @@ def stft_value_and_grad(est, ref, mix, window, plan, rest_coefficients, n_thread
            else np.ascontiguousarray(mix, dtype))
     n_rows = mix.shape[0]
     per_span = frames_per_span(plan, length)
-    n_spans = -(-plan.n_frames // per_span)
     partial = np.empty((n_items, block_count(plan), n_rows, N_TERMS))
     args = (read_only(est), read_only(ref), read_only(mix),
             read_only(np.eye(n_rows, dtype=dtype)),
             read_only(np.ascontiguousarray(window, dtype)), plan,
             read_only(np.ascontiguousarray(rest_coefficients, np.float64)), per_span)
-    for parity in (0, 1):   # spans of one parity never meet: see frames_per_span
-        spans_of_parity = (n_spans - parity + 1) // 2
-        if spans_of_parity > 0:
-            run_workers(value_grad_worker, n_items * spans_of_parity, n_threads, *args,
-                        parity, partial, grad, grad_num)
+    run_spans(value_grad_worker, n_items, plan, per_span, n_threads, args,
+              (partial, grad, grad_num))
     return partial
 
 
@@ -293,8 +307,7 @@ def value_grad_worker(est, ref, mix, identity, window, plan, rest_coefficients, 
     n_rows = mix.shape[0]
     fft_size = plan.fft_size
     group = plan.frames_per_block
-    n_spans = (plan.n_frames + per_span - 1) // per_span
-    spans_of_parity = (n_spans - parity + 1) // 2
+    n_parity_spans = spans_of_parity(plan, per_span, parity)
     fft_axes = np.array([1])
     half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
     # Two buffers, as the forward's (near L2; four measured 1.7x slower on two threads):
@@ -304,11 +317,10 @@ def value_grad_worker(est, ref, mix, identity, window, plan, rest_coefficients, 
     spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
     lo = plan.win_start
     hi = plan.win_stop
-    for task in range(worker, n_items * spans_of_parity, n_workers):
-        item = task // spans_of_parity
-        span = parity + 2 * (task % spans_of_parity)
-        span_stop = min(plan.n_frames, (span + 1) * per_span)
-        for first in range(span * per_span, span_stop, group):
+    for task in range(worker, n_items * n_parity_spans, n_workers):
+        item, span_first, span_stop = task_span(task, n_parity_spans, parity, plan,
+                                                per_span)
+        for first in range(span_first, span_stop, group):
             count = min(group, span_stop - first)
             offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
             read_block(est[item], ref[item], mix, window, plan, False, first, count,

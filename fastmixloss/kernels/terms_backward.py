@@ -140,39 +140,14 @@ def spectrum_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_num, c_log, c_lin, 
 
 
 @cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
-def spectrum_grad_parts(spec_e, spec_r, eps, log_mode, lin_mode, c_log, c_lin, out_num,
-                        out_rest):
-    """spectrum_grad in its two parts (bin_grad_parts): out_num for c_num = 1 and no other
-    term, out_rest for the log and linear terms; spectrum_grad's out is
-    c_num * out_num + out_rest, up to rounding."""
-    n_fft = spec_e.shape[0]
-    a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[0]), 0.0, np.float64(spec_r[0]), 0.0,
-                                     eps, log_mode, lin_mode, c_log, c_lin)
-    out_num[0] = a
-    out_rest[0] = b
-    for f in range(uint64(1), uint64((n_fft + 1) // 2)):
-        num_re, num_im, rest_re, rest_im = bin_grad_parts(
-            np.float64(spec_e[2 * f - 1]), np.float64(spec_e[2 * f]),
-            np.float64(spec_r[2 * f - 1]), np.float64(spec_r[2 * f]),
-            eps, log_mode, lin_mode, c_log, c_lin)
-        out_num[2 * f - 1] = 0.5 * num_re
-        out_num[2 * f] = 0.5 * num_im
-        out_rest[2 * f - 1] = 0.5 * rest_re
-        out_rest[2 * f] = 0.5 * rest_im
-    if n_fft % 2 == 0:   # the Nyquist bin is real
-        a, _, b, _ = edge_bin_grad_parts(np.float64(spec_e[n_fft - 1]), 0.0,
-                                         np.float64(spec_r[n_fft - 1]), 0.0, eps,
-                                         log_mode, lin_mode, c_log, c_lin)
-        out_num[n_fft - 1] = a
-        out_rest[n_fft - 1] = b
-
-
-@cpu_function(fastmath=VECTOR_FASTMATH - {"nsz"}, inline=False)   # see spectrum_grad
 def spectrum_terms_and_grad(spec_e, spec_r, eps, log_mode, lin_mode, c_log, c_lin, out_num,
                             out_rest):
-    """terms.spectrum_terms of one frame and spectrum_grad_parts into out_num and
-    out_rest, in one loop over the bins: the two share each bin's powers, magnitudes and
-    ratio (one_pass's training step on W1: 0.157 s of CPU at one thread against 0.142).
+    """terms.spectrum_terms of one frame, and spectrum_grad's out in its two parts
+    (bin_grad_parts): out_num for c_num = 1 and no other term, out_rest for the log and
+    linear terms, so that spectrum_grad's out is c_num * out_num + out_rest to rounding.
+    One loop over the bins: the terms and the gradient share each bin's powers,
+    magnitudes and ratio (one_pass's training step on W1: 0.142 s of CPU at one thread
+    against 0.157 with a loop for each).
     The sums are spectrum_terms' to rounding: the same per-bin formula, but the compiler
     adds a bigger loop's bins in another order (measured: within 3.5e-16 relative)."""
     n_fft = spec_e.shape[0]
