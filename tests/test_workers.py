@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from fastmixloss.kernels.workers import read_only, run_items, run_workers
+from fastmixloss.kernels.workers import read_only, run_items, run_workers, side_by_side
 
 
 def _recorder():
@@ -96,3 +96,64 @@ def test_an_item_exception_reaches_the_caller_and_stops_new_items():
         run_items(item, n_items, 2)
     assert {0, 1} <= set(started)
     assert len(started) < n_items
+
+
+def _side(out, slot, barrier=None):
+    """A side_by_side function: records its thread, Numba's thread count there, and the
+    thread that ran a one-task kernel and a many-task kernel it started; with a barrier,
+    it waits there for the other function (so both run at once)."""
+    import numba
+
+    def function():
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        one, many = np.zeros(1), np.zeros(2)
+        run_workers(lambda o, worker, n_workers: o.__setitem__(worker, threading.get_ident()),
+                    1, numba.get_num_threads(), one)
+        run_workers(lambda o, worker, n_workers: o.__setitem__(worker, threading.get_ident()),
+                    2, numba.get_num_threads(), many)
+        workers = min(2, numba.get_num_threads())
+        out[slot] = (threading.get_ident(), numba.get_num_threads(), one[0], set(many[:workers]))
+        return slot
+    return function
+
+
+@pytest.mark.parametrize("n_threads", [2, 3, 4])
+def test_side_by_side_shares_the_threads_between_two_threads(n_threads):
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < n_threads:
+        pytest.skip(f"needs NUMBA_NUM_THREADS >= {n_threads}")
+    out = {}
+    both = threading.Barrier(2)
+    assert side_by_side(_side(out, "a", both), _side(out, "b", both), n_threads) == ("a", "b")
+    (thread_a, share_a, _, _), (thread_b, share_b, _, _) = out["a"], out["b"]
+    # each on a thread of its own (at once: they met at the barrier), the caller waiting
+    assert len({thread_a, thread_b, threading.get_ident()}) == 3
+    assert (share_a, share_b) == (n_threads - n_threads // 2, n_threads // 2)
+    for thread, share, one, many in out.values():
+        # a kernel with one worker runs in the thread itself, one with more on the pool
+        assert float(thread) == one
+        assert (many == {float(thread)}) == (share == 1)
+    # the caller's count is left as it was
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_side_by_side_on_one_thread_runs_both_in_the_caller():
+    out = {}
+    assert side_by_side(_side(out, "a"), _side(out, "b"), 1) == ("a", "b")
+    assert out["a"][0] == out["b"][0] == threading.get_ident()
+    # outside side_by_side a one-worker kernel still runs on the pool (the caller waits
+    # interruptibly)
+    assert float(threading.get_ident()) not in (out["a"][2], out["b"][2])
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_a_side_by_side_exception_reaches_the_caller(failing):
+    def function(slot):
+        def run():
+            if slot == failing:
+                raise MemoryError(f"side {slot}")
+            return slot
+        return run
+    with pytest.raises(MemoryError, match=f"side {failing}"):
+        side_by_side(function(0), function(1), 2)

@@ -9,12 +9,12 @@ reference's. Where the toolkit raises, the toolkit profile gives NaN and says wh
 default profile gives a defined number instead (see profiles.py and the README).
 """
 
-import threading
 from dataclasses import dataclass, field, fields
 from typing import Dict, Tuple
 
 import numpy as np
 
+from ..kernels.workers import side_by_side
 from ..results import Value
 from . import bs1770
 from .tracks import frames_shorter_than_block, item_tracks, loudness_tracks, normalised
@@ -285,46 +285,12 @@ def _zero_pad(x, length):
 def compare_item(est, ref, settings, n_threads=1):
     """(values, reasons) for one item: est, ref (C, T) arrays of one dtype. values maps
     every key to a float (NaN where undefined); reasons maps a NaN's key to why.
-    n_threads: from 2 on, the two signals are computed side by side (`side_by_side`),
-    each one's kernels on n_threads workers; the values do not depend on it."""
+    n_threads: from 2 on, the two signals are computed side by side
+    (kernels.workers.side_by_side), sharing the threads; the values do not depend on it."""
     # NumPy's warnings stay here: every NaN or infinity on the way (-inf dB of silence, the
     # toolkit's NaN gain) ends in `mapes`, which makes it an undefined value with a reason
     with np.errstate(all="ignore"):
         return _compare_item(est, ref, settings, n_threads)
-
-
-def side_by_side(first, second, n_threads):
-    """(first(), second()): with n_threads >= 2, second runs on a thread of its own
-    meanwhile, the threads shared between the two: the caller's kernels split over
-    n_threads - n_threads // 2 workers, second's over n_threads // 2, so that no more
-    kernel workers run than threads (each with all of them: one 30-s pair took 42 ms
-    against 40, measured on two cores). Kernel results do not depend on the worker count.
-    Its own thread, not a pool's: a pool thread that waited here could wait on its own
-    pool."""
-    if n_threads < 2:
-        return first(), second()
-    import numba
-    outcome = {}
-
-    def run_second():
-        numba.set_num_threads(n_threads // 2)   # the count is per thread
-        try:
-            outcome["value"] = second()
-        except BaseException as error:   # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run_second, name="fastmixloss-signal", daemon=True)
-    thread.start()
-    before = numba.get_num_threads()
-    numba.set_num_threads(n_threads - n_threads // 2)
-    try:
-        value = first()
-    finally:
-        numba.set_num_threads(before)
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return value, outcome["value"]
 
 
 def _compare_item(est, ref, settings, n_threads):
