@@ -138,7 +138,7 @@ def _dispatchers(name):
             "options": (stft_options.stft_option_worker, stft_options.fir_rows_worker),
             "features": (frame_features.spectral_tracks_worker,
                          frame_features.chunk_sums_worker,
-                         frame_features.centred_mean_squares_worker,
+                         frame_features.span_squares_worker,
                          frame_features.max_abs_worker,
                          block_energies.frame_block_energies_worker,
                          block_energies.zero_input_basis_worker,

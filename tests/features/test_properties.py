@@ -163,6 +163,23 @@ def test_mape_is_sklearn():
                                                     rel=1e-12)
 
 
+@pytest.mark.parametrize("length", [1, 700, 5000, 44101])
+@pytest.mark.parametrize("frame, hop", [(4096, 1024), (2048, 512), (1000, 300), (8, 8)])
+def test_centred_mean_squares_are_the_frames_means(length, frame, hop):
+    """Trim's frame energies (spans of a hop added per frame where the frame is a multiple
+    of the hop) against the frames cut from a zero-padded copy."""
+    from fastmixloss.features.kernels.frame_features import centred_mean_squares
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((2, length)).astype(np.float32)
+    n_frames = 1 + length // hop
+    padded = np.pad(x.astype(np.float64), ((0, 0), (frame // 2, frame)))
+    expected = np.stack([[np.mean(padded[c, f * hop:f * hop + frame] ** 2)
+                          for f in range(n_frames)] for c in range(2)])
+    np.testing.assert_allclose(centred_mean_squares(x, frame, hop, n_frames), expected,
+                               rtol=1e-12)
+    assert centred_mean_squares(x, frame, hop, 0).shape == (2, 0)
+
+
 def test_trim_is_librosa():
     from fastmixloss.features.compare import trim_bounds
     from fastmixloss.features.profiles import resolve
@@ -261,7 +278,7 @@ def test_feature_kernels_run_on_every_thread(monkeypatch):
 
     monkeypatch.setattr(frame_features, "run_workers", recording)
     monkeypatch.setattr(block_energies, "run_workers", recording)
-    names = ("spectral_tracks_worker", "chunk_sums_worker", "centred_mean_squares_worker",
+    names = ("spectral_tracks_worker", "chunk_sums_worker", "span_squares_worker",
              "max_abs_worker", "chunk_energies_worker", "segment_energies_worker")
     est = np.stack([mix(3.0, seed=1), mix(3.0, seed=3)])
     ref = np.stack([mix(3.0, seed=2), mix(3.0, seed=4)])
