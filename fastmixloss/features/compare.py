@@ -214,20 +214,23 @@ def _loudness(measures_e, measures_r, settings):
             "mean_mape_loudness": float(np.mean([peak_value, lufs_value]))}
 
 
-def _spectral(tracks_e, tracks_r, settings):
-    n = _window(tracks_r.centroid.shape[1], settings)
+def _spectral_means(tracks, settings):
+    """One signal's share of the spectral group: the running means of its shape tracks
+    (4, C, F') and of its contrast bands (3, C, F')."""
+    n = _window(tracks.centroid.shape[1], settings)
     eps = settings.spectral_eps
+    # flatness in dB, projected to 1 - dB so that it stays away from 0
+    shape = np.stack([tracks.centroid + eps, tracks.bandwidth + eps,
+                      tracks.rolloff + eps, 1.0 - tracks.flatness_db])   # (4, C, F)
+    contrast = running_mean(tracks.contrast, n)                        # (C, K + 1, F')
+    bands = np.stack([contrast[:, 0], np.mean(contrast[:, 1:4], axis=1),
+                      contrast[:, -1]])                                  # (3, C, F')
+    return running_mean(shape, n), bands
 
-    def running_means(tracks):
-        # flatness in dB, projected to 1 - dB so that it stays away from 0
-        shape = np.stack([tracks.centroid + eps, tracks.bandwidth + eps,
-                          tracks.rolloff + eps, 1.0 - tracks.flatness_db])   # (4, C, F)
-        contrast = running_mean(tracks.contrast, n)                        # (C, K + 1, F')
-        bands = np.stack([contrast[:, 0], np.mean(contrast[:, 1:4], axis=1),
-                          contrast[:, -1]])                                  # (3, C, F')
-        return running_mean(shape, n), bands
 
-    (shape_r, bands_r), (shape_e, bands_e) = running_means(tracks_r), running_means(tracks_e)
+def _spectral(means_e, means_r, settings):
+    """The spectral group from each signal's `_spectral_means`."""
+    (shape_e, bands_e), (shape_r, bands_r) = means_e, means_r
     floor = settings.mape_floor_db
     # each a mean over channels of the channels' errors
     centroid, bandwidth, rolloff, flatness = np.mean(mapes(shape_r, shape_e, floor), axis=1)
@@ -257,21 +260,41 @@ def _panning(tracks_e, tracks_r, n_channels, settings):
     return out
 
 
-def _dynamic(tracks_e, tracks_r, settings):
-    n = _window(tracks_r.rms_db.shape[1], settings)
+def _dynamic_means(tracks, settings):
+    """One signal's share of the dynamics group: the running means (3, F') of its
+    levels, spreads and crest factors, each a mean over channels (1 - dB keeps the levels
+    away from 0)."""
+    n = _window(tracks.rms_db.shape[1], settings)
+    return running_mean(np.stack([1.0 - np.mean(tracks.rms_db, axis=0),
+                                  1.0 - np.mean(tracks.dynamic_spread, axis=0),
+                                  np.mean(tracks.crest_factor, axis=0)]), n)
 
-    def running_means(tracks):
-        # means over channels; 1 - dB keeps the levels away from 0
-        return running_mean(np.stack([1.0 - np.mean(tracks.rms_db, axis=0),
-                                      1.0 - np.mean(tracks.dynamic_spread, axis=0),
-                                      np.mean(tracks.crest_factor, axis=0)]), n)
 
+def _dynamic(means_e, means_r, settings):
+    """The dynamics group from each signal's `_dynamic_means`."""
     floors = np.array([[settings.mape_floor_db], [settings.mape_floor_db],
                        [settings.mape_floor_crest]])
-    values = mapes(running_means(tracks_r), running_means(tracks_e), floors)
+    values = mapes(means_r, means_e, floors)
     out = dict(zip(DYNAMIC_KEYS[:-1], (float(v) for v in values)))
     out["mean_mape_dynamic"] = float(np.mean([out[k] for k in DYNAMIC_KEYS[:-1]]))
     return out
+
+
+def _share(function, tracks, settings):
+    """function(tracks, settings), or the Undefined it raises (the group then has no
+    value; raised again where the two signals' shares meet)."""
+    try:
+        return function(tracks, settings)
+    except Undefined as why:
+        return why
+
+
+def _both(compute, share_e, share_r):
+    """compute(share_e, share_r), or the Undefined of a share that has no value."""
+    for share in (share_e, share_r):
+        if isinstance(share, Undefined):
+            raise share
+    return compute(share_e, share_r)
 
 
 def _zero_pad(x, length):
@@ -315,20 +338,22 @@ def _compare_item(est, ref, settings, n_threads):
     spectral = ref.shape[1] >= max(settings.fft_size, settings.panning_fft_size)
 
     def measure(x):
-        """Everything one signal gives: (loudness measures, tracks), None where the
-        group has no value."""
+        """Everything one signal gives: (loudness measures, tracks, running means of
+        the spectral and dynamics groups), None where the group has no value."""
         with np.errstate(all="ignore"):   # NumPy's state is per thread
             peak = max_abs(x)
             loudness = None if loudness_why else _loudness_measures(x, settings, peak)
             if not spectral:
-                return loudness, None
-            return loudness, item_tracks(x, settings,
-                                         normalised(x, settings.peak_normalisation, peak),
-                                         loudness=False)
+                return loudness, None, None
+            tracks = item_tracks(x, settings,
+                                 normalised(x, settings.peak_normalisation, peak),
+                                 loudness=False)
+            return loudness, tracks, {"spectral": _share(_spectral_means, tracks, settings),
+                                      "dynamic": _share(_dynamic_means, tracks, settings)}
 
     # the two signals are independent until their errors: side by side when the item has
     # the threads, so that one's NumPy steps overlap the other's kernels
-    (loudness_r, tracks_r), (loudness_e, tracks_e) = side_by_side(
+    (loudness_r, tracks_r, means_r), (loudness_e, tracks_e, means_e) = side_by_side(
         lambda: measure(ref), lambda: measure(est), n_threads)
     if loudness_why:
         for key in GROUPS["loudness"]:
@@ -340,7 +365,8 @@ def _compare_item(est, ref, settings, n_threads):
             for key in GROUPS[name]:
                 reasons[key] = "the signal is shorter than one STFT frame"
         return values, reasons
-    group("spectral", lambda: _spectral(tracks_e, tracks_r, settings))
+    for name, errors in (("spectral", _spectral), ("dynamic", _dynamic)):
+        group(name, lambda: _both(lambda e, r: errors(e, r, settings), means_e[name],
+                                  means_r[name]))
     group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))
-    group("dynamic", lambda: _dynamic(tracks_e, tracks_r, settings))
     return values, reasons
