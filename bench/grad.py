@@ -26,11 +26,10 @@ backward at most 3x fastmixloss's forward alone; the song under 600 MB peak.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
-from .measure import ROOT, _python, paired_ratio, time_rounds
+from .measure import _python, commit, paired_ratio, time_rounds
 from .probe import peak_resident_mb
 from .workloads import make_inputs
 
@@ -110,12 +109,6 @@ def time_w1(threads, repeats):
                                                            runs["auraloss forward"])}
 
 
-def _commit():
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=ROOT)
-    return done.stdout.strip() or None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -132,7 +125,7 @@ def main(argv=None):
         return
 
     # a shared machine's load moves every figure: it is recorded with them
-    results = {"commit": _commit(), "threads": args.threads, "repeats": args.repeats,
+    results = {"commit": commit(), "threads": args.threads, "repeats": args.repeats,
                "goals": GOALS, "load_average_start": os.getloadavg()}
     w1 = time_w1(args.threads, args.repeats)
     results["w1"] = w1

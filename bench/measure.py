@@ -11,6 +11,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def commit():
+    """The checkout's short commit hash (None outside a git checkout)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=ROOT)
+    return done.stdout.strip() or None
+
+
 def time_runs(fn, repeats, warmup=1):
     """Median and spread of `repeats` timed calls after `warmup` untimed ones."""
     return time_rounds({"fn": fn}, repeats, warmup)["fn"]

@@ -182,3 +182,25 @@ def test_auraloss_script_computes_the_command_line_s_four_losses(tmp_path):
         for name, (column, factor) in score_throughput.SAME_LOSS.items():
             np.testing.assert_allclose(factor * row[name], ours[column], rtol=1e-4,
                                        err_msg=name)
+
+
+def test_w6_pair_runs_write_every_run(tmp_path):
+    """bench.w6_cpu --runs: each run's rows and, with the toolkit, its ratio (here the
+    toolkit is left out: fastmixloss alone)."""
+    out = tmp_path / "w6.json"
+    env = {k: v for k, v in os.environ.items() if k != "FASTMIXLOSS_AUTOMIX_EVAL"}
+    env["PYTHONPATH"] = ROOT
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.w6_cpu", "--rounds", "2", "--batches", "1",
+         "--runs", "2", "--json", str(out)], capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert len(report["runs"]) == 2 and report["threads"] >= 1
+    for run in report["runs"]:
+        assert run["batch"] == 1 and run["rounds"] == 2
+        ours = run["rows"]["fastmixloss"]
+        assert len(ours["runs"]) == 2 and 0 < ours["min_s"] <= ours["median_s"]
+        assert run["cpu_s"]["fastmixloss"] > 0 and run["one_thread"]["cpu_s"] > 0
+        if "automix-toolkit" in run["rows"]:   # importable without the variable
+            assert run["ratio"] > 0
