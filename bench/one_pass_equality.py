@@ -43,7 +43,7 @@ def largest_difference(a, b, keys=None):
 
 def alone(name, est, ref, rate):
     function = getattr(fm, LOSSES[name].function)
-    if name == "features":
+    if LOSSES[name].kind == "features":   # the feature metrics take the sample rate
         return function(est, ref, rate)
     full = {"output": "full"} if LOSSES[name].kind == "spectral" else {}
     return function(est, ref, **full)
