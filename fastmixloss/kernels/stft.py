@@ -9,8 +9,9 @@ Two mixes say what is transformed and what is compared. The transforms are weigh
 of an item's channels (frame_mix: the identity gives the channels, (1, 1) and (1, -1) the
 sum and difference signals, each sample rounded once as L + R would be); the term rows
 (row_mix) are the transforms themselves, or the sum and difference of two of them, which
-by linearity of the DFT are the spectra of L + R and L - R. So one pass gives the channels' terms and the
-sum and difference signals' terms from two transforms per frame instead of four. One kernel
+by linearity of the DFT are the spectra of L + R and L - R. So one pass gives the channels'
+terms and the sum and difference signals' terms from two transforms per frame instead of
+four. One kernel
 signature per dtype serves every mix (each signature costs seconds of compile on first
 use). Each (item, block) task writes its own partial sums and they are added in block
 order, so results are bit-identical for any thread count, an item's sums do not depend on
@@ -28,6 +29,13 @@ from .terms import spectrum_terms, sum_difference_terms
 from .workers import read_only, run_workers, worker_count
 
 _SIMD_GROUP = 8   # frames DUCC transforms side by side (float32, AVX2), see below
+
+
+@cpu_function
+def simd_rows(n_frames):
+    """n_frames rounded up to whole SIMD groups: the rows a transform's frames take in a
+    block buffer, so that the next transform's frames start a group of their own."""
+    return (n_frames + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
 
 # The sum and difference rows (L + R, L - R from the channels' transforms) take their
 # terms from both transforms' spectra read once per frame (terms.sum_difference_terms):
@@ -76,9 +84,9 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
     row_mix) are transforms (a single weight of 1), or a pair (1, 1) and (1, -1) over two
     transforms, added in float64 (see row_layout). The DFT is linear, so that pair over
     the channels' transforms gives the spectra of L + R and L - R without transforming
-    them. Summing axis 1 in order gives the sums of
-    the whole signal; a signal fed in pieces of whole blocks
-    (evaluation/spectral_pass.py) gives the same partials, bit for bit. Frame k starts at plan.frame_start + k * hop_size.
+    them. Summing axis 1 in order gives the sums of the whole signal; a signal fed in
+    pieces of whole blocks (evaluation/spectral_pass.py) gives the same partials, bit for
+    bit. Frame k starts at plan.frame_start + k * hop_size.
     """
     n_items = est.shape[0]
     dtype = est.dtype
@@ -87,7 +95,7 @@ def stft_row_partials(est, ref, frame_mix, row_mix, window, plan, n_threads):
     partial = np.empty((n_tasks, row_mix.shape[0], N_TERMS))
     # each worker's buffers, made here: np.empty and np.zeros in the kernel compiled
     # overloads of their own (0.2 s of a cold start)
-    half = (plan.frames_per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    half = simd_rows.py_func(plan.frames_per_block)   # in Python: nothing to compile
     n_workers = worker_count(n_tasks, n_threads)
     buffers = np.empty((n_workers, 2, 2 * frame_mix.shape[0] * half, plan.fft_size), dtype)
     sources, pair = row_layout(row_mix)
@@ -108,7 +116,7 @@ def block_of_task(task, n_rows, n_blocks, plan):
     row = (task // n_blocks) % n_rows
     first = (task % n_blocks) * plan.frames_per_block
     count = min(plan.frames_per_block, plan.n_frames - first)
-    offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    offset = simd_rows(count)
     return item, row, first, count, offset
 
 
@@ -174,7 +182,7 @@ def stft_rows_worker(est, ref, frame_mix, row_sources, pair, window, plan, fft_a
         item = task // n_blocks
         first = (task % n_blocks) * per_block
         count = min(per_block, plan.n_frames - first)
-        offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+        offset = simd_rows(count)
         for side in range(2):
             signal = est[item] if side == 0 else ref[item]
             for m in range(n_transforms):

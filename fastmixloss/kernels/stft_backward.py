@@ -35,7 +35,7 @@ from .frames import (apply_window, read_mixed_frame, read_mixed_frame_zero_padde
                      reflect_index, span_bounds)
 from .jit import VECTOR_FASTMATH, cpu_function, cpu_kernel
 from .layout import N_TERMS
-from .stft import _SIMD_GROUP, block_count, block_of_task
+from .stft import block_count, block_of_task, simd_rows
 from .terms_backward import (magnitude_bin_grad, phase_bin_grad, spectrum_grad,
                              spectrum_terms_and_grad, value_grad)
 from .workers import read_only, run_workers
@@ -220,7 +220,7 @@ def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_off
     group = plan.frames_per_block
     n_parity_spans = spans_of_parity(plan, per_span, parity)
     fft_axes = np.array([1])
-    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    half = simd_rows(group)
     frames = np.zeros((2 * n_rows * half, fft_size), est.dtype)
     spectra = np.empty((2 * n_rows * half, fft_size), est.dtype)
     grad_spectra = np.empty((n_rows * half, fft_size), est.dtype)
@@ -232,7 +232,7 @@ def stft_backward_worker(est, ref, mix, window, plan, options, fb_starts, fb_off
                                                 per_span)
         for first in range(span_first, span_stop, group):
             count = min(group, span_stop - first)
-            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+            offset = simd_rows(count)
             read_block(est[item], ref[item], mix, window, plan, options.zero_pad, first,
                        count, offset, frames)
             used = 2 * n_rows * offset
@@ -309,7 +309,7 @@ def value_grad_worker(est, ref, mix, identity, window, plan, rest_coefficients, 
     group = plan.frames_per_block
     n_parity_spans = spans_of_parity(plan, per_span, parity)
     fft_axes = np.array([1])
-    half = (group + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    half = simd_rows(group)
     # Two buffers, as the forward's (near L2; four measured 1.7x slower on two threads):
     # frames -> spectra; the spectra's gradient parts into frames (rows' SC_NUM parts at
     # m * offset + j, their log and linear parts R * offset further) -> back into spectra
@@ -322,7 +322,7 @@ def value_grad_worker(est, ref, mix, identity, window, plan, rest_coefficients, 
                                                 per_span)
         for first in range(span_first, span_stop, group):
             count = min(group, span_stop - first)
-            offset = (count + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+            offset = simd_rows(count)
             read_block(est[item], ref[item], mix, window, plan, False, first, count,
                        offset, frames)
             used = 2 * n_rows * offset
@@ -551,7 +551,7 @@ def scale_sums_worker(est, ref, mix, window, plan, options, fb_starts, fb_offset
     per_block = plan.frames_per_block
     n_blocks = (plan.n_frames + per_block - 1) // per_block
     fft_axes = np.array([1])
-    half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    half = simd_rows(per_block)
     frames = np.zeros((2 * half, fft_size), est.dtype)
     spectra = np.empty((2 * half, fft_size), est.dtype)
     work = np.empty((2, n_bins))

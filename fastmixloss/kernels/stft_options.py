@@ -26,7 +26,7 @@ from .frames import (apply_window, fir_span, read_frame_from_span, read_mixed_fr
 from .jit import cpu_kernel
 from .layout import N_OPTION_TERMS, frames_per_block
 # estimate and reference frames take the same FFT path: see stft.py
-from .stft import _SIMD_GROUP, block_of_task, row_block_sums
+from .stft import block_of_task, row_block_sums, simd_rows
 from .workers import read_only, run_workers
 
 # frame-start positions per prefilter segment: large against the longest frame (the span
@@ -199,7 +199,7 @@ def stft_option_worker(est, ref, mix, window, plan, options, fb_starts, fb_offse
     lo = plan.win_start
     hi = plan.win_stop
     fft_axes = np.array([1])
-    half = (per_block + _SIMD_GROUP - 1) // _SIMD_GROUP * _SIMD_GROUP
+    half = simd_rows(per_block)
     frames = np.zeros((2 * half, fft_size), est.dtype)
     spectra = complex_rows(2 * half, n_bins, est.dtype)
     mags = np.empty((2 * half, n_bins))
