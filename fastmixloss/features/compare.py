@@ -289,12 +289,13 @@ def _share(function, tracks, settings):
         return why
 
 
-def _both(compute, share_e, share_r):
-    """compute(share_e, share_r), or the Undefined of a share that has no value."""
+def _both(errors, share_e, share_r, settings):
+    """errors(share_e, share_r, settings), or the Undefined of a share that has no
+    value."""
     for share in (share_e, share_r):
         if isinstance(share, Undefined):
             raise share
-    return compute(share_e, share_r)
+    return errors(share_e, share_r, settings)
 
 
 def _zero_pad(x, length):
@@ -366,7 +367,6 @@ def _compare_item(est, ref, settings, n_threads):
                 reasons[key] = "the signal is shorter than one STFT frame"
         return values, reasons
     for name, errors in (("spectral", _spectral), ("dynamic", _dynamic)):
-        group(name, lambda: _both(lambda e, r: errors(e, r, settings), means_e[name],
-                                  means_r[name]))
+        group(name, lambda: _both(errors, means_e[name], means_r[name], settings))
     group("panning", lambda: _panning(tracks_e, tracks_r, ref.shape[0], settings))
     return values, reasons
